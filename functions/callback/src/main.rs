@@ -1,0 +1,20 @@
+//! The callback Lambda function: init once, then serve requests with the shared handler.
+
+use link_shared::lambda_http::{run, service_fn, Error, Request};
+use link_shared::{bootstrap, callback};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    bootstrap::init_tracing();
+    let shared = bootstrap::init().await?;
+    let svc = callback::CallbackService {
+        store: shared.store,
+        ofauth: shared.ofauth,
+        app: shared.config.app,
+    };
+    let svc = &svc;
+    run(service_fn(move |req: Request| async move {
+        Ok::<_, Error>(callback::handle(req, svc).await)
+    }))
+    .await
+}

@@ -1,0 +1,16 @@
+//! The init-session Lambda function: init once, then serve requests with the shared handler.
+
+use link_shared::lambda_http::{run, service_fn, Error, Request};
+use link_shared::{bootstrap, session};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    bootstrap::init_tracing();
+    let shared = bootstrap::init().await?;
+    let svc = session::SessionService::new(&shared.config, shared.store, shared.ofauth);
+    let svc = &svc;
+    run(service_fn(move |req: Request| async move {
+        Ok::<_, Error>(session::handle(req, svc).await)
+    }))
+    .await
+}

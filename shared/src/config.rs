@@ -1,0 +1,441 @@
+//! Typed configuration, read once at init from the environment.
+//!
+//! A missing or invalid variable stops the function at init with a message that
+//! names the variable; nothing here is read again per request.
+
+use std::time::Duration;
+
+use url::Url;
+
+/// Environment variable names, in one place so the template test can check them.
+pub mod vars {
+    pub const TABLE_NAME: &str = "TABLE_NAME";
+    pub const DYNAMODB_ENDPOINT: &str = "DYNAMODB_ENDPOINT";
+    pub const DYNAMODB_TIMEOUT_MS: &str = "DYNAMODB_TIMEOUT_MS";
+    pub const OFAUTH_BASE_URL: &str = "OFAUTH_BASE_URL";
+    pub const OFAUTH_CLIENT_APP_ID: &str = "OFAUTH_CLIENT_APP_ID";
+    pub const OFAUTH_API_KEY: &str = "OFAUTH_API_KEY";
+    pub const OFAUTH_API_KEY_SECRET_ID: &str = "OFAUTH_API_KEY_SECRET_ID";
+    pub const OFAUTH_CONNECT_TIMEOUT_MS: &str = "OFAUTH_CONNECT_TIMEOUT_MS";
+    pub const OFAUTH_TIMEOUT_MS: &str = "OFAUTH_TIMEOUT_MS";
+    pub const CALLBACK_URL: &str = "CALLBACK_URL";
+    pub const APP_URL: &str = "APP_URL";
+    pub const APP_SUCCESS_PATH: &str = "APP_SUCCESS_PATH";
+    pub const APP_CANCEL_PATH: &str = "APP_CANCEL_PATH";
+    pub const APP_ERROR_PATH: &str = "APP_ERROR_PATH";
+    pub const ALLOWED_ORIGINS: &str = "ALLOWED_ORIGINS";
+    pub const USER_ID_CLAIM: &str = "USER_ID_CLAIM";
+    pub const DEV_TRUST_USER_HEADER: &str = "DEV_TRUST_USER_HEADER";
+    pub const ATTEMPT_RETENTION_SECS: &str = "ATTEMPT_RETENTION_SECS";
+
+    /// Every variable the functions read, for the template/code consistency test.
+    pub const ALL: &[&str] = &[
+        TABLE_NAME,
+        DYNAMODB_ENDPOINT,
+        DYNAMODB_TIMEOUT_MS,
+        OFAUTH_BASE_URL,
+        OFAUTH_CLIENT_APP_ID,
+        OFAUTH_API_KEY,
+        OFAUTH_API_KEY_SECRET_ID,
+        OFAUTH_CONNECT_TIMEOUT_MS,
+        OFAUTH_TIMEOUT_MS,
+        CALLBACK_URL,
+        APP_URL,
+        APP_SUCCESS_PATH,
+        APP_CANCEL_PATH,
+        APP_ERROR_PATH,
+        ALLOWED_ORIGINS,
+        USER_ID_CLAIM,
+        DEV_TRUST_USER_HEADER,
+        ATTEMPT_RETENTION_SECS,
+    ];
+}
+
+/// The header that identifies the user when `DEV_TRUST_USER_HEADER=true` (local development only).
+pub const DEV_USER_HEADER: &str = "x-user-id";
+
+/// The path of the callback route; the derived callback URL ends with it.
+pub const CALLBACK_PATH: &str = "/link/callback";
+
+/// A configuration problem found at init. The message names the variable.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration error: {var}: {problem}")]
+pub struct ConfigError {
+    pub var: &'static str,
+    pub problem: String,
+}
+
+impl ConfigError {
+    fn new(var: &'static str, problem: impl Into<String>) -> Self {
+        Self {
+            var,
+            problem: problem.into(),
+        }
+    }
+}
+
+/// Where the OFAuth API key comes from.
+#[derive(Clone, PartialEq, Eq)]
+pub enum ApiKeySource {
+    /// The key itself, from `OFAUTH_API_KEY` (local development and tests).
+    Env(crate::ofauth::ApiKey),
+    /// A Secrets Manager secret name or ARN, read once at init.
+    SecretsManager(String),
+}
+
+impl std::fmt::Debug for ApiKeySource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Env(_) => f.write_str("Env(<redacted>)"),
+            Self::SecretsManager(id) => write!(f, "SecretsManager({id})"),
+        }
+    }
+}
+
+/// The app's fixed redirect targets. Nothing from a request chooses among other URLs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppTargets {
+    pub success: Url,
+    pub cancelled: Url,
+    pub error: Url,
+}
+
+/// Everything the functions need, read once.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub table_name: String,
+    pub dynamodb_endpoint: Option<String>,
+    pub dynamodb_timeout: Duration,
+    pub ofauth_base_url: Url,
+    pub ofauth_client_app_id: Option<String>,
+    pub api_key: ApiKeySource,
+    pub ofauth_connect_timeout: Duration,
+    pub ofauth_timeout: Duration,
+    /// The callback URL sent to OFAuth. `None`: derived from the API Gateway
+    /// request context (`https://{domainName}/link/callback`), which API Gateway
+    /// sets and the client cannot choose.
+    pub callback_url: Option<Url>,
+    pub app: AppTargets,
+    pub allowed_origins: Vec<String>,
+    pub user_id_claim: String,
+    pub dev_trust_user_header: bool,
+    /// How long an attempt's record is kept after its session expired (DynamoDB TTL).
+    pub attempt_retention: Duration,
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// Reads configuration through `lookup`, so tests need not touch the process environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |k: &str| {
+            lookup(k)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        let required = |k: &'static str| get(k).ok_or_else(|| ConfigError::new(k, "is required"));
+        let millis = |k: &'static str, default: u64| -> Result<Duration, ConfigError> {
+            match get(k) {
+                None => Ok(Duration::from_millis(default)),
+                Some(v) => match v.parse::<u64>() {
+                    Ok(n) if (1..=60_000).contains(&n) => Ok(Duration::from_millis(n)),
+                    _ => Err(ConfigError::new(
+                        k,
+                        "must be a whole number of milliseconds, 1 to 60000",
+                    )),
+                },
+            }
+        };
+
+        let table_name = required(vars::TABLE_NAME)?;
+        let dynamodb_endpoint = match get(vars::DYNAMODB_ENDPOINT) {
+            None => None,
+            Some(v) => Some(parse_url(vars::DYNAMODB_ENDPOINT, &v, false)?.to_string()),
+        };
+        let ofauth_base_url = parse_url(
+            vars::OFAUTH_BASE_URL,
+            &get(vars::OFAUTH_BASE_URL).unwrap_or_else(|| "https://api.ofauth.com".into()),
+            true,
+        )?;
+        let ofauth_client_app_id = match get(vars::OFAUTH_CLIENT_APP_ID) {
+            None => None,
+            Some(v) if is_client_app_id(&v) => Some(v),
+            Some(_) => {
+                return Err(ConfigError::new(
+                    vars::OFAUTH_CLIENT_APP_ID,
+                    "must match ^app_[a-zA-Z0-9]+$",
+                ))
+            }
+        };
+        let api_key =
+            match (
+                get(vars::OFAUTH_API_KEY),
+                get(vars::OFAUTH_API_KEY_SECRET_ID),
+            ) {
+                (Some(_), Some(_)) => return Err(ConfigError::new(
+                    vars::OFAUTH_API_KEY,
+                    "set either OFAUTH_API_KEY (local) or OFAUTH_API_KEY_SECRET_ID (AWS), not both",
+                )),
+                (Some(key), None) => ApiKeySource::Env(crate::ofauth::ApiKey::new(key)),
+                (None, Some(id)) => ApiKeySource::SecretsManager(id),
+                (None, None) => {
+                    return Err(ConfigError::new(
+                        vars::OFAUTH_API_KEY_SECRET_ID,
+                        "is required (or OFAUTH_API_KEY for local development)",
+                    ))
+                }
+            };
+        let callback_url = match get(vars::CALLBACK_URL) {
+            None => None,
+            Some(v) => Some(parse_url(vars::CALLBACK_URL, &v, true)?),
+        };
+
+        let app_url = parse_url(vars::APP_URL, &required(vars::APP_URL)?, true)?;
+        let target = |k: &'static str, default: &str| -> Result<Url, ConfigError> {
+            let path = get(k).unwrap_or_else(|| default.to_string());
+            if !path.starts_with('/') || path.starts_with("//") || path.contains('\\') {
+                return Err(ConfigError::new(
+                    k,
+                    "must be a path starting with a single '/'",
+                ));
+            }
+            let url = app_url.join(&path).map_err(|e| {
+                ConfigError::new(k, format!("does not form a URL with APP_URL: {e}"))
+            })?;
+            if url.origin() != app_url.origin() {
+                return Err(ConfigError::new(k, "must stay on APP_URL's origin"));
+            }
+            Ok(url)
+        };
+        let app = AppTargets {
+            success: target(vars::APP_SUCCESS_PATH, "/link/success")?,
+            cancelled: target(vars::APP_CANCEL_PATH, "/link/cancelled")?,
+            error: target(vars::APP_ERROR_PATH, "/link/error")?,
+        };
+
+        let allowed_origins = match get(vars::ALLOWED_ORIGINS) {
+            None => vec![app_url.origin().ascii_serialization()],
+            Some(v) => v
+                .split(',')
+                .map(str::trim)
+                .filter(|o| !o.is_empty())
+                .map(|o| {
+                    let url = parse_url(vars::ALLOWED_ORIGINS, o, true)?;
+                    let origin = url.origin().ascii_serialization();
+                    if origin != o.trim_end_matches('/') {
+                        return Err(ConfigError::new(
+                            vars::ALLOWED_ORIGINS,
+                            format!("{o:?} is not a bare origin (scheme://host[:port]); '*' is not allowed"),
+                        ));
+                    }
+                    Ok(origin)
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+        };
+
+        let user_id_claim = get(vars::USER_ID_CLAIM).unwrap_or_else(|| "sub".into());
+        let dev_trust_user_header = match get(vars::DEV_TRUST_USER_HEADER).as_deref() {
+            None | Some("false") | Some("0") => false,
+            Some("true") | Some("1") => true,
+            Some(_) => {
+                return Err(ConfigError::new(
+                    vars::DEV_TRUST_USER_HEADER,
+                    "must be true or false",
+                ))
+            }
+        };
+        let attempt_retention = match get(vars::ATTEMPT_RETENTION_SECS) {
+            None => Duration::from_secs(86_400),
+            Some(v) => match v.parse::<u64>() {
+                Ok(n) if n <= 30 * 86_400 => Duration::from_secs(n),
+                _ => {
+                    return Err(ConfigError::new(
+                        vars::ATTEMPT_RETENTION_SECS,
+                        "must be 0 to 2592000 seconds",
+                    ))
+                }
+            },
+        };
+
+        Ok(Self {
+            table_name,
+            dynamodb_endpoint,
+            dynamodb_timeout: millis(vars::DYNAMODB_TIMEOUT_MS, 2_500)?,
+            ofauth_base_url,
+            ofauth_client_app_id,
+            api_key,
+            ofauth_connect_timeout: millis(vars::OFAUTH_CONNECT_TIMEOUT_MS, 1_500)?,
+            ofauth_timeout: millis(vars::OFAUTH_TIMEOUT_MS, 4_000)?,
+            callback_url,
+            app,
+            allowed_origins,
+            user_id_claim,
+            dev_trust_user_header,
+            attempt_retention,
+        })
+    }
+}
+
+/// `^app_[a-zA-Z0-9]+$`, OFAuth's client app id pattern.
+pub fn is_client_app_id(v: &str) -> bool {
+    v.strip_prefix("app_")
+        .is_some_and(|rest| !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_alphanumeric()))
+}
+
+/// Parses an absolute http(s) URL. `https` is required unless the host is loopback,
+/// so local development works while a deployed config cannot send secrets in clear.
+fn parse_url(var: &'static str, v: &str, https_unless_local: bool) -> Result<Url, ConfigError> {
+    let url = Url::parse(v).map_err(|e| ConfigError::new(var, format!("not a URL: {e}")))?;
+    match url.scheme() {
+        "https" => {}
+        "http" if !https_unless_local || is_loopback(&url) => {}
+        _ => {
+            return Err(ConfigError::new(
+                var,
+                "must be an https URL (http only for localhost)",
+            ))
+        }
+    }
+    if url.host_str().is_none() || !url.username().is_empty() || url.password().is_some() {
+        return Err(ConfigError::new(var, "must have a host and no credentials"));
+    }
+    Ok(url)
+}
+
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn cfg(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let mut map: HashMap<String, String> = [
+            ("TABLE_NAME", "links"),
+            ("APP_URL", "https://app.example.com"),
+            ("OFAUTH_API_KEY", "sk_test_1"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        for (k, v) in pairs {
+            map.insert(k.to_string(), v.to_string());
+        }
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_are_applied() {
+        let c = cfg(&[]).unwrap();
+        assert_eq!(c.ofauth_base_url.as_str(), "https://api.ofauth.com/");
+        assert_eq!(
+            c.app.success.as_str(),
+            "https://app.example.com/link/success"
+        );
+        assert_eq!(
+            c.app.cancelled.as_str(),
+            "https://app.example.com/link/cancelled"
+        );
+        assert_eq!(c.app.error.as_str(), "https://app.example.com/link/error");
+        assert_eq!(c.allowed_origins, vec!["https://app.example.com"]);
+        assert_eq!(c.user_id_claim, "sub");
+        assert!(!c.dev_trust_user_header);
+        assert_eq!(c.ofauth_timeout, Duration::from_millis(4000));
+        assert!(c.callback_url.is_none());
+    }
+
+    #[test]
+    fn missing_required_variable_is_named() {
+        let err =
+            Config::from_lookup(|k| (k == "APP_URL").then(|| "https://a.example".to_string()))
+                .unwrap_err();
+        assert_eq!(err.var, "TABLE_NAME");
+        let err = cfg(&[("OFAUTH_API_KEY", "")]).unwrap_err();
+        assert_eq!(err.var, "OFAUTH_API_KEY_SECRET_ID");
+    }
+
+    #[test]
+    fn invalid_values_are_rejected_with_their_name() {
+        assert_eq!(
+            cfg(&[("OFAUTH_CLIENT_APP_ID", "app-1")]).unwrap_err().var,
+            "OFAUTH_CLIENT_APP_ID"
+        );
+        assert_eq!(
+            cfg(&[("APP_URL", "http://app.example.com")])
+                .unwrap_err()
+                .var,
+            "APP_URL"
+        );
+        assert_eq!(
+            cfg(&[("APP_SUCCESS_PATH", "//evil.example")])
+                .unwrap_err()
+                .var,
+            "APP_SUCCESS_PATH"
+        );
+        assert_eq!(
+            cfg(&[("APP_ERROR_PATH", "https://evil.example/")])
+                .unwrap_err()
+                .var,
+            "APP_ERROR_PATH"
+        );
+        assert_eq!(
+            cfg(&[("ALLOWED_ORIGINS", "*")]).unwrap_err().var,
+            "ALLOWED_ORIGINS"
+        );
+        assert_eq!(
+            cfg(&[("ALLOWED_ORIGINS", "https://a.example/path")])
+                .unwrap_err()
+                .var,
+            "ALLOWED_ORIGINS"
+        );
+        assert_eq!(
+            cfg(&[("OFAUTH_TIMEOUT_MS", "0")]).unwrap_err().var,
+            "OFAUTH_TIMEOUT_MS"
+        );
+        assert_eq!(
+            cfg(&[("DEV_TRUST_USER_HEADER", "yes")]).unwrap_err().var,
+            "DEV_TRUST_USER_HEADER"
+        );
+        assert_eq!(
+            cfg(&[("OFAUTH_API_KEY_SECRET_ID", "arn:x")])
+                .unwrap_err()
+                .var,
+            "OFAUTH_API_KEY"
+        );
+    }
+
+    #[test]
+    fn http_is_allowed_only_on_loopback() {
+        let c = cfg(&[
+            ("APP_URL", "http://localhost:8080"),
+            ("OFAUTH_BASE_URL", "http://127.0.0.1:9"),
+        ])
+        .unwrap();
+        assert_eq!(c.allowed_origins, vec!["http://localhost:8080"]);
+        assert!(cfg(&[("OFAUTH_BASE_URL", "http://api.ofauth.com")]).is_err());
+    }
+
+    #[test]
+    fn api_key_is_never_printed() {
+        let c = cfg(&[("OFAUTH_API_KEY", "sk_live_very_secret")]).unwrap();
+        assert!(!format!("{c:?}").contains("very_secret"));
+    }
+
+    #[test]
+    fn client_app_id_pattern() {
+        assert!(is_client_app_id("app_abc123"));
+        assert!(!is_client_app_id("app_"));
+        assert!(!is_client_app_id("app_a-b"));
+        assert!(!is_client_app_id("xapp_a"));
+    }
+}

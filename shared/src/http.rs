@@ -1,0 +1,215 @@
+//! HTTP responses: the one place that shapes JSON errors, redirects and CORS headers.
+
+use lambda_http::http::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE, LOCATION, VARY};
+use lambda_http::http::{Method, StatusCode};
+use lambda_http::{Body, Request, Response};
+use serde::Serialize;
+
+/// The JSON error body: `{ "error": <stable code>, "message": <human text> }`.
+#[derive(Debug, Serialize)]
+pub struct ErrorBody<'a> {
+    pub error: &'a str,
+    pub message: &'a str,
+}
+
+/// A JSON response with `Cache-Control: no-store`.
+pub fn json<T: Serialize>(status: StatusCode, body: &T) -> Response<Body> {
+    let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
+    let mut resp = Response::new(Body::from(bytes));
+    *resp.status_mut() = status;
+    let h = resp.headers_mut();
+    h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}
+
+/// A JSON error. `message` is for people; `code` is what clients match on.
+pub fn error(status: StatusCode, code: &str, message: &str) -> Response<Body> {
+    json(
+        status,
+        &ErrorBody {
+            error: code,
+            message,
+        },
+    )
+}
+
+/// A redirect for the browser on the return leg: no caching, no referrer (the URL
+/// it came from carries connection ids).
+pub fn redirect(location: &url::Url) -> Response<Body> {
+    let mut resp = Response::new(Body::Empty);
+    *resp.status_mut() = StatusCode::FOUND;
+    let h = resp.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(location.as_str()) {
+        h.insert(LOCATION, v);
+    }
+    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+    resp
+}
+
+/// CORS for the configured frontend origins only: never `*`, never a reflected
+/// origin that is not on the list.
+#[derive(Debug, Clone)]
+pub struct Cors {
+    origins: Vec<String>,
+    allow_headers: &'static str,
+    allow_methods: &'static str,
+}
+
+impl Cors {
+    pub fn new(
+        origins: Vec<String>,
+        allow_headers: &'static str,
+        allow_methods: &'static str,
+    ) -> Self {
+        Self {
+            origins,
+            allow_headers,
+            allow_methods,
+        }
+    }
+
+    fn allowed_origin<'r>(&self, req: &'r Request) -> Option<&'r HeaderValue> {
+        let origin = req.headers().get("origin")?;
+        let text = origin.to_str().ok()?;
+        self.origins.iter().any(|o| o == text).then_some(origin)
+    }
+
+    /// Answers a preflight (`OPTIONS` with `Access-Control-Request-Method`), or `None`
+    /// when the request is not one.
+    pub fn preflight(&self, req: &Request) -> Option<Response<Body>> {
+        if req.method() != Method::OPTIONS {
+            return None;
+        }
+        let Some(origin) = self.allowed_origin(req) else {
+            return Some(error(
+                StatusCode::FORBIDDEN,
+                "origin_not_allowed",
+                "This origin may not call this API.",
+            ));
+        };
+        let mut resp = Response::new(Body::Empty);
+        *resp.status_mut() = StatusCode::NO_CONTENT;
+        let h = resp.headers_mut();
+        h.insert("access-control-allow-origin", origin.clone());
+        h.insert(
+            "access-control-allow-methods",
+            HeaderValue::from_static(self.allow_methods),
+        );
+        h.insert(
+            "access-control-allow-headers",
+            HeaderValue::from_static(self.allow_headers),
+        );
+        h.insert("access-control-max-age", HeaderValue::from_static("600"));
+        h.insert(VARY, HeaderValue::from_static("Origin"));
+        Some(resp)
+    }
+
+    /// Adds `Access-Control-Allow-Origin` to an actual response when the origin is allowed.
+    pub fn decorate(&self, req: &Request, mut resp: Response<Body>) -> Response<Body> {
+        if let Some(origin) = self.allowed_origin(req) {
+            resp.headers_mut()
+                .insert("access-control-allow-origin", origin.clone());
+        }
+        resp.headers_mut()
+            .insert(VARY, HeaderValue::from_static("Origin"));
+        resp
+    }
+}
+
+/// Maps a failed OFAuth call to the answer the frontend gets. OFAuth's own message
+/// goes to the logs only.
+pub fn upstream_error(e: &crate::ofauth::OfAuthError) -> Response<Body> {
+    use crate::ofauth::OfAuthError as E;
+    match e {
+        E::Rejected { .. } => error(
+            StatusCode::BAD_GATEWAY,
+            "ofauth_rejected",
+            "OFAuth rejected the request; check the API key, client app and redirect URL configuration.",
+        ),
+        E::RateLimited { retry_after_secs } => {
+            let mut resp = error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "ofauth_rate_limited",
+                "OFAuth is rate limiting requests; try again shortly.",
+            );
+            let secs = retry_after_secs.unwrap_or(1).clamp(1, 120);
+            if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+                resp.headers_mut().insert("retry-after", v);
+            }
+            resp
+        }
+        E::Server { .. } | E::Unreachable(_) => error(
+            StatusCode::BAD_GATEWAY,
+            "ofauth_unavailable",
+            "OFAuth is unavailable; try again shortly.",
+        ),
+        E::Timeout => error(StatusCode::GATEWAY_TIMEOUT, "ofauth_timeout", "OFAuth did not answer in time."),
+        E::BadResponse(_) => error(
+            StatusCode::BAD_GATEWAY,
+            "ofauth_bad_response",
+            "OFAuth sent an answer this service could not read.",
+        ),
+    }
+}
+
+/// The DynamoDB store could not be used.
+pub fn storage_unavailable() -> Response<Body> {
+    error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "storage_unavailable",
+        "The service is temporarily unavailable; try again shortly.",
+    )
+}
+
+/// How long a handler may run: the Lambda deadline less a margin, so the caller
+/// always gets an answer before the runtime kills the invocation.
+pub fn time_budget(req: &Request) -> std::time::Duration {
+    use lambda_http::RequestExt;
+    const MARGIN_MS: u64 = 300;
+    const DEFAULT: std::time::Duration = std::time::Duration::from_secs(8);
+    let Some(ctx) = req.lambda_context_ref() else {
+        return DEFAULT;
+    };
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    match ctx.deadline.checked_sub(now_ms) {
+        // A deadline of 0 (tests without a context) means no deadline was given.
+        _ if ctx.deadline == 0 => DEFAULT,
+        Some(left) => std::time::Duration::from_millis(left.saturating_sub(MARGIN_MS).max(100)),
+        None => std::time::Duration::from_millis(100),
+    }
+}
+
+/// The raw request body, refusing anything over `limit` bytes.
+pub fn body_bytes(req: &Request, limit: usize) -> Result<&[u8], Response<Body>> {
+    let bytes: &[u8] = match req.body() {
+        Body::Empty => &[],
+        Body::Text(t) => t.as_bytes(),
+        Body::Binary(b) => b,
+        _ => &[],
+    };
+    if bytes.len() > limit {
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            "body_too_large",
+            &format!("The request body must be at most {limit} bytes."),
+        ));
+    }
+    Ok(bytes)
+}
+
+/// 405 for a method the route does not serve.
+pub fn method_not_allowed(allow: &'static str) -> Response<Body> {
+    let mut resp = error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "This method is not allowed here.",
+    );
+    resp.headers_mut()
+        .insert("allow", HeaderValue::from_static(allow));
+    resp
+}

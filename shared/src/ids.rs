@@ -1,0 +1,165 @@
+//! Identifiers: link attempt ids, connection ids and the short tokens OFAuth sends back.
+//!
+//! Everything here is checked before it reaches DynamoDB, OFAuth or a redirect.
+
+use std::fmt;
+
+/// Bytes of randomness in an attempt id (160 bits; the minimum asked for is 128).
+const ATTEMPT_ID_BYTES: usize = 20;
+
+/// The opaque id of one Link attempt, sent to OFAuth as `clientReferenceId`.
+/// Random, unguessable, and free of personal data.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct AttemptId(String);
+
+impl AttemptId {
+    /// A fresh id from the operating system's CSPRNG.
+    pub fn generate() -> Result<Self, getrandom::Error> {
+        let mut bytes = [0u8; ATTEMPT_ID_BYTES];
+        getrandom::fill(&mut bytes)?;
+        Ok(Self(format!("la_{}", hex(&bytes))))
+    }
+
+    /// Accepts only the exact shape `generate` produces, so a forged or mangled
+    /// value is refused without a database read.
+    pub fn parse(v: &str) -> Option<Self> {
+        let rest = v.strip_prefix("la_")?;
+        (rest.len() == ATTEMPT_ID_BYTES * 2
+            && rest.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+        .then(|| Self(v.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for AttemptId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "AttemptId({})", mask(&self.0))
+    }
+}
+
+/// An OFAuth connection id (`conn_…`). OFAuth documents no exact format, so this
+/// accepts a conservative alphabet and length that cannot break a key or a URL.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct ConnectionId(String);
+
+impl ConnectionId {
+    pub fn parse(v: &str) -> Option<Self> {
+        (!v.is_empty()
+            && v.len() <= 128
+            && v.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'))
+        .then(|| Self(v.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// A form fit for logs: enough to correlate, not enough to use.
+    pub fn masked(&self) -> String {
+        mask(&self.0)
+    }
+}
+
+impl fmt::Debug for ConnectionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ConnectionId({})", self.masked())
+    }
+}
+
+impl fmt::Display for ConnectionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A short lower-case token such as a cancel `step` or an `error_code`: OFAuth's
+/// lists are open ("etc."), so unknown values are kept, but only in this alphabet,
+/// which is safe to store, log and put in a redirect.
+pub fn is_token(v: &str) -> bool {
+    !v.is_empty()
+        && v.len() <= 64
+        && v.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+}
+
+/// Keeps the first 8 characters of an identifier for logs.
+pub fn mask(v: &str) -> String {
+    let head: String = v.chars().take(8).collect();
+    if v.chars().count() > 8 {
+        format!("{head}…")
+    } else {
+        head
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(DIGITS[(b >> 4) as usize] as char);
+        s.push(DIGITS[(b & 0xf) as usize] as char);
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attempt_ids_are_unique_and_round_trip() {
+        let a = AttemptId::generate().unwrap();
+        let b = AttemptId::generate().unwrap();
+        assert_ne!(a, b);
+        assert_eq!(a.as_str().len(), 3 + 40);
+        assert_eq!(AttemptId::parse(a.as_str()), Some(a));
+    }
+
+    #[test]
+    fn forged_attempt_ids_are_refused() {
+        for v in [
+            "",
+            "la_",
+            "user_123",
+            "la_0123",
+            "LA_0123456789abcdef0123456789abcdef01234567",
+            "la_0123456789ABCDEF0123456789abcdef01234567",
+            "la_0123456789abcdef0123456789abcdef0123456g",
+            "la_0123456789abcdef0123456789abcdef012345678",
+        ] {
+            assert!(AttemptId::parse(v).is_none(), "{v}");
+        }
+        assert!(AttemptId::parse("la_0123456789abcdef0123456789abcdef01234567").is_some());
+    }
+
+    #[test]
+    fn connection_ids() {
+        assert!(ConnectionId::parse("conn_abc123").is_some());
+        assert!(ConnectionId::parse("").is_none());
+        assert!(ConnectionId::parse("conn abc").is_none());
+        assert!(ConnectionId::parse("conn/../x").is_none());
+        assert!(ConnectionId::parse(&"a".repeat(129)).is_none());
+        assert_eq!(
+            ConnectionId::parse("conn_abcdef123").unwrap().masked(),
+            "conn_abc…"
+        );
+        assert!(
+            !format!("{:?}", ConnectionId::parse("conn_abcdef123").unwrap()).contains("def123")
+        );
+    }
+
+    #[test]
+    fn tokens() {
+        assert!(is_token("2fa"));
+        assert!(is_token("pre-login"));
+        assert!(is_token("invalid_credentials"));
+        assert!(!is_token("Bad"));
+        assert!(!is_token("a b"));
+        assert!(!is_token("https://evil"));
+        assert!(!is_token(&"a".repeat(65)));
+    }
+}

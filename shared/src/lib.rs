@@ -1,0 +1,17 @@
+//! OFAuth Link backend: the code shared by the Lambda functions.
+//!
+//! Binaries stay thin (`functions/*/src/main.rs`): they call [`bootstrap::init`]
+//! once and hand each request to a handler here, which takes its dependencies as
+//! arguments so tests call it in-process with real API Gateway events.
+
+pub mod bootstrap;
+pub mod callback;
+pub mod config;
+pub mod http;
+pub mod identity;
+pub mod ids;
+pub mod ofauth;
+pub mod session;
+pub mod store;
+
+pub use lambda_http;

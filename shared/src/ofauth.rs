@@ -1,0 +1,382 @@
+//! The OFAuth API client: `POST /v2/link/init`, `GET /v2/access/self`,
+//! `DELETE /v2/account/connections/{id}`, with one `reqwest::Client` per process
+//! and explicit connect and total timeouts on every call.
+
+use std::fmt;
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use crate::ids::ConnectionId;
+
+/// The platform's OFAuth API key. Its `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiKey(String);
+
+impl ApiKey {
+    pub fn new(key: impl Into<String>) -> Self {
+        Self(key.into())
+    }
+
+    fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ApiKey(<redacted>)")
+    }
+}
+
+/// `geolocation` in a Link init request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Geolocation {
+    pub country: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub city: Option<String>,
+}
+
+/// The body of `POST /v2/link/init`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LinkInitRequest<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_app_id: Option<&'a str>,
+    pub redirect_url: &'a str,
+    pub client_reference_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connection_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub geolocation: Option<&'a Geolocation>,
+}
+
+/// A Link session as OFAuth returns it, discriminated by `mode`.
+/// Serialising the hosted variant gives exactly `{"mode":"hosted","url":…,"expiresAt":…}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "mode", rename_all = "lowercase")]
+pub enum LinkSession {
+    Hosted {
+        url: String,
+        #[serde(rename = "expiresAt")]
+        expires_at: String,
+    },
+    Whitelabel {
+        #[serde(rename = "clientSecret")]
+        client_secret: String,
+        #[serde(rename = "expiresAt")]
+        expires_at: String,
+    },
+}
+
+impl LinkSession {
+    pub fn expires_at(&self) -> &str {
+        match self {
+            Self::Hosted { expires_at, .. } | Self::Whitelabel { expires_at, .. } => expires_at,
+        }
+    }
+}
+
+/// The connected account's profile from `GET /v2/access/self`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+pub struct AccountProfile {
+    #[serde(default, deserialize_with = "string_or_number")]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub avatar: Option<String>,
+}
+
+/// What OFAuth says of a connection id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConnectionCheck {
+    /// `isAuth: true`: the connection exists and is authenticated.
+    Authenticated(AccountProfile),
+    /// `isAuth: false`, or OFAuth does not know the connection.
+    NotAuthenticated,
+}
+
+/// An OFAuth call that did not give a usable answer.
+#[derive(Debug, thiserror::Error)]
+pub enum OfAuthError {
+    /// OFAuth refused the request (bad key, redirect URL, input): a 4xx other than 429.
+    #[error("OFAuth rejected the request with {status}: {message}")]
+    Rejected {
+        status: u16,
+        kind: Option<String>,
+        message: String,
+    },
+    #[error("OFAuth rate limited the request (retry after {retry_after_secs:?} s)")]
+    RateLimited { retry_after_secs: Option<u64> },
+    #[error("OFAuth answered {status}")]
+    Server { status: u16 },
+    #[error("OFAuth did not answer in time")]
+    Timeout,
+    #[error("could not reach OFAuth: {0}")]
+    Unreachable(String),
+    #[error("OFAuth's answer could not be read: {0}")]
+    BadResponse(String),
+}
+
+/// OFAuth's error body. Sources disagree on its shape, so every field is optional.
+#[derive(Debug, Default, Deserialize)]
+struct ErrorBody {
+    #[serde(default)]
+    error: Option<serde_json::Value>,
+    #[serde(default)]
+    message: Option<String>,
+    #[serde(default, rename = "type")]
+    kind: Option<String>,
+    #[serde(default)]
+    code: Option<serde_json::Value>,
+}
+
+/// The OFAuth API client, built once per process.
+#[derive(Debug, Clone)]
+pub struct OfAuthClient {
+    http: reqwest::Client,
+    base: Url,
+    api_key: ApiKey,
+}
+
+impl OfAuthClient {
+    pub fn new(
+        base: Url,
+        api_key: ApiKey,
+        connect_timeout: Duration,
+        timeout: Duration,
+    ) -> Result<Self, reqwest::Error> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(connect_timeout)
+            .timeout(timeout)
+            .pool_idle_timeout(Duration::from_secs(50))
+            .user_agent(concat!("ofauth-link-backend/", env!("CARGO_PKG_VERSION")))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
+        Ok(Self {
+            http,
+            base,
+            api_key,
+        })
+    }
+
+    fn endpoint(&self, path: &str) -> Result<Url, OfAuthError> {
+        self.base
+            .join(path)
+            .map_err(|e| OfAuthError::BadResponse(format!("bad endpoint {path}: {e}")))
+    }
+
+    /// `POST /v2/link/init`.
+    pub async fn link_init(&self, body: &LinkInitRequest<'_>) -> Result<LinkSession, OfAuthError> {
+        let req = self.http.post(self.endpoint("/v2/link/init")?).json(body);
+        let resp = self.send(req).await?;
+        read_json(resp).await
+    }
+
+    /// `GET /v2/access/self` with `x-connection-id`: is this connection real and authenticated?
+    pub async fn check_connection(
+        &self,
+        id: &ConnectionId,
+    ) -> Result<ConnectionCheck, OfAuthError> {
+        let req = self
+            .http
+            .get(self.endpoint("/v2/access/self")?)
+            .header("x-connection-id", id.as_str());
+        match self.send(req).await {
+            Ok(resp) => {
+                #[derive(Deserialize)]
+                struct SelfBody {
+                    #[serde(rename = "isAuth", default)]
+                    is_auth: bool,
+                    #[serde(flatten)]
+                    profile: AccountProfile,
+                }
+                let body: SelfBody = read_json(resp).await?;
+                Ok(if body.is_auth {
+                    ConnectionCheck::Authenticated(body.profile)
+                } else {
+                    ConnectionCheck::NotAuthenticated
+                })
+            }
+            // An unknown or expired connection. A rejected *key* (`UNAUTHORIZED`,
+            // 403) is our configuration problem and stays an error, so the attempt
+            // is kept and a reload can finish once it is fixed.
+            Err(OfAuthError::Rejected { status, kind, .. })
+                if matches!(status, 400 | 404)
+                    || (status == 401 && kind.as_deref() != Some("UNAUTHORIZED")) =>
+            {
+                Ok(ConnectionCheck::NotAuthenticated)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `DELETE /v2/account/connections/{id}`: disconnects and stops billing.
+    /// A connection OFAuth no longer knows counts as disconnected.
+    pub async fn delete_connection(&self, id: &ConnectionId) -> Result<(), OfAuthError> {
+        let url = self.endpoint(&format!("/v2/account/connections/{}", id.as_str()))?;
+        match self.send(self.http.delete(url)).await {
+            Ok(_) | Err(OfAuthError::Rejected { status: 404, .. }) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Sends with the API key and turns every non-2xx answer into an `OfAuthError`.
+    async fn send(&self, req: reqwest::RequestBuilder) -> Result<reqwest::Response, OfAuthError> {
+        let resp = req
+            .header("apikey", self.api_key.expose())
+            .header("accept", "application/json")
+            .send()
+            .await
+            .map_err(classify_transport)?;
+        let status = resp.status();
+        if status.is_success() {
+            return Ok(resp);
+        }
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            return Err(OfAuthError::RateLimited {
+                retry_after_secs: retry_after(resp.headers()),
+            });
+        }
+        if status.is_server_error() {
+            return Err(OfAuthError::Server {
+                status: status.as_u16(),
+            });
+        }
+        let text = resp.text().await.unwrap_or_default();
+        let body: ErrorBody = serde_json::from_str(&text).unwrap_or_default();
+        let message = body
+            .message
+            .or_else(|| body.error.as_ref().map(value_text))
+            .or_else(|| body.code.as_ref().map(value_text))
+            .unwrap_or_else(|| text.chars().take(200).collect());
+        Err(OfAuthError::Rejected {
+            status: status.as_u16(),
+            kind: body.kind,
+            message,
+        })
+    }
+}
+
+async fn read_json<T: serde::de::DeserializeOwned>(
+    resp: reqwest::Response,
+) -> Result<T, OfAuthError> {
+    let bytes = resp.bytes().await.map_err(classify_transport)?;
+    serde_json::from_slice(&bytes).map_err(|e| OfAuthError::BadResponse(e.to_string()))
+}
+
+fn classify_transport(e: reqwest::Error) -> OfAuthError {
+    if e.is_timeout() {
+        OfAuthError::Timeout
+    } else {
+        // The error's text can include the URL but never headers, so no key.
+        OfAuthError::Unreachable(e.to_string())
+    }
+}
+
+/// `Retry-After` in seconds, else `X-RateLimit-Reset` (seconds, or a Unix time).
+fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<u64> {
+    let num = |name: &str| headers.get(name)?.to_str().ok()?.trim().parse::<u64>().ok();
+    if let Some(s) = num("retry-after") {
+        return Some(s);
+    }
+    let reset = num("x-ratelimit-reset")?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    Some(if reset > 1_000_000_000 {
+        reset.saturating_sub(now)
+    } else {
+        reset
+    })
+}
+
+fn value_text(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn string_or_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(match Option::<serde_json::Value>::deserialize(d)? {
+        Some(serde_json::Value::String(s)) => Some(s),
+        Some(serde_json::Value::Number(n)) => Some(n.to_string()),
+        _ => None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosted_session_serialises_like_the_docs() {
+        let s: LinkSession = serde_json::from_str(
+            r#"{"mode":"hosted","url":"https://link.ofauth.com/cs_abc","expiresAt":"2024-01-15T10:30:00Z"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            serde_json::to_string(&s).unwrap(),
+            r#"{"mode":"hosted","url":"https://link.ofauth.com/cs_abc","expiresAt":"2024-01-15T10:30:00Z"}"#
+        );
+    }
+
+    #[test]
+    fn whitelabel_and_unknown_modes() {
+        let s: LinkSession = serde_json::from_str(
+            r#"{"mode":"whitelabel","clientSecret":"x","expiresAt":"2024-01-15T10:30:00Z"}"#,
+        )
+        .unwrap();
+        assert!(matches!(s, LinkSession::Whitelabel { .. }));
+        assert!(serde_json::from_str::<LinkSession>(
+            r#"{"mode":"other","url":"x","expiresAt":"y"}"#
+        )
+        .is_err());
+        assert!(
+            serde_json::from_str::<LinkSession>(r#"{"mode":"hosted","expiresAt":"y"}"#).is_err()
+        );
+    }
+
+    #[test]
+    fn init_request_omits_absent_fields() {
+        let body = LinkInitRequest {
+            client_app_id: None,
+            redirect_url: "https://x/cb",
+            client_reference_id: "la_1",
+            connection_id: None,
+            geolocation: None,
+        };
+        assert_eq!(
+            serde_json::to_string(&body).unwrap(),
+            r#"{"redirectUrl":"https://x/cb","clientReferenceId":"la_1"}"#
+        );
+    }
+
+    #[test]
+    fn retry_after_headers() {
+        let mut h = reqwest::header::HeaderMap::new();
+        assert_eq!(retry_after(&h), None);
+        h.insert("x-ratelimit-reset", "7".parse().unwrap());
+        assert_eq!(retry_after(&h), Some(7));
+        h.insert("retry-after", "3".parse().unwrap());
+        assert_eq!(retry_after(&h), Some(3));
+    }
+
+    #[test]
+    fn api_key_debug_is_redacted() {
+        assert_eq!(
+            format!("{:?}", ApiKey::new("sk_live_x")),
+            "ApiKey(<redacted>)"
+        );
+    }
+}

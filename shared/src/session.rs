@@ -1,0 +1,396 @@
+//! init-session: `POST /link/session` creates an OFAuth Link session for the
+//! authenticated user and records the attempt before answering.
+
+use std::time::{Duration, SystemTime};
+
+use lambda_http::http::{Method, StatusCode};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde::Deserialize;
+use url::Url;
+
+use crate::config::{Config, CALLBACK_PATH, DEV_USER_HEADER};
+use crate::http::{self, Cors};
+use crate::identity::{self, IdentityRules};
+use crate::ids::{mask, AttemptId, ConnectionId};
+use crate::ofauth::{Geolocation, LinkInitRequest, LinkSession, OfAuthClient};
+use crate::store::{self, AttemptStatus, LinkAttempt, Store, StoreError};
+
+/// Largest body accepted; the real one is well under 300 bytes.
+pub const MAX_BODY_BYTES: usize = 4 * 1024;
+
+/// What init-session needs, built once per process.
+#[derive(Debug, Clone)]
+pub struct SessionService {
+    pub store: Store,
+    pub ofauth: OfAuthClient,
+    pub client_app_id: Option<String>,
+    pub callback_url: Option<Url>,
+    pub identity: IdentityRules,
+    pub cors: Cors,
+    pub attempt_retention: Duration,
+}
+
+impl SessionService {
+    pub fn new(config: &Config, store: Store, ofauth: OfAuthClient) -> Self {
+        let allow_headers = if config.dev_trust_user_header {
+            "authorization, content-type, x-user-id"
+        } else {
+            "authorization, content-type"
+        };
+        debug_assert_eq!(DEV_USER_HEADER, "x-user-id");
+        Self {
+            store,
+            ofauth,
+            client_app_id: config.ofauth_client_app_id.clone(),
+            callback_url: config.callback_url.clone(),
+            identity: IdentityRules {
+                claim: config.user_id_claim.clone(),
+                trust_dev_header: config.dev_trust_user_header,
+            },
+            cors: Cors::new(
+                config.allowed_origins.clone(),
+                allow_headers,
+                "POST, OPTIONS",
+            ),
+            attempt_retention: config.attempt_retention,
+        }
+    }
+}
+
+/// The request body; every field optional, nothing else accepted.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SessionRequest {
+    #[serde(default)]
+    pub connection_id: Option<String>,
+    #[serde(default)]
+    pub geolocation: Option<Geolocation>,
+}
+
+/// A validated request.
+#[derive(Debug, PartialEq, Eq)]
+pub struct ValidSessionRequest {
+    pub reconnect: Option<ConnectionId>,
+    pub geolocation: Option<Geolocation>,
+}
+
+/// A refused body: a stable code and a message.
+#[derive(Debug, PartialEq, Eq)]
+pub struct BadRequest {
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl BadRequest {
+    fn new(code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+/// Parses and validates the body.
+pub fn parse_request(body: &[u8]) -> Result<ValidSessionRequest, BadRequest> {
+    let req: SessionRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        SessionRequest::default()
+    } else {
+        serde_json::from_slice(body).map_err(|e| match e.classify() {
+            serde_json::error::Category::Data => BadRequest::new(
+                "invalid_body",
+                format!("The body has a wrong field or type: {e}"),
+            ),
+            _ => BadRequest::new("invalid_json", "The body is not valid JSON."),
+        })?
+    };
+    let reconnect = match req.connection_id {
+        None => None,
+        Some(id) => Some(ConnectionId::parse(&id).ok_or_else(|| {
+            BadRequest::new(
+                "invalid_connection_id",
+                "connectionId is not a valid connection id.",
+            )
+        })?),
+    };
+    let geolocation = match req.geolocation {
+        None => None,
+        Some(g) => Some(validate_geolocation(g)?),
+    };
+    Ok(ValidSessionRequest {
+        reconnect,
+        geolocation,
+    })
+}
+
+fn validate_geolocation(g: Geolocation) -> Result<Geolocation, BadRequest> {
+    let country = g.country.trim();
+    if country.len() != 2 || !country.bytes().all(|b| b.is_ascii_alphabetic()) {
+        return Err(BadRequest::new(
+            "invalid_geolocation",
+            "geolocation.country must be an ISO 3166-1 alpha-2 code such as \"US\".",
+        ));
+    }
+    let text_ok = |v: &str, max: usize| {
+        !v.trim().is_empty()
+            && v.chars().count() <= max
+            && v.chars()
+                .all(|c| c.is_alphanumeric() || matches!(c, ' ' | '-' | '.' | '\''))
+    };
+    if let Some(state) = &g.state {
+        if !text_ok(state, 64) {
+            return Err(BadRequest::new(
+                "invalid_geolocation",
+                "geolocation.state is not a valid region code.",
+            ));
+        }
+    }
+    if let Some(city) = &g.city {
+        if !text_ok(city, 100) {
+            return Err(BadRequest::new(
+                "invalid_geolocation",
+                "geolocation.city is not a valid city name.",
+            ));
+        }
+    }
+    Ok(Geolocation {
+        country: country.to_ascii_uppercase(),
+        state: g.state.map(|s| s.trim().to_string()),
+        city: g.city.map(|s| s.trim().to_string()),
+    })
+}
+
+/// Handles one request to the init-session function.
+pub async fn handle(req: Request, svc: &SessionService) -> Response<Body> {
+    if let Some(preflight) = svc.cors.preflight(&req) {
+        return preflight;
+    }
+    let budget = http::time_budget(&req);
+    let resp = match tokio::time::timeout(budget, create_session(&req, svc)).await {
+        Ok(resp) => resp,
+        Err(_) => {
+            tracing::warn!(outcome = "timeout", "init-session ran out of time");
+            http::error(
+                StatusCode::GATEWAY_TIMEOUT,
+                "timeout",
+                "The request took too long; try again.",
+            )
+        }
+    };
+    svc.cors.decorate(&req, resp)
+}
+
+async fn create_session(req: &Request, svc: &SessionService) -> Response<Body> {
+    if req.method() != Method::POST {
+        return http::method_not_allowed("POST, OPTIONS");
+    }
+    let Some(user_id) = identity::caller(req, &svc.identity) else {
+        tracing::info!(outcome = "unauthenticated", status = 401);
+        return http::error(
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            "Sign in to connect an account.",
+        );
+    };
+    let body = match http::body_bytes(req, MAX_BODY_BYTES) {
+        Ok(b) => b,
+        Err(resp) => return resp,
+    };
+    let input = match parse_request(body) {
+        Ok(v) => v,
+        Err(bad) => {
+            tracing::info!(outcome = bad.code, status = 400);
+            return http::error(StatusCode::BAD_REQUEST, bad.code, &bad.message);
+        }
+    };
+    let Some(callback_url) = callback_url(req, svc) else {
+        tracing::error!(
+            outcome = "no_callback_url",
+            "CALLBACK_URL is unset and the request context has no domain name"
+        );
+        return http::error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "The service is misconfigured.",
+        );
+    };
+
+    // Reconnect only a connection recorded as this user's; anything else is
+    // indistinguishable from "not found", so ids cannot be probed.
+    if let Some(target) = &input.reconnect {
+        match svc.store.get_connection(target).await {
+            Ok(Some(rec)) if rec.user_id == user_id && rec.status != "disconnected" => {}
+            Ok(_) => {
+                tracing::info!(outcome = "reconnect_not_found", connection = %target.masked(), status = 404);
+                return http::error(
+                    StatusCode::NOT_FOUND,
+                    "connection_not_found",
+                    "No such connection for this user.",
+                );
+            }
+            Err(e) => {
+                tracing::error!(outcome = "storage_unavailable", error = %e);
+                return http::storage_unavailable();
+            }
+        }
+    }
+
+    let attempt_id = match AttemptId::generate() {
+        Ok(id) => id,
+        Err(e) => {
+            tracing::error!(outcome = "rng_failure", error = %e);
+            return http::error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal_error",
+                "Something went wrong.",
+            );
+        }
+    };
+    let init = LinkInitRequest {
+        client_app_id: svc.client_app_id.as_deref(),
+        redirect_url: callback_url.as_str(),
+        client_reference_id: attempt_id.as_str(),
+        connection_id: input.reconnect.as_ref().map(ConnectionId::as_str),
+        geolocation: input.geolocation.as_ref(),
+    };
+    let session = match svc.ofauth.link_init(&init).await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(outcome = "ofauth_error", error = %e, "OFAuth link init failed");
+            return http::upstream_error(&e);
+        }
+    };
+    if let LinkSession::Whitelabel { .. } = session {
+        tracing::error!(
+            outcome = "unsupported_session_mode",
+            "OFAuth returned a whitelabel session; this backend serves hosted Link"
+        );
+        return http::error(
+            StatusCode::BAD_GATEWAY,
+            "unsupported_session_mode",
+            "OFAuth returned a whitelabel session, which this deployment is not configured for.",
+        );
+    }
+    let now = SystemTime::now();
+    let Some(expires_at_epoch) =
+        store::parse_timestamp(session.expires_at()).filter(|e| *e > store::epoch(now))
+    else {
+        tracing::error!(
+            outcome = "ofauth_bad_response",
+            "OFAuth's expiresAt is missing, malformed or in the past"
+        );
+        return http::upstream_error(&crate::ofauth::OfAuthError::BadResponse("expiresAt".into()));
+    };
+
+    let attempt = LinkAttempt {
+        id: attempt_id,
+        user_id: user_id.clone(),
+        reconnect: input.reconnect.clone(),
+        created_at: store::rfc3339(now),
+        expires_at: session.expires_at().to_string(),
+        expires_at_epoch,
+        status: AttemptStatus::Pending,
+    };
+    let ttl = expires_at_epoch + svc.attempt_retention.as_secs() as i64;
+    if let Err(e) = svc.store.put_attempt(&attempt, ttl).await {
+        // Without the record the callback could not be trusted; the unused OFAuth
+        // session simply expires.
+        tracing::error!(outcome = "storage_unavailable", error = %e);
+        return match e {
+            StoreError::Unavailable(_) => http::storage_unavailable(),
+            _ => http::error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal_error",
+                "Something went wrong.",
+            ),
+        };
+    }
+    tracing::info!(
+        outcome = "session_created",
+        status = 200,
+        user = %mask(&user_id),
+        attempt = ?attempt.id,
+        reconnect = input.reconnect.is_some(),
+    );
+    http::json(StatusCode::OK, &session)
+}
+
+/// The configured callback URL, else `https://{domainName}/link/callback` from the
+/// API Gateway request context (set by API Gateway, not by the client).
+fn callback_url(req: &Request, svc: &SessionService) -> Option<Url> {
+    if let Some(url) = &svc.callback_url {
+        return Some(url.clone());
+    }
+    let Some(RequestContext::ApiGatewayV2(ctx)) = req.request_context_ref() else {
+        return None;
+    };
+    let domain = ctx.domain_name.as_deref()?;
+    if domain.is_empty()
+        || !domain
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+    {
+        return None;
+    }
+    Url::parse(&format!("https://{domain}{CALLBACK_PATH}")).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_body_is_a_new_connection() {
+        assert_eq!(
+            parse_request(b"").unwrap(),
+            ValidSessionRequest {
+                reconnect: None,
+                geolocation: None
+            }
+        );
+        assert_eq!(parse_request(b"  \n").unwrap().reconnect, None);
+        assert_eq!(parse_request(b"{}").unwrap().reconnect, None);
+    }
+
+    #[test]
+    fn reconnect_and_geolocation_are_parsed() {
+        let v = parse_request(br#"{"connectionId":"conn_abc","geolocation":{"country":"us","state":"CA","city":"Los Angeles"}}"#)
+            .unwrap();
+        assert_eq!(v.reconnect.unwrap().as_str(), "conn_abc");
+        let g = v.geolocation.unwrap();
+        assert_eq!(g.country, "US");
+        assert_eq!(g.state.as_deref(), Some("CA"));
+    }
+
+    #[test]
+    fn bad_bodies_have_stable_codes() {
+        let code = |b: &[u8]| parse_request(b).unwrap_err().code;
+        assert_eq!(code(b"{"), "invalid_json");
+        assert_eq!(code(b"not json"), "invalid_json");
+        assert_eq!(code(b"[]"), "invalid_body");
+        assert_eq!(code(b"null"), "invalid_body");
+        assert_eq!(code(br#"{"connectionId":5}"#), "invalid_body");
+        assert_eq!(code(br#"{"userId":"someone-else"}"#), "invalid_body");
+        assert_eq!(
+            code(br#"{"redirectUrl":"https://evil.example"}"#),
+            "invalid_body"
+        );
+        assert_eq!(
+            code(br#"{"connectionId":"conn/../x"}"#),
+            "invalid_connection_id"
+        );
+        assert_eq!(code(br#"{"geolocation":{}}"#), "invalid_body");
+        assert_eq!(
+            code(br#"{"geolocation":{"country":"USA"}}"#),
+            "invalid_geolocation"
+        );
+        assert_eq!(
+            code(br#"{"geolocation":{"country":"U1"}}"#),
+            "invalid_geolocation"
+        );
+        assert_eq!(
+            code(br#"{"geolocation":{"country":"US","state":"<script>"}}"#),
+            "invalid_geolocation"
+        );
+    }
+}

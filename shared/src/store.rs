@@ -1,0 +1,558 @@
+//! The DynamoDB store: link attempts and connection records in one table.
+//!
+//! Items (partition key `pk` only):
+//! - `ATTEMPT#<attempt id>`: one Link attempt, consumed at most once by a
+//!   conditional write, removed by TTL (`ttl`) some time after it expired.
+//! - `CONNECTION#<connection id>`: one OFAuth connection and the user who owns it,
+//!   also indexed by user in the `byUser` index (`gsi1pk` = `USER#<user>`,
+//!   `gsi1sk` = the time it was first connected), newest first.
+//!
+//! The conditional expressions here are the security boundary (an attempt is used
+//! once, a connection never changes owner), so they are tested against DynamoDB Local.
+
+use std::collections::HashMap;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::primitives::{DateTime, DateTimeFormat};
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
+    KeyType, Projection, ProjectionType, ScalarAttributeType, TransactWriteItem, Update,
+};
+use aws_sdk_dynamodb::Client;
+
+use crate::ids::{AttemptId, ConnectionId};
+use crate::ofauth::AccountProfile;
+
+/// Table layout, shared with the template test and the local table creation.
+pub mod schema {
+    pub const PARTITION_KEY: &str = "pk";
+    pub const USER_INDEX: &str = "byUser";
+    pub const USER_INDEX_PARTITION_KEY: &str = "gsi1pk";
+    pub const USER_INDEX_SORT_KEY: &str = "gsi1sk";
+    pub const TTL_ATTRIBUTE: &str = "ttl";
+}
+
+/// Where an attempt stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttemptStatus {
+    Pending,
+    Completed,
+    Cancelled,
+    Failed,
+}
+
+impl AttemptStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Completed => "completed",
+            Self::Cancelled => "cancelled",
+            Self::Failed => "failed",
+        }
+    }
+
+    fn parse(v: &str) -> Option<Self> {
+        Some(match v {
+            "pending" => Self::Pending,
+            "completed" => Self::Completed,
+            "cancelled" => Self::Cancelled,
+            "failed" => Self::Failed,
+            _ => return None,
+        })
+    }
+}
+
+/// One Link attempt: a user asked for a session and was sent to OFAuth.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkAttempt {
+    pub id: AttemptId,
+    pub user_id: String,
+    /// The connection being re-authenticated, for a reconnect.
+    pub reconnect: Option<ConnectionId>,
+    pub created_at: String,
+    /// OFAuth's `expiresAt`, as OFAuth sent it.
+    pub expires_at: String,
+    pub expires_at_epoch: i64,
+    pub status: AttemptStatus,
+}
+
+impl LinkAttempt {
+    pub fn is_expired(&self, now_epoch: i64) -> bool {
+        now_epoch >= self.expires_at_epoch
+    }
+}
+
+/// How an attempt ended without a connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AttemptEnd {
+    Cancelled { step: Option<String> },
+    Failed { error_code: String },
+}
+
+/// A recorded OFAuth connection and the user it belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionRecord {
+    pub id: ConnectionId,
+    pub user_id: String,
+    pub status: String,
+    pub account: AccountProfile,
+    pub connected_at: String,
+    pub updated_at: String,
+}
+
+/// Why a write did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The attempt is not pending, has expired, or belongs to someone else.
+    #[error("the attempt is no longer usable")]
+    AttemptNotUsable,
+    /// The connection is recorded for another user; it is never moved.
+    #[error("the connection belongs to another user")]
+    ConnectionOwnedByAnotherUser,
+    /// An item with this key already exists.
+    #[error("the item already exists")]
+    AlreadyExists,
+    /// DynamoDB could not be reached, timed out, throttled or failed.
+    #[error("DynamoDB is unavailable: {0}")]
+    Unavailable(String),
+    /// An item in the table does not have the shape this code writes.
+    #[error("corrupt item: {0}")]
+    Corrupt(String),
+}
+
+/// The store, around one DynamoDB client per process.
+#[derive(Debug, Clone)]
+pub struct Store {
+    client: Client,
+    table: String,
+}
+
+/// SDK timeouts for a short function: connect, per attempt and whole operation
+/// (retries included) all well below the function's own timeout.
+pub fn timeouts(operation_timeout: Duration) -> aws_sdk_dynamodb::config::timeout::TimeoutConfig {
+    aws_sdk_dynamodb::config::timeout::TimeoutConfig::builder()
+        .connect_timeout(Duration::from_millis(500).min(operation_timeout))
+        .operation_attempt_timeout(Duration::from_millis(1_000).min(operation_timeout))
+        .operation_timeout(operation_timeout)
+        .build()
+}
+
+impl Store {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// Saves a new pending attempt; never overwrites one.
+    pub async fn put_attempt(
+        &self,
+        attempt: &LinkAttempt,
+        ttl_epoch: i64,
+    ) -> Result<(), StoreError> {
+        let mut item = HashMap::from([
+            (
+                schema::PARTITION_KEY.to_string(),
+                s(attempt_key(&attempt.id)),
+            ),
+            ("entity".into(), s("attempt")),
+            ("attemptId".into(), s(attempt.id.as_str())),
+            ("userId".into(), s(&attempt.user_id)),
+            ("createdAt".into(), s(&attempt.created_at)),
+            ("expiresAt".into(), s(&attempt.expires_at)),
+            ("expiresAtEpoch".into(), n(attempt.expires_at_epoch)),
+            ("status".into(), s(attempt.status.as_str())),
+            (schema::TTL_ATTRIBUTE.into(), n(ttl_epoch)),
+        ]);
+        if let Some(c) = &attempt.reconnect {
+            item.insert("reconnectConnectionId".into(), s(c.as_str()));
+        }
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await
+            .map_err(|e| match e.as_service_error() {
+                Some(se) if se.is_conditional_check_failed_exception() => StoreError::AlreadyExists,
+                _ => unavailable(e),
+            })?;
+        Ok(())
+    }
+
+    /// Reads an attempt (strongly consistent, so a just-consumed attempt reads as such).
+    pub async fn get_attempt(&self, id: &AttemptId) -> Result<Option<LinkAttempt>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(schema::PARTITION_KEY, s(attempt_key(id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        out.item.map(|item| attempt_from_item(&item)).transpose()
+    }
+
+    /// Reads a connection record by its id (strongly consistent).
+    pub async fn get_connection(
+        &self,
+        id: &ConnectionId,
+    ) -> Result<Option<ConnectionRecord>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(schema::PARTITION_KEY, s(connection_key(id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        out.item.map(|item| connection_from_item(&item)).transpose()
+    }
+
+    /// Records the connection for the attempt's user and consumes the attempt, in
+    /// one transaction: both happen or neither. The attempt must still be pending,
+    /// unexpired and this user's; the connection must be new or already this user's.
+    pub async fn record_connection(
+        &self,
+        attempt: &LinkAttempt,
+        connection: &ConnectionId,
+        account: &AccountProfile,
+        now: SystemTime,
+    ) -> Result<(), StoreError> {
+        let now_s = rfc3339(now);
+        let consume = Update::builder()
+            .table_name(&self.table)
+            .key(schema::PARTITION_KEY, s(attempt_key(&attempt.id)))
+            .update_expression("SET #status = :completed, completedAt = :now, connectionId = :conn")
+            .condition_expression(
+                "#status = :pending AND expiresAtEpoch > :nowEpoch AND userId = :user",
+            )
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":completed", s(AttemptStatus::Completed.as_str()))
+            .expression_attribute_values(":pending", s(AttemptStatus::Pending.as_str()))
+            .expression_attribute_values(":now", s(&now_s))
+            .expression_attribute_values(":nowEpoch", n(epoch(now)))
+            .expression_attribute_values(":user", s(&attempt.user_id))
+            .expression_attribute_values(":conn", s(connection.as_str()))
+            .build()
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+
+        let mut set = vec![
+            "entity = :entity",
+            "connectionId = :conn",
+            "userId = :user",
+            "#status = :active",
+            "updatedAt = :now",
+            "connectedAt = if_not_exists(connectedAt, :now)",
+            "gsi1pk = :gsi1pk",
+            "gsi1sk = if_not_exists(gsi1sk, :now)",
+            "lastAttemptId = :attempt",
+        ];
+        let mut remove = Vec::new();
+        let mut values = HashMap::from([
+            (":entity".to_string(), s("connection")),
+            (":conn".into(), s(connection.as_str())),
+            (":user".into(), s(&attempt.user_id)),
+            (":active".into(), s("active")),
+            (":now".into(), s(&now_s)),
+            (":gsi1pk".into(), s(user_key(&attempt.user_id))),
+            (":attempt".into(), s(attempt.id.as_str())),
+        ]);
+        for (attr, value) in [
+            ("accountId", &account.id),
+            ("username", &account.username),
+            ("name", &account.name),
+            ("avatar", &account.avatar),
+        ] {
+            match value {
+                Some(v) => {
+                    set.push(match attr {
+                        "accountId" => "accountId = :accountId",
+                        "username" => "username = :username",
+                        "name" => "#name = :name",
+                        _ => "avatar = :avatar",
+                    });
+                    values.insert(format!(":{attr}"), s(v));
+                }
+                None => remove.push(if attr == "name" { "#name" } else { attr }),
+            }
+        }
+        let mut expr = format!("SET {}", set.join(", "));
+        if !remove.is_empty() {
+            expr.push_str(&format!(" REMOVE {}", remove.join(", ")));
+        }
+        let upsert = Update::builder()
+            .table_name(&self.table)
+            .key(schema::PARTITION_KEY, s(connection_key(connection)))
+            .update_expression(expr)
+            .condition_expression("attribute_not_exists(pk) OR userId = :user")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#name", "name")
+            .set_expression_attribute_values(Some(values))
+            .build()
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(consume).build())
+            .transact_items(TransactWriteItem::builder().update(upsert).build())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(SdkError::ServiceError(se)) => match se.err() {
+                TransactWriteItemsError::TransactionCanceledException(tc) => {
+                    let failed = |i: usize| {
+                        tc.cancellation_reasons()
+                            .get(i)
+                            .and_then(|r| r.code())
+                            .is_some_and(|c| c == "ConditionalCheckFailed")
+                    };
+                    if failed(0) {
+                        Err(StoreError::AttemptNotUsable)
+                    } else if failed(1) {
+                        Err(StoreError::ConnectionOwnedByAnotherUser)
+                    } else {
+                        Err(StoreError::Unavailable(format!(
+                            "transaction cancelled: {tc}"
+                        )))
+                    }
+                }
+                other => Err(StoreError::Unavailable(format!(
+                    "{}: {}",
+                    other.code().unwrap_or("unknown"),
+                    other.message().unwrap_or("")
+                ))),
+            },
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    /// Consumes a pending, unexpired attempt with an outcome that records no connection.
+    pub async fn end_attempt(
+        &self,
+        attempt: &LinkAttempt,
+        end: &AttemptEnd,
+        now: SystemTime,
+    ) -> Result<(), StoreError> {
+        let (status, detail_attr, detail) = match end {
+            AttemptEnd::Cancelled { step } => (AttemptStatus::Cancelled, "step", step.clone()),
+            AttemptEnd::Failed { error_code } => {
+                (AttemptStatus::Failed, "errorCode", Some(error_code.clone()))
+            }
+        };
+        let mut req = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(schema::PARTITION_KEY, s(attempt_key(&attempt.id)))
+            .condition_expression(
+                "#status = :pending AND expiresAtEpoch > :nowEpoch AND userId = :user",
+            )
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":new", s(status.as_str()))
+            .expression_attribute_values(":pending", s(AttemptStatus::Pending.as_str()))
+            .expression_attribute_values(":now", s(rfc3339(now)))
+            .expression_attribute_values(":nowEpoch", n(epoch(now)))
+            .expression_attribute_values(":user", s(&attempt.user_id));
+        req = match detail {
+            Some(d) => req
+                .update_expression(format!(
+                    "SET #status = :new, completedAt = :now, {detail_attr} = :detail"
+                ))
+                .expression_attribute_values(":detail", s(d)),
+            None => req.update_expression("SET #status = :new, completedAt = :now"),
+        };
+        req.send().await.map_err(|e| match e.as_service_error() {
+            Some(se) if se.is_conditional_check_failed_exception() => StoreError::AttemptNotUsable,
+            _ => unavailable(e),
+        })?;
+        Ok(())
+    }
+
+    /// Creates the table as the template defines it (tests and the local stack).
+    pub async fn create_table(&self) -> Result<(), StoreError> {
+        let attr = |name: &str| {
+            AttributeDefinition::builder()
+                .attribute_name(name)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .map_err(|e| StoreError::Unavailable(e.to_string()))
+        };
+        let key = |name: &str, kind: KeyType| {
+            KeySchemaElement::builder()
+                .attribute_name(name)
+                .key_type(kind)
+                .build()
+                .map_err(|e| StoreError::Unavailable(e.to_string()))
+        };
+        let index = GlobalSecondaryIndex::builder()
+            .index_name(schema::USER_INDEX)
+            .key_schema(key(schema::USER_INDEX_PARTITION_KEY, KeyType::Hash)?)
+            .key_schema(key(schema::USER_INDEX_SORT_KEY, KeyType::Range)?)
+            .projection(
+                Projection::builder()
+                    .projection_type(ProjectionType::All)
+                    .build(),
+            )
+            .build()
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        self.client
+            .create_table()
+            .table_name(&self.table)
+            .billing_mode(BillingMode::PayPerRequest)
+            .attribute_definitions(attr(schema::PARTITION_KEY)?)
+            .attribute_definitions(attr(schema::USER_INDEX_PARTITION_KEY)?)
+            .attribute_definitions(attr(schema::USER_INDEX_SORT_KEY)?)
+            .key_schema(key(schema::PARTITION_KEY, KeyType::Hash)?)
+            .global_secondary_indexes(index)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+}
+
+pub fn attempt_key(id: &AttemptId) -> String {
+    format!("ATTEMPT#{}", id.as_str())
+}
+
+pub fn connection_key(id: &ConnectionId) -> String {
+    format!("CONNECTION#{}", id.as_str())
+}
+
+pub fn user_key(user_id: &str) -> String {
+    format!("USER#{user_id}")
+}
+
+/// Seconds since the Unix epoch.
+pub fn epoch(t: SystemTime) -> i64 {
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// An RFC 3339 UTC timestamp.
+pub fn rfc3339(t: SystemTime) -> String {
+    DateTime::from(t)
+        .fmt(DateTimeFormat::DateTime)
+        .unwrap_or_else(|_| "1970-01-01T00:00:00Z".into())
+}
+
+/// Parses an ISO 8601 / RFC 3339 timestamp (OFAuth's `expiresAt`) to epoch seconds.
+pub fn parse_timestamp(v: &str) -> Option<i64> {
+    DateTime::from_str(v, DateTimeFormat::DateTime)
+        .ok()
+        .map(|d| d.secs())
+}
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+fn n(v: i64) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+fn unavailable<E: std::fmt::Debug, R: std::fmt::Debug>(e: SdkError<E, R>) -> StoreError
+where
+    E: ProvideErrorMetadata,
+{
+    let detail = match &e {
+        SdkError::ServiceError(se) => format!(
+            "{}: {}",
+            se.err().code().unwrap_or("unknown"),
+            se.err().message().unwrap_or("")
+        ),
+        SdkError::TimeoutError(_) => "timeout".into(),
+        SdkError::DispatchFailure(d) => format!(
+            "dispatch failure (io: {}, timeout: {})",
+            d.is_io(),
+            d.is_timeout()
+        ),
+        other => format!("{other:?}").chars().take(300).collect(),
+    };
+    StoreError::Unavailable(detail)
+}
+
+type Item = HashMap<String, AttributeValue>;
+
+fn get_s<'a>(item: &'a Item, k: &str) -> Option<&'a str> {
+    item.get(k).and_then(|v| v.as_s().ok()).map(String::as_str)
+}
+
+fn req_s<'a>(item: &'a Item, k: &str) -> Result<&'a str, StoreError> {
+    get_s(item, k).ok_or_else(|| StoreError::Corrupt(format!("missing {k}")))
+}
+
+fn attempt_from_item(item: &Item) -> Result<LinkAttempt, StoreError> {
+    let id = AttemptId::parse(req_s(item, "attemptId")?)
+        .ok_or_else(|| StoreError::Corrupt("attemptId".into()))?;
+    let status = AttemptStatus::parse(req_s(item, "status")?)
+        .ok_or_else(|| StoreError::Corrupt("attempt status".into()))?;
+    let expires_at_epoch = item
+        .get("expiresAtEpoch")
+        .and_then(|v| v.as_n().ok())
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| StoreError::Corrupt("expiresAtEpoch".into()))?;
+    Ok(LinkAttempt {
+        id,
+        user_id: req_s(item, "userId")?.to_string(),
+        reconnect: get_s(item, "reconnectConnectionId").and_then(ConnectionId::parse),
+        created_at: req_s(item, "createdAt")?.to_string(),
+        expires_at: req_s(item, "expiresAt")?.to_string(),
+        expires_at_epoch,
+        status,
+    })
+}
+
+fn connection_from_item(item: &Item) -> Result<ConnectionRecord, StoreError> {
+    let id = ConnectionId::parse(req_s(item, "connectionId")?)
+        .ok_or_else(|| StoreError::Corrupt("connectionId".into()))?;
+    let owned = |k: &str| get_s(item, k).map(str::to_string);
+    Ok(ConnectionRecord {
+        id,
+        user_id: req_s(item, "userId")?.to_string(),
+        status: req_s(item, "status")?.to_string(),
+        account: AccountProfile {
+            id: owned("accountId"),
+            username: owned("username"),
+            name: owned("name"),
+            avatar: owned("avatar"),
+        },
+        connected_at: req_s(item, "connectedAt")?.to_string(),
+        updated_at: req_s(item, "updatedAt")?.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_round_trip() {
+        let t = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        assert_eq!(rfc3339(t), "2023-11-14T22:13:20Z");
+        assert_eq!(parse_timestamp("2023-11-14T22:13:20Z"), Some(1_700_000_000));
+        assert_eq!(
+            parse_timestamp("2023-10-27T10:00:00.000Z"),
+            Some(1_698_400_800)
+        );
+        assert_eq!(parse_timestamp("tomorrow"), None);
+    }
+}
