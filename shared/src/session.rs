@@ -96,12 +96,19 @@ pub fn parse_request(body: &[u8]) -> Result<ValidSessionRequest, BadRequest> {
     let req: SessionRequest = if body.iter().all(u8::is_ascii_whitespace) {
         SessionRequest::default()
     } else {
-        serde_json::from_slice(body).map_err(|e| match e.classify() {
-            serde_json::error::Category::Data => BadRequest::new(
+        let value: serde_json::Value = serde_json::from_slice(body)
+            .map_err(|_| BadRequest::new("invalid_json", "The body is not valid JSON."))?;
+        if !value.is_object() {
+            return Err(BadRequest::new(
+                "invalid_body",
+                "The body must be a JSON object.",
+            ));
+        }
+        serde_json::from_value(value).map_err(|e| {
+            BadRequest::new(
                 "invalid_body",
                 format!("The body has a wrong field or type: {e}"),
-            ),
-            _ => BadRequest::new("invalid_json", "The body is not valid JSON."),
+            )
         })?
     };
     let reconnect = match req.connection_id {

@@ -1,0 +1,446 @@
+//! Test support: real DynamoDB Local and a real OFAuth simulator over HTTP, and
+//! API Gateway events built the way API Gateway sends them.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::net::TcpListener as StdListener;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_dynamodb::types::AttributeValue;
+use link_shared::callback::CallbackService;
+use link_shared::config::Config;
+use link_shared::lambda_http::{Body, Request, Response};
+use link_shared::ofauth::{ApiKey, OfAuthClient};
+use link_shared::session::SessionService;
+use link_shared::store::{self, Store};
+use ofauth_sim::{SimConfig, Simulator};
+
+pub const API_KEY: &str = "sk_sandbox_test_key";
+pub const CALLBACK_URL: &str = "https://links.example.com/link/callback";
+pub const APP_URL: &str = "https://app.example.com";
+pub const ORIGIN: &str = "https://app.example.com";
+
+static DYNAMO_CHILD: Mutex<Option<Child>> = Mutex::new(None);
+static DYNAMO_ENDPOINT: OnceLock<String> = OnceLock::new();
+
+extern "C" fn stop_dynamodb_local() {
+    if let Ok(mut guard) = DYNAMO_CHILD.lock() {
+        if let Some(mut child) = guard.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    StdListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+/// DynamoDB Local's endpoint: `DYNAMODB_TEST_ENDPOINT` when the test command started
+/// one, else a DynamoDB Local this test process starts (and stops at exit).
+pub fn dynamodb_endpoint() -> String {
+    DYNAMO_ENDPOINT
+        .get_or_init(|| {
+            if let Ok(e) = std::env::var("DYNAMODB_TEST_ENDPOINT") {
+                if !e.is_empty() {
+                    return e;
+                }
+            }
+            let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+            let dir = std::env::var("DYNAMODB_LOCAL_DIR")
+                .map(std::path::PathBuf::from)
+                .unwrap_or_else(|_| root.join(".tools/dynamodb-local"));
+            if !dir.join("DynamoDBLocal.jar").exists() {
+                let ok = Command::new("bash")
+                    .arg(root.join("scripts/ensure-dynamodb-local.sh"))
+                    .status()
+                    .map(|s| s.success())
+                    .unwrap_or(false);
+                assert!(ok, "could not install DynamoDB Local");
+            }
+            let port = free_port();
+            let child = Command::new("java")
+                .current_dir(&dir)
+                .args([
+                    "-Xmx512m",
+                    "-Djava.library.path=./DynamoDBLocal_lib",
+                    "-jar",
+                    "DynamoDBLocal.jar",
+                    "-inMemory",
+                    "-port",
+                    &port.to_string(),
+                ])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("java must be installed to run DynamoDB Local");
+            *DYNAMO_CHILD.lock().unwrap() = Some(child);
+            unsafe {
+                libc::atexit(stop_dynamodb_local);
+            }
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+                assert!(Instant::now() < deadline, "DynamoDB Local did not start");
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            format!("http://127.0.0.1:{port}")
+        })
+        .clone()
+}
+
+/// A DynamoDB client for a local endpoint, with fixed test credentials.
+pub fn dynamodb_client(endpoint: &str, timeout: Duration) -> aws_sdk_dynamodb::Client {
+    let conf = aws_sdk_dynamodb::config::Builder::new()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("local", "local", None, None, "tests"))
+        .endpoint_url(endpoint)
+        .timeout_config(store::timeouts(timeout))
+        .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::standard().with_max_attempts(2))
+        .build();
+    aws_sdk_dynamodb::Client::from_conf(conf)
+}
+
+pub fn unique(prefix: &str) -> String {
+    let mut b = [0u8; 6];
+    getrandom::fill(&mut b).unwrap();
+    format!(
+        "{prefix}-{}",
+        b.iter().map(|x| format!("{x:02x}")).collect::<String>()
+    )
+}
+
+/// Everything one test needs: a fresh table, a simulator, and both services wired
+/// as the binaries wire them.
+pub struct Harness {
+    pub sim: Simulator,
+    pub store: Store,
+    pub config: Config,
+    pub session: SessionService,
+    pub callback: CallbackService,
+}
+
+pub struct Options {
+    pub env: Vec<(&'static str, String)>,
+    pub ofauth_base: Option<String>,
+    pub dynamodb_endpoint: Option<String>,
+    pub create_table: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            env: Vec::new(),
+            ofauth_base: None,
+            dynamodb_endpoint: None,
+            create_table: true,
+        }
+    }
+}
+
+impl Harness {
+    pub async fn new() -> Self {
+        Self::with(Options::default()).await
+    }
+
+    pub async fn with(opts: Options) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let sim = Simulator::start(
+            listener,
+            SimConfig {
+                api_key: API_KEY.into(),
+                allowed_redirects: vec![CALLBACK_URL.into()],
+                ..SimConfig::default()
+            },
+        )
+        .await
+        .unwrap();
+        let table = unique("links");
+        let mut env: HashMap<&str, String> = HashMap::from([
+            ("TABLE_NAME", table.clone()),
+            ("APP_URL", APP_URL.to_string()),
+            ("OFAUTH_API_KEY", API_KEY.to_string()),
+            (
+                "OFAUTH_BASE_URL",
+                opts.ofauth_base.clone().unwrap_or_else(|| sim.url()),
+            ),
+            ("OFAUTH_CLIENT_APP_ID", "app_test123".to_string()),
+            ("CALLBACK_URL", CALLBACK_URL.to_string()),
+            ("OFAUTH_TIMEOUT_MS", "800".to_string()),
+            ("OFAUTH_CONNECT_TIMEOUT_MS", "300".to_string()),
+            ("DYNAMODB_TIMEOUT_MS", "1500".to_string()),
+        ]);
+        for (k, v) in &opts.env {
+            env.insert(k, v.clone());
+        }
+        let config = Config::from_lookup(|k| env.get(k).cloned()).expect("test config");
+        let endpoint = opts
+            .dynamodb_endpoint
+            .clone()
+            .unwrap_or_else(dynamodb_endpoint);
+        let store = Store::new(dynamodb_client(&endpoint, config.dynamodb_timeout), &table);
+        if opts.create_table {
+            store.create_table().await.expect("create table");
+        }
+        let key = match &config.api_key {
+            link_shared::config::ApiKeySource::Env(k) => k.clone(),
+            _ => ApiKey::new(API_KEY),
+        };
+        let ofauth = OfAuthClient::new(
+            config.ofauth_base_url.clone(),
+            key,
+            config.ofauth_connect_timeout,
+            config.ofauth_timeout,
+        )
+        .unwrap();
+        let session = SessionService::new(&config, store.clone(), ofauth.clone());
+        let callback = CallbackService {
+            store: store.clone(),
+            ofauth,
+            app: config.app.clone(),
+        };
+        Self {
+            sim,
+            store,
+            config,
+            session,
+            callback,
+        }
+    }
+
+    /// `POST /link/session` as the given user (JWT `sub`), with a body.
+    pub async fn create_session(&self, user: &str, body: &str) -> Response<Body> {
+        link_shared::session::handle(session_event(Some(user), body, &[]), &self.session).await
+    }
+
+    /// `GET /link/callback?<query>`.
+    pub async fn callback(&self, query: &str) -> Response<Body> {
+        link_shared::callback::handle(callback_event(query), &self.callback).await
+    }
+
+    /// Follows a hosted page action (`approve`, `cancel?step=…`, `fail?error_code=…`)
+    /// and returns the query string of the redirect OFAuth sends the browser to.
+    pub async fn hosted(&self, session_url: &str, action: &str) -> String {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let resp = client
+            .get(format!("{session_url}/{action}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 303, "hosted page should redirect");
+        let location = resp.headers()["location"].to_str().unwrap().to_string();
+        assert!(location.starts_with(CALLBACK_URL), "{location}");
+        location
+            .split_once('?')
+            .map(|(_, q)| q.to_string())
+            .unwrap_or_default()
+    }
+
+    /// Creates a session for `user` and returns its hosted URL.
+    pub async fn start(&self, user: &str, body: &str) -> String {
+        let resp = self.create_session(user, body).await;
+        assert_eq!(resp.status(), 200, "{}", body_text(&resp));
+        json_body(&resp)["url"].as_str().unwrap().to_string()
+    }
+
+    /// Runs a whole successful flow for `user`; returns the connection id.
+    pub async fn connect(&self, user: &str, body: &str) -> String {
+        let url = self.start(user, body).await;
+        let query = self.hosted(&url, "approve").await;
+        let resp = self.callback(&query).await;
+        let loc = location(&resp);
+        assert!(
+            loc.starts_with(&format!("{APP_URL}/link/success?status=success")),
+            "{loc}"
+        );
+        query_param(&loc, "connection_id").unwrap()
+    }
+
+    /// Every item in the table.
+    pub async fn items(&self) -> Vec<HashMap<String, AttributeValue>> {
+        let out = self
+            .store
+            .client()
+            .scan()
+            .table_name(self.store.table())
+            .send()
+            .await
+            .unwrap();
+        let mut items = out.items.unwrap_or_default();
+        items.sort_by(|a, b| s(a, "pk").cmp(&s(b, "pk")));
+        items
+    }
+
+    pub async fn items_of(&self, entity: &str) -> Vec<HashMap<String, AttributeValue>> {
+        self.items()
+            .await
+            .into_iter()
+            .filter(|i| s(i, "entity") == entity)
+            .collect()
+    }
+
+    pub async fn item(&self, pk: &str) -> Option<HashMap<String, AttributeValue>> {
+        self.store
+            .client()
+            .get_item()
+            .table_name(self.store.table())
+            .key("pk", AttributeValue::S(pk.to_string()))
+            .consistent_read(true)
+            .send()
+            .await
+            .unwrap()
+            .item
+    }
+
+    /// The connections the `byUser` index holds for a user.
+    pub async fn user_connections(&self, user: &str) -> Vec<HashMap<String, AttributeValue>> {
+        self.store
+            .client()
+            .query()
+            .table_name(self.store.table())
+            .index_name("byUser")
+            .key_condition_expression("gsi1pk = :u")
+            .expression_attribute_values(":u", AttributeValue::S(format!("USER#{user}")))
+            .send()
+            .await
+            .unwrap()
+            .items
+            .unwrap_or_default()
+    }
+
+    pub fn init_requests(&self) -> Vec<serde_json::Value> {
+        self.sim
+            .requests()
+            .into_iter()
+            .filter(|r| r.path == "/v2/link/init")
+            .map(|r| r.body)
+            .collect()
+    }
+}
+
+pub fn s(item: &HashMap<String, AttributeValue>, k: &str) -> String {
+    item.get(k)
+        .and_then(|v| v.as_s().ok())
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// A payload 2.0 event as API Gateway's HTTP API sends it for `POST /link/session`.
+pub fn session_event(user: Option<&str>, body: &str, headers: &[(&str, &str)]) -> Request {
+    let mut h = serde_json::json!({
+        "content-type": "application/json",
+        "host": "links.example.com",
+        "origin": ORIGIN,
+    });
+    for (k, v) in headers {
+        h[*k] = serde_json::Value::String(v.to_string());
+    }
+    let mut ctx = serde_json::json!({
+        "accountId": "123456789012",
+        "apiId": "api123",
+        "domainName": "links.example.com",
+        "domainPrefix": "links",
+        "http": { "method": "POST", "path": "/link/session", "protocol": "HTTP/1.1", "sourceIp": "203.0.113.9", "userAgent": "test" },
+        "requestId": "req-1",
+        "routeKey": "POST /link/session",
+        "stage": "$default",
+        "time": "23/Nov/2026:10:00:00 +0000",
+        "timeEpoch": 1_795_000_000_000i64
+    });
+    if let Some(u) = user {
+        ctx["authorizer"] = serde_json::json!({ "jwt": { "claims": { "sub": u, "iss": "https://issuer.example.com/" }, "scopes": null } });
+    }
+    event("POST /link/session", "/link/session", "", h, ctx, body)
+}
+
+/// A payload 2.0 event for `GET /link/callback?<query>`.
+pub fn callback_event(query: &str) -> Request {
+    let h = serde_json::json!({ "host": "links.example.com", "user-agent": "Mozilla/5.0" });
+    let ctx = serde_json::json!({
+        "accountId": "123456789012",
+        "apiId": "api123",
+        "domainName": "links.example.com",
+        "domainPrefix": "links",
+        "http": { "method": "GET", "path": "/link/callback", "protocol": "HTTP/1.1", "sourceIp": "203.0.113.9", "userAgent": "Mozilla/5.0" },
+        "requestId": "req-2",
+        "routeKey": "GET /link/callback",
+        "stage": "$default",
+        "time": "23/Nov/2026:10:00:00 +0000",
+        "timeEpoch": 1_795_000_000_000i64
+    });
+    event("GET /link/callback", "/link/callback", query, h, ctx, "")
+}
+
+fn event(
+    route: &str,
+    path: &str,
+    query: &str,
+    headers: serde_json::Value,
+    ctx: serde_json::Value,
+    body: &str,
+) -> Request {
+    let mut ev = serde_json::json!({
+        "version": "2.0",
+        "routeKey": route,
+        "rawPath": path,
+        "rawQueryString": query,
+        "headers": headers,
+        "requestContext": ctx,
+        "isBase64Encoded": false
+    });
+    if !body.is_empty() {
+        ev["body"] = serde_json::Value::String(body.to_string());
+    }
+    link_shared::lambda_http::request::from_str(&ev.to_string()).expect("a valid API Gateway event")
+}
+
+pub fn body_text(resp: &Response<Body>) -> String {
+    match resp.body() {
+        Body::Text(t) => t.clone(),
+        Body::Binary(b) => String::from_utf8_lossy(b).into_owned(),
+        _ => String::new(),
+    }
+}
+
+pub fn json_body(resp: &Response<Body>) -> serde_json::Value {
+    serde_json::from_str(&body_text(resp)).unwrap_or(serde_json::Value::Null)
+}
+
+pub fn location(resp: &Response<Body>) -> String {
+    assert_eq!(
+        resp.status(),
+        302,
+        "expected a redirect, got {} {}",
+        resp.status(),
+        body_text(resp)
+    );
+    resp.headers()["location"].to_str().unwrap().to_string()
+}
+
+pub fn query_param(url: &str, name: &str) -> Option<String> {
+    url::Url::parse(url)
+        .ok()?
+        .query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+/// Asserts a redirect to the app's error page with this code.
+pub fn assert_error_redirect(resp: &Response<Body>, code: &str) {
+    let loc = location(resp);
+    assert_eq!(
+        loc,
+        format!("{APP_URL}/link/error?status=error&error_code={code}")
+    );
+    assert_eq!(resp.headers()["cache-control"], "no-store");
+    assert_eq!(resp.headers()["referrer-policy"], "no-referrer");
+}
