@@ -184,22 +184,14 @@ pub fn time_budget(req: &Request) -> std::time::Duration {
     }
 }
 
-/// The raw request body, refusing anything over `limit` bytes.
-pub fn body_bytes(req: &Request, limit: usize) -> Result<&[u8], Response<Body>> {
+/// The raw request body, or `None` when it is over `limit` bytes.
+pub fn body_bytes(req: &Request, limit: usize) -> Option<&[u8]> {
     let bytes: &[u8] = match req.body() {
-        Body::Empty => &[],
         Body::Text(t) => t.as_bytes(),
         Body::Binary(b) => b,
         _ => &[],
     };
-    if bytes.len() > limit {
-        return Err(error(
-            StatusCode::BAD_REQUEST,
-            "body_too_large",
-            &format!("The request body must be at most {limit} bytes."),
-        ));
-    }
-    Ok(bytes)
+    (bytes.len() <= limit).then_some(bytes)
 }
 
 /// 405 for a method the route does not serve.

@@ -199,9 +199,13 @@ async fn create_session(req: &Request, svc: &SessionService) -> Response<Body> {
             "Sign in to connect an account.",
         );
     };
-    let body = match http::body_bytes(req, MAX_BODY_BYTES) {
-        Ok(b) => b,
-        Err(resp) => return resp,
+    let Some(body) = http::body_bytes(req, MAX_BODY_BYTES) else {
+        tracing::info!(outcome = "body_too_large", status = 400);
+        return http::error(
+            StatusCode::BAD_REQUEST,
+            "body_too_large",
+            &format!("The request body must be at most {MAX_BODY_BYTES} bytes."),
+        );
     };
     let input = match parse_request(body) {
         Ok(v) => v,

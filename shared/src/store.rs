@@ -469,9 +469,10 @@ fn n(v: i64) -> AttributeValue {
     AttributeValue::N(v.to_string())
 }
 
-fn unavailable<E: std::fmt::Debug, R: std::fmt::Debug>(e: SdkError<E, R>) -> StoreError
+fn unavailable<E, R>(e: SdkError<E, R>) -> StoreError
 where
-    E: ProvideErrorMetadata,
+    E: ProvideErrorMetadata + std::fmt::Debug,
+    R: std::fmt::Debug,
 {
     let detail = match &e {
         SdkError::ServiceError(se) => format!(

@@ -276,7 +276,7 @@ impl Harness {
             .await
             .unwrap();
         let mut items = out.items.unwrap_or_default();
-        items.sort_by(|a, b| s(a, "pk").cmp(&s(b, "pk")));
+        items.sort_by_key(|a| s(a, "pk"));
         items
     }
 

@@ -1,0 +1,43 @@
+# Helpers shared by the project's scripts. Source it; do not run it.
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+step() { printf '==> %s\n' "$*"; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# A free TCP port on loopback.
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+
+# Waits until something listens on 127.0.0.1:$1 (at most $2 seconds).
+wait_port() {
+  local port=$1 limit=${2:-60} i=0
+  until (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do
+    i=$((i + 1)); [ "$i" -le $((limit * 10)) ] || return 1; sleep 0.1
+  done
+}
+
+# Fails with a clear message when a port is taken.
+require_free_port() {
+  local port=$1 var=$2
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    die "port $port is already in use; choose another with $var=<port>"
+  fi
+}
+
+# Starts DynamoDB Local (in memory) on port $1; sets DDB_PID.
+start_dynamodb_local() {
+  bash "$root/scripts/ensure-dynamodb-local.sh"
+  (cd "$root/.tools/dynamodb-local" && exec java -Xmx512m -Djava.library.path=./DynamoDBLocal_lib \
+      -jar DynamoDBLocal.jar -inMemory -port "$1") >"$root/.local/dynamodb.log" 2>&1 &
+  DDB_PID=$!
+  wait_port "$1" 60 || die "DynamoDB Local did not start (see .local/dynamodb.log)"
+}
+
+# Rust toolchain components the checks need.
+ensure_rust() {
+  command -v cargo >/dev/null || die "cargo is needed: install Rust from rustup"
+  if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; then
+    step "adding rustfmt and clippy"
+    rustup component add rustfmt clippy
+  fi
+}
+
+mkdir -p "$root/.local"

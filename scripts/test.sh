@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The project's test command (`make test`): installs what it needs, starts
+# DynamoDB Local, and runs formatting, lints, and every test.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$root"
+
+ensure_rust
+port=$(free_port)
+step "starting DynamoDB Local on port $port"
+start_dynamodb_local "$port"
+trap 'kill "$DDB_PID" 2>/dev/null || true' EXIT
+export DYNAMODB_TEST_ENDPOINT="http://127.0.0.1:$port"
+
+step "cargo fmt --check"
+cargo fmt --all --check
+step "cargo clippy --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets -- -D warnings
+step "cargo test (DynamoDB Local + OFAuth simulator)"
+cargo test --workspace --all-targets 2>&1 | tee .local/cargo-test.log
+summary=$(awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed;?$/) p += $(i-1); if ($i ~ /^failed;?$/) f += $(i-1) } } END { printf "%d passed, %d failed", p, f }' .local/cargo-test.log)
+step "no OpenSSL in the functions"
+if cargo tree -p init-session -p callback -e normal -i openssl-sys >/dev/null 2>&1; then
+  die "openssl-sys is in the dependency tree"
+fi
+if [ -x scripts/check-deploy.sh ]; then
+  bash scripts/check-deploy.sh
+fi
+step "all checks passed"
+echo "$summary"
