@@ -54,6 +54,13 @@ pub mod vars {
 /// The header that identifies the user when `DEV_TRUST_USER_HEADER=true` (local development only).
 pub const DEV_USER_HEADER: &str = "x-user-id";
 
+/// The HTTP routes, as (method, path); template.yaml and the `cargo lambda watch`
+/// router in Cargo.toml must use exactly these (checked by a test).
+pub mod routes {
+    pub const SESSION: (&str, &str) = ("POST", "/link/session");
+    pub const CALLBACK: (&str, &str) = ("GET", super::CALLBACK_PATH);
+}
+
 /// The path of the callback route; the derived callback URL ends with it.
 pub const CALLBACK_PATH: &str = "/link/callback";
 

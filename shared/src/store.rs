@@ -385,6 +385,53 @@ impl Store {
         Ok(())
     }
 
+    /// Writes a connection record as given, unless the connection is recorded for
+    /// another user (then `ConnectionOwnedByAnotherUser`, nothing written).
+    pub async fn put_connection(&self, rec: &ConnectionRecord) -> Result<(), StoreError> {
+        let mut item = HashMap::from([
+            (
+                schema::PARTITION_KEY.to_string(),
+                s(connection_key(&rec.id)),
+            ),
+            ("entity".into(), s("connection")),
+            ("connectionId".into(), s(rec.id.as_str())),
+            ("userId".into(), s(&rec.user_id)),
+            ("status".into(), s(&rec.status)),
+            ("connectedAt".into(), s(&rec.connected_at)),
+            ("updatedAt".into(), s(&rec.updated_at)),
+            (
+                schema::USER_INDEX_PARTITION_KEY.into(),
+                s(user_key(&rec.user_id)),
+            ),
+            (schema::USER_INDEX_SORT_KEY.into(), s(&rec.connected_at)),
+        ]);
+        for (attr, value) in [
+            ("accountId", &rec.account.id),
+            ("username", &rec.account.username),
+            ("name", &rec.account.name),
+            ("avatar", &rec.account.avatar),
+        ] {
+            if let Some(v) = value {
+                item.insert(attr.into(), s(v));
+            }
+        }
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk) OR userId = :user")
+            .expression_attribute_values(":user", s(&rec.user_id))
+            .send()
+            .await
+            .map_err(|e| match e.as_service_error() {
+                Some(se) if se.is_conditional_check_failed_exception() => {
+                    StoreError::ConnectionOwnedByAnotherUser
+                }
+                _ => unavailable(e),
+            })?;
+        Ok(())
+    }
+
     /// Creates the table as the template defines it (tests and the local stack).
     pub async fn create_table(&self) -> Result<(), StoreError> {
         let attr = |name: &str| {

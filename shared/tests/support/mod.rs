@@ -3,19 +3,15 @@
 #![allow(dead_code)]
 
 use std::collections::HashMap;
-use std::net::TcpListener as StdListener;
-use std::process::{Child, Command, Stdio};
-use std::sync::{Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_dynamodb::types::AttributeValue;
 use link_shared::callback::CallbackService;
 use link_shared::config::Config;
 use link_shared::lambda_http::{Body, Request, Response};
 use link_shared::ofauth::{ApiKey, OfAuthClient};
 use link_shared::session::SessionService;
-use link_shared::store::{self, Store};
+use link_shared::store::Store;
 use ofauth_sim::{SimConfig, Simulator};
 
 pub const API_KEY: &str = "sk_sandbox_test_key";
@@ -23,88 +19,13 @@ pub const CALLBACK_URL: &str = "https://links.example.com/link/callback";
 pub const APP_URL: &str = "https://app.example.com";
 pub const ORIGIN: &str = "https://app.example.com";
 
-static DYNAMO_CHILD: Mutex<Option<Child>> = Mutex::new(None);
-static DYNAMO_ENDPOINT: OnceLock<String> = OnceLock::new();
-
-extern "C" fn stop_dynamodb_local() {
-    if let Ok(mut guard) = DYNAMO_CHILD.lock() {
-        if let Some(mut child) = guard.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-fn free_port() -> u16 {
-    StdListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
-}
-
-/// DynamoDB Local's endpoint: `DYNAMODB_TEST_ENDPOINT` when the test command started
-/// one, else a DynamoDB Local this test process starts (and stops at exit).
 pub fn dynamodb_endpoint() -> String {
-    DYNAMO_ENDPOINT
-        .get_or_init(|| {
-            if let Ok(e) = std::env::var("DYNAMODB_TEST_ENDPOINT") {
-                if !e.is_empty() {
-                    return e;
-                }
-            }
-            let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-            let dir = std::env::var("DYNAMODB_LOCAL_DIR")
-                .map(std::path::PathBuf::from)
-                .unwrap_or_else(|_| root.join(".tools/dynamodb-local"));
-            if !dir.join("DynamoDBLocal.jar").exists() {
-                let ok = Command::new("bash")
-                    .arg(root.join("scripts/ensure-dynamodb-local.sh"))
-                    .status()
-                    .map(|s| s.success())
-                    .unwrap_or(false);
-                assert!(ok, "could not install DynamoDB Local");
-            }
-            let port = free_port();
-            let child = Command::new("java")
-                .current_dir(&dir)
-                .args([
-                    "-Xmx512m",
-                    "-Djava.library.path=./DynamoDBLocal_lib",
-                    "-jar",
-                    "DynamoDBLocal.jar",
-                    "-inMemory",
-                    "-port",
-                    &port.to_string(),
-                ])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("java must be installed to run DynamoDB Local");
-            *DYNAMO_CHILD.lock().unwrap() = Some(child);
-            unsafe {
-                libc::atexit(stop_dynamodb_local);
-            }
-            let deadline = Instant::now() + Duration::from_secs(60);
-            while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-                assert!(Instant::now() < deadline, "DynamoDB Local did not start");
-                std::thread::sleep(Duration::from_millis(100));
-            }
-            format!("http://127.0.0.1:{port}")
-        })
-        .clone()
+    local_dynamodb::endpoint()
 }
 
 /// A DynamoDB client for a local endpoint, with fixed test credentials.
 pub fn dynamodb_client(endpoint: &str, timeout: Duration) -> aws_sdk_dynamodb::Client {
-    let conf = aws_sdk_dynamodb::config::Builder::new()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("local", "local", None, None, "tests"))
-        .endpoint_url(endpoint)
-        .timeout_config(store::timeouts(timeout))
-        .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::standard().with_max_attempts(2))
-        .build();
-    aws_sdk_dynamodb::Client::from_conf(conf)
+    local_dynamodb::client(endpoint, timeout)
 }
 
 pub fn unique(prefix: &str) -> String {

@@ -10,7 +10,7 @@
 //! `/{session}/cancel?step=`, `/{session}/fail?error_code=` (303 to the redirect URL).
 //!
 //! Control (tests and the demo): `POST /__sim/faults`, `POST /__sim/reset`,
-//! `GET /__sim/connections`, `GET /__sim/requests`,
+//! `GET|POST /__sim/connections`, `GET /__sim/requests`,
 //! `POST /__sim/connections/{id}/expire`.
 
 use std::collections::BTreeMap;
@@ -216,7 +216,10 @@ fn router(sim: Arc<Sim>) -> Router {
         )
         .route("/__sim/faults", post(set_faults).get(get_faults))
         .route("/__sim/reset", post(reset))
-        .route("/__sim/connections", get(control_connections))
+        .route(
+            "/__sim/connections",
+            get(control_connections).post(control_insert),
+        )
         .route("/__sim/connections/{id}/expire", post(control_expire))
         .route("/__sim/requests", get(control_requests))
         .route("/health", get(|| async { "ok" }))
@@ -700,6 +703,23 @@ async fn reset(State(sim): State<Arc<Sim>>) -> StatusCode {
 
 async fn control_connections(State(sim): State<Arc<Sim>>) -> Json<Vec<SimConnection>> {
     Json(sim.lock().connections.values().cloned().collect())
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct InsertConnection {
+    id: String,
+    client_reference_id: Option<String>,
+}
+
+async fn control_insert(
+    State(sim): State<Arc<Sim>>,
+    Json(req): Json<InsertConnection>,
+) -> Json<SimConnection> {
+    let mut inner = sim.lock();
+    let conn = new_connection(&mut inner, req.id.clone(), req.client_reference_id);
+    inner.connections.insert(req.id, conn.clone());
+    Json(conn)
 }
 
 async fn control_expire(State(sim): State<Arc<Sim>>, Path(id): Path<String>) -> StatusCode {

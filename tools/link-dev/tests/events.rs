@@ -1,0 +1,128 @@
+//! Every file in events/ through the handler it belongs to, configured from
+//! .env.example, against DynamoDB Local and the simulator: the same files
+//! `cargo lambda invoke --data-file` sends (see scripts/invoke-events.sh).
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use link_shared::callback::{self, CallbackService};
+use link_shared::config::{ApiKeySource, Config};
+use link_shared::lambda_http::{Body, Response};
+use link_shared::ofauth::OfAuthClient;
+use link_shared::session::{self, SessionService};
+use link_shared::store::Store;
+use ofauth_sim::{SimConfig, Simulator};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn env_example() -> HashMap<String, String> {
+    std::fs::read_to_string(root().join(".env.example"))
+        .unwrap()
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect()
+}
+
+fn text(resp: &Response<Body>) -> String {
+    match resp.body() {
+        Body::Text(t) => t.clone(),
+        Body::Binary(b) => String::from_utf8_lossy(b).into_owned(),
+        _ => String::new(),
+    }
+}
+
+#[tokio::test]
+async fn every_event_gives_its_expected_answer() {
+    let mut env = env_example();
+    let sim_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let sim = Simulator::start(
+        sim_listener,
+        SimConfig {
+            api_key: env["OFAUTH_API_KEY"].clone(),
+            allowed_redirects: vec![env["CALLBACK_URL"].clone()],
+            ..SimConfig::default()
+        },
+    )
+    .await
+    .unwrap();
+    let endpoint = local_dynamodb::endpoint();
+    env.insert("OFAUTH_BASE_URL".into(), sim.url());
+    env.insert("DYNAMODB_ENDPOINT".into(), endpoint.clone());
+    env.insert(
+        "TABLE_NAME".into(),
+        format!("events-{}", std::process::id()),
+    );
+    let config = Config::from_lookup(|k| env.get(k).cloned()).unwrap();
+
+    let store = Store::new(
+        local_dynamodb::client(&endpoint, Duration::from_secs(3)),
+        &config.table_name,
+    );
+    store.create_table().await.unwrap();
+    let ApiKeySource::Env(key) = config.api_key.clone() else {
+        panic!(".env.example must use OFAUTH_API_KEY")
+    };
+    let ofauth = OfAuthClient::new(
+        config.ofauth_base_url.clone(),
+        key,
+        config.ofauth_connect_timeout,
+        config.ofauth_timeout,
+    )
+    .unwrap();
+    let session_svc = SessionService::new(&config, store.clone(), ofauth.clone());
+    let callback_svc = CallbackService {
+        store: store.clone(),
+        ofauth,
+        app: config.app.clone(),
+    };
+
+    let expected = link_dev::expectations(&root().join("events")).unwrap();
+    let files = std::fs::read_dir(root().join("events"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".json") && n != "expected.json")
+        .count();
+    assert_eq!(files, expected.len(), "every event file has an expectation");
+    assert!(expected.len() >= 20);
+
+    for (name, exp) in &expected {
+        link_dev::seed(&store, &sim.url(), &exp.seed).await.unwrap();
+        let raw =
+            std::fs::read_to_string(root().join("events").join(format!("{name}.json"))).unwrap();
+        let req = link_shared::lambda_http::request::from_str(&raw).unwrap();
+        let resp = match exp.function.as_str() {
+            "init-session" => session::handle(req, &session_svc).await,
+            "callback" => callback::handle(req, &callback_svc).await,
+            other => panic!("unknown function {other}"),
+        };
+        assert_eq!(
+            resp.status().as_u16(),
+            exp.status,
+            "{name}: {}",
+            text(&resp)
+        );
+        if let Some(loc) = &exp.location {
+            assert_eq!(resp.headers()["location"], loc.as_str(), "{name}");
+        }
+        if let Some(code) = &exp.error {
+            let body: serde_json::Value = serde_json::from_str(&text(&resp)).unwrap();
+            assert_eq!(body["error"], code.as_str(), "{name}");
+        }
+        if exp.status == 200 {
+            let body: serde_json::Value = serde_json::from_str(&text(&resp)).unwrap();
+            assert_eq!(body["mode"], "hosted", "{name}");
+        }
+        if exp.status == 204 {
+            assert_eq!(
+                resp.headers()["access-control-allow-origin"],
+                "http://localhost:8080"
+            );
+        }
+    }
+}

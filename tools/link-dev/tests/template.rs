@@ -1,0 +1,397 @@
+//! template.yaml and the code must not drift: table keys, index and TTL, environment
+//! variable names, routes and their auth, build metadata, and least-privilege IAM.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use link_shared::config::{routes, vars};
+use link_shared::store::{schema, Store};
+use serde_norway::Value;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn template() -> Value {
+    let text = std::fs::read_to_string(root().join("template.yaml")).unwrap();
+    serde_norway::from_str(&text).unwrap()
+}
+
+/// A value with CloudFormation's short-form tag (`!Ref X`) removed.
+fn untag(v: &Value) -> &Value {
+    match v {
+        Value::Tagged(t) => &t.value,
+        other => other,
+    }
+}
+
+fn s(v: &Value) -> String {
+    untag(v)
+        .as_str()
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("{v:?}"))
+}
+
+fn resources(t: &Value) -> BTreeMap<String, Value> {
+    t["Resources"]
+        .as_mapping()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (s(k), v.clone()))
+        .collect()
+}
+
+fn functions(t: &Value) -> BTreeMap<String, Value> {
+    resources(t)
+        .into_iter()
+        .filter(|(_, r)| r["Type"] == "AWS::Serverless::Function")
+        .collect()
+}
+
+/// The function's binary name (its BuildProperties.Binary).
+fn binary(f: &Value) -> String {
+    s(&f["Metadata"]["BuildProperties"]["Binary"])
+}
+
+fn env_names(v: &Value) -> BTreeSet<String> {
+    v["Environment"]["Variables"]
+        .as_mapping()
+        .map(|m| m.keys().map(s).collect())
+        .unwrap_or_default()
+}
+
+#[test]
+fn table_matches_the_store() {
+    let t = template();
+    let tables: Vec<Value> = resources(&t)
+        .into_values()
+        .filter(|r| r["Type"] == "AWS::DynamoDB::Table")
+        .collect();
+    assert_eq!(tables.len(), 1);
+    let p = &tables[0]["Properties"];
+    assert_eq!(p["BillingMode"], "PAY_PER_REQUEST");
+    assert_eq!(
+        p["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"],
+        true
+    );
+    assert_eq!(p["SSESpecification"]["SSEEnabled"], true);
+    assert_eq!(
+        s(&p["TimeToLiveSpecification"]["AttributeName"]),
+        schema::TTL_ATTRIBUTE
+    );
+    assert_eq!(p["TimeToLiveSpecification"]["Enabled"], true);
+    let keys: Vec<(String, String)> = p["KeySchema"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|k| (s(&k["AttributeName"]), s(&k["KeyType"])))
+        .collect();
+    assert_eq!(
+        keys,
+        vec![(schema::PARTITION_KEY.to_string(), "HASH".to_string())]
+    );
+    let gsis = p["GlobalSecondaryIndexes"].as_sequence().unwrap();
+    assert_eq!(gsis.len(), 1);
+    assert_eq!(s(&gsis[0]["IndexName"]), schema::USER_INDEX);
+    let gsi_keys: Vec<(String, String)> = gsis[0]["KeySchema"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|k| (s(&k["AttributeName"]), s(&k["KeyType"])))
+        .collect();
+    assert_eq!(
+        gsi_keys,
+        vec![
+            (
+                schema::USER_INDEX_PARTITION_KEY.to_string(),
+                "HASH".to_string()
+            ),
+            (schema::USER_INDEX_SORT_KEY.to_string(), "RANGE".to_string()),
+        ]
+    );
+    assert_eq!(s(&gsis[0]["Projection"]["ProjectionType"]), "ALL");
+    let attrs: BTreeSet<(String, String)> = p["AttributeDefinitions"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|a| (s(&a["AttributeName"]), s(&a["AttributeType"])))
+        .collect();
+    let expected: BTreeSet<(String, String)> = [
+        schema::PARTITION_KEY,
+        schema::USER_INDEX_PARTITION_KEY,
+        schema::USER_INDEX_SORT_KEY,
+    ]
+    .iter()
+    .map(|a| (a.to_string(), "S".to_string()))
+    .collect();
+    assert_eq!(attrs, expected);
+}
+
+#[tokio::test]
+async fn local_table_is_created_as_the_template_defines_it() {
+    let endpoint = local_dynamodb::endpoint();
+    let store = Store::new(
+        local_dynamodb::client(&endpoint, Duration::from_secs(3)),
+        format!("template-{}", std::process::id()),
+    );
+    store.create_table().await.unwrap();
+    let desc = store
+        .client()
+        .describe_table()
+        .table_name(store.table())
+        .send()
+        .await
+        .unwrap()
+        .table
+        .unwrap();
+    let t = template();
+    let table = resources(&t)
+        .into_values()
+        .find(|r| r["Type"] == "AWS::DynamoDB::Table")
+        .unwrap();
+    let p = &table["Properties"];
+    let key_list = |v: &Value| -> Vec<(String, String)> {
+        v.as_sequence()
+            .unwrap()
+            .iter()
+            .map(|k| (s(&k["AttributeName"]), s(&k["KeyType"])))
+            .collect()
+    };
+    let described = |ks: &[aws_sdk_dynamodb::types::KeySchemaElement]| -> Vec<(String, String)> {
+        ks.iter()
+            .map(|k| {
+                (
+                    k.attribute_name().to_string(),
+                    k.key_type().as_str().to_string(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(described(desc.key_schema()), key_list(&p["KeySchema"]));
+    let gsi = &desc.global_secondary_indexes()[0];
+    assert_eq!(
+        gsi.index_name(),
+        Some(s(&p["GlobalSecondaryIndexes"][0]["IndexName"]).as_str())
+    );
+    assert_eq!(
+        described(gsi.key_schema()),
+        key_list(&p["GlobalSecondaryIndexes"][0]["KeySchema"])
+    );
+    let attrs: BTreeSet<String> = desc
+        .attribute_definitions()
+        .iter()
+        .map(|a| format!("{}:{}", a.attribute_name(), a.attribute_type().as_str()))
+        .collect();
+    let tattrs: BTreeSet<String> = p["AttributeDefinitions"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|a| format!("{}:{}", s(&a["AttributeName"]), s(&a["AttributeType"])))
+        .collect();
+    assert_eq!(attrs, tattrs);
+}
+
+#[test]
+fn environment_variables_are_the_ones_the_code_reads() {
+    let t = template();
+    let known: BTreeSet<String> = vars::ALL.iter().map(|v| v.to_string()).collect();
+    let globals = env_names(&t["Globals"]["Function"]);
+    for (name, f) in functions(&t) {
+        let mut names = globals.clone();
+        names.extend(env_names(&f["Properties"]));
+        for n in &names {
+            assert!(
+                known.contains(n),
+                "{name} sets {n}, which the code does not read"
+            );
+        }
+        for required in [
+            vars::TABLE_NAME,
+            vars::APP_URL,
+            vars::OFAUTH_API_KEY_SECRET_ID,
+        ] {
+            assert!(names.contains(required), "{name} lacks {required}");
+        }
+        // The key itself never travels in an environment variable, and the
+        // development identity switch never reaches a deployment.
+        assert!(!names.contains(vars::OFAUTH_API_KEY), "{name}");
+        assert!(!names.contains(vars::DEV_TRUST_USER_HEADER), "{name}");
+        assert!(!names.contains(vars::DYNAMODB_ENDPOINT), "{name}");
+    }
+    let params: Vec<String> = t["Parameters"]
+        .as_mapping()
+        .unwrap()
+        .keys()
+        .map(s)
+        .collect();
+    for p in &params {
+        assert!(
+            !p.to_ascii_lowercase().contains("apikey") || p.ends_with("SecretName"),
+            "parameter {p} looks like it takes the key itself"
+        );
+    }
+}
+
+/// (binary, method, path, authorizer) for every HttpApi event in the template.
+fn template_routes(t: &Value) -> BTreeSet<(String, String, String, String)> {
+    let mut out = BTreeSet::new();
+    for f in functions(t).values() {
+        for ev in f["Properties"]["Events"].as_mapping().unwrap().values() {
+            assert_eq!(ev["Type"], "HttpApi");
+            let p = &ev["Properties"];
+            out.insert((
+                binary(f),
+                s(&p["Method"]),
+                s(&p["Path"]),
+                s(&p["Auth"]["Authorizer"]),
+            ));
+        }
+    }
+    out
+}
+
+#[test]
+fn routes_match_the_code_and_the_local_router() {
+    let t = template();
+    let expected: BTreeSet<(String, String, String, String)> = [
+        ("init-session", routes::SESSION, "JwtAuthorizer"),
+        ("callback", routes::CALLBACK, "NONE"),
+    ]
+    .iter()
+    .map(|(b, (m, p), a)| (b.to_string(), m.to_string(), p.to_string(), a.to_string()))
+    .collect();
+    assert_eq!(template_routes(&t), expected);
+
+    // `cargo lambda watch` serves the same routes to the same binaries.
+    let cargo: toml::Value =
+        toml::from_str(&std::fs::read_to_string(root().join("Cargo.toml")).unwrap()).unwrap();
+    let router = cargo["workspace"]["metadata"]["lambda"]["watch"]["router"]
+        .as_table()
+        .unwrap();
+    let mut local = BTreeSet::new();
+    for (path, list) in router {
+        for r in list.as_array().unwrap() {
+            let method = r["method"].as_str().unwrap().to_string();
+            if method != "OPTIONS" {
+                local.insert((
+                    r["function"].as_str().unwrap().to_string(),
+                    method,
+                    path.clone(),
+                ));
+            }
+        }
+    }
+    let from_template: BTreeSet<(String, String, String)> =
+        expected.into_iter().map(|(b, m, p, _)| (b, m, p)).collect();
+    assert_eq!(local, from_template);
+}
+
+#[test]
+fn functions_build_with_cargo_lambda_for_arm64() {
+    let t = template();
+    let g = &t["Globals"]["Function"];
+    assert_eq!(g["Runtime"], "provided.al2023");
+    assert_eq!(g["Handler"], "bootstrap");
+    assert_eq!(g["CodeUri"], ".");
+    assert_eq!(g["Architectures"][0], "arm64");
+    let timeout = g["Timeout"].as_u64().unwrap();
+    // Room for the code's own outbound timeouts (defaults: OFAuth 4 s, DynamoDB 2.5 s).
+    assert!(
+        timeout >= 8,
+        "function timeout {timeout}s leaves no room for outbound timeouts"
+    );
+    let bins: BTreeSet<String> = functions(&t).values().map(binary).collect();
+    assert_eq!(
+        bins,
+        ["callback", "init-session"]
+            .iter()
+            .map(|b| b.to_string())
+            .collect()
+    );
+    for f in functions(&t).values() {
+        assert_eq!(f["Metadata"]["BuildMethod"], "rust-cargolambda");
+        assert_eq!(f["Properties"]["LoggingConfig"]["LogFormat"], "JSON");
+    }
+}
+
+/// Every IAM statement in the template's roles.
+fn statements(t: &Value) -> Vec<(String, Value)> {
+    let mut out = Vec::new();
+    for (name, r) in resources(t) {
+        if r["Type"] != "AWS::IAM::Role" {
+            continue;
+        }
+        for policy in r["Properties"]["Policies"].as_sequence().unwrap() {
+            for st in policy["PolicyDocument"]["Statement"].as_sequence().unwrap() {
+                // `!If [Cond, statement, AWS::NoValue]`
+                let st = match untag(st) {
+                    Value::Sequence(parts) if parts.len() == 3 => parts[1].clone(),
+                    other => other.clone(),
+                };
+                out.push((name.clone(), st));
+            }
+        }
+    }
+    out
+}
+
+fn actions(st: &Value) -> Vec<String> {
+    match &st["Action"] {
+        Value::Sequence(a) => a.iter().map(s).collect(),
+        other => vec![s(other)],
+    }
+}
+
+#[test]
+fn roles_are_least_privilege() {
+    let t = template();
+    let sts = statements(&t);
+    assert!(!sts.is_empty());
+    let allowed: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::from([
+        (
+            "InitSessionRole",
+            BTreeSet::from(["dynamodb:GetItem", "dynamodb:PutItem"]),
+        ),
+        (
+            "CallbackRole",
+            BTreeSet::from(["dynamodb:GetItem", "dynamodb:UpdateItem"]),
+        ),
+    ]);
+    for (role, st) in &sts {
+        assert_eq!(st["Effect"], "Allow");
+        for a in actions(st) {
+            assert!(!a.contains('*'), "{role}: wildcard action {a}");
+            if a.starts_with("dynamodb:") {
+                assert!(
+                    allowed[role.as_str()].contains(a.as_str()),
+                    "{role} may not {a}"
+                );
+            }
+        }
+        let resource = &st["Resource"];
+        if s(resource) == "*" {
+            // Only X-Ray, which has no resource-level permissions.
+            assert!(
+                actions(st).iter().all(|a| a.starts_with("xray:")),
+                "{role}: * resource"
+            );
+        }
+    }
+    for role in allowed.keys() {
+        let granted: BTreeSet<String> = sts
+            .iter()
+            .filter(|(r, _)| r == role)
+            .flat_map(|(_, st)| actions(st))
+            .filter(|a| a.starts_with("dynamodb:"))
+            .collect();
+        let want: BTreeSet<String> = allowed[role].iter().map(|a| a.to_string()).collect();
+        assert_eq!(granted, want, "{role}");
+        let secret = sts
+            .iter()
+            .filter(|(r, _)| r == role)
+            .filter(|(_, st)| actions(st) == ["secretsmanager:GetSecretValue"])
+            .count();
+        assert_eq!(secret, 1, "{role} reads exactly the one secret");
+    }
+}

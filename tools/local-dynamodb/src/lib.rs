@@ -1,0 +1,106 @@
+//! DynamoDB Local for tests and local tools: the endpoint in `DYNAMODB_TEST_ENDPOINT`
+//! when the test command started one, else one this process starts (and stops at
+//! exit); and a client for it.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+static CHILD: Mutex<Option<Child>> = Mutex::new(None);
+static ENDPOINT: OnceLock<String> = OnceLock::new();
+
+extern "C" fn stop() {
+    if let Ok(mut guard) = CHILD.lock() {
+        if let Some(mut child) = guard.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// A DynamoDB client for a local endpoint, with fixed local credentials (DynamoDB
+/// Local keeps tables per access key and region, so every tool uses the same ones)
+/// and short timeouts.
+pub fn client(endpoint: &str, timeout: Duration) -> aws_sdk_dynamodb::Client {
+    use aws_sdk_dynamodb::config::{timeout::TimeoutConfig, BehaviorVersion, Credentials, Region};
+    let conf = aws_sdk_dynamodb::config::Builder::new()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new(
+            "local",
+            "local",
+            None,
+            None,
+            "local-dynamodb",
+        ))
+        .endpoint_url(endpoint)
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_millis(500).min(timeout))
+                .operation_attempt_timeout(Duration::from_millis(1_000).min(timeout))
+                .operation_timeout(timeout)
+                .build(),
+        )
+        .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::standard().with_max_attempts(2))
+        .build();
+    aws_sdk_dynamodb::Client::from_conf(conf)
+}
+
+fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The endpoint of a running DynamoDB Local. Panics (in a test) when it cannot start one.
+pub fn endpoint() -> String {
+    ENDPOINT
+        .get_or_init(|| {
+            if let Ok(e) = std::env::var("DYNAMODB_TEST_ENDPOINT") {
+                if !e.is_empty() {
+                    return e;
+                }
+            }
+            let root = workspace_root();
+            let dir = std::env::var("DYNAMODB_LOCAL_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|_| root.join(".tools/dynamodb-local"));
+            if !dir.join("DynamoDBLocal.jar").exists() {
+                let ok = Command::new("bash")
+                    .arg(root.join("scripts/ensure-dynamodb-local.sh"))
+                    .status()
+                    .map(|s| s.success())
+                    .unwrap_or(false);
+                assert!(ok, "could not install DynamoDB Local");
+            }
+            let port = TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .map(|a| a.port())
+                .expect("a free loopback port");
+            let child = Command::new("java")
+                .current_dir(&dir)
+                .args([
+                    "-Xmx512m",
+                    "-Djava.library.path=./DynamoDBLocal_lib",
+                    "-jar",
+                    "DynamoDBLocal.jar",
+                ])
+                .args(["-inMemory", "-port", &port.to_string()])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("java (17+) must be installed to run DynamoDB Local");
+            *CHILD.lock().unwrap_or_else(|p| p.into_inner()) = Some(child);
+            // SAFETY: registers a plain extern "C" fn that only kills the child process.
+            unsafe {
+                libc::atexit(stop);
+            }
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+                assert!(Instant::now() < deadline, "DynamoDB Local did not start");
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            format!("http://127.0.0.1:{port}")
+        })
+        .clone()
+}
