@@ -23,8 +23,7 @@ step "no OpenSSL in the functions"
 if cargo tree -p init-session -p callback -e normal -i openssl-sys >/dev/null 2>&1; then
   die "openssl-sys is in the dependency tree"
 fi
-if [ -x scripts/check-deploy.sh ]; then
-  bash scripts/check-deploy.sh
-fi
+bash scripts/check-deploy.sh
+bash scripts/check-local-stack.sh
 step "all checks passed"
 echo "$summary"

@@ -167,20 +167,26 @@ pub fn storage_unavailable() -> Response<Body> {
 /// always gets an answer before the runtime kills the invocation.
 pub fn time_budget(req: &Request) -> std::time::Duration {
     use lambda_http::RequestExt;
-    const MARGIN_MS: u64 = 300;
-    const DEFAULT: std::time::Duration = std::time::Duration::from_secs(8);
-    let Some(ctx) = req.lambda_context_ref() else {
-        return DEFAULT;
-    };
     let now_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0);
-    match ctx.deadline.checked_sub(now_ms) {
-        // A deadline of 0 (tests without a context) means no deadline was given.
-        _ if ctx.deadline == 0 => DEFAULT,
-        Some(left) => std::time::Duration::from_millis(left.saturating_sub(MARGIN_MS).max(100)),
-        None => std::time::Duration::from_millis(100),
+    budget_for_deadline(req.lambda_context_ref().map(|c| c.deadline), now_ms)
+}
+
+/// The budget for a deadline in Unix milliseconds. Values that are not a plausible
+/// Unix time (0 in tests without a context; `cargo lambda watch` sends a relative
+/// 600000) mean no deadline was given.
+pub fn budget_for_deadline(deadline_ms: Option<u64>, now_ms: u64) -> std::time::Duration {
+    use std::time::Duration;
+    const MARGIN_MS: u64 = 300;
+    const DEFAULT: Duration = Duration::from_secs(8);
+    const PLAUSIBLE_EPOCH_MS: u64 = 1_500_000_000_000; // 2017
+    match deadline_ms {
+        Some(d) if d >= PLAUSIBLE_EPOCH_MS => {
+            Duration::from_millis(d.saturating_sub(now_ms).saturating_sub(MARGIN_MS).max(100))
+        }
+        _ => DEFAULT,
     }
 }
 
@@ -204,4 +210,33 @@ pub fn method_not_allowed(allow: &'static str) -> Response<Body> {
     resp.headers_mut()
         .insert("allow", HeaderValue::from_static(allow));
     resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn budgets() {
+        let now = 1_795_000_000_000;
+        assert_eq!(budget_for_deadline(None, now), Duration::from_secs(8));
+        assert_eq!(budget_for_deadline(Some(0), now), Duration::from_secs(8));
+        assert_eq!(
+            budget_for_deadline(Some(600_000), now),
+            Duration::from_secs(8)
+        );
+        assert_eq!(
+            budget_for_deadline(Some(now + 10_000), now),
+            Duration::from_millis(9_700)
+        );
+        assert_eq!(
+            budget_for_deadline(Some(now + 200), now),
+            Duration::from_millis(100)
+        );
+        assert_eq!(
+            budget_for_deadline(Some(now - 5), now),
+            Duration::from_millis(100)
+        );
+    }
 }
