@@ -1,6 +1,6 @@
-//! Init-phase wiring: configuration, the API key, and one client of each kind per process.
+//! Init-phase wiring: configuration, secrets, and one client of each kind per process.
 
-use crate::config::{ApiKeySource, Config, ConfigError};
+use crate::config::{vars, Config, ConfigError, Secret, SecretSource};
 use crate::ofauth::{ApiKey, OfAuthClient};
 use crate::store::{self, Store};
 
@@ -9,7 +9,7 @@ use crate::store::{self, Store};
 pub struct Shared {
     pub config: Config,
     pub store: Store,
-    pub ofauth: OfAuthClient,
+    aws: aws_config::SdkConfig,
 }
 
 /// Why init failed. The function stops; Lambda reports an init error.
@@ -17,8 +17,12 @@ pub struct Shared {
 pub enum InitError {
     #[error(transparent)]
     Config(#[from] ConfigError),
-    #[error("could not read the OFAuth API key from Secrets Manager ({secret_id}): {reason}")]
-    Secret { secret_id: String, reason: String },
+    #[error("could not read {what} from Secrets Manager ({secret_id}): {reason}")]
+    Secret {
+        what: &'static str,
+        secret_id: String,
+        reason: String,
+    },
     #[error("could not build the HTTP client: {0}")]
     Http(#[from] reqwest::Error),
 }
@@ -28,7 +32,7 @@ pub fn init_tracing() {
     lambda_http::tracing::init_default_subscriber();
 }
 
-/// Reads configuration and builds the clients, once.
+/// Reads configuration and builds the DynamoDB client, once.
 pub async fn init() -> Result<Shared, InitError> {
     let config = Config::from_env()?;
     if config.dev_trust_user_header {
@@ -47,58 +51,92 @@ pub async fn init() -> Result<Shared, InitError> {
         aws_sdk_dynamodb::Client::from_conf(dynamo.build()),
         &config.table_name,
     );
-
-    let api_key = match &config.api_key {
-        ApiKeySource::Env(key) => key.clone(),
-        ApiKeySource::SecretsManager(secret_id) => read_secret(&aws, secret_id).await?,
-    };
-    let ofauth = OfAuthClient::new(
-        config.ofauth_base_url.clone(),
-        api_key,
-        config.ofauth_connect_timeout,
-        config.ofauth_timeout,
-    )?;
-    Ok(Shared {
-        config,
-        store,
-        ofauth,
-    })
+    Ok(Shared { config, store, aws })
 }
 
-/// Reads the API key from Secrets Manager: the secret string itself, or the
-/// `apiKey` field when the secret holds JSON.
-async fn read_secret(aws: &aws_config::SdkConfig, secret_id: &str) -> Result<ApiKey, InitError> {
-    let fail = |reason: String| InitError::Secret {
-        secret_id: secret_id.to_string(),
-        reason,
-    };
-    let out = aws_sdk_secretsmanager::Client::new(aws)
-        .get_secret_value()
-        .secret_id(secret_id)
-        .send()
-        .await
-        .map_err(|e| {
-            fail(format!(
-                "{}",
-                aws_sdk_secretsmanager::error::DisplayErrorContext(&e)
-            ))
-        })?;
-    let raw = out
-        .secret_string()
-        .ok_or_else(|| fail("the secret has no string value".into()))?;
-    api_key_from_secret(raw)
-        .ok_or_else(|| fail("the secret is empty or has no apiKey field".into()))
-}
-
-/// The key from a secret's string: plain text, or JSON `{"apiKey": "..."}`.
-pub fn api_key_from_secret(raw: &str) -> Option<ApiKey> {
-    let raw = raw.trim();
-    if raw.starts_with('{') {
-        let v: serde_json::Value = serde_json::from_str(raw).ok()?;
-        let key = v.get("apiKey")?.as_str()?.trim();
-        return (!key.is_empty()).then(|| ApiKey::new(key));
+impl Shared {
+    /// The OFAuth client, with the API key read once (from the environment locally,
+    /// from Secrets Manager in AWS).
+    pub async fn ofauth(&self) -> Result<OfAuthClient, InitError> {
+        let key = self
+            .secret(
+                "the OFAuth API key",
+                self.config.api_key.as_ref(),
+                vars::OFAUTH_API_KEY_SECRET_ID,
+                "apiKey",
+            )
+            .await?;
+        Ok(OfAuthClient::new(
+            self.config.ofauth_base_url.clone(),
+            ApiKey::new(key.0),
+            self.config.ofauth_connect_timeout,
+            self.config.ofauth_timeout,
+        )?)
     }
-    (!raw.is_empty()).then(|| ApiKey::new(raw))
+
+    /// The webhook signing secret, read once.
+    pub async fn webhook_secret(&self) -> Result<Secret, InitError> {
+        self.secret(
+            "the webhook signing secret",
+            self.config.webhook_secret.as_ref(),
+            vars::OFAUTH_WEBHOOK_SECRET_ID,
+            "signingSecret",
+        )
+        .await
+    }
+
+    async fn secret(
+        &self,
+        what: &'static str,
+        source: Option<&SecretSource>,
+        id_var: &'static str,
+        json_field: &str,
+    ) -> Result<Secret, InitError> {
+        let secret_id = match source {
+            Some(SecretSource::Env(v)) => return Ok(v.clone()),
+            Some(SecretSource::SecretsManager(id)) => id,
+            None => {
+                return Err(ConfigError {
+                    var: id_var,
+                    problem: "is required".into(),
+                }
+                .into())
+            }
+        };
+        let fail = |reason: String| InitError::Secret {
+            what,
+            secret_id: secret_id.clone(),
+            reason,
+        };
+        let out = aws_sdk_secretsmanager::Client::new(&self.aws)
+            .get_secret_value()
+            .secret_id(secret_id)
+            .send()
+            .await
+            .map_err(|e| {
+                fail(format!(
+                    "{}",
+                    aws_sdk_secretsmanager::error::DisplayErrorContext(&e)
+                ))
+            })?;
+        let raw = out
+            .secret_string()
+            .ok_or_else(|| fail("the secret has no string value".into()))?;
+        secret_value(raw, json_field)
+            .ok_or_else(|| fail(format!("the secret is empty or has no {json_field} field")))
+    }
+}
+
+/// The value from a secret's string: plain text, or the `field` of a JSON object.
+pub fn secret_value(raw: &str, field: &str) -> Option<Secret> {
+    let raw = raw.trim();
+    let value = if raw.starts_with('{') {
+        let v: serde_json::Value = serde_json::from_str(raw).ok()?;
+        v.get(field)?.as_str()?.trim().to_string()
+    } else {
+        raw.to_string()
+    };
+    (!value.is_empty()).then_some(Secret(value))
 }
 
 #[cfg(test)]
@@ -108,14 +146,14 @@ mod tests {
     #[test]
     fn secret_formats() {
         assert_eq!(
-            api_key_from_secret(" sk_live_1\n"),
-            Some(ApiKey::new("sk_live_1"))
+            secret_value(" sk_live_1\n", "apiKey"),
+            Some(Secret("sk_live_1".into()))
         );
         assert_eq!(
-            api_key_from_secret(r#"{"apiKey":"sk_live_2"}"#),
-            Some(ApiKey::new("sk_live_2"))
+            secret_value(r#"{"apiKey":"sk_live_2"}"#, "apiKey"),
+            Some(Secret("sk_live_2".into()))
         );
-        assert_eq!(api_key_from_secret(r#"{"key":"x"}"#), None);
-        assert_eq!(api_key_from_secret("  "), None);
+        assert_eq!(secret_value(r#"{"key":"x"}"#, "apiKey"), None);
+        assert_eq!(secret_value("  ", "apiKey"), None);
     }
 }

@@ -27,6 +27,8 @@ pub mod vars {
     pub const USER_ID_CLAIM: &str = "USER_ID_CLAIM";
     pub const DEV_TRUST_USER_HEADER: &str = "DEV_TRUST_USER_HEADER";
     pub const ATTEMPT_RETENTION_SECS: &str = "ATTEMPT_RETENTION_SECS";
+    pub const OFAUTH_WEBHOOK_SECRET: &str = "OFAUTH_WEBHOOK_SECRET";
+    pub const OFAUTH_WEBHOOK_SECRET_ID: &str = "OFAUTH_WEBHOOK_SECRET_ID";
 
     /// Every variable the functions read, for the template/code consistency test.
     pub const ALL: &[&str] = &[
@@ -48,6 +50,8 @@ pub mod vars {
         USER_ID_CLAIM,
         DEV_TRUST_USER_HEADER,
         ATTEMPT_RETENTION_SECS,
+        OFAUTH_WEBHOOK_SECRET,
+        OFAUTH_WEBHOOK_SECRET_ID,
     ];
 }
 
@@ -81,22 +85,29 @@ impl ConfigError {
     }
 }
 
-/// Where the OFAuth API key comes from.
+/// A secret value (API key, webhook signing secret). Its `Debug` never shows it.
 #[derive(Clone, PartialEq, Eq)]
-pub enum ApiKeySource {
-    /// The key itself, from `OFAUTH_API_KEY` (local development and tests).
-    Env(crate::ofauth::ApiKey),
-    /// A Secrets Manager secret name or ARN, read once at init.
-    SecretsManager(String),
+pub struct Secret(pub String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
 }
 
-impl std::fmt::Debug for ApiKeySource {
+impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Env(_) => f.write_str("Env(<redacted>)"),
-            Self::SecretsManager(id) => write!(f, "SecretsManager({id})"),
-        }
+        f.write_str("<redacted>")
     }
+}
+
+/// Where a secret comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretSource {
+    /// The value itself, from an environment variable (local development and tests).
+    Env(Secret),
+    /// A Secrets Manager secret name or ARN, read once at init.
+    SecretsManager(String),
 }
 
 /// The app's fixed redirect targets. Nothing from a request chooses among other URLs.
@@ -115,7 +126,10 @@ pub struct Config {
     pub dynamodb_timeout: Duration,
     pub ofauth_base_url: Url,
     pub ofauth_client_app_id: Option<String>,
-    pub api_key: ApiKeySource,
+    /// The OFAuth API key (init-session, callback, connections).
+    pub api_key: Option<SecretSource>,
+    /// The webhook signing secret (webhook).
+    pub webhook_secret: Option<SecretSource>,
     pub ofauth_connect_timeout: Duration,
     pub ofauth_timeout: Duration,
     /// The callback URL sent to OFAuth. `None`: derived from the API Gateway
@@ -177,24 +191,21 @@ impl Config {
                 ))
             }
         };
-        let api_key =
-            match (
-                get(vars::OFAUTH_API_KEY),
-                get(vars::OFAUTH_API_KEY_SECRET_ID),
-            ) {
-                (Some(_), Some(_)) => return Err(ConfigError::new(
-                    vars::OFAUTH_API_KEY,
-                    "set either OFAUTH_API_KEY (local) or OFAUTH_API_KEY_SECRET_ID (AWS), not both",
+        let secret = |value_var: &'static str,
+                      id_var: &'static str|
+         -> Result<Option<SecretSource>, ConfigError> {
+            match (get(value_var), get(id_var)) {
+                (Some(_), Some(_)) => Err(ConfigError::new(
+                    value_var,
+                    format!("set either {value_var} (local) or {id_var} (AWS), not both"),
                 )),
-                (Some(key), None) => ApiKeySource::Env(crate::ofauth::ApiKey::new(key)),
-                (None, Some(id)) => ApiKeySource::SecretsManager(id),
-                (None, None) => {
-                    return Err(ConfigError::new(
-                        vars::OFAUTH_API_KEY_SECRET_ID,
-                        "is required (or OFAUTH_API_KEY for local development)",
-                    ))
-                }
-            };
+                (Some(v), None) => Ok(Some(SecretSource::Env(Secret(v)))),
+                (None, Some(id)) => Ok(Some(SecretSource::SecretsManager(id))),
+                (None, None) => Ok(None),
+            }
+        };
+        let api_key = secret(vars::OFAUTH_API_KEY, vars::OFAUTH_API_KEY_SECRET_ID)?;
+        let webhook_secret = secret(vars::OFAUTH_WEBHOOK_SECRET, vars::OFAUTH_WEBHOOK_SECRET_ID)?;
         let callback_url = match get(vars::CALLBACK_URL) {
             None => None,
             Some(v) => Some(parse_url(vars::CALLBACK_URL, &v, true)?),
@@ -274,6 +285,7 @@ impl Config {
             ofauth_base_url,
             ofauth_client_app_id,
             api_key,
+            webhook_secret,
             ofauth_connect_timeout: millis(vars::OFAUTH_CONNECT_TIMEOUT_MS, 1_500)?,
             ofauth_timeout: millis(vars::OFAUTH_TIMEOUT_MS, 4_000)?,
             callback_url,
@@ -367,8 +379,7 @@ mod tests {
             Config::from_lookup(|k| (k == "APP_URL").then(|| "https://a.example".to_string()))
                 .unwrap_err();
         assert_eq!(err.var, "TABLE_NAME");
-        let err = cfg(&[("OFAUTH_API_KEY", "")]).unwrap_err();
-        assert_eq!(err.var, "OFAUTH_API_KEY_SECRET_ID");
+        assert!(cfg(&[("OFAUTH_API_KEY", "")]).unwrap().api_key.is_none());
     }
 
     #[test]
@@ -434,8 +445,22 @@ mod tests {
 
     #[test]
     fn api_key_is_never_printed() {
-        let c = cfg(&[("OFAUTH_API_KEY", "sk_live_very_secret")]).unwrap();
+        let c = cfg(&[
+            ("OFAUTH_API_KEY", "sk_live_very_secret"),
+            ("OFAUTH_WEBHOOK_SECRET", "whsec_also_secret"),
+        ])
+        .unwrap();
         assert!(!format!("{c:?}").contains("very_secret"));
+        assert!(!format!("{c:?}").contains("also_secret"));
+        assert_eq!(
+            cfg(&[
+                ("OFAUTH_WEBHOOK_SECRET", "a"),
+                ("OFAUTH_WEBHOOK_SECRET_ID", "b")
+            ])
+            .unwrap_err()
+            .var,
+            "OFAUTH_WEBHOOK_SECRET"
+        );
     }
 
     #[test]

@@ -70,6 +70,17 @@ impl Cors {
         }
     }
 
+    /// CORS for the configured origins, with the headers a browser caller sends
+    /// (`x-user-id` only when local development trusts it).
+    pub fn for_config(config: &crate::config::Config, allow_methods: &'static str) -> Self {
+        let allow_headers = if config.dev_trust_user_header {
+            "authorization, content-type, x-user-id"
+        } else {
+            "authorization, content-type"
+        };
+        Self::new(config.allowed_origins.clone(), allow_headers, allow_methods)
+    }
+
     fn allowed_origin<'r>(&self, req: &'r Request) -> Option<&'r HeaderValue> {
         let origin = req.headers().get("origin")?;
         let text = origin.to_str().ok()?;

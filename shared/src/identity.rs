@@ -15,6 +15,15 @@ pub struct IdentityRules {
     pub trust_dev_header: bool,
 }
 
+impl IdentityRules {
+    pub fn from_config(config: &crate::config::Config) -> Self {
+        Self {
+            claim: config.user_id_claim.clone(),
+            trust_dev_header: config.dev_trust_user_header,
+        }
+    }
+}
+
 /// The authenticated user's id, or `None` when the request carries no identity.
 /// The body is never consulted.
 pub fn caller(req: &Request, rules: &IdentityRules) -> Option<String> {

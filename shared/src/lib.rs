@@ -7,11 +7,14 @@
 pub mod bootstrap;
 pub mod callback;
 pub mod config;
+pub mod connections;
 pub mod http;
 pub mod identity;
 pub mod ids;
 pub mod ofauth;
 pub mod session;
+pub mod signature;
 pub mod store;
+pub mod webhook;
 
 pub use lambda_http;

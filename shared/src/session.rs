@@ -9,7 +9,7 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Deserialize;
 use url::Url;
 
-use crate::config::{Config, CALLBACK_PATH, DEV_USER_HEADER};
+use crate::config::{Config, CALLBACK_PATH};
 use crate::http::{self, Cors};
 use crate::identity::{self, IdentityRules};
 use crate::ids::{mask, AttemptId, ConnectionId};
@@ -33,26 +33,13 @@ pub struct SessionService {
 
 impl SessionService {
     pub fn new(config: &Config, store: Store, ofauth: OfAuthClient) -> Self {
-        let allow_headers = if config.dev_trust_user_header {
-            "authorization, content-type, x-user-id"
-        } else {
-            "authorization, content-type"
-        };
-        debug_assert_eq!(DEV_USER_HEADER, "x-user-id");
         Self {
             store,
             ofauth,
             client_app_id: config.ofauth_client_app_id.clone(),
             callback_url: config.callback_url.clone(),
-            identity: IdentityRules {
-                claim: config.user_id_claim.clone(),
-                trust_dev_header: config.dev_trust_user_header,
-            },
-            cors: Cors::new(
-                config.allowed_origins.clone(),
-                allow_headers,
-                "POST, OPTIONS",
-            ),
+            identity: IdentityRules::from_config(config),
+            cors: Cors::for_config(config, "POST, OPTIONS"),
             attempt_retention: config.attempt_retention,
         }
     }

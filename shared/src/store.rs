@@ -261,6 +261,7 @@ impl Store {
             "gsi1pk = :gsi1pk",
             "gsi1sk = if_not_exists(gsi1sk, :now)",
             "lastAttemptId = :attempt",
+            "lastEventAt = :nowMs",
         ];
         let mut remove = Vec::new();
         let mut values = HashMap::from([
@@ -271,6 +272,7 @@ impl Store {
             (":now".into(), s(&now_s)),
             (":gsi1pk".into(), s(user_key(&attempt.user_id))),
             (":attempt".into(), s(attempt.id.as_str())),
+            (":nowMs".into(), n(epoch_ms(now))),
         ]);
         for (attr, value) in [
             ("accountId", &account.id),
@@ -315,31 +317,13 @@ impl Store {
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(SdkError::ServiceError(se)) => match se.err() {
-                TransactWriteItemsError::TransactionCanceledException(tc) => {
-                    let failed = |i: usize| {
-                        tc.cancellation_reasons()
-                            .get(i)
-                            .and_then(|r| r.code())
-                            .is_some_and(|c| c == "ConditionalCheckFailed")
-                    };
-                    if failed(0) {
-                        Err(StoreError::AttemptNotUsable)
-                    } else if failed(1) {
-                        Err(StoreError::ConnectionOwnedByAnotherUser)
-                    } else {
-                        Err(StoreError::Unavailable(format!(
-                            "transaction cancelled: {tc}"
-                        )))
-                    }
+            Err(e) => match cancelled_items(&e) {
+                Some(failed) if failed.first() == Some(&true) => Err(StoreError::AttemptNotUsable),
+                Some(failed) if failed.get(1) == Some(&true) => {
+                    Err(StoreError::ConnectionOwnedByAnotherUser)
                 }
-                other => Err(StoreError::Unavailable(format!(
-                    "{}: {}",
-                    other.code().unwrap_or("unknown"),
-                    other.message().unwrap_or("")
-                ))),
+                _ => Err(transact_error(e)),
             },
-            Err(e) => Err(unavailable(e)),
         }
     }
 
@@ -432,6 +416,191 @@ impl Store {
         Ok(())
     }
 
+    /// Applies a signed webhook event to a connection record, at most once per event
+    /// id and never over a newer state: one transaction writes the event marker and
+    /// the change, or nothing.
+    pub async fn apply_event(
+        &self,
+        ev: &ConnectionEvent<'_>,
+        now: SystemTime,
+    ) -> Result<Applied, StoreError> {
+        let marker = aws_sdk_dynamodb::types::Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(HashMap::from([
+                (
+                    schema::PARTITION_KEY.to_string(),
+                    s(format!("EVENT#{}", ev.event_id)),
+                ),
+                ("entity".into(), s("event")),
+                ("eventType".into(), s(ev.event_type)),
+                ("connectionId".into(), s(ev.connection.as_str())),
+                ("receivedAt".into(), s(rfc3339(now))),
+                (
+                    schema::TTL_ATTRIBUTE.into(),
+                    n(epoch(now) + EVENT_RETENTION_SECS),
+                ),
+            ])))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+
+        let now_s = rfc3339(now);
+        let mut values = HashMap::from([
+            (":now".to_string(), s(&now_s)),
+            (":ts".into(), n(ev.event_at_ms)),
+        ]);
+        let newer = "(attribute_not_exists(lastEventAt) OR lastEventAt < :ts)";
+        let (expr, condition) = match &ev.change {
+            Change::Upsert {
+                user_id,
+                status,
+                account,
+                owner_from_attempt,
+            } => {
+                let mut set = vec![
+                    "entity = :entity",
+                    "connectionId = :conn",
+                    "userId = :user",
+                    "#status = :status",
+                    "updatedAt = :now",
+                    "connectedAt = if_not_exists(connectedAt, :now)",
+                    "gsi1pk = :gsi1pk",
+                    "gsi1sk = if_not_exists(gsi1sk, :now)",
+                    "lastEventAt = :ts",
+                ];
+                values.insert(":entity".into(), s("connection"));
+                values.insert(":conn".into(), s(ev.connection.as_str()));
+                values.insert(":user".into(), s(*user_id));
+                values.insert(":status".into(), s(*status));
+                values.insert(":gsi1pk".into(), s(user_key(user_id)));
+                for (attr, placeholder, value) in [
+                    ("accountId", ":accountId", &account.id),
+                    ("username", ":username", &account.username),
+                    ("#name", ":name", &account.name),
+                    ("avatar", ":avatar", &account.avatar),
+                ] {
+                    if let Some(v) = value {
+                        set.push(match attr {
+                            "accountId" => "accountId = :accountId",
+                            "username" => "username = :username",
+                            "#name" => "#name = :name",
+                            _ => "avatar = :avatar",
+                        });
+                        values.insert(placeholder.into(), s(v));
+                    }
+                }
+                // An owner named by the attempt wins over an older record's owner
+                // whatever the timestamps say (the callback is forgeable, the webhook is not).
+                let condition = if *owner_from_attempt {
+                    format!("{newer} OR userId <> :user")
+                } else {
+                    newer.to_string()
+                };
+                (format!("SET {}", set.join(", ")), condition)
+            }
+            Change::Expired => {
+                values.insert(":status".into(), s("expired"));
+                (
+                    "SET #status = :status, updatedAt = :now, lastEventAt = :ts".to_string(),
+                    format!("attribute_exists(pk) AND {newer}"),
+                )
+            }
+            Change::Disconnected => {
+                values.insert(":status".into(), s("disconnected"));
+                (
+                    "SET #status = :status, updatedAt = :now, lastEventAt = :ts REMOVE gsi1pk, gsi1sk".to_string(),
+                    format!("attribute_exists(pk) AND {newer}"),
+                )
+            }
+        };
+        let uses_name = expr.contains("#name");
+        let mut update = Update::builder()
+            .table_name(&self.table)
+            .key(schema::PARTITION_KEY, s(connection_key(ev.connection)))
+            .update_expression(expr)
+            .condition_expression(condition)
+            .expression_attribute_names("#status", "status")
+            .set_expression_attribute_values(Some(values));
+        if uses_name {
+            update = update.expression_attribute_names("#name", "name");
+        }
+        let update = update
+            .build()
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().put(marker).build())
+            .transact_items(TransactWriteItem::builder().update(update).build())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Applied::Applied),
+            Err(e) => match cancelled_items(&e) {
+                Some(failed) if failed.first() == Some(&true) => Ok(Applied::Duplicate),
+                Some(failed) if failed.get(1) == Some(&true) => Ok(Applied::Superseded),
+                _ => Err(transact_error(e)),
+            },
+        }
+    }
+
+    /// The user's connections (not disconnected), newest first, from the `byUser` index.
+    pub async fn list_connections(
+        &self,
+        user_id: &str,
+    ) -> Result<Vec<ConnectionRecord>, StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(schema::USER_INDEX)
+            .key_condition_expression("gsi1pk = :u")
+            .expression_attribute_values(":u", s(user_key(user_id)))
+            .scan_index_forward(false)
+            .limit(100)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        let records: Vec<ConnectionRecord> = out
+            .items
+            .unwrap_or_default()
+            .iter()
+            .map(connection_from_item)
+            .collect::<Result<_, _>>()?;
+        Ok(records
+            .into_iter()
+            .filter(|r| r.status != "disconnected")
+            .collect())
+    }
+
+    /// Marks the user's connection disconnected and takes it out of their list.
+    /// `ConnectionOwnedByAnotherUser` when it is not theirs (nothing written).
+    pub async fn mark_disconnected(
+        &self,
+        id: &ConnectionId,
+        user_id: &str,
+        now: SystemTime,
+    ) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key(schema::PARTITION_KEY, s(connection_key(id)))
+            .update_expression("SET #status = :status, updatedAt = :now, lastEventAt = :nowMs REMOVE gsi1pk, gsi1sk")
+            .condition_expression("userId = :user")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":status", s("disconnected"))
+            .expression_attribute_values(":now", s(rfc3339(now)))
+            .expression_attribute_values(":nowMs", n(epoch_ms(now)))
+            .expression_attribute_values(":user", s(user_id))
+            .send()
+            .await
+            .map_err(|e| match e.as_service_error() {
+                Some(se) if se.is_conditional_check_failed_exception() => StoreError::ConnectionOwnedByAnotherUser,
+                _ => unavailable(e),
+            })?;
+        Ok(())
+    }
+
     /// Creates the table as the template defines it (tests and the local stack).
     pub async fn create_table(&self) -> Result<(), StoreError> {
         let attr = |name: &str| {
@@ -475,6 +644,76 @@ impl Store {
     }
 }
 
+/// How long a processed webhook event id is remembered (DynamoDB TTL).
+pub const EVENT_RETENTION_SECS: i64 = 30 * 86_400;
+
+/// A signed webhook event about one connection.
+#[derive(Debug, Clone)]
+pub struct ConnectionEvent<'a> {
+    pub event_id: &'a str,
+    pub event_type: &'a str,
+    /// When OFAuth says it happened (Unix milliseconds); orders deliveries.
+    pub event_at_ms: i64,
+    pub connection: &'a ConnectionId,
+    pub change: Change<'a>,
+}
+
+/// What an event does to the record.
+#[derive(Debug, Clone)]
+pub enum Change<'a> {
+    /// `connection.created` / `connection.updated`: owner, status and profile.
+    Upsert {
+        user_id: &'a str,
+        status: &'a str,
+        account: &'a AccountProfile,
+        /// The owner comes from the event's attempt (not from the existing record).
+        owner_from_attempt: bool,
+    },
+    Expired,
+    Disconnected,
+}
+
+/// What happened to an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    Applied,
+    /// This event id was already processed.
+    Duplicate,
+    /// The record holds a newer state (or, for expiry/disconnect, does not exist).
+    Superseded,
+}
+
+/// For a cancelled transaction, which items failed their condition.
+fn cancelled_items(
+    e: &SdkError<TransactWriteItemsError, aws_sdk_dynamodb::config::http::HttpResponse>,
+) -> Option<Vec<bool>> {
+    match e {
+        SdkError::ServiceError(se) => match se.err() {
+            TransactWriteItemsError::TransactionCanceledException(tc) => Some(
+                tc.cancellation_reasons()
+                    .iter()
+                    .map(|r| r.code() == Some("ConditionalCheckFailed"))
+                    .collect(),
+            ),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn transact_error(
+    e: SdkError<TransactWriteItemsError, aws_sdk_dynamodb::config::http::HttpResponse>,
+) -> StoreError {
+    match &e {
+        SdkError::ServiceError(se) => StoreError::Unavailable(format!(
+            "{}: {}",
+            se.err().code().unwrap_or("unknown"),
+            se.err().message().unwrap_or("")
+        )),
+        _ => unavailable(e),
+    }
+}
+
 pub fn attempt_key(id: &AttemptId) -> String {
     format!("ATTEMPT#{}", id.as_str())
 }
@@ -491,6 +730,13 @@ pub fn user_key(user_id: &str) -> String {
 pub fn epoch(t: SystemTime) -> i64 {
     t.duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn epoch_ms(t: SystemTime) -> i64 {
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
 }
 

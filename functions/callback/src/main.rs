@@ -8,8 +8,8 @@ async fn main() -> Result<(), Error> {
     bootstrap::init_tracing();
     let shared = bootstrap::init().await?;
     let svc = callback::CallbackService {
+        ofauth: shared.ofauth().await?,
         store: shared.store,
-        ofauth: shared.ofauth,
         app: shared.config.app,
     };
     let svc = &svc;

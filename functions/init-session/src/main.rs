@@ -7,7 +7,8 @@ use link_shared::{bootstrap, session};
 async fn main() -> Result<(), Error> {
     bootstrap::init_tracing();
     let shared = bootstrap::init().await?;
-    let svc = session::SessionService::new(&shared.config, shared.store, shared.ofauth);
+    let svc =
+        session::SessionService::new(&shared.config, shared.store.clone(), shared.ofauth().await?);
     let svc = &svc;
     run(service_fn(move |req: Request| async move {
         Ok::<_, Error>(session::handle(req, svc).await)

@@ -8,16 +8,20 @@ use std::time::Duration;
 use aws_sdk_dynamodb::types::AttributeValue;
 use link_shared::callback::CallbackService;
 use link_shared::config::Config;
+use link_shared::config::Secret;
+use link_shared::connections::ConnectionsService;
 use link_shared::lambda_http::{Body, Request, Response};
 use link_shared::ofauth::{ApiKey, OfAuthClient};
 use link_shared::session::SessionService;
 use link_shared::store::Store;
-use ofauth_sim::{SimConfig, Simulator};
+use link_shared::webhook::WebhookService;
+use ofauth_sim::{SignatureScheme, SimConfig, Simulator, WebhookConfig};
 
 pub const API_KEY: &str = "sk_sandbox_test_key";
 pub const CALLBACK_URL: &str = "https://links.example.com/link/callback";
 pub const APP_URL: &str = "https://app.example.com";
 pub const ORIGIN: &str = "https://app.example.com";
+pub const WEBHOOK_SECRET: &str = "whsec_dGVzdC1zaWduaW5nLXNlY3JldA==";
 
 pub fn dynamodb_endpoint() -> String {
     local_dynamodb::endpoint()
@@ -45,10 +49,23 @@ pub struct Harness {
     pub config: Config,
     pub session: SessionService,
     pub callback: CallbackService,
+    pub connections: ConnectionsService,
+    pub webhook: WebhookService,
+    /// `http://127.0.0.1:<port>/link/webhook`: the webhook handler over real HTTP.
+    pub webhook_url: String,
+    bridge: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        self.bridge.abort();
+    }
 }
 
 pub struct Options {
     pub env: Vec<(&'static str, String)>,
+    /// The simulator sends signed webhooks with this scheme (off when `None`).
+    pub webhooks: Option<SignatureScheme>,
     pub ofauth_base: Option<String>,
     pub dynamodb_endpoint: Option<String>,
     pub create_table: bool,
@@ -58,6 +75,7 @@ impl Default for Options {
     fn default() -> Self {
         Self {
             env: Vec::new(),
+            webhooks: None,
             ofauth_base: None,
             dynamodb_endpoint: None,
             create_table: true,
@@ -71,22 +89,39 @@ impl Harness {
     }
 
     pub async fn with(opts: Options) -> Self {
+        let table = unique("links");
+        let endpoint = opts
+            .dynamodb_endpoint
+            .clone()
+            .unwrap_or_else(dynamodb_endpoint);
+        // The webhook receiver first, so the simulator can be told where to send.
+        let bridge_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let webhook_url = format!(
+            "http://{}/link/webhook",
+            bridge_listener.local_addr().unwrap()
+        );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let sim = Simulator::start(
             listener,
             SimConfig {
                 api_key: API_KEY.into(),
                 allowed_redirects: vec![CALLBACK_URL.into()],
+                webhook: opts.webhooks.map(|scheme| WebhookConfig {
+                    url: webhook_url.clone(),
+                    secret: WEBHOOK_SECRET.into(),
+                    scheme,
+                    retry_base: Duration::from_millis(50),
+                }),
                 ..SimConfig::default()
             },
         )
         .await
         .unwrap();
-        let table = unique("links");
         let mut env: HashMap<&str, String> = HashMap::from([
             ("TABLE_NAME", table.clone()),
             ("APP_URL", APP_URL.to_string()),
             ("OFAUTH_API_KEY", API_KEY.to_string()),
+            ("OFAUTH_WEBHOOK_SECRET", WEBHOOK_SECRET.to_string()),
             (
                 "OFAUTH_BASE_URL",
                 opts.ofauth_base.clone().unwrap_or_else(|| sim.url()),
@@ -101,16 +136,12 @@ impl Harness {
             env.insert(k, v.clone());
         }
         let config = Config::from_lookup(|k| env.get(k).cloned()).expect("test config");
-        let endpoint = opts
-            .dynamodb_endpoint
-            .clone()
-            .unwrap_or_else(dynamodb_endpoint);
         let store = Store::new(dynamodb_client(&endpoint, config.dynamodb_timeout), &table);
         if opts.create_table {
             store.create_table().await.expect("create table");
         }
         let key = match &config.api_key {
-            link_shared::config::ApiKeySource::Env(k) => k.clone(),
+            Some(link_shared::config::SecretSource::Env(k)) => ApiKey::new(k.expose()),
             _ => ApiKey::new(API_KEY),
         };
         let ofauth = OfAuthClient::new(
@@ -121,18 +152,52 @@ impl Harness {
         )
         .unwrap();
         let session = SessionService::new(&config, store.clone(), ofauth.clone());
+        let connections = ConnectionsService::new(&config, store.clone(), ofauth.clone());
         let callback = CallbackService {
             store: store.clone(),
             ofauth,
             app: config.app.clone(),
         };
+        let webhook = WebhookService {
+            store: store.clone(),
+            secret: Secret(WEBHOOK_SECRET.into()),
+        };
+        let bridge = tokio::spawn(serve_webhook(bridge_listener, webhook.clone()));
         Self {
             sim,
             store,
             config,
             session,
             callback,
+            connections,
+            webhook,
+            webhook_url,
+            bridge,
         }
+    }
+
+    /// `GET /link/connections` as `user`: (status, body).
+    pub async fn list_connections(&self, user: &str) -> (u16, serde_json::Value) {
+        let req = api_event("GET", "/link/connections", Some(user), "", &[], None);
+        let resp = link_shared::connections::handle(req, &self.connections).await;
+        (resp.status().as_u16(), json_body(&resp))
+    }
+
+    /// `DELETE /link/connections/{id}` as `user`.
+    pub async fn disconnect(&self, user: &str, id: &str) -> Response<Body> {
+        let path = format!("/link/connections/{id}");
+        let req = api_event("DELETE", &path, Some(user), "", &[], Some(id));
+        link_shared::connections::handle(req, &self.connections).await
+    }
+
+    /// A signed delivery straight to the webhook handler.
+    pub async fn deliver(&self, headers: &[(String, String)], body: &str) -> Response<Body> {
+        let h: Vec<(&str, &str)> = headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let req = api_event("POST", "/link/webhook", None, body, &h, None);
+        link_shared::webhook::handle(req, &self.webhook).await
     }
 
     /// `POST /link/session` as the given user (JWT `sub`), with a body.
@@ -253,6 +318,89 @@ pub fn s(item: &HashMap<String, AttributeValue>, k: &str) -> String {
         .and_then(|v| v.as_s().ok())
         .cloned()
         .unwrap_or_default()
+}
+
+/// Serves the webhook handler over HTTP, the way API Gateway would invoke it.
+async fn serve_webhook(listener: tokio::net::TcpListener, svc: WebhookService) {
+    let app = axum::Router::new().fallback(
+        move |method: axum::http::Method,
+              headers: axum::http::HeaderMap,
+              body: axum::body::Bytes| {
+            let svc = svc.clone();
+            async move {
+                let h: Vec<(String, String)> = headers
+                    .iter()
+                    .filter_map(|(k, v)| {
+                        Some((k.as_str().to_string(), v.to_str().ok()?.to_string()))
+                    })
+                    .collect();
+                let hr: Vec<(&str, &str)> =
+                    h.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+                let text = String::from_utf8_lossy(&body).into_owned();
+                let req = api_event(method.as_str(), "/link/webhook", None, &text, &hr, None);
+                let resp = link_shared::webhook::handle(req, &svc).await;
+                let status = axum::http::StatusCode::from_u16(resp.status().as_u16()).unwrap();
+                (
+                    status,
+                    [("content-type", "application/json")],
+                    body_text(&resp),
+                )
+            }
+        },
+    );
+    let _ = axum::serve(listener, app).await;
+}
+
+/// A payload 2.0 event for any route, with JWT claims when `user` is given.
+pub fn api_event(
+    method: &str,
+    path: &str,
+    user: Option<&str>,
+    body: &str,
+    headers: &[(&str, &str)],
+    id: Option<&str>,
+) -> Request {
+    let mut h = serde_json::json!({ "host": "links.example.com", "origin": ORIGIN });
+    for (k, v) in headers {
+        h[k.to_ascii_lowercase()] = serde_json::Value::String(v.to_string());
+    }
+    let route = if id.is_some() {
+        "/link/connections/{id}".to_string()
+    } else {
+        path.to_string()
+    };
+    let mut ctx = serde_json::json!({
+        "accountId": "123456789012",
+        "apiId": "api123",
+        "domainName": "links.example.com",
+        "domainPrefix": "links",
+        "http": { "method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "203.0.113.9", "userAgent": "test" },
+        "requestId": "req-3",
+        "routeKey": format!("{method} {route}"),
+        "stage": "$default",
+        "time": "23/Nov/2026:10:00:00 +0000",
+        "timeEpoch": 1_795_000_000_000i64
+    });
+    if let Some(u) = user {
+        ctx["authorizer"] =
+            serde_json::json!({ "jwt": { "claims": { "sub": u }, "scopes": null } });
+    }
+    let mut ev = serde_json::json!({
+        "version": "2.0",
+        "routeKey": format!("{method} {route}"),
+        "rawPath": path,
+        "rawQueryString": "",
+        "headers": h,
+        "requestContext": ctx,
+        "isBase64Encoded": false
+    });
+    if let Some(id) = id {
+        ev["pathParameters"] = serde_json::json!({ "id": id });
+    }
+    if !body.is_empty() {
+        ev["body"] = serde_json::Value::String(body.to_string());
+    }
+    link_shared::lambda_http::request::from_str(&ev.to_string()).expect("a valid API Gateway event")
 }
 
 /// A payload 2.0 event as API Gateway's HTTP API sends it for `POST /link/session`.

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use link_shared::callback::{self, CallbackService};
-use link_shared::config::{ApiKeySource, Config};
+use link_shared::config::{Config, SecretSource};
 use link_shared::lambda_http::{Body, Response};
 use link_shared::ofauth::OfAuthClient;
 use link_shared::session::{self, SessionService};
@@ -64,9 +64,10 @@ async fn every_event_gives_its_expected_answer() {
         &config.table_name,
     );
     store.create_table().await.unwrap();
-    let ApiKeySource::Env(key) = config.api_key.clone() else {
+    let Some(SecretSource::Env(key)) = config.api_key.clone() else {
         panic!(".env.example must use OFAUTH_API_KEY")
     };
+    let key = link_shared::ofauth::ApiKey::new(key.expose());
     let ofauth = OfAuthClient::new(
         config.ofauth_base_url.clone(),
         key,

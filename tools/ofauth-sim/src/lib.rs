@@ -11,7 +11,11 @@
 //!
 //! Control (tests and the demo): `POST /__sim/faults`, `POST /__sim/reset`,
 //! `GET|POST /__sim/connections`, `GET /__sim/requests`,
-//! `POST /__sim/connections/{id}/expire`.
+//! `POST /__sim/connections/{id}/expire`, `GET|POST /__sim/webhooks` (deliveries;
+//! mode: duplicate, hold, delay, scheme), `POST /__sim/webhooks/release?reverse=`.
+//!
+//! System webhooks (`connection.created|updated|expired|disconnected`) are signed
+//! with either scheme and retried like OFAuth's (5 attempts, exponential backoff).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -37,6 +41,63 @@ pub struct SimConfig {
     pub public_url: Option<String>,
     /// How long a Link session lives.
     pub session_ttl: Duration,
+    /// Where and how to send system webhooks (none when `None`).
+    pub webhook: Option<WebhookConfig>,
+}
+
+/// System webhook delivery settings.
+#[derive(Debug, Clone)]
+pub struct WebhookConfig {
+    pub url: String,
+    /// The endpoint's signing secret (`whsec_<base64>`).
+    pub secret: String,
+    pub scheme: SignatureScheme,
+    /// First retry delay; doubles each attempt (OFAuth: up to 5 attempts).
+    pub retry_base: Duration,
+}
+
+/// How deliveries are signed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SignatureScheme {
+    /// `OFAuth-Signature: t=…,v1=<hex>` (the documented scheme).
+    Ofauth,
+    /// `svix-id`, `svix-timestamp`, `svix-signature` (the SDKs' scheme).
+    Svix,
+}
+
+/// Test switches for webhook delivery.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct WebhookMode {
+    /// Send every event twice.
+    pub duplicate: bool,
+    /// Keep events queued until `release` (for out-of-order and "never sent" cases).
+    pub hold: bool,
+    /// Wait this long before the first attempt.
+    pub delay_ms: u64,
+    /// Override the configured scheme.
+    pub scheme: Option<SignatureScheme>,
+}
+
+/// One delivery attempt, for assertions.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Delivery {
+    pub event_id: String,
+    pub event_type: String,
+    pub attempt: u32,
+    /// HTTP status, or 0 when the endpoint could not be reached.
+    pub status: u16,
+    pub outcome: Option<String>,
+}
+
+/// A webhook event as the simulator sends it.
+#[derive(Debug, Clone, Serialize)]
+pub struct SimEvent {
+    pub id: String,
+    pub event_type: String,
+    pub body: Value,
 }
 
 impl Default for SimConfig {
@@ -46,6 +107,7 @@ impl Default for SimConfig {
             allowed_redirects: Vec::new(),
             public_url: None,
             session_ttl: Duration::from_secs(3600),
+            webhook: None,
         }
     }
 }
@@ -107,12 +169,16 @@ struct Inner {
     faults: Faults,
     requests: Vec<RecordedRequest>,
     next_account: u64,
+    webhook_mode: WebhookMode,
+    held: Vec<SimEvent>,
+    deliveries: Vec<Delivery>,
 }
 
 struct Sim {
     config: SimConfig,
     public_url: String,
     inner: Mutex<Inner>,
+    http: reqwest::Client,
 }
 
 impl Sim {
@@ -147,6 +213,10 @@ impl Simulator {
             config,
             public_url,
             inner: Mutex::new(Inner::default()),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .build()
+                .map_err(std::io::Error::other)?,
         });
         let app = router(sim.clone());
         let task = tokio::spawn(async move {
@@ -181,9 +251,55 @@ impl Simulator {
         self.sim.lock().requests.clone()
     }
 
-    /// Marks a connection expired, as OFAuth does when its session lapses.
+    /// Marks a connection expired, as OFAuth does when its session lapses
+    /// (and sends `connection.expired`).
     pub fn expire_connection(&self, id: &str) -> bool {
         expire(&self.sim, id)
+    }
+
+    pub fn set_webhook_mode(&self, mode: WebhookMode) {
+        self.sim.lock().webhook_mode = mode;
+    }
+
+    /// Sends the held events, in order or reversed, and stops holding.
+    pub fn release_webhooks(&self, reverse: bool) {
+        release(&self.sim, reverse);
+    }
+
+    /// Every delivery attempt so far.
+    pub fn deliveries(&self) -> Vec<Delivery> {
+        self.sim.lock().deliveries.clone()
+    }
+
+    /// Waits until `n` deliveries have been answered (at most `timeout`).
+    pub async fn wait_for_deliveries(&self, n: usize, timeout: Duration) -> Vec<Delivery> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let d = self.deliveries();
+            if d.len() >= n || tokio::time::Instant::now() >= deadline {
+                return d;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Signs `body` as a delivery of the configured endpoint would be, at Unix time
+    /// `t`: the headers to send. For tests of the receiver's checks.
+    pub fn sign(
+        &self,
+        scheme: SignatureScheme,
+        id: &str,
+        t: i64,
+        body: &[u8],
+    ) -> Vec<(String, String)> {
+        let secret = self
+            .sim
+            .config
+            .webhook
+            .as_ref()
+            .map(|w| w.secret.clone())
+            .unwrap_or_default();
+        sign_headers(&secret, scheme, id, t, body)
     }
 
     /// Adds an active connection directly (for tests that start from one).
@@ -222,6 +338,11 @@ fn router(sim: Arc<Sim>) -> Router {
         )
         .route("/__sim/connections/{id}/expire", post(control_expire))
         .route("/__sim/requests", get(control_requests))
+        .route(
+            "/__sim/webhooks",
+            get(control_deliveries).post(control_webhook_mode),
+        )
+        .route("/__sim/webhooks/release", post(control_release))
         .route("/health", get(|| async { "ok" }))
         .route("/{session}", get(hosted_page))
         .route("/{session}/approve", get(approve).post(approve))
@@ -458,8 +579,13 @@ async fn delete_connection(
     if let Some(resp) = gate(&sim, Method::DELETE, &path, &headers, Value::Null).await {
         return resp;
     }
-    match sim.lock().connections.remove(&id) {
-        Some(_) => Json(json!({ "success": true })).into_response(),
+    let removed = sim.lock().connections.remove(&id);
+    match removed {
+        Some(mut conn) => {
+            conn.status = "disconnected".into();
+            emit(&sim, "connection.disconnected", &conn);
+            Json(json!({ "success": true })).into_response()
+        }
         None => api_error(
             StatusCode::NOT_FOUND,
             "RESOURCE_NOT_FOUND",
@@ -559,7 +685,7 @@ enum Finish {
 }
 
 /// Ends a session and sends the browser to its redirect URL with exactly the documented parameters.
-fn finish(sim: &Sim, session_id: &str, how: Finish) -> Response {
+fn finish(sim: &Arc<Sim>, session_id: &str, how: Finish) -> Response {
     let mut inner = sim.lock();
     let Some(session) = inner.sessions.get(session_id).cloned() else {
         return (
@@ -574,6 +700,7 @@ fn finish(sim: &Sim, session_id: &str, how: Finish) -> Response {
         s.finished = true;
     }
     let mut params: Vec<(&str, String)> = Vec::new();
+    let mut event: Option<(&str, String)> = None;
     match how {
         Finish::Approve { username } => {
             let now = iso(SystemTime::now(), false);
@@ -586,6 +713,7 @@ fn finish(sim: &Sim, session_id: &str, how: Finish) -> Response {
                             c.client_reference_id = session.client_reference_id.clone();
                         }
                     }
+                    event = Some(("connection.updated", existing.clone()));
                     existing.clone()
                 }
                 _ => {
@@ -597,6 +725,7 @@ fn finish(sim: &Sim, session_id: &str, how: Finish) -> Response {
                         conn.username = u;
                     }
                     inner.connections.insert(id.clone(), conn);
+                    event = Some(("connection.created", id.clone()));
                     id
                 }
             };
@@ -618,6 +747,12 @@ fn finish(sim: &Sim, session_id: &str, how: Finish) -> Response {
     }
     if let Some(r) = &session.client_reference_id {
         params.push(("client_reference_id", r.clone()));
+    }
+    if let Some((kind, id)) = event {
+        if let Some(conn) = inner.connections.get(&id).cloned() {
+            drop(inner);
+            emit(sim, kind, &conn);
+        }
     }
     let location = match url::Url::parse(&session.redirect_url) {
         Ok(mut u) => {
@@ -651,14 +786,176 @@ fn new_connection(
     }
 }
 
-fn expire(sim: &Sim, id: &str) -> bool {
-    match sim.lock().connections.get_mut(id) {
-        Some(c) => {
-            c.status = "expired".into();
-            c.updated_at = iso(SystemTime::now(), false);
-            true
+fn expire(sim: &Arc<Sim>, id: &str) -> bool {
+    let conn = {
+        let mut inner = sim.lock();
+        let Some(c) = inner.connections.get_mut(id) else {
+            return false;
+        };
+        c.status = "expired".into();
+        c.updated_at = iso(SystemTime::now(), false);
+        c.clone()
+    };
+    emit(sim, "connection.expired", &conn);
+    true
+}
+
+// ---------------------------------------------------------------- webhooks
+
+/// Builds a system webhook event for a connection and sends (or holds) it.
+fn emit(sim: &Arc<Sim>, kind: &str, conn: &SimConnection) {
+    if sim.config.webhook.is_none() {
+        return;
+    }
+    let id = format!("evt_{}", random_hex(12));
+    let data = json!({
+        "clientReferenceId": conn.client_reference_id,
+        "connection": {
+            "id": conn.id,
+            "status": conn.status,
+            "permissions": [],
+            "userData": { "id": conn.user_id, "name": conn.name, "username": conn.username, "avatar": conn.avatar },
+        },
+    });
+    let body =
+        json!({ "id": id, "type": kind, "timestamp": iso(SystemTime::now(), true), "data": data });
+    let event = SimEvent {
+        id,
+        event_type: kind.to_string(),
+        body,
+    };
+    let mut inner = sim.lock();
+    if inner.webhook_mode.hold {
+        inner.held.push(event);
+        return;
+    }
+    let mode = inner.webhook_mode.clone();
+    drop(inner);
+    dispatch(sim, event, &mode);
+}
+
+fn release(sim: &Arc<Sim>, reverse: bool) {
+    let (mut events, mode) = {
+        let mut inner = sim.lock();
+        inner.webhook_mode.hold = false;
+        (std::mem::take(&mut inner.held), inner.webhook_mode.clone())
+    };
+    if reverse {
+        events.reverse();
+    }
+    let sim = sim.clone();
+    // In the given order: each delivery finishes before the next starts.
+    tokio::spawn(async move {
+        for ev in events {
+            let times = if mode.duplicate { 2 } else { 1 };
+            for _ in 0..times {
+                deliver(&sim, &mode, &ev).await;
+            }
         }
-        None => false,
+    });
+}
+
+fn dispatch(sim: &Arc<Sim>, event: SimEvent, mode: &WebhookMode) {
+    let sim = sim.clone();
+    let mode = mode.clone();
+    tokio::spawn(async move {
+        if mode.delay_ms > 0 {
+            tokio::time::sleep(Duration::from_millis(mode.delay_ms)).await;
+        }
+        let times = if mode.duplicate { 2 } else { 1 };
+        for _ in 0..times {
+            deliver(&sim, &mode, &event).await;
+        }
+    });
+}
+
+/// Sends one event with OFAuth's retry policy: up to 5 attempts, exponential
+/// backoff, 10 s timeout each, until a 2xx.
+async fn deliver(sim: &Arc<Sim>, mode: &WebhookMode, event: &SimEvent) {
+    let Some(cfg) = sim.config.webhook.clone() else {
+        return;
+    };
+    let scheme = mode.scheme.unwrap_or(cfg.scheme);
+    let body = event.body.to_string();
+    let mut delay = cfg.retry_base;
+    for attempt in 1..=5u32 {
+        let t = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs() as i64;
+        let delivery_id = format!("msg_{}", event.id.trim_start_matches("evt_"));
+        let mut req = sim
+            .http
+            .post(&cfg.url)
+            .header("content-type", "application/json")
+            .body(body.clone());
+        for (k, v) in sign_headers(&cfg.secret, scheme, &delivery_id, t, body.as_bytes()) {
+            req = req.header(k, v);
+        }
+        let (status, outcome) = match req.send().await {
+            Ok(resp) => {
+                let status = resp.status().as_u16();
+                let outcome = resp
+                    .json::<Value>()
+                    .await
+                    .ok()
+                    .and_then(|v| v.get("outcome").and_then(Value::as_str).map(str::to_string));
+                (status, outcome)
+            }
+            Err(_) => (0, None),
+        };
+        sim.lock().deliveries.push(Delivery {
+            event_id: event.id.clone(),
+            event_type: event.event_type.clone(),
+            attempt,
+            status,
+            outcome,
+        });
+        if (200..300).contains(&status) {
+            return;
+        }
+        tokio::time::sleep(delay).await;
+        delay *= 2;
+    }
+}
+
+/// The signature headers for a delivery.
+pub fn sign_headers(
+    secret: &str,
+    scheme: SignatureScheme,
+    id: &str,
+    t: i64,
+    body: &[u8],
+) -> Vec<(String, String)> {
+    use aws_lc_rs::hmac;
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    match scheme {
+        SignatureScheme::Ofauth => {
+            let key = hmac::Key::new(hmac::HMAC_SHA256, secret.as_bytes());
+            let mut msg = format!("{t}.").into_bytes();
+            msg.extend_from_slice(body);
+            let sig: String = hmac::sign(&key, &msg)
+                .as_ref()
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            vec![("OFAuth-Signature".into(), format!("t={t},v1={sig}"))]
+        }
+        SignatureScheme::Svix => {
+            let raw = b64
+                .decode(secret.strip_prefix("whsec_").unwrap_or(secret))
+                .unwrap_or_default();
+            let key = hmac::Key::new(hmac::HMAC_SHA256, &raw);
+            let mut msg = format!("{id}.{t}.").into_bytes();
+            msg.extend_from_slice(body);
+            let sig = b64.encode(hmac::sign(&key, &msg).as_ref());
+            vec![
+                ("svix-id".into(), id.to_string()),
+                ("svix-timestamp".into(), t.to_string()),
+                ("svix-signature".into(), format!("v1,{sig}")),
+            ]
+        }
     }
 }
 
@@ -728,6 +1025,29 @@ async fn control_expire(State(sim): State<Arc<Sim>>, Path(id): Path<String>) -> 
     } else {
         StatusCode::NOT_FOUND
     }
+}
+
+async fn control_deliveries(State(sim): State<Arc<Sim>>) -> Json<Vec<Delivery>> {
+    Json(sim.lock().deliveries.clone())
+}
+
+async fn control_webhook_mode(
+    State(sim): State<Arc<Sim>>,
+    Json(mode): Json<WebhookMode>,
+) -> Json<WebhookMode> {
+    sim.lock().webhook_mode = mode.clone();
+    Json(mode)
+}
+
+#[derive(Deserialize)]
+struct ReleaseQuery {
+    #[serde(default)]
+    reverse: bool,
+}
+
+async fn control_release(State(sim): State<Arc<Sim>>, Query(q): Query<ReleaseQuery>) -> StatusCode {
+    release(&sim, q.reverse);
+    StatusCode::NO_CONTENT
 }
 
 async fn control_requests(State(sim): State<Arc<Sim>>) -> Json<Vec<RecordedRequest>> {

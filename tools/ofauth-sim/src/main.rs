@@ -7,10 +7,12 @@
 //!   (default `http://localhost:9000/link/callback`)
 //! - `SIM_PUBLIC_URL`: where browsers reach the hosted pages (default `http://<host>:<port>`)
 //! - `SIM_SESSION_TTL_SECS` (3600)
+//! - `SIM_WEBHOOK_URL`, `SIM_WEBHOOK_SECRET` (`whsec_<base64>`), `SIM_WEBHOOK_SCHEME`
+//!   (`ofauth` or `svix`): send signed system webhooks there
 
 use std::time::Duration;
 
-use ofauth_sim::{SimConfig, Simulator};
+use ofauth_sim::{SignatureScheme, SimConfig, Simulator, WebhookConfig};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -35,6 +37,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .transpose()?
                 .unwrap_or(3600),
         ),
+        webhook: match (var("SIM_WEBHOOK_URL"), var("SIM_WEBHOOK_SECRET")) {
+            (Some(url), Some(secret)) => Some(WebhookConfig {
+                url,
+                secret,
+                scheme: match var("SIM_WEBHOOK_SCHEME").as_deref() {
+                    Some("svix") => SignatureScheme::Svix,
+                    _ => SignatureScheme::Ofauth,
+                },
+                retry_base: Duration::from_secs(1),
+            }),
+            _ => None,
+        },
     };
     let listener = match tokio::net::TcpListener::bind((host.as_str(), port)).await {
         Ok(l) => l,

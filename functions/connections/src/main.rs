@@ -1,0 +1,20 @@
+//! The connections Lambda function: init once, then serve requests with the shared handler.
+
+use link_shared::lambda_http::{run, service_fn, Error, Request};
+use link_shared::{bootstrap, connections};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    bootstrap::init_tracing();
+    let shared = bootstrap::init().await?;
+    let svc = connections::ConnectionsService::new(
+        &shared.config,
+        shared.store.clone(),
+        shared.ofauth().await?,
+    );
+    let svc = &svc;
+    run(service_fn(move |req: Request| async move {
+        Ok::<_, Error>(connections::handle(req, svc).await)
+    }))
+    .await
+}

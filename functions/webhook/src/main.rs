@@ -1,0 +1,19 @@
+//! The webhook Lambda function: init once, then serve requests with the shared handler.
+
+use link_shared::lambda_http::{run, service_fn, Error, Request};
+use link_shared::{bootstrap, webhook};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    bootstrap::init_tracing();
+    let shared = bootstrap::init().await?;
+    let svc = webhook::WebhookService {
+        secret: shared.webhook_secret().await?,
+        store: shared.store,
+    };
+    let svc = &svc;
+    run(service_fn(move |req: Request| async move {
+        Ok::<_, Error>(webhook::handle(req, svc).await)
+    }))
+    .await
+}

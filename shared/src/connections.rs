@@ -1,0 +1,177 @@
+//! connections: `GET /link/connections` lists the signed-in user's connections from
+//! DynamoDB (no OFAuth call on this path); `DELETE /link/connections/{id}`
+//! disconnects one of them at OFAuth (which stops billing) and then marks it.
+
+use std::time::SystemTime;
+
+use lambda_http::http::{Method, StatusCode};
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::http::{self, Cors};
+use crate::identity::{self, IdentityRules};
+use crate::ids::{mask, ConnectionId};
+use crate::ofauth::OfAuthClient;
+use crate::store::{ConnectionRecord, Store, StoreError};
+
+/// What the connections function needs, built once per process.
+#[derive(Debug, Clone)]
+pub struct ConnectionsService {
+    pub store: Store,
+    pub ofauth: OfAuthClient,
+    pub identity: IdentityRules,
+    pub cors: Cors,
+}
+
+impl ConnectionsService {
+    pub fn new(config: &Config, store: Store, ofauth: OfAuthClient) -> Self {
+        Self {
+            store,
+            ofauth,
+            identity: IdentityRules::from_config(config),
+            cors: Cors::for_config(config, "GET, DELETE, OPTIONS"),
+        }
+    }
+}
+
+/// One connection as the frontend sees it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectionView<'a> {
+    pub id: &'a str,
+    pub status: &'a str,
+    pub username: Option<&'a str>,
+    pub name: Option<&'a str>,
+    pub avatar: Option<&'a str>,
+    pub connected_at: &'a str,
+    pub updated_at: &'a str,
+}
+
+impl<'a> From<&'a ConnectionRecord> for ConnectionView<'a> {
+    fn from(r: &'a ConnectionRecord) -> Self {
+        Self {
+            id: r.id.as_str(),
+            status: &r.status,
+            username: r.account.username.as_deref(),
+            name: r.account.name.as_deref(),
+            avatar: r.account.avatar.as_deref(),
+            connected_at: &r.connected_at,
+            updated_at: &r.updated_at,
+        }
+    }
+}
+
+/// Handles one request to the connections function.
+pub async fn handle(req: Request, svc: &ConnectionsService) -> Response<Body> {
+    if let Some(preflight) = svc.cors.preflight(&req) {
+        return preflight;
+    }
+    let budget = http::time_budget(&req);
+    let resp = match tokio::time::timeout(budget, route(&req, svc)).await {
+        Ok(resp) => resp,
+        Err(_) => {
+            tracing::warn!(outcome = "timeout");
+            http::error(
+                StatusCode::GATEWAY_TIMEOUT,
+                "timeout",
+                "The request took too long; try again.",
+            )
+        }
+    };
+    svc.cors.decorate(&req, resp)
+}
+
+async fn route(req: &Request, svc: &ConnectionsService) -> Response<Body> {
+    let Some(user_id) = identity::caller(req, &svc.identity) else {
+        tracing::info!(outcome = "unauthenticated", status = 401);
+        return http::error(
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            "Sign in to see your connections.",
+        );
+    };
+    match (req.method(), connection_id_param(req)) {
+        (&Method::GET, None) => list(&user_id, svc).await,
+        (&Method::DELETE, Some(Ok(id))) => disconnect(&user_id, &id, svc).await,
+        (&Method::DELETE, Some(Err(()))) | (&Method::DELETE, None) => http::error(
+            StatusCode::NOT_FOUND,
+            "connection_not_found",
+            "No such connection for this user.",
+        ),
+        _ => http::method_not_allowed("GET, DELETE, OPTIONS"),
+    }
+}
+
+/// The `{id}` of `/link/connections/{id}`: API Gateway's path parameter, else the
+/// last path segment (local routers). `None` for the collection itself.
+fn connection_id_param(req: &Request) -> Option<Result<ConnectionId, ()>> {
+    if let Some(id) = req.path_parameters_ref().and_then(|p| p.first("id")) {
+        return Some(ConnectionId::parse(id).ok_or(()));
+    }
+    let path = req.raw_http_path();
+    let rest = path
+        .trim_end_matches('/')
+        .strip_prefix("/link/connections")?;
+    let id = rest.strip_prefix('/')?;
+    Some(ConnectionId::parse(id).ok_or(()))
+}
+
+async fn list(user_id: &str, svc: &ConnectionsService) -> Response<Body> {
+    match svc.store.list_connections(user_id).await {
+        Ok(records) => {
+            tracing::info!(outcome = "listed", user = %mask(user_id), count = records.len());
+            let views: Vec<ConnectionView> = records.iter().map(ConnectionView::from).collect();
+            http::json(StatusCode::OK, &serde_json::json!({ "connections": views }))
+        }
+        Err(e) => {
+            tracing::error!(outcome = "storage_unavailable", error = %e);
+            http::storage_unavailable()
+        }
+    }
+}
+
+async fn disconnect(user_id: &str, id: &ConnectionId, svc: &ConnectionsService) -> Response<Body> {
+    let not_found = || {
+        http::error(
+            StatusCode::NOT_FOUND,
+            "connection_not_found",
+            "No such connection for this user.",
+        )
+    };
+    match svc.store.get_connection(id).await {
+        Ok(Some(rec)) if rec.user_id == user_id && rec.status != "disconnected" => {}
+        Ok(_) => {
+            tracing::info!(outcome = "disconnect_not_found", connection = %id.masked(), status = 404);
+            return not_found();
+        }
+        Err(e) => {
+            tracing::error!(outcome = "storage_unavailable", error = %e);
+            return http::storage_unavailable();
+        }
+    }
+    // OFAuth first: if it fails, the record stays as it was and the user can retry.
+    if let Err(e) = svc.ofauth.delete_connection(id).await {
+        tracing::warn!(outcome = "ofauth_error", error = %e, connection = %id.masked(), "OFAuth disconnect failed; record unchanged");
+        return http::upstream_error(&e);
+    }
+    match svc
+        .store
+        .mark_disconnected(id, user_id, SystemTime::now())
+        .await
+    {
+        Ok(()) => {
+            tracing::info!(outcome = "disconnected", user = %mask(user_id), connection = %id.masked());
+            let mut resp = Response::new(Body::Empty);
+            *resp.status_mut() = StatusCode::NO_CONTENT;
+            resp
+        }
+        Err(StoreError::ConnectionOwnedByAnotherUser) => not_found(),
+        Err(e) => {
+            // OFAuth has disconnected it; a retry finds it gone there (404 counts as
+            // done) and marks the record.
+            tracing::error!(outcome = "storage_unavailable", error = %e, connection = %id.masked());
+            http::storage_unavailable()
+        }
+    }
+}

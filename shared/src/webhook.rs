@@ -1,0 +1,392 @@
+//! webhook: `POST /link/webhook` receives OFAuth's signed system webhooks and keeps
+//! connection records true after the redirect (a browser may never come back;
+//! connections expire, change and are disconnected).
+//!
+//! The signature is checked on the raw body before anything else. A signed
+//! `connection.created` is the source of truth: it records the connection exactly
+//! as the callback would have, for the user of the attempt it names. Each event id
+//! is applied at most once, and an older event never overwrites a newer state.
+
+use std::time::SystemTime;
+
+use lambda_http::http::{Method, StatusCode};
+use lambda_http::{Body, Request, Response};
+use serde::Deserialize;
+
+use crate::config::Secret;
+use crate::http;
+use crate::ids::{is_token, mask, AttemptId, ConnectionId};
+use crate::ofauth::AccountProfile;
+use crate::signature::{self, SignatureError};
+use crate::store::{self, Applied, Change, ConnectionEvent, Store};
+
+/// Largest delivery accepted.
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+
+/// What the webhook function needs, built once per process.
+#[derive(Debug, Clone)]
+pub struct WebhookService {
+    pub store: Store,
+    pub secret: Secret,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawEvent {
+    #[serde(rename = "type", alias = "eventType")]
+    kind: String,
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    timestamp: Option<serde_json::Value>,
+    #[serde(default)]
+    data: Option<RawData>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawData {
+    #[serde(default)]
+    client_reference_id: Option<String>,
+    #[serde(default)]
+    connection: Option<RawConnection>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawConnection {
+    id: String,
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    user_data: Option<AccountProfile>,
+}
+
+fn ok(outcome: &str) -> Response<Body> {
+    http::json(
+        StatusCode::OK,
+        &serde_json::json!({ "received": true, "outcome": outcome }),
+    )
+}
+
+/// Handles one delivery.
+pub async fn handle(req: Request, svc: &WebhookService) -> Response<Body> {
+    if req.method() != Method::POST {
+        return http::method_not_allowed("POST");
+    }
+    let Some(body) = http::body_bytes(&req, MAX_BODY_BYTES) else {
+        tracing::warn!(outcome = "body_too_large");
+        return http::error(
+            StatusCode::BAD_REQUEST,
+            "body_too_large",
+            "The delivery is too large.",
+        );
+    };
+    let now = SystemTime::now();
+    let verified = match signature::verify(
+        req.headers(),
+        body,
+        svc.secret.expose(),
+        store::epoch(now),
+    ) {
+        Ok(v) => v,
+        Err(e) => {
+            let check = match &e {
+                SignatureError::Missing => "missing",
+                SignatureError::Malformed(_) => "malformed",
+                SignatureError::Stale { .. } => "stale",
+                SignatureError::Mismatch => "mismatch",
+            };
+            tracing::warn!(outcome = "invalid_signature", check, detail = %e, "webhook signature refused; nothing written");
+            return http::error(
+                StatusCode::UNAUTHORIZED,
+                "invalid_signature",
+                "The webhook signature is not valid.",
+            );
+        }
+    };
+    let event: RawEvent = match serde_json::from_slice(body) {
+        Ok(ev) => ev,
+        Err(e) => {
+            tracing::warn!(outcome = "invalid_event", error = %e, "signed delivery is not a readable event; nothing written");
+            let code = if e.is_data() {
+                "invalid_event"
+            } else {
+                "invalid_json"
+            };
+            return http::error(
+                StatusCode::BAD_REQUEST,
+                code,
+                "The delivery is not a valid event.",
+            );
+        }
+    };
+    let event_id = verified
+        .delivery_id
+        .clone()
+        .or_else(|| event.id.clone())
+        .unwrap_or_else(|| digest_id(verified.timestamp, body));
+    if event_id.is_empty() || event_id.len() > 200 {
+        return http::error(
+            StatusCode::BAD_REQUEST,
+            "invalid_event",
+            "The event id is not valid.",
+        );
+    }
+    let event_at_ms = event
+        .timestamp
+        .as_ref()
+        .and_then(timestamp_ms)
+        .unwrap_or(verified.timestamp * 1000);
+
+    let change_kind = match event.kind.as_str() {
+        "connection.created" | "connection.updated" => Kind::Upsert,
+        "connection.expired" => Kind::Expired,
+        "connection.disconnected" => Kind::Disconnected,
+        other => {
+            tracing::info!(outcome = "ignored", event_type = other, event = %mask(&event_id), scheme = verified.scheme.as_str());
+            return ok("ignored");
+        }
+    };
+    let Some(data) = event.data else {
+        return http::error(
+            StatusCode::BAD_REQUEST,
+            "invalid_event",
+            "The event has no data.",
+        );
+    };
+    let Some(conn) = data.connection.as_ref() else {
+        return http::error(
+            StatusCode::BAD_REQUEST,
+            "invalid_event",
+            "The event names no connection.",
+        );
+    };
+    let Some(connection) = ConnectionId::parse(&conn.id) else {
+        return http::error(
+            StatusCode::BAD_REQUEST,
+            "invalid_event",
+            "The connection id is not valid.",
+        );
+    };
+
+    match apply(
+        svc,
+        &event.kind,
+        change_kind,
+        &event_id,
+        event_at_ms,
+        &connection,
+        conn,
+        data.client_reference_id.as_deref(),
+        now,
+    )
+    .await
+    {
+        Ok(outcome) => {
+            tracing::info!(
+                outcome,
+                event_type = %event.kind,
+                event = %mask(&event_id),
+                connection = %connection.masked(),
+                scheme = verified.scheme.as_str(),
+            );
+            ok(outcome)
+        }
+        Err(e) => {
+            // OFAuth retries a failed delivery; nothing was half-written.
+            tracing::error!(outcome = "storage_unavailable", error = %e, event = %mask(&event_id));
+            http::storage_unavailable()
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    Upsert,
+    Expired,
+    Disconnected,
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn apply(
+    svc: &WebhookService,
+    event_type: &str,
+    kind: Kind,
+    event_id: &str,
+    event_at_ms: i64,
+    connection: &ConnectionId,
+    conn: &RawConnection,
+    client_reference_id: Option<&str>,
+    now: SystemTime,
+) -> Result<&'static str, store::StoreError> {
+    let attempt_user = match client_reference_id.and_then(AttemptId::parse) {
+        Some(id) => svc.store.get_attempt(&id).await?.map(|a| a.user_id),
+        None => None,
+    };
+    let existing = svc.store.get_connection(connection).await?;
+    let account = conn.user_data.clone().unwrap_or_default();
+    let change = match kind {
+        Kind::Upsert => {
+            let Some(user_id) = attempt_user
+                .as_deref()
+                .or(existing.as_ref().map(|r| r.user_id.as_str()))
+            else {
+                tracing::warn!(
+                    connection = %connection.masked(),
+                    "connection event names no known attempt and no record exists; it cannot be attributed to a user"
+                );
+                return Ok("unattributed");
+            };
+            if let (Some(a), Some(rec)) = (&attempt_user, &existing) {
+                if a != &rec.user_id {
+                    tracing::warn!(
+                        security = true,
+                        connection = %connection.masked(),
+                        recorded_user = %mask(&rec.user_id),
+                        event_user = %mask(a),
+                        "a signed webhook names a different owner than the recorded one; the webhook wins"
+                    );
+                }
+            }
+            let status = match conn.status.as_deref() {
+                Some(s) if is_token(s) => s,
+                _ if event_type == "connection.created" => "active",
+                _ => existing
+                    .as_ref()
+                    .map(|r| r.status.as_str())
+                    .unwrap_or("active"),
+            };
+            let change = Change::Upsert {
+                user_id,
+                status,
+                account: &account,
+                owner_from_attempt: attempt_user.is_some(),
+            };
+            return finish(
+                svc,
+                event_type,
+                event_id,
+                event_at_ms,
+                connection,
+                change,
+                now,
+            )
+            .await;
+        }
+        Kind::Expired | Kind::Disconnected if existing.is_some() => match kind {
+            Kind::Expired => Change::Expired,
+            _ => Change::Disconnected,
+        },
+        Kind::Expired | Kind::Disconnected => {
+            // Delivered before the event that creates the record (out of order):
+            // record the end state for the attempt's user, so the older
+            // `connection.created` that follows cannot bring it back to active.
+            let Some(user_id) = attempt_user.as_deref() else {
+                return Ok("unknown_connection");
+            };
+            let status = if matches!(kind, Kind::Expired) {
+                "expired"
+            } else {
+                "disconnected"
+            };
+            Change::Upsert {
+                user_id,
+                status,
+                account: &account,
+                owner_from_attempt: true,
+            }
+        }
+    };
+    finish(
+        svc,
+        event_type,
+        event_id,
+        event_at_ms,
+        connection,
+        change,
+        now,
+    )
+    .await
+}
+
+async fn finish(
+    svc: &WebhookService,
+    event_type: &str,
+    event_id: &str,
+    event_at_ms: i64,
+    connection: &ConnectionId,
+    change: Change<'_>,
+    now: SystemTime,
+) -> Result<&'static str, store::StoreError> {
+    let ev = ConnectionEvent {
+        event_id,
+        event_type,
+        event_at_ms,
+        connection,
+        change,
+    };
+    Ok(match svc.store.apply_event(&ev, now).await? {
+        Applied::Applied => "applied",
+        Applied::Duplicate => "duplicate",
+        Applied::Superseded => "superseded",
+    })
+}
+
+/// An id for a delivery that carries none: the digest of what was signed, so an
+/// exact replay maps to the same id.
+fn digest_id(timestamp: i64, body: &[u8]) -> String {
+    let mut ctx = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+    ctx.update(timestamp.to_string().as_bytes());
+    ctx.update(b".");
+    ctx.update(body);
+    let d = ctx.finish();
+    let hex: String = d.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256_{hex}")
+}
+
+/// An event timestamp: RFC 3339 text, or Unix seconds or milliseconds.
+fn timestamp_ms(v: &serde_json::Value) -> Option<i64> {
+    match v {
+        serde_json::Value::String(s) => {
+            let dt = aws_sdk_dynamodb::primitives::DateTime::from_str(
+                s,
+                aws_sdk_dynamodb::primitives::DateTimeFormat::DateTime,
+            )
+            .ok()?;
+            dt.to_millis().ok()
+        }
+        serde_json::Value::Number(n) => {
+            let n = n.as_i64()?;
+            Some(if n < 100_000_000_000 { n * 1000 } else { n })
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps() {
+        assert_eq!(
+            timestamp_ms(&serde_json::json!("2026-11-23T10:00:00.250Z")),
+            Some(1_795_428_000_250)
+        );
+        assert_eq!(
+            timestamp_ms(&serde_json::json!(1_795_428_000)),
+            Some(1_795_428_000_000)
+        );
+        assert_eq!(
+            timestamp_ms(&serde_json::json!(1_795_428_000_250i64)),
+            Some(1_795_428_000_250)
+        );
+        assert_eq!(timestamp_ms(&serde_json::json!("soon")), None);
+    }
+
+    #[test]
+    fn digest_ids_are_stable() {
+        assert_eq!(digest_id(1, b"x"), digest_id(1, b"x"));
+        assert_ne!(digest_id(1, b"x"), digest_id(2, b"x"));
+    }
+}

@@ -1,0 +1,521 @@
+//! Signed webhooks and the connections API, against DynamoDB Local and the
+//! simulator, which delivers its webhooks over HTTP to the webhook handler.
+
+mod support;
+
+use std::time::Duration;
+
+use ofauth_sim::{Faults, SignatureScheme, WebhookMode};
+use support::*;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+async fn with_webhooks(scheme: SignatureScheme) -> Harness {
+    Harness::with(Options {
+        webhooks: Some(scheme),
+        ..Options::default()
+    })
+    .await
+}
+
+fn param(query: &str, name: &str) -> String {
+    query_param(&format!("https://x/?{query}"), name).unwrap()
+}
+
+async fn only_record(
+    h: &Harness,
+) -> std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue> {
+    let conns = h.items_of("connection").await;
+    assert_eq!(conns.len(), 1, "exactly one connection record");
+    conns.into_iter().next().unwrap()
+}
+
+#[tokio::test]
+async fn webhook_before_callback_ends_in_one_record() {
+    for scheme in [SignatureScheme::Ofauth, SignatureScheme::Svix] {
+        let h = with_webhooks(scheme).await;
+        let url = h.start("user-1", "").await;
+        let query = h.hosted(&url, "approve").await;
+        let d = h.sim.wait_for_deliveries(1, WAIT).await;
+        assert_eq!(d[0].status, 200, "{scheme:?}: {d:?}");
+        assert_eq!(d[0].outcome.as_deref(), Some("applied"));
+        let rec = only_record(&h).await;
+        assert_eq!(s(&rec, "userId"), "user-1");
+        assert_eq!(s(&rec, "status"), "active");
+
+        // The browser arrives afterwards: success, same single record.
+        let loc = location(&h.callback(&query).await);
+        assert!(loc.contains("status=success"), "{loc}");
+        let rec = only_record(&h).await;
+        assert_eq!(s(&rec, "userId"), "user-1");
+        assert_eq!(s(&rec, "connectionId"), param(&query, "connection_id"));
+    }
+}
+
+#[tokio::test]
+async fn callback_before_webhook_ends_in_one_record() {
+    let h = with_webhooks(SignatureScheme::Svix).await;
+    h.sim.set_webhook_mode(WebhookMode {
+        hold: true,
+        ..WebhookMode::default()
+    });
+    let url = h.start("user-1", "").await;
+    let query = h.hosted(&url, "approve").await;
+    assert!(location(&h.callback(&query).await).contains("status=success"));
+    let before = only_record(&h).await;
+    h.sim.release_webhooks(false);
+    let d = h.sim.wait_for_deliveries(1, WAIT).await;
+    assert_eq!(d[0].status, 200);
+    let after = only_record(&h).await;
+    assert_eq!(s(&after, "userId"), "user-1");
+    assert_eq!(s(&after, "status"), "active");
+    assert_eq!(s(&after, "connectedAt"), s(&before, "connectedAt"));
+}
+
+#[tokio::test]
+async fn callback_that_never_arrives_is_recovered_by_the_webhook() {
+    let h = with_webhooks(SignatureScheme::Ofauth).await;
+    let url = h.start("user-1", "").await;
+    let query = h.hosted(&url, "approve").await; // the tab is closed here
+    h.sim.wait_for_deliveries(1, WAIT).await;
+    let (status, body) = h.list_connections("user-1").await;
+    assert_eq!(status, 200);
+    let list = body["connections"].as_array().unwrap();
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0]["id"], param(&query, "connection_id").as_str());
+    assert_eq!(list[0]["status"], "active");
+    let sim_conn = h.sim.connection(&param(&query, "connection_id")).unwrap();
+    assert_eq!(list[0]["username"], sim_conn.username.as_str());
+    assert_eq!(list[0]["name"], sim_conn.name.as_str());
+}
+
+#[tokio::test]
+async fn duplicate_deliveries_change_nothing() {
+    let h = with_webhooks(SignatureScheme::Svix).await;
+    h.sim.set_webhook_mode(WebhookMode {
+        duplicate: true,
+        ..WebhookMode::default()
+    });
+    let url = h.start("user-1", "").await;
+    h.hosted(&url, "approve").await;
+    let d = h.sim.wait_for_deliveries(2, WAIT).await;
+    assert_eq!(d.len(), 2);
+    assert_eq!(d[0].outcome.as_deref(), Some("applied"));
+    assert_eq!(d[1].outcome.as_deref(), Some("duplicate"));
+    assert_eq!(h.items_of("connection").await.len(), 1);
+    assert_eq!(h.items_of("event").await.len(), 1);
+
+    // The exact same signed bytes replayed by hand: also a duplicate.
+    let record = only_record(&h).await;
+    let body = serde_json::json!({
+        "id": "evt_manual", "type": "connection.updated", "timestamp": "2020-01-01T00:00:00Z",
+        "data": { "connection": { "id": s(&record, "connectionId"), "status": "active" } }
+    })
+    .to_string();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let headers = h
+        .sim
+        .sign(SignatureScheme::Ofauth, "", now, body.as_bytes());
+    let first = json_body(&h.deliver(&headers, &body).await);
+    let second = json_body(&h.deliver(&headers, &body).await);
+    // Older than the record's state: superseded, and the replay is a duplicate or superseded, never applied.
+    assert_eq!(first["outcome"], "superseded");
+    assert_ne!(second["outcome"], "applied");
+    assert_eq!(only_record(&h).await, record);
+}
+
+#[tokio::test]
+async fn out_of_order_deliveries_keep_the_newest_state() {
+    // created and expired are held, then delivered newest first.
+    let h = with_webhooks(SignatureScheme::Ofauth).await;
+    h.sim.set_webhook_mode(WebhookMode {
+        hold: true,
+        ..WebhookMode::default()
+    });
+    let url = h.start("user-1", "").await;
+    let query = h.hosted(&url, "approve").await;
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    h.sim.expire_connection(&param(&query, "connection_id"));
+    h.sim.release_webhooks(true);
+    let d = h.sim.wait_for_deliveries(2, WAIT).await;
+    assert_eq!(d[0].event_type, "connection.expired");
+    assert_eq!(d[1].event_type, "connection.created");
+    assert_eq!(d[1].outcome.as_deref(), Some("superseded"));
+    let rec = only_record(&h).await;
+    assert_eq!(s(&rec, "status"), "expired");
+    assert_eq!(s(&rec, "userId"), "user-1");
+
+    // And with a recorded connection: expiry then a late, older update.
+    let h = with_webhooks(SignatureScheme::Svix).await;
+    let url = h.start("user-2", "").await;
+    let query = h.hosted(&url, "approve").await;
+    h.sim.wait_for_deliveries(1, WAIT).await;
+    assert!(location(&h.callback(&query).await).contains("status=success"));
+    h.sim.set_webhook_mode(WebhookMode {
+        hold: true,
+        ..WebhookMode::default()
+    });
+    let conn = param(&query, "connection_id");
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    h.sim.expire_connection(&conn);
+    h.sim.release_webhooks(false);
+    h.sim.wait_for_deliveries(2, WAIT).await;
+    assert_eq!(s(&only_record(&h).await, "status"), "expired");
+    let (_, body) = h.list_connections("user-2").await;
+    assert_eq!(body["connections"][0]["status"], "expired");
+}
+
+#[tokio::test]
+async fn late_delivery_is_still_applied() {
+    let h = with_webhooks(SignatureScheme::Ofauth).await;
+    h.sim.set_webhook_mode(WebhookMode {
+        delay_ms: 300,
+        ..WebhookMode::default()
+    });
+    let url = h.start("user-1", "").await;
+    h.hosted(&url, "approve").await;
+    assert!(h.items_of("connection").await.is_empty());
+    let d = h.sim.wait_for_deliveries(1, WAIT).await;
+    assert_eq!(d[0].outcome.as_deref(), Some("applied"));
+    assert_eq!(h.items_of("connection").await.len(), 1);
+}
+
+#[tokio::test]
+async fn signed_webhook_wins_over_a_forged_callback() {
+    let h = with_webhooks(SignatureScheme::Ofauth).await;
+    h.sim.set_webhook_mode(WebhookMode {
+        hold: true,
+        ..WebhookMode::default()
+    });
+    // The victim approves; before their browser or the webhook arrives, Mallory
+    // sends her own attempt back with the victim's connection id.
+    let url = h.start("victim", "").await;
+    let query = h.hosted(&url, "approve").await;
+    let conn = param(&query, "connection_id");
+    let murl = h.start("mallory", "").await;
+    let mquery = h.hosted(&murl, "cancel?step=login").await;
+    let forged = format!(
+        "status=success&connection_id={conn}&client_reference_id={}",
+        param(&mquery, "client_reference_id")
+    );
+    assert!(location(&h.callback(&forged).await).contains("status=success"));
+    assert_eq!(s(&only_record(&h).await, "userId"), "mallory");
+
+    // The signed connection.created names the victim's attempt: it wins.
+    h.sim.release_webhooks(false);
+    let d = h.sim.wait_for_deliveries(2, WAIT).await;
+    let created = d
+        .iter()
+        .find(|d| d.event_type == "connection.created")
+        .unwrap();
+    assert_eq!(created.outcome.as_deref(), Some("applied"));
+    let rec = only_record(&h).await;
+    assert_eq!(s(&rec, "userId"), "victim");
+    assert!(h.list_connections("mallory").await.1["connections"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+    // The victim's own callback now completes normally.
+    assert!(location(&h.callback(&query).await).contains("status=success"));
+    assert_eq!(s(&only_record(&h).await, "userId"), "victim");
+}
+
+/// A valid body for the signature tests.
+fn created_body(conn: &str) -> String {
+    serde_json::json!({
+        "id": "evt_sig", "type": "connection.created", "timestamp": "2026-11-23T10:00:00Z",
+        "data": { "connection": { "id": conn, "status": "active" } }
+    })
+    .to_string()
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+#[tokio::test]
+async fn bad_signatures_are_401_and_write_nothing() {
+    let h = with_webhooks(SignatureScheme::Ofauth).await;
+    let conn = h.connect("user-1", "").await;
+    let before = h.items().await;
+    let body = created_body(&conn);
+    let t = now();
+    let good_ofauth = h.sim.sign(SignatureScheme::Ofauth, "", t, body.as_bytes());
+    let good_svix = h
+        .sim
+        .sign(SignatureScheme::Svix, "msg_1", t, body.as_bytes());
+    let wrong_secret = ofauth_sim::sign_headers(
+        "whsec_b3RoZXI=",
+        SignatureScheme::Ofauth,
+        "",
+        t,
+        body.as_bytes(),
+    );
+    let wrong_secret_svix = ofauth_sim::sign_headers(
+        "whsec_b3RoZXI=",
+        SignatureScheme::Svix,
+        "m",
+        t,
+        body.as_bytes(),
+    );
+    let stale = h
+        .sim
+        .sign(SignatureScheme::Ofauth, "", t - 301, body.as_bytes());
+    let stale_svix = h
+        .sim
+        .sign(SignatureScheme::Svix, "msg_1", t - 301, body.as_bytes());
+    let future = h
+        .sim
+        .sign(SignatureScheme::Svix, "msg_1", t + 301, body.as_bytes());
+    let tampered = body.replace("user", "usr").replace("active", "expired");
+    let hdr = |k: &str, v: &str| vec![(k.to_string(), v.to_string())];
+    type Headers = Vec<(String, String)>;
+    let cases: Vec<(&str, Headers, &str)> = vec![
+        ("missing", vec![], &body),
+        ("malformed", hdr("OFAuth-Signature", "v1=abc"), &body),
+        (
+            "malformed hex",
+            hdr("OFAuth-Signature", &format!("t={t},v1=xyz")),
+            &body,
+        ),
+        ("malformed svix", hdr("svix-signature", "v1,abc"), &body),
+        ("wrong secret", wrong_secret, &body),
+        ("wrong secret svix", wrong_secret_svix, &body),
+        ("stale", stale, &body),
+        ("stale svix", stale_svix, &body),
+        ("future svix", future, &body),
+        ("tampered body", good_ofauth.clone(), &tampered),
+        ("tampered body svix", good_svix.clone(), &tampered),
+    ];
+    for (name, headers, b) in cases {
+        let resp = h.deliver(&headers, b).await;
+        assert_eq!(resp.status(), 401, "{name}");
+        assert_eq!(json_body(&resp)["error"], "invalid_signature", "{name}");
+        assert!(!body_text(&resp).contains(WEBHOOK_SECRET));
+    }
+    assert_eq!(h.items().await, before, "nothing written");
+    // The same bodies, correctly signed, are accepted.
+    assert_eq!(h.deliver(&good_ofauth, &body).await.status(), 200);
+}
+
+#[tokio::test]
+async fn malformed_json_after_a_valid_signature_is_400() {
+    let h = with_webhooks(SignatureScheme::Ofauth).await;
+    for body in [
+        "{not json",
+        "[]",
+        r#"{"type":"connection.created"}"#,
+        r#"{"type":"connection.created","data":{"connection":{"id":"bad id"}}}"#,
+    ] {
+        let headers = h
+            .sim
+            .sign(SignatureScheme::Svix, "msg_x", now(), body.as_bytes());
+        let resp = h.deliver(&headers, body).await;
+        assert_eq!(resp.status(), 400, "{body}");
+    }
+    assert!(h.items().await.is_empty());
+}
+
+#[tokio::test]
+async fn other_event_types_are_acknowledged_and_ignored() {
+    let h = with_webhooks(SignatureScheme::Ofauth).await;
+    for kind in ["rules.updated", "something.new"] {
+        let body =
+            serde_json::json!({ "type": kind, "timestamp": "2026-11-23T10:00:00Z", "data": {} })
+                .to_string();
+        let headers = h
+            .sim
+            .sign(SignatureScheme::Ofauth, "", now(), body.as_bytes());
+        let resp = h.deliver(&headers, &body).await;
+        assert_eq!(resp.status(), 200);
+        assert_eq!(json_body(&resp)["outcome"], "ignored");
+    }
+    // An event for a connection nobody can be attributed to is acknowledged, not stored.
+    let body = created_body("conn_nobody");
+    let headers = h
+        .sim
+        .sign(SignatureScheme::Ofauth, "", now(), body.as_bytes());
+    assert_eq!(
+        json_body(&h.deliver(&headers, &body).await)["outcome"],
+        "unattributed"
+    );
+    assert!(h.items().await.is_empty());
+}
+
+#[tokio::test]
+async fn expiry_and_disconnect_show_in_the_connections_list() {
+    let h = with_webhooks(SignatureScheme::Svix).await;
+    let first = h.connect("user-1", "").await;
+    tokio::time::sleep(Duration::from_millis(1100)).await; // distinct connectedAt, for the order
+    let second = h.connect("user-1", "").await;
+    h.sim.wait_for_deliveries(2, WAIT).await;
+    let (_, body) = h.list_connections("user-1").await;
+    let ids: Vec<&str> = body["connections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, vec![second.as_str(), first.as_str()], "newest first");
+    let ofauth_calls = h.sim.requests().len();
+    let _ = h.list_connections("user-1").await;
+    assert_eq!(
+        h.sim.requests().len(),
+        ofauth_calls,
+        "no OFAuth call to list"
+    );
+
+    h.sim.expire_connection(&first);
+    h.sim.wait_for_deliveries(3, WAIT).await;
+    let (_, body) = h.list_connections("user-1").await;
+    let expired = body["connections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == first.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(expired["status"], "expired");
+
+    let resp = h.disconnect("user-1", &second).await;
+    assert_eq!(resp.status(), 204, "{}", body_text(&resp));
+    assert!(
+        h.sim.connection(&second).is_none(),
+        "disconnected at OFAuth"
+    );
+    assert!(h
+        .sim
+        .requests()
+        .iter()
+        .any(|r| r.method == "DELETE" && r.path.ends_with(&second)));
+    let (_, body) = h.list_connections("user-1").await;
+    let ids: Vec<&str> = body["connections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, vec![first.as_str()]);
+    assert_eq!(
+        s(
+            &h.item(&format!("CONNECTION#{second}")).await.unwrap(),
+            "status"
+        ),
+        "disconnected"
+    );
+    // OFAuth's connection.disconnected webhook arrives afterwards and changes nothing.
+    let d = h.sim.wait_for_deliveries(4, WAIT).await;
+    assert_eq!(d[3].event_type, "connection.disconnected");
+    assert_eq!(
+        s(
+            &h.item(&format!("CONNECTION#{second}")).await.unwrap(),
+            "status"
+        ),
+        "disconnected"
+    );
+    // Disconnecting again: gone.
+    assert_eq!(h.disconnect("user-1", &second).await.status(), 404);
+    // A disconnected connection cannot be reconnected.
+    assert_eq!(
+        h.create_session("user-1", &format!(r#"{{"connectionId":"{second}"}}"#))
+            .await
+            .status(),
+        404
+    );
+}
+
+#[tokio::test]
+async fn disconnect_by_a_non_owner_is_404() {
+    let h = Harness::new().await;
+    let conn = h.connect("alice", "").await;
+    let before = h.items().await;
+    let resp = h.disconnect("mallory", &conn).await;
+    assert_eq!(resp.status(), 404);
+    assert_eq!(json_body(&resp)["error"], "connection_not_found");
+    assert_eq!(
+        h.disconnect("mallory", "conn_doesnotexist").await.status(),
+        404
+    );
+    assert_eq!(h.disconnect("mallory", "bad%20id").await.status(), 404);
+    assert!(h.sim.connection(&conn).is_some(), "OFAuth was not asked");
+    assert!(!h.sim.requests().iter().any(|r| r.method == "DELETE"));
+    assert_eq!(h.items().await, before);
+    assert!(h.list_connections("mallory").await.1["connections"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+}
+
+#[tokio::test]
+async fn ofauth_failing_during_disconnect_leaves_the_record() {
+    let h = Harness::new().await;
+    let conn = h.connect("alice", "").await;
+    let before = h.items().await;
+    for (faults, status) in [
+        (
+            Faults {
+                status: Some(500),
+                ..Faults::default()
+            },
+            502,
+        ),
+        (
+            Faults {
+                status: Some(429),
+                retry_after: Some(3),
+                ..Faults::default()
+            },
+            503,
+        ),
+        (
+            Faults {
+                latency_ms: 1500,
+                ..Faults::default()
+            },
+            504,
+        ),
+    ] {
+        h.sim.set_faults(faults);
+        let resp = h.disconnect("alice", &conn).await;
+        assert_eq!(resp.status(), status, "{}", body_text(&resp));
+        assert_eq!(h.items().await, before);
+    }
+    h.sim.set_faults(Faults::default());
+    assert_eq!(h.disconnect("alice", &conn).await.status(), 204);
+}
+
+#[tokio::test]
+async fn connections_api_requires_identity_and_cors() {
+    let h = Harness::new().await;
+    let req = api_event("GET", "/link/connections", None, "", &[], None);
+    let resp = link_shared::connections::handle(req, &h.connections).await;
+    assert_eq!(resp.status(), 401);
+    let req = api_event("POST", "/link/connections", Some("u"), "", &[], None);
+    assert_eq!(
+        link_shared::connections::handle(req, &h.connections)
+            .await
+            .status(),
+        405
+    );
+    let req = api_event(
+        "OPTIONS",
+        "/link/connections",
+        None,
+        "",
+        &[("access-control-request-method", "DELETE")],
+        None,
+    );
+    let resp = link_shared::connections::handle(req, &h.connections).await;
+    assert_eq!(resp.status(), 204);
+    assert!(resp.headers()["access-control-allow-methods"]
+        .to_str()
+        .unwrap()
+        .contains("DELETE"));
+    assert_eq!(resp.headers()["access-control-allow-origin"], ORIGIN);
+}
