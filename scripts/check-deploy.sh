@@ -18,7 +18,7 @@ step "sam validate --lint"
 sam validate --lint --region us-east-1
 step "sam build (release, arm64, cargo-lambda + Zig; the first run takes a few minutes)"
 sam build --region us-east-1 >.local/sam-build.log 2>&1 || { tail -40 .local/sam-build.log; die "sam build failed (log: .local/sam-build.log)"; }
-for fn in InitSessionFunction CallbackFunction; do
+for fn in InitSessionFunction CallbackFunction WebhookFunction ConnectionsFunction; do
   bin=".aws-sam/build/$fn/bootstrap"
   [ -f "$bin" ] || die "sam build did not produce $bin"
   python3 - "$bin" <<'PY'

@@ -52,6 +52,7 @@ target/debug/link-dev create-table | sed 's/^/    /'
 if $use_sim; then
   step "starting the OFAuth simulator on port $SIM_PORT"
   SIM_PORT=$SIM_PORT SIM_API_KEY="$OFAUTH_API_KEY" SIM_ALLOWED_REDIRECTS="$CALLBACK_URL" \
+    SIM_WEBHOOK_URL="http://localhost:$WATCH_PORT/link/webhook" SIM_WEBHOOK_SECRET="${OFAUTH_WEBHOOK_SECRET:-}" \
     target/debug/ofauth-sim >.local/ofauth-sim.log 2>&1 &
   pids+=($!)
   wait_port "$SIM_PORT" 30 || die "the simulator did not start (see .local/ofauth-sim.log)"
@@ -69,8 +70,11 @@ wait_port "$WATCH_PORT" 120 || die "cargo lambda watch did not start (see .local
 cat <<TXT
 
 Ready.
-  POST http://localhost:$WATCH_PORT/link/session    (header x-user-id: <any user id>)
-  GET  http://localhost:$WATCH_PORT/link/callback   (OFAuth sends the browser here)
+  POST   http://localhost:$WATCH_PORT/link/session            (header x-user-id: <any user id>)
+  GET    http://localhost:$WATCH_PORT/link/callback           (OFAuth sends the browser here)
+  POST   http://localhost:$WATCH_PORT/link/webhook            (OFAuth's signed webhooks)
+  GET    http://localhost:$WATCH_PORT/link/connections        (header x-user-id)
+  DELETE http://localhost:$WATCH_PORT/link/connections/<id>   (header x-user-id)
   OFAuth: $OFAUTH_BASE_URL    DynamoDB Local: $DYNAMODB_ENDPOINT (table $TABLE_NAME)
 
 Try it:

@@ -13,11 +13,18 @@ set -a; source .env.local; set +a
 export DYNAMODB_ENDPOINT="http://127.0.0.1:$DDB_PORT" OFAUTH_BASE_URL="http://127.0.0.1:$SIM_PORT"
 
 step "seeding what the events refer to"
-cargo run --quiet -p link-dev -- seed-events events >/dev/null
+cargo build --quiet -p link-dev
+target/debug/link-dev seed-events events >/dev/null
 failed=0 passed=0
 for name in $(python3 -c 'import json; print(" ".join(sorted(json.load(open("events/expected.json")))))'); do
-  fn=$(python3 -c "import json; print(json.load(open('events/expected.json'))['$name']['function'])")
-  out=$(cargo lambda invoke "$fn" --invoke-port "$WATCH_PORT" --data-file "events/$name.json" 2>&1) || true
+  read -r fn sign < <(python3 -c "import json; e = json.load(open('events/expected.json'))['$name']; print(e['function'], e.get('sign', ''))")
+  file="events/$name.json"
+  if [ -n "$sign" ]; then
+    # Webhook signatures expire after 5 minutes: sign the event now.
+    target/debug/link-dev sign-event "$file" "$sign" >".local/signed-$name.json"
+    file=".local/signed-$name.json"
+  fi
+  out=$(cargo lambda invoke "$fn" --invoke-port "$WATCH_PORT" --data-file "$file" 2>&1) || true
   if python3 - "$name" "$out" <<'PY'
 import json, sys
 name, out = sys.argv[1], sys.argv[2]

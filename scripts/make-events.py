@@ -4,7 +4,7 @@ the tests cover, and events/expected.json, which says what each must answer and
 what must exist first (the attempts and connections `link-dev seed-events` adds).
 
 Run it after changing an event; the tests read the files it writes."""
-import json, pathlib
+import base64, hashlib, hmac, json, pathlib
 
 root = pathlib.Path(__file__).resolve().parent.parent
 out = root / "events"
@@ -40,13 +40,52 @@ def callback(query):
             "headers": {"host": DOMAIN, "user-agent": "Mozilla/5.0"}, "requestContext": ctx("GET", "/link/callback", None),
             "isBase64Encoded": False}
 
+def env_example():
+    out = {}
+    for line in (root / ".env.example").read_text().splitlines():
+        if "=" in line and not line.lstrip().startswith("#"):
+            k, v = line.split("=", 1)
+            out[k.strip()] = v.strip()
+    return out
+
+SECRET = env_example()["OFAUTH_WEBHOOK_SECRET"]
+
+def api(method, path, user, body=None, path_params=None, route=None):
+    ev = {"version": "2.0", "routeKey": f"{method} {route or path}", "rawPath": path, "rawQueryString": "",
+          "headers": {"host": DOMAIN, "origin": APP, "content-type": "application/json"},
+          "requestContext": ctx(method, path, {"sub": user, "iss": "https://issuer.example.com/"} if user else None),
+          "isBase64Encoded": False}
+    ev["requestContext"]["routeKey"] = f"{method} {route or path}"
+    if path_params:
+        ev["pathParameters"] = path_params
+    if body is not None:
+        ev["body"] = body
+    return ev
+
+def webhook(body, headers=None):
+    ev = api("POST", "/link/webhook", None, body)
+    ev["headers"].pop("origin")
+    ev["headers"].update(headers or {})
+    return ev
+
+def ofauth_sig(t, body, secret=SECRET):
+    mac = hmac.new(secret.encode(), f"{t}.{body}".encode(), hashlib.sha256).hexdigest()
+    return {"ofauth-signature": f"t={t},v1={mac}"}
+
+def connection_event(kind, conn, ref_id=None, event_id=None, status="active"):
+    return json.dumps({"id": event_id or f"evt_{kind.replace('.', '_')}_{conn}", "type": kind,
+                       "timestamp": "2026-11-23T10:00:00.000Z",
+                       "data": {"clientReferenceId": ref_id, "connection": {"id": conn, "status": status, "permissions": [],
+                                "userData": {"id": "300001", "name": "Webhook Creator", "username": "webhookcreator", "avatar": "https://avatars.example/w.png"}}}})
+
 def ref(n):
     return "la_" + f"{n:040x}"
 
 events, expected = {}, {}
-def add(name, function, event, status, location=None, error=None, seed=None):
+def add(name, function, event, status, location=None, error=None, seed=None, sign=None):
     events[name] = event
     e = {"function": function, "status": status}
+    if sign: e["sign"] = sign
     if location: e["location"] = location
     if error: e["error"] = error
     if seed: e["seed"] = seed
@@ -101,6 +140,36 @@ add("callback-open-redirect", "callback",
     seed={"attempts": [{"id": ref(32), "user": USER}]})
 add("callback-malformed", "callback", callback("status=maybe&connection_id=conn%00x"), 302,
     location=f"{APP}/link/error?status=error&error_code=invalid_request")
+
+# webhook: signed at invoke time ("sign"), or deliberately bad
+add("webhook-connection-created", "webhook", webhook(connection_event("connection.created", "conn_eventwebhook", ref(40))), 200,
+    sign="ofauth", seed={"attempts": [{"id": ref(40), "user": USER}]})
+add("webhook-connection-created-svix", "webhook", webhook(connection_event("connection.created", "conn_eventwebhooksvix", ref(41))), 200,
+    sign="svix", seed={"attempts": [{"id": ref(41), "user": USER}]})
+add("webhook-connection-updated", "webhook", webhook(connection_event("connection.updated", "conn_eventexisting")), 200,
+    sign="ofauth", seed={"connections": [{"id": "conn_eventexisting", "user": USER}]})
+add("webhook-connection-expired", "webhook", webhook(connection_event("connection.expired", "conn_eventexisting", status="expired")), 200,
+    sign="svix", seed={"connections": [{"id": "conn_eventexisting", "user": USER}]})
+add("webhook-connection-disconnected", "webhook", webhook(connection_event("connection.disconnected", "conn_eventexisting", status="disconnected")), 200,
+    sign="ofauth", seed={"connections": [{"id": "conn_eventexisting", "user": USER}]})
+add("webhook-rules-updated", "webhook", webhook(json.dumps({"type": "rules.updated", "timestamp": "2026-11-23T10:00:00Z", "data": {}})), 200,
+    sign="ofauth")
+add("webhook-malformed-json", "webhook", webhook('{"type": "connection.created", '), 400, error="invalid_json", sign="svix")
+body = connection_event("connection.created", "conn_eventwebhook", ref(40), event_id="evt_forged")
+add("webhook-wrong-signature", "webhook", webhook(body, ofauth_sig(1795428000, body, "whsec_d3Jvbmc=")), 401, error="invalid_signature")
+add("webhook-stale-signature", "webhook", webhook(body, ofauth_sig(1700000000, body)), 401, error="invalid_signature")
+add("webhook-missing-signature", "webhook", webhook(body), 401, error="invalid_signature")
+
+# connections
+add("connections-list", "connections", api("GET", "/link/connections", USER), 200,
+    seed={"connections": [{"id": "conn_eventexisting", "user": USER}]})
+add("connections-disconnect", "connections",
+    api("DELETE", "/link/connections/conn_eventdisconnect", USER, path_params={"id": "conn_eventdisconnect"}, route="/link/connections/{id}"), 204,
+    seed={"connections": [{"id": "conn_eventdisconnect", "user": USER}], "sim_connections": ["conn_eventdisconnect"]})
+add("connections-disconnect-other-user", "connections",
+    api("DELETE", "/link/connections/conn_eventexisting", OTHER, path_params={"id": "conn_eventexisting"}, route="/link/connections/{id}"), 404,
+    error="connection_not_found", seed={"connections": [{"id": "conn_eventexisting", "user": USER}]})
+add("connections-unauthenticated", "connections", api("GET", "/link/connections", None), 401, error="unauthenticated")
 
 for name, ev in events.items():
     (out / f"{name}.json").write_text(json.dumps(ev, indent=2) + "\n")

@@ -63,6 +63,9 @@ pub const DEV_USER_HEADER: &str = "x-user-id";
 pub mod routes {
     pub const SESSION: (&str, &str) = ("POST", "/link/session");
     pub const CALLBACK: (&str, &str) = ("GET", super::CALLBACK_PATH);
+    pub const WEBHOOK: (&str, &str) = ("POST", "/link/webhook");
+    pub const CONNECTIONS: (&str, &str) = ("GET", "/link/connections");
+    pub const DISCONNECT: (&str, &str) = ("DELETE", "/link/connections/{id}");
 }
 
 /// The path of the callback route; the derived callback URL ends with it.

@@ -22,6 +22,32 @@ pub struct Expected {
     pub error: Option<String>,
     #[serde(default)]
     pub seed: Seed,
+    /// Sign the webhook event at run time with this scheme (`ofauth` or `svix`).
+    #[serde(default)]
+    pub sign: Option<String>,
+}
+
+/// The event with fresh signature headers for its body, when `sign` names a
+/// scheme (webhook signatures expire after five minutes, so files cannot carry them).
+pub fn prepare_event(raw: &str, sign: Option<&str>, secret: &str) -> Result<String, Error> {
+    let Some(scheme) = sign else {
+        return Ok(raw.to_string());
+    };
+    let scheme = match scheme {
+        "ofauth" => ofauth_sim::SignatureScheme::Ofauth,
+        "svix" => ofauth_sim::SignatureScheme::Svix,
+        other => return Err(format!("unknown scheme {other}").into()),
+    };
+    let mut ev: serde_json::Value = serde_json::from_str(raw)?;
+    let body = ev["body"].as_str().unwrap_or_default().to_string();
+    let now = SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs() as i64;
+    let id = format!("msg_{now}");
+    for (k, v) in ofauth_sim::sign_headers(secret, scheme, &id, now, body.as_bytes()) {
+        ev["headers"][k.to_ascii_lowercase()] = serde_json::Value::String(v);
+    }
+    Ok(ev.to_string())
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

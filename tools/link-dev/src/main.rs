@@ -4,6 +4,8 @@
 //!   Local) as template.yaml defines it; does nothing when it exists.
 //! - `link-dev seed-events [events-dir]`: adds what events/expected.json says each
 //!   event needs, in DynamoDB Local and in the simulator at `OFAUTH_BASE_URL`.
+//! - `link-dev sign-event <file> <ofauth|svix>`: prints the event with fresh
+//!   webhook signature headers (`OFAUTH_WEBHOOK_SECRET`).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -15,13 +17,15 @@ async fn main() -> Result<(), link_dev::Error> {
     let var = |k: &str| std::env::var(k).map_err(|_| format!("{k} is required"));
     let mut args = std::env::args().skip(1);
     let command = args.next().unwrap_or_default();
-    let endpoint = var("DYNAMODB_ENDPOINT")?;
-    let store = Store::new(
-        local_dynamodb::client(&endpoint, Duration::from_secs(5)),
-        var("TABLE_NAME")?,
-    );
+    let store = || -> Result<Store, link_dev::Error> {
+        Ok(Store::new(
+            local_dynamodb::client(&var("DYNAMODB_ENDPOINT")?, Duration::from_secs(5)),
+            var("TABLE_NAME")?,
+        ))
+    };
     match command.as_str() {
         "create-table" => {
+            let store = store()?;
             let exists = store
                 .client()
                 .describe_table()
@@ -37,6 +41,7 @@ async fn main() -> Result<(), link_dev::Error> {
             }
         }
         "seed-events" => {
+            let store = store()?;
             let dir = PathBuf::from(args.next().unwrap_or_else(|| "events".into()));
             let sim = var("OFAUTH_BASE_URL")?;
             for (name, exp) in link_dev::expectations(&dir)? {
@@ -44,7 +49,25 @@ async fn main() -> Result<(), link_dev::Error> {
                 println!("seeded {name}");
             }
         }
-        _ => return Err("usage: link-dev create-table | seed-events [events-dir]".into()),
+        "sign-event" => {
+            let file = args
+                .next()
+                .ok_or("usage: link-dev sign-event <file> <ofauth|svix>")?;
+            let scheme = args.next();
+            let secret = var("OFAUTH_WEBHOOK_SECRET")?;
+            println!(
+                "{}",
+                link_dev::prepare_event(
+                    &std::fs::read_to_string(file)?,
+                    scheme.as_deref(),
+                    &secret
+                )?
+            );
+        }
+        _ => return Err(
+            "usage: link-dev create-table | seed-events [events-dir] | sign-event <file> <scheme>"
+                .into(),
+        ),
     }
     Ok(())
 }

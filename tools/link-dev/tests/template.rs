@@ -206,16 +206,26 @@ fn environment_variables_are_the_ones_the_code_reads() {
                 "{name} sets {n}, which the code does not read"
             );
         }
-        for required in [
-            vars::TABLE_NAME,
-            vars::APP_URL,
-            vars::OFAUTH_API_KEY_SECRET_ID,
-        ] {
+        let (secret, other) = if binary(&f) == "webhook" {
+            (
+                vars::OFAUTH_WEBHOOK_SECRET_ID,
+                vars::OFAUTH_API_KEY_SECRET_ID,
+            )
+        } else {
+            (
+                vars::OFAUTH_API_KEY_SECRET_ID,
+                vars::OFAUTH_WEBHOOK_SECRET_ID,
+            )
+        };
+        for required in [vars::TABLE_NAME, vars::APP_URL, secret] {
             assert!(names.contains(required), "{name} lacks {required}");
         }
+        // Each function is given only the secret it reads.
+        assert!(!names.contains(other), "{name} is given {other}");
         // The key itself never travels in an environment variable, and the
         // development identity switch never reaches a deployment.
         assert!(!names.contains(vars::OFAUTH_API_KEY), "{name}");
+        assert!(!names.contains(vars::OFAUTH_WEBHOOK_SECRET), "{name}");
         assert!(!names.contains(vars::DEV_TRUST_USER_HEADER), "{name}");
         assert!(!names.contains(vars::DYNAMODB_ENDPOINT), "{name}");
     }
@@ -257,6 +267,9 @@ fn routes_match_the_code_and_the_local_router() {
     let expected: BTreeSet<(String, String, String, String)> = [
         ("init-session", routes::SESSION, "JwtAuthorizer"),
         ("callback", routes::CALLBACK, "NONE"),
+        ("webhook", routes::WEBHOOK, "NONE"),
+        ("connections", routes::CONNECTIONS, "JwtAuthorizer"),
+        ("connections", routes::DISCONNECT, "JwtAuthorizer"),
     ]
     .iter()
     .map(|(b, (m, p), a)| (b.to_string(), m.to_string(), p.to_string(), a.to_string()))
@@ -304,11 +317,22 @@ fn functions_build_with_cargo_lambda_for_arm64() {
     let bins: BTreeSet<String> = functions(&t).values().map(binary).collect();
     assert_eq!(
         bins,
-        ["callback", "init-session"]
+        ["callback", "connections", "init-session", "webhook"]
             .iter()
             .map(|b| b.to_string())
             .collect()
     );
+    // Every binary the template builds exists in the workspace.
+    for b in &bins {
+        assert!(
+            root()
+                .join("functions")
+                .join(b)
+                .join("src/main.rs")
+                .exists(),
+            "{b}"
+        );
+    }
     for f in functions(&t).values() {
         assert_eq!(f["Metadata"]["BuildMethod"], "rust-cargolambda");
         assert_eq!(f["Properties"]["LoggingConfig"]["LogFormat"], "JSON");
@@ -357,6 +381,24 @@ fn roles_are_least_privilege() {
             "CallbackRole",
             BTreeSet::from(["dynamodb:GetItem", "dynamodb:UpdateItem"]),
         ),
+        (
+            "WebhookRole",
+            BTreeSet::from([
+                "dynamodb:GetItem",
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+            ]),
+        ),
+        (
+            "ConnectionsRole",
+            BTreeSet::from(["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"]),
+        ),
+    ]);
+    let secret_param: BTreeMap<&str, &str> = BTreeMap::from([
+        ("InitSessionRole", "OFAuthApiKeySecretName"),
+        ("CallbackRole", "OFAuthApiKeySecretName"),
+        ("WebhookRole", "OFAuthWebhookSecretName"),
+        ("ConnectionsRole", "OFAuthApiKeySecretName"),
     ]);
     for (role, st) in &sts {
         assert_eq!(st["Effect"], "Allow");
@@ -370,6 +412,21 @@ fn roles_are_least_privilege() {
             }
         }
         let resource = &st["Resource"];
+        let resources: Vec<String> = match resource {
+            Value::Sequence(list) => list.iter().map(|r| format!("{r:?}")).collect(),
+            other => vec![format!("{other:?}")],
+        };
+        if actions(st).iter().any(|a| a.starts_with("dynamodb:")) {
+            for r in &resources {
+                assert!(r.contains("LinksTable"), "{role}: DynamoDB on {r}");
+            }
+        }
+        if actions(st) == ["secretsmanager:GetSecretValue"] {
+            assert!(
+                resources[0].contains(secret_param[role.as_str()]),
+                "{role} reads {resources:?}"
+            );
+        }
         if s(resource) == "*" {
             // Only X-Ray, which has no resource-level permissions.
             assert!(
