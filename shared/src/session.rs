@@ -290,18 +290,16 @@ async fn create_session(req: &Request, svc: &SessionService) -> Response<Body> {
         status: AttemptStatus::Pending,
     };
     let ttl = expires_at_epoch + svc.attempt_retention.as_secs() as i64;
-    if let Err(e) = svc.store.put_attempt(&attempt, ttl).await {
-        // Without the record the callback could not be trusted; the unused OFAuth
-        // session simply expires.
-        tracing::error!(outcome = "storage_unavailable", error = %e);
-        return match e {
-            StoreError::Unavailable(_) => http::storage_unavailable(),
-            _ => http::error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal_error",
-                "Something went wrong.",
-            ),
-        };
+    match svc.store.put_attempt(&attempt, ttl).await {
+        // The id is 160 fresh random bits: an item already under it can only be
+        // this very write, retried by the SDK after an answer that came too late.
+        Ok(()) | Err(StoreError::AlreadyExists) => {}
+        Err(e) => {
+            // Without the record the callback could not be trusted; the unused
+            // OFAuth session simply expires.
+            tracing::error!(outcome = "storage_unavailable", error = %e);
+            return http::storage_unavailable();
+        }
     }
     tracing::info!(
         outcome = "session_created",

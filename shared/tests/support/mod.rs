@@ -130,7 +130,7 @@ impl Harness {
             ("CALLBACK_URL", CALLBACK_URL.to_string()),
             ("OFAUTH_TIMEOUT_MS", "800".to_string()),
             ("OFAUTH_CONNECT_TIMEOUT_MS", "300".to_string()),
-            ("DYNAMODB_TIMEOUT_MS", "1500".to_string()),
+            ("DYNAMODB_TIMEOUT_MS", "5000".to_string()),
         ]);
         for (k, v) in &opts.env {
             env.insert(k, v.clone());
@@ -138,7 +138,9 @@ impl Harness {
         let config = Config::from_lookup(|k| env.get(k).cloned()).expect("test config");
         let store = Store::new(dynamodb_client(&endpoint, config.dynamodb_timeout), &table);
         if opts.create_table {
-            store.create_table().await.expect("create table");
+            local_dynamodb::create_table(store.client(), &table)
+                .await
+                .expect("create table");
         }
         let key = match &config.api_key {
             Some(link_shared::config::SecretSource::Env(k)) => ApiKey::new(k.expose()),

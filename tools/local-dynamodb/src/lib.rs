@@ -38,8 +38,10 @@ pub fn client(endpoint: &str, timeout: Duration) -> aws_sdk_dynamodb::Client {
         .endpoint_url(endpoint)
         .timeout_config(
             TimeoutConfig::builder()
+                // Generous attempts: a loaded 2-core CI machine runs DynamoDB Local,
+                // the compiler and the tests at once.
                 .connect_timeout(Duration::from_millis(500).min(timeout))
-                .operation_attempt_timeout(Duration::from_millis(1_000).min(timeout))
+                .operation_attempt_timeout(timeout)
                 .operation_timeout(timeout)
                 .build(),
         )
@@ -103,4 +105,105 @@ pub fn endpoint() -> String {
             format!("http://127.0.0.1:{port}")
         })
         .clone()
+}
+
+/// Creates `table` at the client's endpoint from the `AWS::DynamoDB::Table` that
+/// template.yaml defines: the deployed table and the local one have one source.
+pub async fn create_table(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
+        Projection, ProjectionType, ScalarAttributeType,
+    };
+    use serde_norway::Value;
+
+    fn untag(v: &Value) -> &Value {
+        match v {
+            Value::Tagged(t) => &t.value,
+            other => other,
+        }
+    }
+    fn text(v: &Value) -> Result<String, String> {
+        untag(v)
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| format!("expected text, found {v:?}"))
+    }
+    fn keys(v: &Value) -> Result<Vec<KeySchemaElement>, Box<dyn std::error::Error + Send + Sync>> {
+        let mut out = Vec::new();
+        for k in v.as_sequence().ok_or("KeySchema is not a list")? {
+            out.push(
+                KeySchemaElement::builder()
+                    .attribute_name(text(&k["AttributeName"])?)
+                    .key_type(KeyType::from(text(&k["KeyType"])?.as_str()))
+                    .build()?,
+            );
+        }
+        Ok(out)
+    }
+
+    let path = workspace_root().join("template.yaml");
+    let template: Value = serde_norway::from_str(&std::fs::read_to_string(&path)?)?;
+    let resources = template["Resources"]
+        .as_mapping()
+        .ok_or("template has no Resources")?;
+    let def = resources
+        .values()
+        .find(|r| r["Type"] == "AWS::DynamoDB::Table")
+        .ok_or("template defines no DynamoDB table")?;
+    let p = &def["Properties"];
+    let mut req = client
+        .create_table()
+        .table_name(table)
+        .billing_mode(BillingMode::from(text(&p["BillingMode"])?.as_str()))
+        .set_key_schema(Some(keys(&p["KeySchema"])?));
+    for a in p["AttributeDefinitions"]
+        .as_sequence()
+        .ok_or("AttributeDefinitions is not a list")?
+    {
+        req = req.attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name(text(&a["AttributeName"])?)
+                .attribute_type(ScalarAttributeType::from(
+                    text(&a["AttributeType"])?.as_str(),
+                ))
+                .build()?,
+        );
+    }
+    if let Some(gsis) = p["GlobalSecondaryIndexes"].as_sequence() {
+        for g in gsis {
+            req = req.global_secondary_indexes(
+                GlobalSecondaryIndex::builder()
+                    .index_name(text(&g["IndexName"])?)
+                    .set_key_schema(Some(keys(&g["KeySchema"])?))
+                    .projection(
+                        Projection::builder()
+                            .projection_type(ProjectionType::from(
+                                text(&g["Projection"]["ProjectionType"])?.as_str(),
+                            ))
+                            .build(),
+                    )
+                    .build()?,
+            );
+        }
+    }
+    match req.send().await {
+        Ok(_) => Ok(()),
+        // Our own retry of a create that succeeded but answered late.
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|se| se.is_resource_in_use_exception())
+                && client
+                    .describe_table()
+                    .table_name(table)
+                    .send()
+                    .await
+                    .is_ok() =>
+        {
+            Ok(())
+        }
+        Err(e) => Err(e.into()),
+    }
 }
