@@ -6,7 +6,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$root"
 
-export DDB_PORT=$(free_port) SIM_PORT=$(free_port) WATCH_PORT=$(free_port)
+export DDB_PORT=$(free_port) SIM_PORT=$(free_port) WATCH_PORT=$(free_port) DEMO_PORT=$(free_port)
 step "starting the local stack (DynamoDB Local :$DDB_PORT, simulator :$SIM_PORT, watch :$WATCH_PORT)"
 # Its own process group with default signal handling, as in a terminal; Ctrl-C
 # sends SIGINT to the whole foreground group, and so does stop_dev.
@@ -25,7 +25,7 @@ grep -q '^Ready\.' .local/dev-check.log || { cat .local/dev-check.log; die "make
 bash scripts/invoke-events.sh
 stop_dev
 trap - EXIT
-for p in "$DDB_PORT" "$SIM_PORT" "$WATCH_PORT"; do
+for p in "$DDB_PORT" "$SIM_PORT" "$WATCH_PORT" "$DEMO_PORT"; do
   if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then die "port $p still in use after stopping make dev"; fi
 done
 step "local stack stopped cleanly"

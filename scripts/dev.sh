@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make dev`: the whole Link flow locally, offline: DynamoDB Local, the OFAuth
-# simulator (unless .env.local points at the real OFAuth API), and
-# `cargo lambda watch` serving the production routes. Ctrl-C stops everything.
+# simulator (unless .env.local points at the real OFAuth API), `cargo lambda
+# watch` serving the production routes, and the demo page. Ctrl-C stops everything.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$root"
@@ -9,6 +9,7 @@ cd "$root"
 DDB_PORT=${DDB_PORT:-8000}
 SIM_PORT=${SIM_PORT:-8787}
 WATCH_PORT=${WATCH_PORT:-9000}
+DEMO_PORT=${DEMO_PORT:-8080}
 
 ensure_rust
 bash scripts/ensure-python-tools.sh
@@ -27,9 +28,11 @@ case "${OFAUTH_BASE_URL:-}" in
   *) use_sim=false ;;
 esac
 export CALLBACK_URL="http://localhost:$WATCH_PORT/link/callback"
+export APP_URL="http://localhost:$DEMO_PORT" ALLOWED_ORIGINS="http://localhost:$DEMO_PORT"
 
 require_free_port "$DDB_PORT" DDB_PORT
 require_free_port "$WATCH_PORT" WATCH_PORT
+require_free_port "$DEMO_PORT" DEMO_PORT
 $use_sim && require_free_port "$SIM_PORT" SIM_PORT
 
 pids=()
@@ -42,8 +45,10 @@ cleanup() {
 trap cleanup EXIT INT TERM
 set -m  # each background job in its own process group, so Ctrl-C stops its children too
 
-step "building the local tools (the first build takes about 3 minutes on 2 cores)"
-cargo build --quiet -p link-dev -p ofauth-sim
+step "building the local tools and functions (the first build takes about 3 minutes on 2 cores)"
+cargo build -p link-dev -p ofauth-sim -p init-session -p callback -p webhook -p connections 2>&1 \
+  | grep --line-buffered -E '^ *(Compiling|Finished|error|warning: unused)' | awk '{ n++; printf "\r    %d crates built%s", n, ($1 == "Finished" ? "\n" : "") }'
+[ -x target/debug/link-dev ] || die "the build failed; run cargo build to see why"
 
 step "starting DynamoDB Local on port $DDB_PORT"
 start_dynamodb_local "$DDB_PORT"; pids+=("$DDB_PID")
@@ -63,13 +68,24 @@ fi
 step "starting cargo lambda watch on port $WATCH_PORT (functions compile on first request)"
 cargo lambda watch --invoke-port "$WATCH_PORT" --env-file .env.local \
   --env-var "DYNAMODB_ENDPOINT=$DYNAMODB_ENDPOINT" --env-var "OFAUTH_BASE_URL=$OFAUTH_BASE_URL" \
-  --env-var "CALLBACK_URL=$CALLBACK_URL" >.local/watch.log 2>&1 &
+  --env-var "CALLBACK_URL=$CALLBACK_URL" --env-var "APP_URL=$APP_URL" \
+  --env-var "ALLOWED_ORIGINS=$ALLOWED_ORIGINS" >.local/watch.log 2>&1 &
 pids+=($!)
 wait_port "$WATCH_PORT" 120 || die "cargo lambda watch did not start (see .local/watch.log)"
 
+step "serving the demo page on port $DEMO_PORT"
+DEMO_PORT=$DEMO_PORT DEMO_API_BASE="http://localhost:$WATCH_PORT" target/debug/link-dev serve-demo demo \
+  >.local/demo.log 2>&1 &
+pids+=($!)
+wait_port "$DEMO_PORT" 30 || die "the demo server did not start (see .local/demo.log)"
+
 cat <<TXT
 
-Ready.
+Ready. Open the demo:  http://localhost:$DEMO_PORT
+  Sign in with any user id, click "Connect account", approve on the simulator's
+  page, and you land back on the app's success page with the connection listed.
+
+API (as deployed, under cargo lambda watch):
   POST   http://localhost:$WATCH_PORT/link/session            (header x-user-id: <any user id>)
   GET    http://localhost:$WATCH_PORT/link/callback           (OFAuth sends the browser here)
   POST   http://localhost:$WATCH_PORT/link/webhook            (OFAuth's signed webhooks)
@@ -77,9 +93,6 @@ Ready.
   DELETE http://localhost:$WATCH_PORT/link/connections/<id>   (header x-user-id)
   OFAuth: $OFAUTH_BASE_URL    DynamoDB Local: $DYNAMODB_ENDPOINT (table $TABLE_NAME)
 
-Try it:
-  curl -s -X POST -H 'x-user-id: demo' http://localhost:$WATCH_PORT/link/session
-  then open the "url" it returns, click Approve, and follow the redirect.
 Logs: .local/*.log   Stop: Ctrl-C
 TXT
 wait

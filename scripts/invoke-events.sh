@@ -8,6 +8,10 @@ export PATH="$root/.tools/venv/bin:$PATH"
 WATCH_PORT=${WATCH_PORT:-9000}
 DDB_PORT=${DDB_PORT:-8000}
 SIM_PORT=${SIM_PORT:-8787}
+# The events are written for the demo app at localhost:8080; a stack started with
+# another DEMO_PORT gets the same events pointed at its app.
+APP="http://localhost:${DEMO_PORT:-8080}"
+export APP
 [ -f .env.local ] || die "start the stack first: make dev"
 set -a; source .env.local; set +a
 export DYNAMODB_ENDPOINT="http://127.0.0.1:$DDB_PORT" OFAUTH_BASE_URL="http://127.0.0.1:$SIM_PORT"
@@ -19,16 +23,23 @@ failed=0 passed=0
 for name in $(python3 -c 'import json; print(" ".join(sorted(json.load(open("events/expected.json")))))'); do
   read -r fn sign < <(python3 -c "import json; e = json.load(open('events/expected.json'))['$name']; print(e['function'], e.get('sign', ''))")
   file="events/$name.json"
+  if [ "$APP" != "http://localhost:8080" ]; then
+    sed "s|http://localhost:8080|$APP|g" "$file" >".local/event-$name.json"
+    file=".local/event-$name.json"
+  fi
   if [ -n "$sign" ]; then
     # Webhook signatures expire after 5 minutes: sign the event now.
-    target/debug/link-dev sign-event "$file" "$sign" >".local/signed-$name.json"
+    target/debug/link-dev sign-event "$file" "$sign" >".local/signed-$name.json.tmp"
+    mv ".local/signed-$name.json.tmp" ".local/signed-$name.json"
     file=".local/signed-$name.json"
   fi
   out=$(cargo lambda invoke "$fn" --invoke-port "$WATCH_PORT" --data-file "$file" 2>&1) || true
   if python3 - "$name" "$out" <<'PY'
-import json, sys
+import json, os, sys
 name, out = sys.argv[1], sys.argv[2]
 exp = json.load(open("events/expected.json"))[name]
+if "location" in exp:
+    exp["location"] = exp["location"].replace("http://localhost:8080", os.environ["APP"])
 try:
     resp = json.loads(out)
 except ValueError:

@@ -66,6 +66,8 @@ pub struct SeedRecord {
     pub user: String,
 }
 
+pub mod demo;
+
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
 
 /// Reads events/expected.json.

@@ -4,6 +4,9 @@
 //!   Local) as template.yaml defines it; does nothing when it exists.
 //! - `link-dev seed-events [events-dir]`: adds what events/expected.json says each
 //!   event needs, in DynamoDB Local and in the simulator at `OFAUTH_BASE_URL`.
+//! - `link-dev serve-demo [dir]`: serves the demo frontend on `DEMO_PORT`, calling
+//!   the API at `DEMO_API_BASE`; the app's `/link/*` pages are the same page.
+//! - `link-dev show-connection <id>`: what DynamoDB holds for a connection (JSON).
 //! - `link-dev sign-event <file> <ofauth|svix>`: prints the event with fresh
 //!   webhook signature headers (`OFAUTH_WEBHOOK_SECRET`).
 
@@ -36,7 +39,7 @@ async fn main() -> Result<(), link_dev::Error> {
             if exists {
                 println!("table {} exists", store.table());
             } else {
-                store.create_table().await?;
+                local_dynamodb::create_table(store.client(), store.table()).await?;
                 println!("created table {}", store.table());
             }
         }
@@ -48,6 +51,39 @@ async fn main() -> Result<(), link_dev::Error> {
                 link_dev::seed(&store, &sim, &exp.seed).await?;
                 println!("seeded {name}");
             }
+        }
+        "show-connection" => {
+            // For the browser test: what DynamoDB holds for one connection, as JSON.
+            let id = args.next().ok_or("usage: link-dev show-connection <id>")?;
+            let id = link_shared::ids::ConnectionId::parse(&id).ok_or("not a connection id")?;
+            let store = store()?;
+            let count = store
+                .client()
+                .scan()
+                .table_name(store.table())
+                .filter_expression("entity = :c")
+                .expression_attribute_values(
+                    ":c",
+                    aws_sdk_dynamodb::types::AttributeValue::S("connection".into()),
+                )
+                .send()
+                .await?
+                .count;
+            let rec = store.get_connection(&id).await?;
+            let json = match rec {
+                Some(r) => serde_json::json!({
+                    "id": r.id.as_str(), "userId": r.user_id, "status": r.status,
+                    "username": r.account.username, "connectionRecords": count,
+                }),
+                None => serde_json::json!({ "id": null, "connectionRecords": count }),
+            };
+            println!("{json}");
+        }
+        "serve-demo" => {
+            let dir = PathBuf::from(args.next().unwrap_or_else(|| "demo".into()));
+            let port: u16 = var("DEMO_PORT")?.parse()?;
+            let api_base = var("DEMO_API_BASE")?;
+            link_dev::demo::serve(dir, port, api_base).await?;
         }
         "sign-event" => {
             let file = args

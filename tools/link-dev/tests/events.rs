@@ -65,7 +65,9 @@ async fn every_event_gives_its_expected_answer() {
         local_dynamodb::client(&endpoint, Duration::from_secs(3)),
         &config.table_name,
     );
-    store.create_table().await.unwrap();
+    local_dynamodb::create_table(store.client(), store.table())
+        .await
+        .unwrap();
     let Some(SecretSource::Env(key)) = config.api_key.clone() else {
         panic!(".env.example must use OFAUTH_API_KEY")
     };

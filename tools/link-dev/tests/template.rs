@@ -135,7 +135,9 @@ async fn local_table_is_created_as_the_template_defines_it() {
         local_dynamodb::client(&endpoint, Duration::from_secs(3)),
         format!("template-{}", std::process::id()),
     );
-    store.create_table().await.unwrap();
+    local_dynamodb::create_table(store.client(), store.table())
+        .await
+        .unwrap();
     let desc = store
         .client()
         .describe_table()

@@ -1,0 +1,78 @@
+//! A static server for the demo frontend (demo/): `/` and the app's `/link/*`
+//! pages are `index.html`; `/config.js` tells the page where the API is.
+
+use std::path::PathBuf;
+
+use axum::extract::{Path, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+
+#[derive(Clone)]
+struct Demo {
+    dir: PathBuf,
+    api_base: String,
+}
+
+pub async fn serve(dir: PathBuf, port: u16, api_base: String) -> Result<(), crate::Error> {
+    let app = Router::new()
+        .route("/", get(index))
+        .route("/link/{*page}", get(index))
+        .route("/config.js", get(config))
+        .route("/{file}", get(file))
+        .with_state(Demo { dir, api_base });
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .map_err(|e| {
+            format!("cannot listen on port {port}: {e} (set DEMO_PORT to another port)")
+        })?;
+    axum::serve(listener, app).await?;
+    Ok(())
+}
+
+fn send(dir: &std::path::Path, name: &str) -> Response {
+    let kind = match name.rsplit('.').next() {
+        Some("html") => "text/html; charset=utf-8",
+        Some("js") => "text/javascript; charset=utf-8",
+        Some("css") => "text/css; charset=utf-8",
+        Some("png") => "image/png",
+        Some("svg") => "image/svg+xml",
+        _ => "application/octet-stream",
+    };
+    match std::fs::read(dir.join(name)) {
+        Ok(bytes) => (
+            [
+                (header::CONTENT_TYPE, kind),
+                (header::CACHE_CONTROL, "no-store"),
+            ],
+            bytes,
+        )
+            .into_response(),
+        Err(_) => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+async fn index(State(d): State<Demo>) -> Response {
+    send(&d.dir, "index.html")
+}
+
+async fn config(State(d): State<Demo>) -> Response {
+    let body = format!(
+        "window.DEMO_CONFIG = {};\n",
+        serde_json::json!({ "apiBase": d.api_base })
+    );
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        body,
+    )
+        .into_response()
+}
+
+async fn file(State(d): State<Demo>, Path(name): Path<String>) -> Response {
+    // Only plain file names from the demo folder.
+    if name.starts_with('.') || name.contains(['/', '\\']) {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    send(&d.dir, &name)
+}
