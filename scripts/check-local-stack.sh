@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
 # Part of `make test`: brings up `make dev` on free ports, sends every events/ file
-# through `cargo lambda invoke`, then stops the stack as Ctrl-C would and checks
-# that nothing it started is left listening.
+# through `cargo lambda invoke`, runs the browser test (headless Chromium on the
+# demo page), then stops the stack as Ctrl-C would and checks that nothing it
+# started is left listening.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$root"
+
+bash scripts/ensure-chromium.sh
+step "installing the browser test's npm packages (playwright-core)"
+(cd tests/browser && npm ci --silent --no-audit --no-fund)
 
 export DDB_PORT=$(free_port) SIM_PORT=$(free_port) WATCH_PORT=$(free_port) DEMO_PORT=$(free_port)
 step "starting the local stack (DynamoDB Local :$DDB_PORT, simulator :$SIM_PORT, watch :$WATCH_PORT)"
@@ -23,6 +28,14 @@ for _ in $(seq 1 300); do
 done
 grep -q '^Ready\.' .local/dev-check.log || { cat .local/dev-check.log; die "make dev did not come up"; }
 bash scripts/invoke-events.sh
+
+step "browser test: the demo flow in headless Chromium"
+rm -rf .local/screenshots
+table=$(grep -E '^TABLE_NAME=' .env.local | cut -d= -f2)
+DEMO_URL="http://localhost:$DEMO_PORT" LINK_DEV="$root/target/debug/link-dev" \
+  SCREENSHOT_DIR="$root/.local/screenshots" DYNAMODB_ENDPOINT="http://127.0.0.1:$DDB_PORT" TABLE_NAME="$table" \
+  node --test tests/browser/flow.test.mjs
+echo "    screenshots: .local/screenshots/"
 stop_dev
 trap - EXIT
 for p in "$DDB_PORT" "$SIM_PORT" "$WATCH_PORT" "$DEMO_PORT"; do

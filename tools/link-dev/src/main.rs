@@ -57,25 +57,31 @@ async fn main() -> Result<(), link_dev::Error> {
             let id = args.next().ok_or("usage: link-dev show-connection <id>")?;
             let id = link_shared::ids::ConnectionId::parse(&id).ok_or("not a connection id")?;
             let store = store()?;
-            let count = store
-                .client()
-                .scan()
-                .table_name(store.table())
-                .filter_expression("entity = :c")
-                .expression_attribute_values(
-                    ":c",
-                    aws_sdk_dynamodb::types::AttributeValue::S("connection".into()),
-                )
-                .send()
-                .await?
-                .count;
-            let rec = store.get_connection(&id).await?;
-            let json = match rec {
-                Some(r) => serde_json::json!({
-                    "id": r.id.as_str(), "userId": r.user_id, "status": r.status,
-                    "username": r.account.username, "connectionRecords": count,
-                }),
-                None => serde_json::json!({ "id": null, "connectionRecords": count }),
+            let json = match store.get_connection(&id).await? {
+                Some(r) => {
+                    // How many connection records this user has: a duplicate shows here.
+                    let count = store
+                        .client()
+                        .scan()
+                        .table_name(store.table())
+                        .filter_expression("entity = :c AND userId = :u")
+                        .expression_attribute_values(
+                            ":c",
+                            aws_sdk_dynamodb::types::AttributeValue::S("connection".into()),
+                        )
+                        .expression_attribute_values(
+                            ":u",
+                            aws_sdk_dynamodb::types::AttributeValue::S(r.user_id.clone()),
+                        )
+                        .send()
+                        .await?
+                        .count;
+                    serde_json::json!({
+                        "id": r.id.as_str(), "userId": r.user_id, "status": r.status,
+                        "username": r.account.username, "connectionRecords": count,
+                    })
+                }
+                None => serde_json::json!({ "id": null, "connectionRecords": 0 }),
             };
             println!("{json}");
         }
