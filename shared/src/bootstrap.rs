@@ -66,12 +66,7 @@ impl Shared {
                 "apiKey",
             )
             .await?;
-        Ok(OfAuthClient::new(
-            self.config.ofauth_base_url.clone(),
-            ApiKey::new(key.0),
-            self.config.ofauth_connect_timeout,
-            self.config.ofauth_timeout,
-        )?)
+        Ok(OfAuthClient::for_config(&self.config, ApiKey::new(key.0))?)
     }
 
     /// The webhook signing secret, read once.

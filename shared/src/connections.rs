@@ -64,22 +64,7 @@ impl<'a> From<&'a ConnectionRecord> for ConnectionView<'a> {
 
 /// Handles one request to the connections function.
 pub async fn handle(req: Request, svc: &ConnectionsService) -> Response<Body> {
-    if let Some(preflight) = svc.cors.preflight(&req) {
-        return preflight;
-    }
-    let budget = http::time_budget(&req);
-    let resp = match tokio::time::timeout(budget, route(&req, svc)).await {
-        Ok(resp) => resp,
-        Err(_) => {
-            tracing::warn!(outcome = "timeout");
-            http::error(
-                StatusCode::GATEWAY_TIMEOUT,
-                "timeout",
-                "The request took too long; try again.",
-            )
-        }
-    };
-    svc.cors.decorate(&req, resp)
+    http::json_api(&req, &svc.cors, route(&req, svc)).await
 }
 
 async fn route(req: &Request, svc: &ConnectionsService) -> Response<Body> {

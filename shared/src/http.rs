@@ -165,6 +165,31 @@ pub fn upstream_error(e: &crate::ofauth::OfAuthError) -> Response<Body> {
     }
 }
 
+/// Runs a JSON API handler the way every browser-facing route needs it: CORS
+/// preflight answered first, the handler cut short at the Lambda deadline (504),
+/// and `Access-Control-Allow-Origin` added for allowed origins.
+pub async fn json_api(
+    req: &Request,
+    cors: &Cors,
+    handler: impl std::future::Future<Output = Response<Body>>,
+) -> Response<Body> {
+    if let Some(preflight) = cors.preflight(req) {
+        return preflight;
+    }
+    let resp = match tokio::time::timeout(time_budget(req), handler).await {
+        Ok(resp) => resp,
+        Err(_) => {
+            tracing::warn!(outcome = "timeout", "the handler ran out of time");
+            error(
+                StatusCode::GATEWAY_TIMEOUT,
+                "timeout",
+                "The request took too long; try again.",
+            )
+        }
+    };
+    cors.decorate(req, resp)
+}
+
 /// The DynamoDB store could not be used.
 pub fn storage_unavailable() -> Response<Body> {
     error(

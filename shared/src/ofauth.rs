@@ -168,6 +168,19 @@ impl OfAuthClient {
         })
     }
 
+    /// The client for a configuration's base URL and timeouts.
+    pub fn for_config(
+        config: &crate::config::Config,
+        api_key: ApiKey,
+    ) -> Result<Self, reqwest::Error> {
+        Self::new(
+            config.ofauth_base_url.clone(),
+            api_key,
+            config.ofauth_connect_timeout,
+            config.ofauth_timeout,
+        )
+    }
+
     fn endpoint(&self, path: &str) -> Result<Url, OfAuthError> {
         self.base
             .join(path)

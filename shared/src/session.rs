@@ -156,22 +156,7 @@ fn validate_geolocation(g: Geolocation) -> Result<Geolocation, BadRequest> {
 
 /// Handles one request to the init-session function.
 pub async fn handle(req: Request, svc: &SessionService) -> Response<Body> {
-    if let Some(preflight) = svc.cors.preflight(&req) {
-        return preflight;
-    }
-    let budget = http::time_budget(&req);
-    let resp = match tokio::time::timeout(budget, create_session(&req, svc)).await {
-        Ok(resp) => resp,
-        Err(_) => {
-            tracing::warn!(outcome = "timeout", "init-session ran out of time");
-            http::error(
-                StatusCode::GATEWAY_TIMEOUT,
-                "timeout",
-                "The request took too long; try again.",
-            )
-        }
-    };
-    svc.cors.decorate(&req, resp)
+    http::json_api(&req, &svc.cors, create_session(&req, svc)).await
 }
 
 async fn create_session(req: &Request, svc: &SessionService) -> Response<Body> {

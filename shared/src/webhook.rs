@@ -256,22 +256,12 @@ async fn apply(
                     .map(|r| r.status.as_str())
                     .unwrap_or("active"),
             };
-            let change = Change::Upsert {
+            Change::Upsert {
                 user_id,
                 status,
                 account: &account,
                 owner_from_attempt: attempt_user.is_some(),
-            };
-            return finish(
-                svc,
-                event_type,
-                event_id,
-                event_at_ms,
-                connection,
-                change,
-                now,
-            )
-            .await;
+            }
         }
         Kind::Expired | Kind::Disconnected if existing.is_some() => match kind {
             Kind::Expired => Change::Expired,

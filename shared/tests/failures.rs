@@ -160,81 +160,39 @@ async fn session_with_fault(h: &Harness, faults: Faults) -> Response<Body> {
 #[tokio::test]
 async fn ofauth_failures_during_init() {
     let h = Harness::new().await;
+    let fault = |f: fn(&mut Faults)| {
+        let mut faults = Faults::default();
+        f(&mut faults);
+        faults
+    };
+    let cases = [
+        (fault(|f| f.status = Some(500)), 502, "ofauth_unavailable"),
+        (fault(|f| f.status = Some(503)), 502, "ofauth_unavailable"),
+        (fault(|f| f.malformed = true), 502, "ofauth_bad_response"),
+        (fault(|f| f.latency_ms = 1500), 504, "ofauth_timeout"),
+        (
+            fault(|f| f.whitelabel = true),
+            502,
+            "unsupported_session_mode",
+        ),
+        // OFAuth rejecting our key or redirect URL.
+        (fault(|f| f.status = Some(401)), 502, "ofauth_rejected"),
+        (fault(|f| f.status = Some(400)), 502, "ofauth_rejected"),
+    ];
+    for (faults, status, code) in cases {
+        let r = session_with_fault(&h, faults).await;
+        assert_json_error(&r, status, code);
+    }
     let r = session_with_fault(
         &h,
-        Faults {
-            status: Some(500),
-            ..Faults::default()
-        },
-    )
-    .await;
-    assert_json_error(&r, 502, "ofauth_unavailable");
-    let r = session_with_fault(
-        &h,
-        Faults {
-            status: Some(503),
-            ..Faults::default()
-        },
-    )
-    .await;
-    assert_json_error(&r, 502, "ofauth_unavailable");
-    let r = session_with_fault(
-        &h,
-        Faults {
-            status: Some(429),
-            retry_after: Some(7),
-            ..Faults::default()
-        },
+        fault(|f| {
+            f.status = Some(429);
+            f.retry_after = Some(7);
+        }),
     )
     .await;
     assert_json_error(&r, 503, "ofauth_rate_limited");
     assert_eq!(r.headers()["retry-after"], "7");
-    let r = session_with_fault(
-        &h,
-        Faults {
-            malformed: true,
-            ..Faults::default()
-        },
-    )
-    .await;
-    assert_json_error(&r, 502, "ofauth_bad_response");
-    let r = session_with_fault(
-        &h,
-        Faults {
-            latency_ms: 1500,
-            ..Faults::default()
-        },
-    )
-    .await;
-    assert_json_error(&r, 504, "ofauth_timeout");
-    let r = session_with_fault(
-        &h,
-        Faults {
-            whitelabel: true,
-            ..Faults::default()
-        },
-    )
-    .await;
-    assert_json_error(&r, 502, "unsupported_session_mode");
-    // OFAuth rejecting our key or redirect URL.
-    let r = session_with_fault(
-        &h,
-        Faults {
-            status: Some(401),
-            ..Faults::default()
-        },
-    )
-    .await;
-    assert_json_error(&r, 502, "ofauth_rejected");
-    let r = session_with_fault(
-        &h,
-        Faults {
-            status: Some(400),
-            ..Faults::default()
-        },
-    )
-    .await;
-    assert_json_error(&r, 502, "ofauth_rejected");
     // And it recovers.
     h.sim.set_faults(Faults::default());
     assert_eq!(h.create_session("user-1", "").await.status(), 200);

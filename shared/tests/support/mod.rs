@@ -146,13 +146,7 @@ impl Harness {
             Some(link_shared::config::SecretSource::Env(k)) => ApiKey::new(k.expose()),
             _ => ApiKey::new(API_KEY),
         };
-        let ofauth = OfAuthClient::new(
-            config.ofauth_base_url.clone(),
-            key,
-            config.ofauth_connect_timeout,
-            config.ofauth_timeout,
-        )
-        .unwrap();
+        let ofauth = OfAuthClient::for_config(&config, key).unwrap();
         let session = SessionService::new(&config, store.clone(), ofauth.clone());
         let connections = ConnectionsService::new(&config, store.clone(), ofauth.clone());
         let callback = CallbackService {
