@@ -29,6 +29,8 @@ with open(path, "rb") as f:
 assert head[:4] == b"\x7fELF", f"{path} is not an ELF file"
 machine = struct.unpack("<H", head[18:20])[0]
 assert machine == 0xB7, f"{path} is not arm64 (e_machine={machine:#x})"
-print(f"    {path}: arm64 ELF, {os.path.getsize(path) / 1048576:.2f} MiB")
+size = os.path.getsize(path) / 1048576
+print(f"    {path}: arm64 ELF, {size:.2f} MiB")
+assert size <= 6.0, f"{path} is {size:.2f} MiB, over the 6 MiB budget"
 PY
 done

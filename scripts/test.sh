@@ -25,5 +25,8 @@ if cargo tree -p init-session -p callback -e normal -i openssl-sys >/dev/null 2>
 fi
 bash scripts/check-deploy.sh
 bash scripts/check-local-stack.sh
+step "benchmark, short pass (debug binaries; keeps the tool working, asserts no timings)"
+cargo build --quiet -p lambda-bench -p init-session -p callback -p webhook -p connections
+target/debug/lambda-bench --profile debug --runs 20 --starts 2
 step "all checks passed"
 echo "$summary"

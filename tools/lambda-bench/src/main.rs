@@ -1,0 +1,521 @@
+//! `lambda-bench`: runs each function's binary exactly as Lambda does (a Runtime
+//! API on loopback, Lambda's environment) against DynamoDB Local and the OFAuth
+//! simulator, behind timing proxies, and reports Init, the first invocation, warm
+//! latency, the function's own time (total minus downstream waits), peak RSS and
+//! the arm64 package sizes. A benchmark, not a test: it asserts nothing.
+//!
+//! Usage: `lambda-bench [--profile release|debug] [--runs N] [--starts N] [--functions a,b]`
+
+mod proxy;
+mod runtime_api;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use link_shared::ids::AttemptId;
+use link_shared::store::{self, AttemptStatus, LinkAttempt, Store};
+use ofauth_sim::{SignatureScheme, SimConfig, Simulator};
+use proxy::TimingProxy;
+use runtime_api::{Outcome, RuntimeApi};
+use serde::Serialize;
+
+type Error = Box<dyn std::error::Error + Send + Sync>;
+
+const API_KEY: &str = "sk_sandbox_bench";
+const WEBHOOK_SECRET: &str = "whsec_YmVuY2gtd2ViaG9vay1zZWNyZXQh";
+const USER: &str = "bench-user";
+const CONNECTION: &str = "conn_bench";
+const CALLBACK_URL: &str = "https://bench.example.com/link/callback";
+const FUNCTIONS: [&str; 4] = ["init-session", "callback", "webhook", "connections"];
+const FUNCTION_TIMEOUT: Duration = Duration::from_secs(10);
+
+struct Options {
+    profile: String,
+    runs: usize,
+    starts: usize,
+    functions: Vec<String>,
+}
+
+fn options() -> Result<Options, Error> {
+    let mut o = Options {
+        profile: "release".into(),
+        runs: 1000,
+        starts: 10,
+        functions: FUNCTIONS.iter().map(|f| f.to_string()).collect(),
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        let mut val = || args.next().ok_or_else(|| format!("{a} needs a value"));
+        match a.as_str() {
+            "--profile" => o.profile = val()?,
+            "--runs" => o.runs = val()?.parse()?,
+            "--starts" => o.starts = val()?.parse()?,
+            "--functions" => o.functions = val()?.split(',').map(str::to_string).collect(),
+            _ => return Err(format!("unknown argument {a}").into()),
+        }
+    }
+    Ok(o)
+}
+
+/// Everything downstream of the functions, shared by all runs.
+struct Downstream {
+    /// Kept alive for the run.
+    _sim: Simulator,
+    sim_proxy: TimingProxy,
+    ddb_proxy: TimingProxy,
+    store: Store,
+    table: String,
+}
+
+impl Downstream {
+    fn take(&self) -> Duration {
+        self.sim_proxy.take().0 + self.ddb_proxy.take().0
+    }
+}
+
+/// One sample: (total, downstream).
+type Sample = (Duration, Duration);
+
+#[derive(Debug, Default, Serialize)]
+struct FunctionReport {
+    function: String,
+    init_ms_median: f64,
+    init_ms_samples: Vec<f64>,
+    first_invocation_ms_median: f64,
+    warm_ms_p50: f64,
+    warm_ms_p99: f64,
+    own_ms_p50: f64,
+    own_ms_p99: f64,
+    downstream_ms_p50: f64,
+    warm_invocations: usize,
+    errors: usize,
+    peak_rss_mib: f64,
+    host_binary_mib: f64,
+    arm64_bootstrap_mib: Option<f64>,
+    arm64_zip_mib: Option<f64>,
+}
+
+fn ms(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[idx.min(sorted.len() - 1)]
+}
+
+fn median(v: &mut [Duration]) -> Duration {
+    v.sort();
+    percentile(v, 0.5)
+}
+
+fn now_secs() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs() as i64
+}
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// An API Gateway HTTP API (2.0) event.
+fn event(
+    method: &str,
+    path: &str,
+    query: &str,
+    user: Option<&str>,
+    headers: &[(String, String)],
+    body: &str,
+) -> String {
+    let mut h =
+        serde_json::json!({ "host": "bench.example.com", "content-type": "application/json" });
+    for (k, v) in headers {
+        h[k.to_ascii_lowercase()] = serde_json::Value::String(v.clone());
+    }
+    let mut ctx = serde_json::json!({
+        "accountId": "123456789012", "apiId": "bench", "domainName": "bench.example.com", "domainPrefix": "bench",
+        "http": { "method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "bench" },
+        "requestId": "bench", "routeKey": format!("{method} {path}"), "stage": "$default",
+        "time": "23/Nov/2026:10:00:00 +0000", "timeEpoch": 1_795_428_000_000i64
+    });
+    if let Some(u) = user {
+        ctx["authorizer"] =
+            serde_json::json!({ "jwt": { "claims": { "sub": u }, "scopes": null } });
+    }
+    let mut ev = serde_json::json!({
+        "version": "2.0", "routeKey": format!("{method} {path}"), "rawPath": path, "rawQueryString": query,
+        "headers": h, "requestContext": ctx, "isBase64Encoded": false
+    });
+    if !body.is_empty() {
+        ev["body"] = serde_json::Value::String(body.to_string());
+    }
+    ev.to_string()
+}
+
+/// Fresh pending attempts for callback invocations.
+async fn seed_attempts(store: &Store, n: usize) -> Result<Vec<String>, Error> {
+    let mut ids = Vec::with_capacity(n);
+    let mut set = tokio::task::JoinSet::new();
+    for _ in 0..n {
+        let id = AttemptId::generate()?;
+        ids.push(id.as_str().to_string());
+        let store = store.clone();
+        let now = SystemTime::now();
+        let expires = now + Duration::from_secs(3600);
+        set.spawn(async move {
+            let a = LinkAttempt {
+                id,
+                user_id: USER.into(),
+                reconnect: None,
+                created_at: store::rfc3339(now),
+                expires_at: store::rfc3339(expires),
+                expires_at_epoch: store::epoch(expires),
+                status: AttemptStatus::Pending,
+            };
+            store.put_attempt(&a, store::epoch(expires) + 86_400).await
+        });
+        if set.len() >= 16 {
+            if let Some(r) = set.join_next().await {
+                r??;
+            }
+        }
+    }
+    while let Some(r) = set.join_next().await {
+        r??;
+    }
+    Ok(ids)
+}
+
+/// The events for `n` invocations of a function.
+async fn events_for(function: &str, n: usize, d: &Downstream) -> Result<Vec<String>, Error> {
+    Ok(match function {
+        "init-session" => (0..n).map(|_| event("POST", "/link/session", "", Some(USER), &[], "")).collect(),
+        "callback" => seed_attempts(&d.store, n)
+            .await?
+            .into_iter()
+            .map(|a| {
+                let q = format!("status=success&connection_id={CONNECTION}&client_reference_id={a}");
+                event("GET", "/link/callback", &q, None, &[], "")
+            })
+            .collect(),
+        "webhook" => (0..n)
+            .map(|i| {
+                let body = serde_json::json!({
+                    "id": format!("evt_bench_{}_{i}", now_secs()), "type": "connection.updated",
+                    "timestamp": (SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_millis() as i64) + i as i64,
+                    "data": { "connection": { "id": CONNECTION, "status": "active" } }
+                })
+                .to_string();
+                // Signed when built; a run is far shorter than the 5-minute tolerance.
+                let headers = ofauth_sim::sign_headers(WEBHOOK_SECRET, SignatureScheme::Ofauth, "", now_secs(), body.as_bytes());
+                event("POST", "/link/webhook", "", None, &headers, &body)
+            })
+            .collect(),
+        "connections" => (0..n).map(|_| event("GET", "/link/connections", "", Some(USER), &[], "")).collect(),
+        other => return Err(format!("unknown function {other}").into()),
+    })
+}
+
+fn spawn(binary: &Path, function: &str, api: &RuntimeApi, d: &Downstream) -> Result<Child, Error> {
+    let child = Command::new(binary)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("AWS_LAMBDA_RUNTIME_API", api.addr.to_string())
+        .env("AWS_LAMBDA_FUNCTION_NAME", function)
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env(
+            "AWS_LAMBDA_LOG_GROUP_NAME",
+            format!("/aws/lambda/{function}"),
+        )
+        .env("AWS_LAMBDA_LOG_STREAM_NAME", "bench")
+        .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
+        .env("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "local")
+        .env("AWS_SECRET_ACCESS_KEY", "local")
+        .env("_HANDLER", "bootstrap")
+        .env("TABLE_NAME", &d.table)
+        .env("DYNAMODB_ENDPOINT", format!("http://{}", d.ddb_proxy.addr))
+        .env("OFAUTH_BASE_URL", format!("http://{}", d.sim_proxy.addr))
+        .env("OFAUTH_API_KEY", API_KEY)
+        .env("OFAUTH_WEBHOOK_SECRET", WEBHOOK_SECRET)
+        .env("OFAUTH_CLIENT_APP_ID", "app_bench")
+        .env("CALLBACK_URL", CALLBACK_URL)
+        .env("APP_URL", "https://app.example.com")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()?;
+    Ok(child)
+}
+
+/// The function answered with a 2xx or 3xx HTTP response (a callback success is a
+/// 302 to the app's success page, not its error page).
+fn answered_ok(outcome: &Outcome) -> bool {
+    let Outcome::Response(body) = outcome else {
+        return false;
+    };
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return false;
+    };
+    let status = v["statusCode"].as_u64().unwrap_or(0);
+    let location = v["headers"]["location"].as_str().unwrap_or("");
+    (200..400).contains(&status) && !location.contains("status=error")
+}
+
+fn peak_rss_mib(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map(|kb| (kb / 1024.0 * 100.0).round() / 100.0)
+        .unwrap_or(0.0)
+}
+
+fn mib(bytes: u64) -> f64 {
+    (bytes as f64 / 1_048_576.0 * 100.0).round() / 100.0
+}
+
+/// The arm64 bootstrap from `sam build`, and its deflated zip size.
+fn arm64_sizes(function: &str) -> (Option<f64>, Option<f64>) {
+    let dir = match function {
+        "init-session" => "InitSessionFunction",
+        "callback" => "CallbackFunction",
+        "webhook" => "WebhookFunction",
+        _ => "ConnectionsFunction",
+    };
+    let path = root().join(".aws-sam/build").join(dir).join("bootstrap");
+    let Ok(meta) = std::fs::metadata(&path) else {
+        return (None, None);
+    };
+    let zip = Command::new("python3")
+        .args([
+            "-c",
+            "import io,sys,zipfile; b=io.BytesIO(); z=zipfile.ZipFile(b,'w',zipfile.ZIP_DEFLATED); z.write(sys.argv[1],'bootstrap'); z.close(); print(len(b.getvalue()))",
+        ])
+        .arg(&path)
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.trim().parse::<u64>().ok());
+    (Some(mib(meta.len())), zip.map(mib))
+}
+
+async fn bench_function(
+    function: &str,
+    o: &Options,
+    d: &Downstream,
+) -> Result<FunctionReport, Error> {
+    let binary = root().join("target").join(&o.profile).join(function);
+    if !binary.exists() {
+        return Err(format!(
+            "{} is missing: cargo build --profile {} -p {function}",
+            binary.display(),
+            o.profile
+        )
+        .into());
+    }
+    let mut report = FunctionReport {
+        function: function.to_string(),
+        host_binary_mib: mib(std::fs::metadata(&binary)?.len()),
+        ..FunctionReport::default()
+    };
+    (report.arm64_bootstrap_mib, report.arm64_zip_mib) = arm64_sizes(function);
+
+    // Cold starts: a new process each time, Init and the first invocation.
+    let mut inits = Vec::new();
+    let mut firsts = Vec::new();
+    for _ in 0..o.starts {
+        let mut api = RuntimeApi::start(FUNCTION_TIMEOUT).await?;
+        let started = std::time::Instant::now();
+        let mut child = spawn(&binary, function, &api, d)?;
+        let Some(ready) = api.wait_for_init(Duration::from_secs(20)).await else {
+            let _ = child.kill();
+            return Err(format!("{function} did not finish Init: {:?}", api.init_error()).into());
+        };
+        inits.push(ready.duration_since(started));
+        let payload = events_for(function, 1, d).await?.remove(0);
+        d.take();
+        let (total, outcome) = api.invoke(payload).await?;
+        d.take();
+        if !answered_ok(&outcome) {
+            return Err(format!("{function} did not answer as expected: {outcome:?}").into());
+        }
+        firsts.push(total);
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    report.init_ms_samples = inits.iter().map(|d| ms(*d)).collect();
+    report.init_ms_median = ms(median(&mut inits));
+    report.first_invocation_ms_median = ms(median(&mut firsts));
+
+    // Warm: one process, many invocations.
+    let mut api = RuntimeApi::start(FUNCTION_TIMEOUT).await?;
+    let mut child = spawn(&binary, function, &api, d)?;
+    api.wait_for_init(Duration::from_secs(20))
+        .await
+        .ok_or_else(|| format!("{function} did not finish Init"))?;
+    let payloads = events_for(function, o.runs + 1, d).await?;
+    let mut samples: Vec<Sample> = Vec::with_capacity(o.runs);
+    for (i, p) in payloads.into_iter().enumerate() {
+        d.take();
+        let (total, outcome) = api.invoke(p).await?;
+        let downstream = d.take();
+        if !answered_ok(&outcome) {
+            report.errors += 1;
+        }
+        if i > 0 {
+            samples.push((total, downstream));
+        }
+    }
+    report.peak_rss_mib = peak_rss_mib(child.id());
+    let _ = child.kill();
+    let _ = child.wait();
+
+    let mut totals: Vec<Duration> = samples.iter().map(|s| s.0).collect();
+    let mut own: Vec<Duration> = samples.iter().map(|s| s.0.saturating_sub(s.1)).collect();
+    let mut down: Vec<Duration> = samples.iter().map(|s| s.1).collect();
+    totals.sort();
+    own.sort();
+    down.sort();
+    report.warm_invocations = samples.len();
+    report.warm_ms_p50 = ms(percentile(&totals, 0.5));
+    report.warm_ms_p99 = ms(percentile(&totals, 0.99));
+    report.own_ms_p50 = ms(percentile(&own, 0.5));
+    report.own_ms_p99 = ms(percentile(&own, 0.99));
+    report.downstream_ms_p50 = ms(percentile(&down, 0.5));
+    Ok(report)
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown cpu".into());
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
+    format!("{cores} cores, {cpu}, {}", std::env::consts::ARCH)
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    let o = options()?;
+
+    // DynamoDB Local and the simulator, each behind a timing proxy.
+    let endpoint = local_dynamodb::endpoint();
+    let table = format!("bench-{}", std::process::id());
+    let store = Store::new(
+        local_dynamodb::client(&endpoint, Duration::from_secs(10)),
+        &table,
+    );
+    local_dynamodb::create_table(store.client(), &table).await?;
+    let ddb_addr = endpoint.trim_start_matches("http://").parse()?;
+    let sim = Simulator::start(
+        tokio::net::TcpListener::bind("127.0.0.1:0").await?,
+        SimConfig {
+            api_key: API_KEY.into(),
+            allowed_redirects: vec![CALLBACK_URL.into()],
+            ..SimConfig::default()
+        },
+    )
+    .await?;
+    sim.insert_connection(CONNECTION, None);
+    let d = Downstream {
+        sim_proxy: TimingProxy::start(sim.addr()).await?,
+        ddb_proxy: TimingProxy::start(ddb_addr).await?,
+        _sim: sim,
+        store,
+        table,
+    };
+
+    let mut reports = Vec::new();
+    for f in &o.functions {
+        eprintln!(
+            "benchmarking {f} ({} starts, {} warm invocations)…",
+            o.starts, o.runs
+        );
+        reports.push(bench_function(f, &o, &d).await?);
+    }
+
+    println!(
+        "lambda-bench: profile {}, {} starts, {} warm invocations; {}",
+        o.profile,
+        o.starts,
+        o.runs,
+        machine()
+    );
+    println!(
+        "{:<13} {:>9} {:>10} {:>9} {:>9} {:>9} {:>9} {:>11} {:>8} {:>9} {:>9}",
+        "function",
+        "init p50",
+        "first inv",
+        "warm p50",
+        "warm p99",
+        "own p50",
+        "own p99",
+        "downstr p50",
+        "RSS MiB",
+        "arm64 MiB",
+        "zip MiB"
+    );
+    for r in &reports {
+        let opt = |v: Option<f64>| v.map(|x| format!("{x:.2}")).unwrap_or_else(|| "-".into());
+        println!(
+            "{:<13} {:>9.2} {:>10.2} {:>9.3} {:>9.3} {:>9.3} {:>9.3} {:>11.3} {:>8.1} {:>9} {:>9}",
+            r.function,
+            r.init_ms_median,
+            r.first_invocation_ms_median,
+            r.warm_ms_p50,
+            r.warm_ms_p99,
+            r.own_ms_p50,
+            r.own_ms_p99,
+            r.downstream_ms_p50,
+            r.peak_rss_mib,
+            opt(r.arm64_bootstrap_mib),
+            opt(r.arm64_zip_mib),
+        );
+        if r.errors > 0 {
+            println!(
+                "  {} invocations of {} answered with an error",
+                r.errors, r.function
+            );
+        }
+    }
+    println!("(times in ms; own = total minus time waiting on DynamoDB Local and the simulator, measured by loopback proxies)");
+
+    let out_dir = root().join(".local/bench");
+    std::fs::create_dir_all(&out_dir)?;
+    let results: BTreeMap<&str, serde_json::Value> = BTreeMap::from([
+        ("machine", serde_json::json!(machine())),
+        ("profile", serde_json::json!(o.profile)),
+        ("runs", serde_json::json!(o.runs)),
+        ("starts", serde_json::json!(o.starts)),
+        ("functions", serde_json::to_value(&reports)?),
+    ]);
+    std::fs::write(
+        out_dir.join("results.json"),
+        serde_json::to_string_pretty(&results)?,
+    )?;
+    eprintln!("wrote .local/bench/results.json");
+    if reports.iter().any(|r| r.errors > 0) {
+        std::process::exit(1);
+    }
+    Ok(())
+}
