@@ -122,6 +122,31 @@ impl Shared {
     }
 }
 
+/// Opens the connections the first request would otherwise open (DynamoDB and,
+/// when given, OFAuth), so it does not pay their TCP/TLS setup. Bounded by
+/// `limit`; failures are ignored (the request path has its own error handling).
+/// Off with `WARM_CONNECTIONS=false`.
+pub async fn warm_up(store: &Store, ofauth: Option<&OfAuthClient>, limit: std::time::Duration) {
+    if std::env::var(vars::WARM_CONNECTIONS).is_ok_and(|v| v == "false" || v == "0") {
+        return;
+    }
+    let started = std::time::Instant::now();
+    let dynamo = store.warm_up();
+    let result = match ofauth {
+        Some(client) => {
+            tokio::time::timeout(limit, async { tokio::join!(dynamo, client.warm_up()) })
+                .await
+                .is_ok()
+        }
+        None => tokio::time::timeout(limit, dynamo).await.is_ok(),
+    };
+    tracing::debug!(
+        done = result,
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "connection warm-up"
+    );
+}
+
 /// The value from a secret's string: plain text, or the `field` of a JSON object.
 pub fn secret_value(raw: &str, field: &str) -> Option<Secret> {
     let raw = raw.trim();

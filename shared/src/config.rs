@@ -29,6 +29,7 @@ pub mod vars {
     pub const ATTEMPT_RETENTION_SECS: &str = "ATTEMPT_RETENTION_SECS";
     pub const OFAUTH_WEBHOOK_SECRET: &str = "OFAUTH_WEBHOOK_SECRET";
     pub const OFAUTH_WEBHOOK_SECRET_ID: &str = "OFAUTH_WEBHOOK_SECRET_ID";
+    pub const WARM_CONNECTIONS: &str = "WARM_CONNECTIONS";
 
     /// Every variable the functions read, for the template/code consistency test.
     pub const ALL: &[&str] = &[
@@ -52,6 +53,7 @@ pub mod vars {
         ATTEMPT_RETENTION_SECS,
         OFAUTH_WEBHOOK_SECRET,
         OFAUTH_WEBHOOK_SECRET_ID,
+        WARM_CONNECTIONS,
     ];
 }
 

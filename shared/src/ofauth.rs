@@ -181,6 +181,12 @@ impl OfAuthClient {
         )
     }
 
+    /// Opens a pooled connection (TCP and TLS) to OFAuth with a `HEAD` of the base
+    /// URL, which needs no API key; the answer is ignored.
+    pub async fn warm_up(&self) {
+        let _ = self.http.head(self.base.clone()).send().await;
+    }
+
     fn endpoint(&self, path: &str) -> Result<Url, OfAuthError> {
         self.base
             .join(path)

@@ -145,6 +145,17 @@ impl Store {
         }
     }
 
+    /// One cheap read (a key that never exists) to open the connection at Init.
+    pub async fn warm_up(&self) {
+        let _ = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(schema::PARTITION_KEY, s("WARMUP"))
+            .send()
+            .await;
+    }
+
     pub fn client(&self) -> &Client {
         &self.client
     }

@@ -1,12 +1,17 @@
-//! The webhook Lambda function: init once, then serve requests with the shared handler.
+//! The webhook Lambda function: init once (configuration, clients, secrets, and the
+//! downstream connections), then serve requests with the shared handler.
 
 use link_shared::lambda_http::{run, service_fn, Error, Request};
 use link_shared::{bootstrap, webhook};
+
+/// At most this much of Init goes to opening downstream connections.
+const WARM_UP_LIMIT: std::time::Duration = std::time::Duration::from_millis(500);
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     bootstrap::init_tracing();
     let shared = bootstrap::init().await?;
+    bootstrap::warm_up(&shared.store, None, WARM_UP_LIMIT).await;
     let svc = webhook::WebhookService {
         secret: shared.webhook_secret().await?,
         store: shared.store,

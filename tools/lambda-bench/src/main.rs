@@ -81,9 +81,15 @@ type Sample = (Duration, Duration);
 #[derive(Debug, Default, Serialize)]
 struct FunctionReport {
     function: String,
+    /// Init without the connection warm-up: config, clients, key.
     init_ms_median: f64,
     init_ms_samples: Vec<f64>,
+    /// Init including the connection warm-up (DynamoDB, OFAuth).
+    init_with_warm_up_ms_median: f64,
+    /// The first invocation after an Init with the warm-up.
     first_invocation_ms_median: f64,
+    /// The first invocation after an Init without it.
+    first_invocation_cold_connections_ms_median: f64,
     warm_ms_p50: f64,
     warm_ms_p99: f64,
     own_ms_p50: f64,
@@ -223,8 +229,15 @@ async fn events_for(function: &str, n: usize, d: &Downstream) -> Result<Vec<Stri
     })
 }
 
-fn spawn(binary: &Path, function: &str, api: &RuntimeApi, d: &Downstream) -> Result<Child, Error> {
+fn spawn(
+    binary: &Path,
+    function: &str,
+    api: &RuntimeApi,
+    d: &Downstream,
+    warm: bool,
+) -> Result<Child, Error> {
     let child = Command::new(binary)
+        .env("WARM_CONNECTIONS", if warm { "true" } else { "false" })
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("AWS_LAMBDA_RUNTIME_API", api.addr.to_string())
@@ -334,36 +347,46 @@ async fn bench_function(
     };
     (report.arm64_bootstrap_mib, report.arm64_zip_mib) = arm64_sizes(function);
 
-    // Cold starts: a new process each time, Init and the first invocation.
-    let mut inits = Vec::new();
-    let mut firsts = Vec::new();
-    for _ in 0..o.starts {
-        let mut api = RuntimeApi::start(FUNCTION_TIMEOUT).await?;
-        let started = std::time::Instant::now();
-        let mut child = spawn(&binary, function, &api, d)?;
-        let Some(ready) = api.wait_for_init(Duration::from_secs(20)).await else {
+    // Cold starts: a new process each time, Init and the first invocation, with
+    // and without the connection warm-up.
+    for warm in [false, true] {
+        let mut inits = Vec::new();
+        let mut firsts = Vec::new();
+        for _ in 0..o.starts {
+            let mut api = RuntimeApi::start(FUNCTION_TIMEOUT).await?;
+            let started = std::time::Instant::now();
+            let mut child = spawn(&binary, function, &api, d, warm)?;
+            let Some(ready) = api.wait_for_init(Duration::from_secs(20)).await else {
+                let _ = child.kill();
+                return Err(
+                    format!("{function} did not finish Init: {:?}", api.init_error()).into(),
+                );
+            };
+            inits.push(ready.duration_since(started));
+            let payload = events_for(function, 1, d).await?.remove(0);
+            d.take();
+            let (total, outcome) = api.invoke(payload).await?;
+            d.take();
+            if !answered_ok(&outcome) {
+                return Err(format!("{function} did not answer as expected: {outcome:?}").into());
+            }
+            firsts.push(total);
             let _ = child.kill();
-            return Err(format!("{function} did not finish Init: {:?}", api.init_error()).into());
-        };
-        inits.push(ready.duration_since(started));
-        let payload = events_for(function, 1, d).await?.remove(0);
-        d.take();
-        let (total, outcome) = api.invoke(payload).await?;
-        d.take();
-        if !answered_ok(&outcome) {
-            return Err(format!("{function} did not answer as expected: {outcome:?}").into());
+            let _ = child.wait();
         }
-        firsts.push(total);
-        let _ = child.kill();
-        let _ = child.wait();
+        if warm {
+            report.init_with_warm_up_ms_median = ms(median(&mut inits));
+            report.first_invocation_ms_median = ms(median(&mut firsts));
+        } else {
+            report.init_ms_samples = inits.iter().map(|d| ms(*d)).collect();
+            report.init_ms_median = ms(median(&mut inits));
+            report.first_invocation_cold_connections_ms_median = ms(median(&mut firsts));
+        }
     }
-    report.init_ms_samples = inits.iter().map(|d| ms(*d)).collect();
-    report.init_ms_median = ms(median(&mut inits));
-    report.first_invocation_ms_median = ms(median(&mut firsts));
 
     // Warm: one process, many invocations.
     let mut api = RuntimeApi::start(FUNCTION_TIMEOUT).await?;
-    let mut child = spawn(&binary, function, &api, d)?;
+    let mut child = spawn(&binary, function, &api, d, true)?;
     api.wait_for_init(Duration::from_secs(20))
         .await
         .ok_or_else(|| format!("{function} did not finish Init"))?;
@@ -462,10 +485,12 @@ async fn main() -> Result<(), Error> {
         machine()
     );
     println!(
-        "{:<13} {:>9} {:>10} {:>9} {:>9} {:>9} {:>9} {:>11} {:>8} {:>9} {:>9}",
+        "{:<13} {:>8} {:>10} {:>10} {:>10} {:>9} {:>9} {:>9} {:>9} {:>11} {:>8} {:>9} {:>8}",
         "function",
-        "init p50",
-        "first inv",
+        "init",
+        "init+warm",
+        "1st (warm)",
+        "1st (cold)",
         "warm p50",
         "warm p99",
         "own p50",
@@ -478,10 +503,12 @@ async fn main() -> Result<(), Error> {
     for r in &reports {
         let opt = |v: Option<f64>| v.map(|x| format!("{x:.2}")).unwrap_or_else(|| "-".into());
         println!(
-            "{:<13} {:>9.2} {:>10.2} {:>9.3} {:>9.3} {:>9.3} {:>9.3} {:>11.3} {:>8.1} {:>9} {:>9}",
+            "{:<13} {:>8.2} {:>10.2} {:>10.2} {:>10.2} {:>9.3} {:>9.3} {:>9.3} {:>9.3} {:>11.3} {:>8.1} {:>9} {:>8}",
             r.function,
             r.init_ms_median,
+            r.init_with_warm_up_ms_median,
             r.first_invocation_ms_median,
+            r.first_invocation_cold_connections_ms_median,
             r.warm_ms_p50,
             r.warm_ms_p99,
             r.own_ms_p50,
@@ -498,7 +525,9 @@ async fn main() -> Result<(), Error> {
             );
         }
     }
-    println!("(times in ms; own = total minus time waiting on DynamoDB Local and the simulator, measured by loopback proxies)");
+    println!("(times in ms, medians unless marked; init = process start to its first `next`; init+warm = with the");
+    println!(" DynamoDB/OFAuth connection warm-up; 1st = first invocation after an Init with (warm) or without (cold) it;");
+    println!(" own = total minus time waiting on DynamoDB Local and the simulator, measured by loopback proxies)");
 
     let out_dir = root().join(".local/bench");
     std::fs::create_dir_all(&out_dir)?;
