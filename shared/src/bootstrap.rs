@@ -69,6 +69,14 @@ impl Shared {
         Ok(OfAuthClient::for_config(&self.config, ApiKey::new(key.0))?)
     }
 
+    /// The OFAuth client, with the DynamoDB and OFAuth connections opened (see
+    /// [`warm_up`]): what the functions that call OFAuth build at Init.
+    pub async fn ofauth_warmed(&self) -> Result<OfAuthClient, InitError> {
+        let client = self.ofauth().await?;
+        warm_up(&self.store, Some(&client)).await;
+        Ok(client)
+    }
+
     /// The webhook signing secret, read once.
     pub async fn webhook_secret(&self) -> Result<Secret, InitError> {
         self.secret(
@@ -122,11 +130,15 @@ impl Shared {
     }
 }
 
+/// At most this much of Init goes to opening downstream connections.
+pub const WARM_UP_LIMIT: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// Opens the connections the first request would otherwise open (DynamoDB and,
 /// when given, OFAuth), so it does not pay their TCP/TLS setup. Bounded by
 /// `limit`; failures are ignored (the request path has its own error handling).
 /// Off with `WARM_CONNECTIONS=false`.
-pub async fn warm_up(store: &Store, ofauth: Option<&OfAuthClient>, limit: std::time::Duration) {
+pub async fn warm_up(store: &Store, ofauth: Option<&OfAuthClient>) {
+    let limit = WARM_UP_LIMIT;
     if std::env::var(vars::WARM_CONNECTIONS).is_ok_and(|v| v == "false" || v == "0") {
         return;
     }

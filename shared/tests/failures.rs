@@ -228,11 +228,7 @@ async fn wrong_api_key_or_redirect_url_is_a_502() {
 
 #[tokio::test]
 async fn ofauth_down_during_init() {
-    // Nothing listens on this port.
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let port = closed_port();
     let h = Harness::with(Options {
         ofauth_base: Some(format!("http://127.0.0.1:{port}")),
         ..Options::default()
@@ -288,10 +284,7 @@ async fn ofauth_failing_during_callback_keeps_the_attempt_usable() {
 
 #[tokio::test]
 async fn dynamodb_unreachable() {
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let port = closed_port();
     let down = Harness::with(Options {
         dynamodb_endpoint: Some(format!("http://127.0.0.1:{port}")),
         create_table: false,

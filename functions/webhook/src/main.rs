@@ -4,14 +4,11 @@
 use link_shared::lambda_http::{run, service_fn, Error, Request};
 use link_shared::{bootstrap, webhook};
 
-/// At most this much of Init goes to opening downstream connections.
-const WARM_UP_LIMIT: std::time::Duration = std::time::Duration::from_millis(500);
-
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     bootstrap::init_tracing();
     let shared = bootstrap::init().await?;
-    bootstrap::warm_up(&shared.store, None, WARM_UP_LIMIT).await;
+    bootstrap::warm_up(&shared.store, None).await;
     let svc = webhook::WebhookService {
         secret: shared.webhook_secret().await?,
         store: shared.store,

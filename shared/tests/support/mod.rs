@@ -32,6 +32,12 @@ pub fn dynamodb_client(endpoint: &str, timeout: Duration) -> aws_sdk_dynamodb::C
     local_dynamodb::client(endpoint, timeout)
 }
 
+/// A loopback port nothing listens on (bound, then released).
+pub fn closed_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
 pub fn unique(prefix: &str) -> String {
     let mut b = [0u8; 6];
     getrandom::fill(&mut b).unwrap();
