@@ -3,6 +3,7 @@
 use crate::config::{vars, Config, ConfigError, Secret, SecretSource};
 use crate::ofauth::{ApiKey, OfAuthClient};
 use crate::store::{self, Store};
+use crate::tls::ExtraRoots;
 
 /// What every function builds once at init.
 #[derive(Debug, Clone)]
@@ -10,6 +11,7 @@ pub struct Shared {
     pub config: Config,
     pub store: Store,
     aws: aws_config::SdkConfig,
+    roots: ExtraRoots,
 }
 
 /// Why init failed. The function stops; Lambda reports an init error.
@@ -38,11 +40,23 @@ pub async fn init() -> Result<Shared, InitError> {
     if config.dev_trust_user_header {
         tracing::warn!("DEV_TRUST_USER_HEADER is on: the x-user-id header identifies callers. Never enable this in a deployment.");
     }
-    let aws = aws_config::defaults(aws_config::BehaviorVersion::latest())
+    let roots = ExtraRoots::from_env()?;
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(crate::tls::aws_http_client(&roots))
         .timeout_config(store::timeouts(config.dynamodb_timeout))
-        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(3))
-        .load()
-        .await;
+        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(3));
+    // Lambda always gives the region and the role's credentials in the
+    // environment: then skip building the rest of the default chains (profiles,
+    // SSO, IMDS), whose clients would read the system's certificate store.
+    if let Ok(region) = std::env::var("AWS_REGION") {
+        loader = loader.region(aws_config::Region::new(region));
+    }
+    if std::env::var_os("AWS_ACCESS_KEY_ID").is_some() {
+        loader = loader.credentials_provider(
+            aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
+        );
+    }
+    let aws = loader.load().await;
     let mut dynamo = aws_sdk_dynamodb::config::Builder::from(&aws);
     if let Some(url) = &config.dynamodb_endpoint {
         dynamo = dynamo.endpoint_url(url);
@@ -51,7 +65,12 @@ pub async fn init() -> Result<Shared, InitError> {
         aws_sdk_dynamodb::Client::from_conf(dynamo.build()),
         &config.table_name,
     );
-    Ok(Shared { config, store, aws })
+    Ok(Shared {
+        config,
+        store,
+        aws,
+        roots,
+    })
 }
 
 impl Shared {
@@ -66,7 +85,7 @@ impl Shared {
                 "apiKey",
             )
             .await?;
-        Ok(OfAuthClient::for_config(&self.config, ApiKey::new(key.0))?)
+        OfAuthClient::for_config(&self.config, ApiKey::new(key.0), &self.roots)
     }
 
     /// The OFAuth client, with the DynamoDB and OFAuth connections opened (see

@@ -30,6 +30,8 @@ pub mod vars {
     pub const OFAUTH_WEBHOOK_SECRET: &str = "OFAUTH_WEBHOOK_SECRET";
     pub const OFAUTH_WEBHOOK_SECRET_ID: &str = "OFAUTH_WEBHOOK_SECRET_ID";
     pub const WARM_CONNECTIONS: &str = "WARM_CONNECTIONS";
+    /// A PEM bundle trusted in addition to the compiled-in roots (see `tls`).
+    pub const EXTRA_CA_CERTS: &str = "EXTRA_CA_CERTS";
 
     /// Every variable the functions read, for the template/code consistency test.
     pub const ALL: &[&str] = &[
@@ -54,6 +56,7 @@ pub mod vars {
         OFAUTH_WEBHOOK_SECRET,
         OFAUTH_WEBHOOK_SECRET_ID,
         WARM_CONNECTIONS,
+        EXTRA_CA_CERTS,
     ];
 }
 
@@ -82,7 +85,7 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
-    fn new(var: &'static str, problem: impl Into<String>) -> Self {
+    pub(crate) fn new(var: &'static str, problem: impl Into<String>) -> Self {
         Self {
             var,
             problem: problem.into(),

@@ -15,6 +15,7 @@ pub mod ofauth;
 pub mod session;
 pub mod signature;
 pub mod store;
+pub mod tls;
 pub mod webhook;
 
 pub use lambda_http;

@@ -153,8 +153,10 @@ impl OfAuthClient {
         api_key: ApiKey,
         connect_timeout: Duration,
         timeout: Duration,
+        tls: rustls::ClientConfig,
     ) -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder()
+            .tls_backend_preconfigured(tls)
             .connect_timeout(connect_timeout)
             .timeout(timeout)
             .pool_idle_timeout(Duration::from_secs(50))
@@ -168,17 +170,20 @@ impl OfAuthClient {
         })
     }
 
-    /// The client for a configuration's base URL and timeouts.
+    /// The client for a configuration's base URL and timeouts, trusting the
+    /// compiled-in roots and `extra` (see [`crate::tls`]).
     pub fn for_config(
         config: &crate::config::Config,
         api_key: ApiKey,
-    ) -> Result<Self, reqwest::Error> {
-        Self::new(
+        extra: &crate::tls::ExtraRoots,
+    ) -> Result<Self, crate::bootstrap::InitError> {
+        Ok(Self::new(
             config.ofauth_base_url.clone(),
             api_key,
             config.ofauth_connect_timeout,
             config.ofauth_timeout,
-        )
+            crate::tls::client_config(extra)?,
+        )?)
     }
 
     /// Opens a pooled connection (TCP and TLS) to OFAuth with a `HEAD` of the base

@@ -152,7 +152,7 @@ impl Harness {
             Some(link_shared::config::SecretSource::Env(k)) => ApiKey::new(k.expose()),
             _ => ApiKey::new(API_KEY),
         };
-        let ofauth = OfAuthClient::for_config(&config, key).unwrap();
+        let ofauth = OfAuthClient::for_config(&config, key, &Default::default()).unwrap();
         let session = SessionService::new(&config, store.clone(), ofauth.clone());
         let connections = ConnectionsService::new(&config, store.clone(), ofauth.clone());
         let callback = CallbackService {

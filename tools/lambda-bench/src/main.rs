@@ -237,8 +237,8 @@ fn spawn(
     warm: bool,
 ) -> Result<Child, Error> {
     let child = Command::new(binary)
-        .env("WARM_CONNECTIONS", if warm { "true" } else { "false" })
         .env_clear()
+        .env("WARM_CONNECTIONS", if warm { "true" } else { "false" })
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("AWS_LAMBDA_RUNTIME_API", api.addr.to_string())
         .env("AWS_LAMBDA_FUNCTION_NAME", function)

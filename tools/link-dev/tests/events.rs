@@ -72,7 +72,7 @@ async fn every_event_gives_its_expected_answer() {
         panic!(".env.example must use OFAUTH_API_KEY")
     };
     let key = link_shared::ofauth::ApiKey::new(key.expose());
-    let ofauth = OfAuthClient::for_config(&config, key).unwrap();
+    let ofauth = OfAuthClient::for_config(&config, key, &Default::default()).unwrap();
     let session_svc = SessionService::new(&config, store.clone(), ofauth.clone());
     let connections_svc = ConnectionsService::new(&config, store.clone(), ofauth.clone());
     let Some(SecretSource::Env(webhook_secret)) = config.webhook_secret.clone() else {

@@ -17,6 +17,9 @@
 //! System webhooks (`connection.created|updated|expired|disconnected`) are signed
 //! with either scheme and retried like OFAuth's (5 attempts, exponential backoff).
 
+pub mod secrets_manager;
+pub mod tls;
+
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
