@@ -17,6 +17,18 @@ fn main() {
     lap("tokio");
     link_shared::bootstrap::init_tracing();
     lap("tracing");
+    aws_lc_rs::init();
+    lap("aws-lc init");
+    let rng = aws_lc_rs::rand::SystemRandom::new();
+    let mut b = [0u8; 32];
+    aws_lc_rs::rand::SecureRandom::fill(&rng, &mut b).unwrap();
+    lap("aws-lc rand");
+    let _k = aws_lc_rs::agreement::EphemeralPrivateKey::generate(&aws_lc_rs::agreement::X25519, &rng).unwrap();
+    lap("x25519 keygen");
+    let _k = aws_lc_rs::agreement::EphemeralPrivateKey::generate(&aws_lc_rs::agreement::ECDH_P256, &rng).unwrap();
+    lap("p256 keygen");
+    let _k = aws_lc_rs::kem::DecapsulationKey::generate(&aws_lc_rs::kem::ML_KEM_768).unwrap();
+    lap("mlkem768 keygen");
     rt.block_on(async {
         let roots = link_shared::tls::ExtraRoots::from_env().unwrap();
         let http = link_shared::tls::aws_http_client(&roots);
@@ -39,7 +51,17 @@ fn main() {
         lap("init (config, sdk, dynamodb client)");
         let o = shared.ofauth().await.unwrap();
         lap("ofauth client");
-        drop(o);
+        o.warm_up().await;
+        lap("ofauth warm-up (connect)");
+        o.warm_up().await;
+        lap("ofauth HEAD (pooled)");
+        let o2 = shared.ofauth().await.unwrap();
+        o2.warm_up().await;
+        lap("2nd client: connect");
+        shared.store.warm_up().await;
+        lap("dynamodb warm-up (connect)");
+        shared.store.warm_up().await;
+        lap("dynamodb GetItem (pooled)");
     });
     eprintln!("total {:.3} ms", t.elapsed().as_secs_f64() * 1e3);
 }

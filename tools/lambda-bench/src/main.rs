@@ -4,7 +4,10 @@
 //! latency, the function's own time (total minus downstream waits), peak RSS and
 //! the arm64 package sizes. A benchmark, not a test: it asserts nothing.
 //!
-//! Usage: `lambda-bench [--profile release|debug] [--runs N] [--starts N] [--functions a,b]`
+//! Downstreams speak TLS by default (a test CA the functions trust through
+//! `EXTRA_CA_CERTS`), as the real OFAuth API and AWS do; `--plain` uses plain HTTP.
+//!
+//! Usage: `lambda-bench [--profile release|debug] [--runs N] [--starts N] [--functions a,b] [--plain]`
 
 mod proxy;
 mod runtime_api;
@@ -29,6 +32,8 @@ const USER: &str = "bench-user";
 const CONNECTION: &str = "conn_bench";
 const CALLBACK_URL: &str = "https://bench.example.com/link/callback";
 const FUNCTIONS: [&str; 4] = ["init-session", "callback", "webhook", "connections"];
+const API_KEY_SECRET_ID: &str = "ofauth/api-key";
+const WEBHOOK_SECRET_ID: &str = "ofauth/webhook-secret";
 const FUNCTION_TIMEOUT: Duration = Duration::from_secs(10);
 
 struct Options {
@@ -36,6 +41,7 @@ struct Options {
     runs: usize,
     starts: usize,
     functions: Vec<String>,
+    tls: bool,
 }
 
 fn options() -> Result<Options, Error> {
@@ -44,6 +50,7 @@ fn options() -> Result<Options, Error> {
         runs: 1000,
         starts: 10,
         functions: FUNCTIONS.iter().map(|f| f.to_string()).collect(),
+        tls: true,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -53,6 +60,7 @@ fn options() -> Result<Options, Error> {
             "--runs" => o.runs = val()?.parse()?,
             "--starts" => o.starts = val()?.parse()?,
             "--functions" => o.functions = val()?.split(',').map(str::to_string).collect(),
+            "--plain" => o.tls = false,
             _ => return Err(format!("unknown argument {a}").into()),
         }
     }
@@ -65,8 +73,25 @@ struct Downstream {
     _sim: Simulator,
     sim_proxy: TimingProxy,
     ddb_proxy: TimingProxy,
+    /// What the functions are given: the proxies' addresses, through TLS
+    /// terminators unless `--plain`.
+    sim_url: String,
+    ddb_url: String,
+    secrets_url: String,
+    ca_file: Option<PathBuf>,
     store: Store,
     table: String,
+}
+
+/// How a process is started for a cold-start sample.
+#[derive(Clone, Copy, PartialEq)]
+enum Start {
+    /// Keys in the environment, no connection warm-up: config and clients only.
+    Base,
+    /// As deployed: with the DynamoDB/OFAuth connection warm-up.
+    WarmUp,
+    /// Keys read from the Secrets Manager stand-in, no warm-up.
+    SecretFetch,
 }
 
 impl Downstream {
@@ -88,8 +113,17 @@ struct FunctionReport {
     init_with_warm_up_ms_median: f64,
     /// The first invocation after an Init with the warm-up.
     first_invocation_ms_median: f64,
+    /// Its downstream part (waiting on DynamoDB and OFAuth) and the rest, the
+    /// function's own time (medians of the per-start values).
+    first_invocation_downstream_ms_median: f64,
+    first_invocation_own_ms_median: f64,
     /// The first invocation after an Init without it.
     first_invocation_cold_connections_ms_median: f64,
+    /// Init reading the key (or webhook secret) from the Secrets Manager stand-in,
+    /// without the warm-up.
+    init_with_secret_fetch_ms_median: f64,
+    /// Whether the downstreams spoke TLS.
+    tls_downstreams: bool,
     warm_ms_p50: f64,
     warm_ms_p99: f64,
     own_ms_p50: f64,
@@ -234,11 +268,14 @@ fn spawn(
     function: &str,
     api: &RuntimeApi,
     d: &Downstream,
-    warm: bool,
+    start: Start,
 ) -> Result<Child, Error> {
-    let child = Command::new(binary)
-        .env_clear()
-        .env("WARM_CONNECTIONS", if warm { "true" } else { "false" })
+    let mut cmd = Command::new(binary);
+    cmd.env_clear()
+        .env(
+            "WARM_CONNECTIONS",
+            if start == Start::WarmUp { "true" } else { "false" },
+        )
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("AWS_LAMBDA_RUNTIME_API", api.addr.to_string())
         .env("AWS_LAMBDA_FUNCTION_NAME", function)
@@ -257,17 +294,23 @@ fn spawn(
         .env("AWS_SECRET_ACCESS_KEY", "local")
         .env("_HANDLER", "bootstrap")
         .env("TABLE_NAME", &d.table)
-        .env("DYNAMODB_ENDPOINT", format!("http://{}", d.ddb_proxy.addr))
-        .env("OFAUTH_BASE_URL", format!("http://{}", d.sim_proxy.addr))
-        .env("OFAUTH_API_KEY", API_KEY)
-        .env("OFAUTH_WEBHOOK_SECRET", WEBHOOK_SECRET)
+        .env("DYNAMODB_ENDPOINT", &d.ddb_url)
+        .env("OFAUTH_BASE_URL", &d.sim_url)
         .env("OFAUTH_CLIENT_APP_ID", "app_bench")
         .env("CALLBACK_URL", CALLBACK_URL)
-        .env("APP_URL", "https://app.example.com")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()?;
-    Ok(child)
+        .env("APP_URL", "https://app.example.com");
+    if let Some(ca) = &d.ca_file {
+        cmd.env("EXTRA_CA_CERTS", ca);
+    }
+    if start == Start::SecretFetch {
+        cmd.env("AWS_ENDPOINT_URL_SECRETS_MANAGER", &d.secrets_url)
+            .env("OFAUTH_API_KEY_SECRET_ID", API_KEY_SECRET_ID)
+            .env("OFAUTH_WEBHOOK_SECRET_ID", WEBHOOK_SECRET_ID);
+    } else {
+        cmd.env("OFAUTH_API_KEY", API_KEY)
+            .env("OFAUTH_WEBHOOK_SECRET", WEBHOOK_SECRET);
+    }
+    Ok(cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn()?)
 }
 
 /// The function answered with a 2xx or 3xx HTTP response (a callback success is a
@@ -342,6 +385,7 @@ async fn bench_function(
     }
     let mut report = FunctionReport {
         function: function.to_string(),
+        tls_downstreams: d.ca_file.is_some(),
         host_binary_mib: mib(std::fs::metadata(&binary)?.len()),
         ..FunctionReport::default()
     };
@@ -349,13 +393,15 @@ async fn bench_function(
 
     // Cold starts: a new process each time, Init and the first invocation, with
     // and without the connection warm-up.
-    for warm in [false, true] {
+    for start in [Start::Base, Start::WarmUp, Start::SecretFetch] {
         let mut inits = Vec::new();
         let mut firsts = Vec::new();
+        let mut firsts_down = Vec::new();
+        let mut firsts_own = Vec::new();
         for _ in 0..o.starts {
             let mut api = RuntimeApi::start(FUNCTION_TIMEOUT).await?;
             let started = std::time::Instant::now();
-            let mut child = spawn(&binary, function, &api, d, warm)?;
+            let mut child = spawn(&binary, function, &api, d, start)?;
             let Some(ready) = api.wait_for_init(Duration::from_secs(20)).await else {
                 let _ = child.kill();
                 return Err(
@@ -366,7 +412,9 @@ async fn bench_function(
             let payload = events_for(function, 1, d).await?.remove(0);
             d.take();
             let (total, outcome) = api.invoke(payload).await?;
-            d.take();
+            let down = d.take();
+            firsts_down.push(down);
+            firsts_own.push(total.saturating_sub(down));
             if !answered_ok(&outcome) {
                 return Err(format!("{function} did not answer as expected: {outcome:?}").into());
             }
@@ -374,19 +422,27 @@ async fn bench_function(
             let _ = child.kill();
             let _ = child.wait();
         }
-        if warm {
-            report.init_with_warm_up_ms_median = ms(median(&mut inits));
-            report.first_invocation_ms_median = ms(median(&mut firsts));
-        } else {
-            report.init_ms_samples = inits.iter().map(|d| ms(*d)).collect();
-            report.init_ms_median = ms(median(&mut inits));
-            report.first_invocation_cold_connections_ms_median = ms(median(&mut firsts));
+        match start {
+            Start::WarmUp => {
+                report.init_with_warm_up_ms_median = ms(median(&mut inits));
+                report.first_invocation_ms_median = ms(median(&mut firsts));
+                report.first_invocation_downstream_ms_median = ms(median(&mut firsts_down));
+                report.first_invocation_own_ms_median = ms(median(&mut firsts_own));
+            }
+            Start::Base => {
+                report.init_ms_samples = inits.iter().map(|d| ms(*d)).collect();
+                report.init_ms_median = ms(median(&mut inits));
+                report.first_invocation_cold_connections_ms_median = ms(median(&mut firsts));
+            }
+            Start::SecretFetch => {
+                report.init_with_secret_fetch_ms_median = ms(median(&mut inits));
+            }
         }
     }
 
     // Warm: one process, many invocations.
     let mut api = RuntimeApi::start(FUNCTION_TIMEOUT).await?;
-    let mut child = spawn(&binary, function, &api, d, true)?;
+    let mut child = spawn(&binary, function, &api, d, Start::WarmUp)?;
     api.wait_for_init(Duration::from_secs(20))
         .await
         .ok_or_else(|| format!("{function} did not finish Init"))?;
@@ -460,9 +516,41 @@ async fn main() -> Result<(), Error> {
     )
     .await?;
     sim.insert_connection(CONNECTION, None);
+    let sim_proxy = TimingProxy::start(sim.addr()).await?;
+    let ddb_proxy = TimingProxy::start(ddb_addr).await?;
+    let secrets = ofauth_sim::secrets_manager::serve(BTreeMap::from([
+        (API_KEY_SECRET_ID.to_string(), format!(r#"{{"apiKey":"{API_KEY}"}}"#)),
+        (WEBHOOK_SECRET_ID.to_string(), WEBHOOK_SECRET.to_string()),
+    ]))
+    .await?;
+    // TLS terminators in front of the timing proxies: the proxies time the
+    // plaintext exchanges, so handshakes count as the function's own time.
+    let (sim_url, ddb_url, secrets_url, ca_file) = if o.tls {
+        let ca = ofauth_sim::tls::TestCa::generate()?;
+        let ca_file = root().join(".local/bench/test-ca.pem");
+        ca.write_ca(&ca_file)?;
+        let tls = |a| ofauth_sim::tls::terminate(&ca, a);
+        (
+            format!("https://{}", tls(sim_proxy.addr).await?),
+            format!("https://{}", tls(ddb_proxy.addr).await?),
+            format!("https://{}", tls(secrets).await?),
+            Some(ca_file),
+        )
+    } else {
+        (
+            format!("http://{}", sim_proxy.addr),
+            format!("http://{}", ddb_proxy.addr),
+            format!("http://{secrets}"),
+            None,
+        )
+    };
     let d = Downstream {
-        sim_proxy: TimingProxy::start(sim.addr()).await?,
-        ddb_proxy: TimingProxy::start(ddb_addr).await?,
+        sim_proxy,
+        ddb_proxy,
+        sim_url,
+        ddb_url,
+        secrets_url,
+        ca_file,
         _sim: sim,
         store,
         table,
@@ -478,18 +566,22 @@ async fn main() -> Result<(), Error> {
     }
 
     println!(
-        "lambda-bench: profile {}, {} starts, {} warm invocations; {}",
+        "lambda-bench: profile {}, {} starts, {} warm invocations, {} downstreams; {}",
         o.profile,
         o.starts,
         o.runs,
+        if o.tls { "TLS" } else { "plain HTTP" },
         machine()
     );
     println!(
-        "{:<13} {:>8} {:>10} {:>10} {:>10} {:>9} {:>9} {:>9} {:>9} {:>11} {:>8} {:>9} {:>8}",
+        "{:<13} {:>8} {:>10} {:>11} {:>10} {:>9} {:>8} {:>10} {:>9} {:>9} {:>9} {:>9} {:>11} {:>8} {:>9} {:>8}",
         "function",
         "init",
         "init+warm",
+        "init+secret",
         "1st (warm)",
+        "1st down",
+        "1st own",
         "1st (cold)",
         "warm p50",
         "warm p99",
@@ -503,11 +595,14 @@ async fn main() -> Result<(), Error> {
     for r in &reports {
         let opt = |v: Option<f64>| v.map(|x| format!("{x:.2}")).unwrap_or_else(|| "-".into());
         println!(
-            "{:<13} {:>8.2} {:>10.2} {:>10.2} {:>10.2} {:>9.3} {:>9.3} {:>9.3} {:>9.3} {:>11.3} {:>8.1} {:>9} {:>8}",
+            "{:<13} {:>8.2} {:>10.2} {:>11.2} {:>10.2} {:>9.2} {:>8.2} {:>10.2} {:>9.3} {:>9.3} {:>9.3} {:>9.3} {:>11.3} {:>8.1} {:>9} {:>8}",
             r.function,
             r.init_ms_median,
             r.init_with_warm_up_ms_median,
+            r.init_with_secret_fetch_ms_median,
             r.first_invocation_ms_median,
+            r.first_invocation_downstream_ms_median,
+            r.first_invocation_own_ms_median,
             r.first_invocation_cold_connections_ms_median,
             r.warm_ms_p50,
             r.warm_ms_p99,
@@ -526,7 +621,8 @@ async fn main() -> Result<(), Error> {
         }
     }
     println!("(times in ms, medians unless marked; init = process start to its first `next`; init+warm = with the");
-    println!(" DynamoDB/OFAuth connection warm-up; 1st = first invocation after an Init with (warm) or without (cold) it;");
+    println!(" DynamoDB/OFAuth connection warm-up; init+secret = reading the key from a Secrets Manager stand-in;");
+    println!(" 1st = first invocation after an Init with (warm) or without (cold) the warm-up; 1st down/own = its parts;");
     println!(" own = total minus time waiting on DynamoDB Local and the simulator, measured by loopback proxies)");
 
     let out_dir = root().join(".local/bench");
@@ -536,6 +632,7 @@ async fn main() -> Result<(), Error> {
         ("profile", serde_json::json!(o.profile)),
         ("runs", serde_json::json!(o.runs)),
         ("starts", serde_json::json!(o.starts)),
+        ("tls_downstreams", serde_json::json!(o.tls)),
         ("functions", serde_json::to_value(&reports)?),
     ]);
     std::fs::write(
