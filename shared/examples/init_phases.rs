@@ -23,9 +23,13 @@ fn main() {
     let mut b = [0u8; 32];
     aws_lc_rs::rand::SecureRandom::fill(&rng, &mut b).unwrap();
     lap("aws-lc rand");
-    let _k = aws_lc_rs::agreement::EphemeralPrivateKey::generate(&aws_lc_rs::agreement::X25519, &rng).unwrap();
+    let _k =
+        aws_lc_rs::agreement::EphemeralPrivateKey::generate(&aws_lc_rs::agreement::X25519, &rng)
+            .unwrap();
     lap("x25519 keygen");
-    let _k = aws_lc_rs::agreement::EphemeralPrivateKey::generate(&aws_lc_rs::agreement::ECDH_P256, &rng).unwrap();
+    let _k =
+        aws_lc_rs::agreement::EphemeralPrivateKey::generate(&aws_lc_rs::agreement::ECDH_P256, &rng)
+            .unwrap();
     lap("p256 keygen");
     let _k = aws_lc_rs::kem::DecapsulationKey::generate(&aws_lc_rs::kem::ML_KEM_768).unwrap();
     lap("mlkem768 keygen");

@@ -4,7 +4,7 @@
 use link_shared::lambda_http::{run, service_fn, Error, Request};
 use link_shared::{bootstrap, callback};
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     bootstrap::init_tracing();
     let shared = bootstrap::init().await?;

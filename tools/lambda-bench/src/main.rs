@@ -32,6 +32,8 @@ const USER: &str = "bench-user";
 const CONNECTION: &str = "conn_bench";
 const CALLBACK_URL: &str = "https://bench.example.com/link/callback";
 const FUNCTIONS: [&str; 4] = ["init-session", "callback", "webhook", "connections"];
+/// The baseline: an empty handler on the same runtime (`src/bin/bench-empty.rs`).
+const BASELINE: &str = "bench-empty";
 const API_KEY_SECRET_ID: &str = "ofauth/api-key";
 const WEBHOOK_SECRET_ID: &str = "ofauth/webhook-secret";
 const FUNCTION_TIMEOUT: Duration = Duration::from_secs(10);
@@ -49,7 +51,11 @@ fn options() -> Result<Options, Error> {
         profile: "release".into(),
         runs: 1000,
         starts: 10,
-        functions: FUNCTIONS.iter().map(|f| f.to_string()).collect(),
+        functions: FUNCTIONS
+            .iter()
+            .chain([&BASELINE])
+            .map(|f| f.to_string())
+            .collect(),
         tls: true,
     };
     let mut args = std::env::args().skip(1);
@@ -129,6 +135,9 @@ struct FunctionReport {
     own_ms_p50: f64,
     own_ms_p99: f64,
     downstream_ms_p50: f64,
+    /// CPU time the process used per warm invocation (mean; all threads, user and
+    /// system): the function's work without the time it waited for a core.
+    cpu_ms_per_invocation: f64,
     warm_invocations: usize,
     errors: usize,
     peak_rss_mib: f64,
@@ -259,6 +268,7 @@ async fn events_for(function: &str, n: usize, d: &Downstream) -> Result<Vec<Stri
             })
             .collect(),
         "connections" => (0..n).map(|_| event("GET", "/link/connections", "", Some(USER), &[], "")).collect(),
+        BASELINE => (0..n).map(|_| event("GET", "/", "", None, &[], "")).collect(),
         other => return Err(format!("unknown function {other}").into()),
     })
 }
@@ -274,7 +284,11 @@ fn spawn(
     cmd.env_clear()
         .env(
             "WARM_CONNECTIONS",
-            if start == Start::WarmUp { "true" } else { "false" },
+            if start == Start::WarmUp {
+                "true"
+            } else {
+                "false"
+            },
         )
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("AWS_LAMBDA_RUNTIME_API", api.addr.to_string())
@@ -340,6 +354,17 @@ fn peak_rss_mib(pid: u32) -> f64 {
         .unwrap_or(0.0)
 }
 
+/// CPU time (user + system, all threads) a process has used, from
+/// `/proc/<pid>/stat` (clock ticks of 10 ms, the Linux default `CLK_TCK` of 100).
+fn cpu_time(pid: u32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks * 10))
+}
+
 fn mib(bytes: u64) -> f64 {
     (bytes as f64 / 1_048_576.0 * 100.0).round() / 100.0
 }
@@ -350,7 +375,8 @@ fn arm64_sizes(function: &str) -> (Option<f64>, Option<f64>) {
         "init-session" => "InitSessionFunction",
         "callback" => "CallbackFunction",
         "webhook" => "WebhookFunction",
-        _ => "ConnectionsFunction",
+        "connections" => "ConnectionsFunction",
+        _ => return (None, None),
     };
     let path = root().join(".aws-sam/build").join(dir).join("bootstrap");
     let Ok(meta) = std::fs::metadata(&path) else {
@@ -390,6 +416,39 @@ async fn bench_function(
         ..FunctionReport::default()
     };
     (report.arm64_bootstrap_mib, report.arm64_zip_mib) = arm64_sizes(function);
+
+    // Warm: one process, many invocations. First, so that DynamoDB Local's JVM has
+    // compiled its paths for this function's requests before the cold starts are
+    // timed (otherwise their first invocations measure the stand-in warming up).
+    let mut api = RuntimeApi::start(FUNCTION_TIMEOUT).await?;
+    let mut child = spawn(&binary, function, &api, d, Start::WarmUp)?;
+    api.wait_for_init(Duration::from_secs(20))
+        .await
+        .ok_or_else(|| format!("{function} did not finish Init"))?;
+    let payloads = events_for(function, o.runs + 1, d).await?;
+    let mut samples: Vec<Sample> = Vec::with_capacity(o.runs);
+    let mut cpu_before = None;
+    for (i, p) in payloads.into_iter().enumerate() {
+        if i == 1 {
+            cpu_before = cpu_time(child.id());
+        }
+        d.take();
+        let (total, outcome) = api.invoke(p).await?;
+        let downstream = d.take();
+        if !answered_ok(&outcome) {
+            report.errors += 1;
+        }
+        if i > 0 {
+            samples.push((total, downstream));
+        }
+    }
+    report.peak_rss_mib = peak_rss_mib(child.id());
+    if let (Some(before), Some(after)) = (cpu_before, cpu_time(child.id())) {
+        report.cpu_ms_per_invocation =
+            ms(after.saturating_sub(before)) / samples.len().max(1) as f64;
+    }
+    let _ = child.kill();
+    let _ = child.wait();
 
     // Cold starts: a new process each time, Init and the first invocation, with
     // and without the connection warm-up.
@@ -439,29 +498,6 @@ async fn bench_function(
             }
         }
     }
-
-    // Warm: one process, many invocations.
-    let mut api = RuntimeApi::start(FUNCTION_TIMEOUT).await?;
-    let mut child = spawn(&binary, function, &api, d, Start::WarmUp)?;
-    api.wait_for_init(Duration::from_secs(20))
-        .await
-        .ok_or_else(|| format!("{function} did not finish Init"))?;
-    let payloads = events_for(function, o.runs + 1, d).await?;
-    let mut samples: Vec<Sample> = Vec::with_capacity(o.runs);
-    for (i, p) in payloads.into_iter().enumerate() {
-        d.take();
-        let (total, outcome) = api.invoke(p).await?;
-        let downstream = d.take();
-        if !answered_ok(&outcome) {
-            report.errors += 1;
-        }
-        if i > 0 {
-            samples.push((total, downstream));
-        }
-    }
-    report.peak_rss_mib = peak_rss_mib(child.id());
-    let _ = child.kill();
-    let _ = child.wait();
 
     let mut totals: Vec<Duration> = samples.iter().map(|s| s.0).collect();
     let mut own: Vec<Duration> = samples.iter().map(|s| s.0.saturating_sub(s.1)).collect();
@@ -519,7 +555,10 @@ async fn main() -> Result<(), Error> {
     let sim_proxy = TimingProxy::start(sim.addr()).await?;
     let ddb_proxy = TimingProxy::start(ddb_addr).await?;
     let secrets = ofauth_sim::secrets_manager::serve(BTreeMap::from([
-        (API_KEY_SECRET_ID.to_string(), format!(r#"{{"apiKey":"{API_KEY}"}}"#)),
+        (
+            API_KEY_SECRET_ID.to_string(),
+            format!(r#"{{"apiKey":"{API_KEY}"}}"#),
+        ),
         (WEBHOOK_SECRET_ID.to_string(), WEBHOOK_SECRET.to_string()),
     ]))
     .await?;
@@ -574,7 +613,7 @@ async fn main() -> Result<(), Error> {
         machine()
     );
     println!(
-        "{:<13} {:>8} {:>10} {:>11} {:>10} {:>9} {:>8} {:>10} {:>9} {:>9} {:>9} {:>9} {:>11} {:>8} {:>9} {:>8}",
+        "{:<13} {:>8} {:>10} {:>11} {:>10} {:>9} {:>8} {:>10} {:>9} {:>9} {:>9} {:>9} {:>11} {:>8} {:>8} {:>9} {:>8}",
         "function",
         "init",
         "init+warm",
@@ -588,6 +627,7 @@ async fn main() -> Result<(), Error> {
         "own p50",
         "own p99",
         "downstr p50",
+        "CPU/inv",
         "RSS MiB",
         "arm64 MiB",
         "zip MiB"
@@ -595,7 +635,7 @@ async fn main() -> Result<(), Error> {
     for r in &reports {
         let opt = |v: Option<f64>| v.map(|x| format!("{x:.2}")).unwrap_or_else(|| "-".into());
         println!(
-            "{:<13} {:>8.2} {:>10.2} {:>11.2} {:>10.2} {:>9.2} {:>8.2} {:>10.2} {:>9.3} {:>9.3} {:>9.3} {:>9.3} {:>11.3} {:>8.1} {:>9} {:>8}",
+            "{:<13} {:>8.2} {:>10.2} {:>11.2} {:>10.2} {:>9.2} {:>8.2} {:>10.2} {:>9.3} {:>9.3} {:>9.3} {:>9.3} {:>11.3} {:>8.3} {:>8.1} {:>9} {:>8}",
             r.function,
             r.init_ms_median,
             r.init_with_warm_up_ms_median,
@@ -609,6 +649,7 @@ async fn main() -> Result<(), Error> {
             r.own_ms_p50,
             r.own_ms_p99,
             r.downstream_ms_p50,
+            r.cpu_ms_per_invocation,
             r.peak_rss_mib,
             opt(r.arm64_bootstrap_mib),
             opt(r.arm64_zip_mib),
@@ -623,7 +664,9 @@ async fn main() -> Result<(), Error> {
     println!("(times in ms, medians unless marked; init = process start to its first `next`; init+warm = with the");
     println!(" DynamoDB/OFAuth connection warm-up; init+secret = reading the key from a Secrets Manager stand-in;");
     println!(" 1st = first invocation after an Init with (warm) or without (cold) the warm-up; 1st down/own = its parts;");
-    println!(" own = total minus time waiting on DynamoDB Local and the simulator, measured by loopback proxies)");
+    println!(" own = total minus time waiting on DynamoDB Local and the simulator, measured by loopback proxies;");
+    println!(" CPU/inv = CPU time the function's process used per warm invocation (mean, /proc/<pid>/stat);");
+    println!(" {BASELINE} = an empty handler on the same runtime: the Runtime API and runtime's share of every figure)");
 
     let out_dir = root().join(".local/bench");
     std::fs::create_dir_all(&out_dir)?;
