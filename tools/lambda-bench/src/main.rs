@@ -7,7 +7,11 @@
 //! Downstreams speak TLS by default (a test CA the functions trust through
 //! `EXTRA_CA_CERTS`), as the real OFAuth API and AWS do; `--plain` uses plain HTTP.
 //!
-//! Usage: `lambda-bench [--profile release|debug] [--runs N] [--starts N] [--functions a,b] [--plain]`
+//! `--pin` gives the function a core of its own during the warm invocations
+//! (`taskset`; the rest of the benchmark, DynamoDB Local and the simulator share
+//! the other cores), so own time is not time spent waiting for a core.
+//!
+//! Usage: `lambda-bench [--profile release|debug] [--runs N] [--starts N] [--functions a,b] [--plain] [--pin]`
 
 mod proxy;
 mod runtime_api;
@@ -44,6 +48,9 @@ struct Options {
     starts: usize,
     functions: Vec<String>,
     tls: bool,
+    /// Pin the function to the last core and everything else (this process, the
+    /// JVM it starts, the simulator) to the others, for the warm invocations.
+    pin: bool,
 }
 
 fn options() -> Result<Options, Error> {
@@ -57,6 +64,7 @@ fn options() -> Result<Options, Error> {
             .map(|f| f.to_string())
             .collect(),
         tls: true,
+        pin: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -67,6 +75,7 @@ fn options() -> Result<Options, Error> {
             "--starts" => o.starts = val()?.parse()?,
             "--functions" => o.functions = val()?.split(',').map(str::to_string).collect(),
             "--plain" => o.tls = false,
+            "--pin" => o.pin = true,
             _ => return Err(format!("unknown argument {a}").into()),
         }
     }
@@ -354,6 +363,31 @@ fn peak_rss_mib(pid: u32) -> f64 {
         .unwrap_or(0.0)
 }
 
+/// The machine's cores, read once (before `--pin` narrows what this process sees).
+fn cores() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    })
+}
+
+/// Sets the CPU affinity of every thread of `pid`.
+fn taskset(cpus: &str, pid: u32) -> Result<(), Error> {
+    if cores() < 2 {
+        return Err("--pin needs at least two cores".into());
+    }
+    let status = Command::new("taskset")
+        .args(["-a", "-p", "-c", cpus, &pid.to_string()])
+        .stdout(Stdio::null())
+        .status()?;
+    if !status.success() {
+        return Err(format!("taskset -c {cpus} {pid} failed").into());
+    }
+    Ok(())
+}
+
 /// CPU time (user + system, all threads) a process has used, from
 /// `/proc/<pid>/stat` (clock ticks of 10 ms, the Linux default `CLK_TCK` of 100).
 fn cpu_time(pid: u32) -> Option<Duration> {
@@ -425,6 +459,9 @@ async fn bench_function(
     api.wait_for_init(Duration::from_secs(20))
         .await
         .ok_or_else(|| format!("{function} did not finish Init"))?;
+    if o.pin {
+        taskset(&(cores() - 1).to_string(), child.id())?;
+    }
     let payloads = events_for(function, o.runs + 1, d).await?;
     let mut samples: Vec<Sample> = Vec::with_capacity(o.runs);
     let mut cpu_before = None;
@@ -523,15 +560,18 @@ fn machine() -> String {
                 .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
         })
         .unwrap_or_else(|| "unknown cpu".into());
-    let cores = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(0);
+    let cores = cores();
     format!("{cores} cores, {cpu}, {}", std::env::consts::ARCH)
 }
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let o = options()?;
+    if o.pin {
+        // Before DynamoDB Local is started, so the JVM inherits the affinity.
+        let others = format!("0-{}", cores().saturating_sub(2));
+        taskset(&others, std::process::id())?;
+    }
 
     // DynamoDB Local and the simulator, each behind a timing proxy.
     let endpoint = local_dynamodb::endpoint();
@@ -605,11 +645,16 @@ async fn main() -> Result<(), Error> {
     }
 
     println!(
-        "lambda-bench: profile {}, {} starts, {} warm invocations, {} downstreams; {}",
+        "lambda-bench: profile {}, {} starts, {} warm invocations, {} downstreams{}; {}",
         o.profile,
         o.starts,
         o.runs,
         if o.tls { "TLS" } else { "plain HTTP" },
+        if o.pin {
+            ", function pinned to its own core"
+        } else {
+            ""
+        },
         machine()
     );
     println!(
@@ -676,6 +721,7 @@ async fn main() -> Result<(), Error> {
         ("runs", serde_json::json!(o.runs)),
         ("starts", serde_json::json!(o.starts)),
         ("tls_downstreams", serde_json::json!(o.tls)),
+        ("pinned", serde_json::json!(o.pin)),
         ("functions", serde_json::to_value(&reports)?),
     ]);
     std::fs::write(
