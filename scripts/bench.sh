@@ -10,6 +10,7 @@ bash scripts/ensure-dynamodb-local.sh
 if [ "${SKIP_SAM_BUILD:-}" != 1 ]; then
   bash scripts/ensure-python-tools.sh
   export PATH="$root/.tools/venv/bin:$PATH" SAM_CLI_TELEMETRY=0
+  bash scripts/build-arm64.sh
   step "sam build (arm64 packages, for their sizes)"
   sam build --region us-east-1 >.local/sam-build.log 2>&1 || die "sam build failed (.local/sam-build.log)"
 fi

@@ -50,6 +50,7 @@ cargo build -p link-dev -p ofauth-sim -p init-session -p callback -p webhook -p 
   | grep --line-buffered -E '^ *(Compiling|Finished|error|warning: unused)' | awk '{ n++; printf "\r    %d crates built%s", n, ($1 == "Finished" ? "\n" : "") }'
 [ -x target/debug/link-dev ] || die "the build failed; run cargo build to see why"
 
+bash scripts/ensure-dynamodb-local.sh
 step "starting DynamoDB Local on port $DDB_PORT"
 start_dynamodb_local "$DDB_PORT"; pids+=("$DDB_PID")
 target/debug/link-dev create-table | sed 's/^/    /'

@@ -1,6 +1,10 @@
 # Helpers shared by the project's scripts. Source it; do not run it.
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-step() { printf '==> %s\n' "$*"; }
+# Each step prints the time since the outermost script started (shared with the
+# scripts it runs), so slow steps show in CI logs.
+: "${LINK_STARTED_AT:=$(date +%s)}"
+export LINK_STARTED_AT
+step() { printf '==> [%4ds] %s\n' "$(($(date +%s) - LINK_STARTED_AT))" "$*"; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
 # A free TCP port on loopback.
@@ -22,11 +26,11 @@ require_free_port() {
   fi
 }
 
-# Starts DynamoDB Local (in memory) on port $1; sets DDB_PID.
+# Starts DynamoDB Local (in memory) on port $1 through `link-dev dynamodb`, the one
+# launcher (the tests use the same one); sets DDB_PID. Needs target/debug/link-dev.
 start_dynamodb_local() {
-  bash "$root/scripts/ensure-dynamodb-local.sh"
-  (cd "$root/.tools/dynamodb-local" && exec java -Xmx512m -Djava.library.path=./DynamoDBLocal_lib \
-      -jar DynamoDBLocal.jar -inMemory -port "$1") >"$root/.local/dynamodb.log" 2>&1 &
+  [ -x "$root/target/debug/link-dev" ] || die "build link-dev first (cargo build -p link-dev)"
+  "$root/target/debug/link-dev" dynamodb --port "$1" >"$root/.local/dynamodb.log" 2>&1 &
   DDB_PID=$!
   wait_port "$1" 60 || die "DynamoDB Local did not start (see .local/dynamodb.log)"
 }

@@ -1,26 +1,34 @@
 #!/usr/bin/env bash
-# The project's test command (`make test`): installs what it needs, starts
-# DynamoDB Local, and runs formatting, lints, and every test.
+# The project's test command (`make test`): installs what it needs, then runs
+# formatting, lints, every test against DynamoDB Local and the simulator, the
+# deployment checks, the local stack with every event and the browser test, and
+# a short benchmark pass. Each step prints the time since the start.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$root"
 
 ensure_rust
+step "cargo fmt --check"
+cargo fmt --all --check
+step "cargo clippy --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets -- -D warnings
+step "building the tests"
+cargo test --workspace --all-targets --no-run 2>&1 | grep -E '^(error|warning)' || true
+bash scripts/ensure-dynamodb-local.sh
 port=$(free_port)
 step "starting DynamoDB Local on port $port"
 start_dynamodb_local "$port"
 trap 'kill "$DDB_PID" 2>/dev/null || true' EXIT
 export DYNAMODB_TEST_ENDPOINT="http://127.0.0.1:$port"
 
-step "cargo fmt --check"
-cargo fmt --all --check
-step "cargo clippy --all-targets -- -D warnings"
-cargo clippy --workspace --all-targets -- -D warnings
 step "cargo test (DynamoDB Local + OFAuth simulator)"
 cargo test --workspace --all-targets 2>&1 | tee .local/cargo-test.log
 summary=$(awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed;?$/) p += $(i-1); if ($i ~ /^failed;?$/) f += $(i-1) } } END { printf "%d passed, %d failed", p, f }' .local/cargo-test.log)
+kill "$DDB_PID" 2>/dev/null || true
+trap - EXIT
+unset DYNAMODB_TEST_ENDPOINT
 step "no OpenSSL in the functions"
-if cargo tree -p init-session -p callback -e normal -i openssl-sys >/dev/null 2>&1; then
+if cargo tree -p init-session -p callback -p webhook -p connections -e normal -i openssl-sys >/dev/null 2>&1; then
   die "openssl-sys is in the dependency tree"
 fi
 bash scripts/check-deploy.sh

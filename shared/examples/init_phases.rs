@@ -10,7 +10,7 @@ fn main() {
         eprintln!("{name:<16} {:>8.3} ms", (now - last).as_secs_f64() * 1e3);
         last = now;
     };
-    let rt = tokio::runtime::Builder::new_multi_thread()
+    let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
@@ -34,7 +34,8 @@ fn main() {
     let _k = aws_lc_rs::kem::DecapsulationKey::generate(&aws_lc_rs::kem::ML_KEM_768).unwrap();
     lap("mlkem768 keygen");
     rt.block_on(async {
-        let roots = link_shared::tls::ExtraRoots::from_env().unwrap();
+        let config = link_shared::config::Config::from_env().unwrap();
+        let roots = link_shared::tls::ExtraRoots::load(config.extra_ca_certs.as_deref()).unwrap();
         let http = link_shared::tls::aws_http_client(&roots);
         lap("aws http client");
         let aws = aws_config::defaults(aws_config::BehaviorVersion::latest())

@@ -1,9 +1,9 @@
 //! Init-phase wiring: configuration, secrets, and one client of each kind per process.
 
 use crate::config::{vars, Config, ConfigError, Secret, SecretSource};
-use crate::ofauth::{ApiKey, OfAuthClient};
+use crate::ofauth::OfAuthClient;
 use crate::store::{self, Store};
-use crate::tls::ExtraRoots;
+use crate::tls::{self, ExtraRoots};
 
 /// What every function builds once at init.
 #[derive(Debug, Clone)]
@@ -40,9 +40,9 @@ pub async fn init() -> Result<Shared, InitError> {
     if config.dev_trust_user_header {
         tracing::warn!("DEV_TRUST_USER_HEADER is on: the x-user-id header identifies callers. Never enable this in a deployment.");
     }
-    let roots = ExtraRoots::from_env()?;
+    let roots = ExtraRoots::load(config.extra_ca_certs.as_deref())?;
     let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .http_client(crate::tls::aws_http_client(&roots))
+        .http_client(tls::aws_http_client(&roots))
         .timeout_config(store::timeouts(config.dynamodb_timeout))
         .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(3));
     // Lambda always gives the region and the role's credentials in the
@@ -85,14 +85,18 @@ impl Shared {
                 "apiKey",
             )
             .await?;
-        OfAuthClient::for_config(&self.config, ApiKey::new(key.0), &self.roots)
+        Ok(OfAuthClient::for_config(
+            &self.config,
+            key,
+            tls::client_config(&self.roots)?,
+        )?)
     }
 
     /// The OFAuth client, with the DynamoDB and OFAuth connections opened (see
     /// [`warm_up`]): what the functions that call OFAuth build at Init.
     pub async fn ofauth_warmed(&self) -> Result<OfAuthClient, InitError> {
         let client = self.ofauth().await?;
-        warm_up(&self.store, Some(&client)).await;
+        self.warm_up(Some(&client)).await;
         Ok(client)
     }
 
@@ -152,30 +156,31 @@ impl Shared {
 /// At most this much of Init goes to opening downstream connections.
 pub const WARM_UP_LIMIT: std::time::Duration = std::time::Duration::from_millis(500);
 
-/// Opens the connections the first request would otherwise open (DynamoDB and,
-/// when given, OFAuth), so it does not pay their TCP/TLS setup. Bounded by
-/// `limit`; failures are ignored (the request path has its own error handling).
-/// Off with `WARM_CONNECTIONS=false`.
-pub async fn warm_up(store: &Store, ofauth: Option<&OfAuthClient>) {
-    let limit = WARM_UP_LIMIT;
-    if std::env::var(vars::WARM_CONNECTIONS).is_ok_and(|v| v == "false" || v == "0") {
-        return;
-    }
-    let started = std::time::Instant::now();
-    let dynamo = store.warm_up();
-    let result = match ofauth {
-        Some(client) => {
-            tokio::time::timeout(limit, async { tokio::join!(dynamo, client.warm_up()) })
-                .await
-                .is_ok()
+impl Shared {
+    /// Opens the connections the first request would otherwise open (DynamoDB and,
+    /// when given, OFAuth), so it does not pay their TCP/TLS setup. Bounded by
+    /// [`WARM_UP_LIMIT`]; failures are ignored (the request path has its own error
+    /// handling). Off with `WARM_CONNECTIONS=false`.
+    pub async fn warm_up(&self, ofauth: Option<&OfAuthClient>) {
+        if !self.config.warm_connections {
+            return;
         }
-        None => tokio::time::timeout(limit, dynamo).await.is_ok(),
-    };
-    tracing::debug!(
-        done = result,
-        elapsed_ms = started.elapsed().as_millis() as u64,
-        "connection warm-up"
-    );
+        let started = std::time::Instant::now();
+        let dynamo = self.store.warm_up();
+        let result = match ofauth {
+            Some(client) => tokio::time::timeout(WARM_UP_LIMIT, async {
+                tokio::join!(dynamo, client.warm_up())
+            })
+            .await
+            .is_ok(),
+            None => tokio::time::timeout(WARM_UP_LIMIT, dynamo).await.is_ok(),
+        };
+        tracing::debug!(
+            done = result,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "connection warm-up"
+        );
+    }
 }
 
 /// The value from a secret's string: plain text, or the `field` of a JSON object.

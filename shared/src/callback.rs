@@ -5,17 +5,20 @@
 //! confirmed with OFAuth before it is recorded; the browser only ever goes to
 //! the app's configured targets.
 
+use std::borrow::Cow;
 use std::time::SystemTime;
 
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, RequestExt, Response};
 use url::Url;
 
-use crate::config::AppTargets;
+use crate::config::{AppTargets, Config};
+use crate::error::ApiError;
 use crate::http;
 use crate::ids::{is_token, mask, AttemptId, ConnectionId};
 use crate::ofauth::{ConnectionCheck, OfAuthClient};
-use crate::store::{self, AttemptEnd, AttemptStatus, Store, StoreError};
+use crate::store::{AttemptEnd, AttemptStatus, LinkAttempt, Store, StoreError};
+use crate::time::epoch;
 
 /// What the callback needs, built once per process.
 #[derive(Debug, Clone)]
@@ -23,6 +26,16 @@ pub struct CallbackService {
     pub store: Store,
     pub ofauth: OfAuthClient,
     pub app: AppTargets,
+}
+
+impl CallbackService {
+    pub fn new(config: &Config, store: Store, ofauth: OfAuthClient) -> Self {
+        Self {
+            store,
+            ofauth,
+            app: config.app.clone(),
+        }
+    }
 }
 
 /// Where the user stopped, as OFAuth reports it. Unknown steps are kept.
@@ -168,11 +181,78 @@ pub fn parse_callback(pairs: &[(String, String)]) -> Result<Callback, &'static s
     Ok(Callback { attempt, outcome })
 }
 
+/// Why the callback sends the browser to the app's error page: the stable code
+/// the page receives, and what the one log line says.
+#[derive(Debug)]
+pub struct Refusal {
+    pub code: &'static str,
+    pub severity: Severity,
+    pub reason: Cow<'static, str>,
+}
+
+/// How a refusal is logged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Severity {
+    /// An ordinary outcome (an expired attempt).
+    Info,
+    /// Bad or replayed input, or a dependency failing.
+    Warn,
+    /// Someone tried to use what is not theirs (`security = true` on the line).
+    Security,
+    /// This service's own fault.
+    Error,
+}
+
+impl Refusal {
+    fn new(code: &'static str, severity: Severity, reason: impl Into<Cow<'static, str>>) -> Self {
+        Self {
+            code,
+            severity,
+            reason: reason.into(),
+        }
+    }
+
+    /// DynamoDB or OFAuth failed or was slow: the attempt stays usable, so a reload
+    /// can finish the job.
+    fn unavailable(reason: impl std::fmt::Display) -> Self {
+        Self::new(
+            codes::TEMPORARILY_UNAVAILABLE,
+            Severity::Warn,
+            format!("{reason}; the attempt stays usable"),
+        )
+    }
+
+    fn log(&self, attempt: Option<&AttemptId>) {
+        let (code, reason) = (self.code, self.reason.as_ref());
+        match self.severity {
+            Severity::Info => tracing::info!(outcome = code, attempt = ?attempt, reason),
+            Severity::Warn => tracing::warn!(outcome = code, attempt = ?attempt, reason),
+            Severity::Security => {
+                tracing::warn!(outcome = code, security = true, attempt = ?attempt, reason)
+            }
+            Severity::Error => tracing::error!(outcome = code, attempt = ?attempt, reason),
+        }
+    }
+}
+
+impl From<StoreError> for Refusal {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::AttemptNotUsable => Self::new(
+                codes::INVALID_STATE,
+                Severity::Warn,
+                "attempt consumed concurrently",
+            ),
+            other => Self::unavailable(format_args!("DynamoDB failed: {other}")),
+        }
+    }
+}
+
 /// Handles one request to the callback function. Always answers with a redirect
 /// to one of the app's configured targets (or 405 for a non-GET).
 pub async fn handle(req: Request, svc: &CallbackService) -> Response<Body> {
     if req.method() != Method::GET && req.method() != Method::HEAD {
-        return http::method_not_allowed("GET");
+        return http::respond(Err(ApiError::method_not_allowed("GET")));
     }
     let pairs: Vec<(String, String)> = match req.query_string_parameters_ref() {
         Some(q) => q
@@ -189,154 +269,138 @@ pub async fn handle(req: Request, svc: &CallbackService) -> Response<Body> {
     let callback = match parse_callback(&pairs) {
         Ok(c) => c,
         Err(code) => {
-            tracing::info!(outcome = code, "callback refused before any lookup");
+            Refusal::new(code, Severity::Info, "callback refused before any lookup").log(None);
             return error_redirect(&svc.app, code);
         }
     };
-    let budget = http::time_budget(&req);
-    match tokio::time::timeout(budget, complete(&callback, svc)).await {
-        Ok(resp) => resp,
-        Err(_) => {
-            tracing::warn!(outcome = codes::TEMPORARILY_UNAVAILABLE, attempt = ?callback.attempt, "callback ran out of time; the attempt stays usable");
-            error_redirect(&svc.app, codes::TEMPORARILY_UNAVAILABLE)
-        }
-    }
+    let result = tokio::time::timeout(http::time_budget(&req), complete(&callback, svc))
+        .await
+        .unwrap_or_else(|_| Err(Refusal::unavailable("callback ran out of time")));
+    result.unwrap_or_else(|refusal| {
+        refusal.log(Some(&callback.attempt));
+        error_redirect(&svc.app, refusal.code)
+    })
 }
 
-async fn complete(cb: &Callback, svc: &CallbackService) -> Response<Body> {
+async fn complete(cb: &Callback, svc: &CallbackService) -> Result<Response<Body>, Refusal> {
     let now = SystemTime::now();
-    let attempt = match svc.store.get_attempt(&cb.attempt).await {
-        Ok(Some(a)) => a,
-        Ok(None) => {
-            tracing::warn!(outcome = codes::INVALID_STATE, attempt = ?cb.attempt, "unknown client_reference_id");
-            return error_redirect(&svc.app, codes::INVALID_STATE);
-        }
-        Err(e) => {
-            tracing::error!(outcome = codes::TEMPORARILY_UNAVAILABLE, error = %e, "reading the attempt failed");
-            return error_redirect(&svc.app, codes::TEMPORARILY_UNAVAILABLE);
-        }
-    };
+    let attempt = svc.store.get_attempt(&cb.attempt).await?.ok_or_else(|| {
+        Refusal::new(
+            codes::INVALID_STATE,
+            Severity::Warn,
+            "unknown client_reference_id",
+        )
+    })?;
     if attempt.status != AttemptStatus::Pending {
-        tracing::warn!(outcome = codes::INVALID_STATE, attempt = ?cb.attempt, status = attempt.status.as_str(), "attempt already used");
-        return error_redirect(&svc.app, codes::INVALID_STATE);
+        return Err(Refusal::new(
+            codes::INVALID_STATE,
+            Severity::Warn,
+            format!("attempt already used ({})", attempt.status.as_str()),
+        ));
     }
-    if attempt.is_expired(store::epoch(now)) {
-        tracing::info!(outcome = codes::SESSION_EXPIRED, attempt = ?cb.attempt);
-        return error_redirect(&svc.app, codes::SESSION_EXPIRED);
+    if attempt.is_expired(epoch(now)) {
+        return Err(Refusal::new(
+            codes::SESSION_EXPIRED,
+            Severity::Info,
+            "attempt expired",
+        ));
     }
-
     match &cb.outcome {
-        CallbackOutcome::Success { connection } => {
-            let account = match svc.ofauth.check_connection(connection).await {
-                Ok(ConnectionCheck::Authenticated(account)) => account,
-                Ok(ConnectionCheck::NotAuthenticated) => {
-                    tracing::warn!(
-                        outcome = codes::CONNECTION_NOT_VERIFIED,
-                        attempt = ?cb.attempt,
-                        connection = %connection.masked(),
-                        "OFAuth does not confirm the reported connection; nothing recorded"
-                    );
-                    let end = AttemptEnd::Failed {
-                        error_code: codes::CONNECTION_NOT_VERIFIED.into(),
-                    };
-                    return match svc.store.end_attempt(&attempt, &end, now).await {
-                        Ok(()) | Err(StoreError::AttemptNotUsable) => {
-                            error_redirect(&svc.app, codes::CONNECTION_NOT_VERIFIED)
-                        }
-                        Err(_) => error_redirect(&svc.app, codes::TEMPORARILY_UNAVAILABLE),
-                    };
-                }
-                Err(e) => {
-                    tracing::error!(outcome = codes::TEMPORARILY_UNAVAILABLE, error = %e, attempt = ?cb.attempt, "confirming the connection with OFAuth failed; the attempt stays usable");
-                    return error_redirect(&svc.app, codes::TEMPORARILY_UNAVAILABLE);
-                }
-            };
-            if attempt.reconnect.as_ref().is_some_and(|r| r != connection) {
-                tracing::warn!(attempt = ?cb.attempt, "reconnect came back with a different connection id");
-            }
-            match svc
-                .store
-                .record_connection(&attempt, connection, &account, now)
-                .await
-            {
-                Ok(()) => {
-                    tracing::info!(
-                        outcome = "connected",
-                        user = %mask(&attempt.user_id),
-                        attempt = ?cb.attempt,
-                        connection = %connection.masked(),
-                        reconnect = attempt.reconnect.is_some(),
-                    );
-                    target_redirect(
-                        &svc.app.success,
-                        &[
-                            ("status", "success"),
-                            ("connection_id", connection.as_str()),
-                        ],
-                    )
-                }
-                Err(StoreError::AttemptNotUsable) => {
-                    tracing::warn!(outcome = codes::INVALID_STATE, attempt = ?cb.attempt, "attempt consumed concurrently");
-                    error_redirect(&svc.app, codes::INVALID_STATE)
-                }
-                Err(StoreError::ConnectionOwnedByAnotherUser) => {
-                    tracing::warn!(
-                        outcome = codes::CONNECTION_CONFLICT,
-                        security = true,
-                        user = %mask(&attempt.user_id),
-                        attempt = ?cb.attempt,
-                        connection = %connection.masked(),
-                        "callback names a connection recorded for another user (a replayed or leaked id?); nothing changed"
-                    );
-                    error_redirect(&svc.app, codes::CONNECTION_CONFLICT)
-                }
-                Err(e) => {
-                    tracing::error!(outcome = codes::TEMPORARILY_UNAVAILABLE, error = %e, attempt = ?cb.attempt, "recording the connection failed; the attempt stays usable");
-                    error_redirect(&svc.app, codes::TEMPORARILY_UNAVAILABLE)
-                }
-            }
-        }
+        CallbackOutcome::Success { connection } => record(&attempt, connection, svc, now).await,
         CallbackOutcome::Cancelled { step } => {
             let end = AttemptEnd::Cancelled {
                 step: step.as_ref().map(|s| s.as_str().to_string()),
             };
-            match svc.store.end_attempt(&attempt, &end, now).await {
-                Ok(()) => {
-                    tracing::info!(outcome = "cancelled", attempt = ?cb.attempt, step = step.as_ref().map(CancelStep::as_str));
-                    let mut params = vec![("status", "cancelled")];
-                    if let Some(s) = step {
-                        params.push(("step", s.as_str()));
-                    }
-                    target_redirect(&svc.app.cancelled, &params)
-                }
-                Err(e) => end_failed(&svc.app, cb, e),
+            svc.store.end_attempt(&attempt, &end, now).await?;
+            tracing::info!(outcome = "cancelled", attempt = ?cb.attempt, step = step.as_ref().map(CancelStep::as_str));
+            let mut params = vec![("status", "cancelled")];
+            if let Some(s) = step {
+                params.push(("step", s.as_str()));
             }
+            Ok(target_redirect(&svc.app.cancelled, &params))
         }
         CallbackOutcome::Error { code } => {
             let end = AttemptEnd::Failed {
                 error_code: code.as_str().to_string(),
             };
-            match svc.store.end_attempt(&attempt, &end, now).await {
-                Ok(()) => {
-                    tracing::info!(outcome = "link_error", attempt = ?cb.attempt, error_code = code.as_str());
-                    target_redirect(
-                        &svc.app.error,
-                        &[("status", "error"), ("error_code", code.as_str())],
-                    )
-                }
-                Err(e) => end_failed(&svc.app, cb, e),
-            }
+            svc.store.end_attempt(&attempt, &end, now).await?;
+            tracing::info!(outcome = "link_error", attempt = ?cb.attempt, error_code = code.as_str());
+            Ok(target_redirect(
+                &svc.app.error,
+                &[("status", "error"), ("error_code", code.as_str())],
+            ))
         }
     }
 }
 
-fn end_failed(app: &AppTargets, cb: &Callback, e: StoreError) -> Response<Body> {
-    let code = match e {
-        StoreError::AttemptNotUsable => codes::INVALID_STATE,
-        _ => codes::TEMPORARILY_UNAVAILABLE,
+/// A reported success: confirmed with OFAuth, then recorded with the attempt
+/// consumed, in one transaction.
+async fn record(
+    attempt: &LinkAttempt,
+    connection: &ConnectionId,
+    svc: &CallbackService,
+    now: SystemTime,
+) -> Result<Response<Body>, Refusal> {
+    let account = match svc.ofauth.check_connection(connection).await {
+        Ok(ConnectionCheck::Authenticated(account)) => account,
+        Ok(ConnectionCheck::NotAuthenticated) => {
+            let end = AttemptEnd::Failed {
+                error_code: codes::CONNECTION_NOT_VERIFIED.into(),
+            };
+            return Err(match svc.store.end_attempt(attempt, &end, now).await {
+                Ok(()) | Err(StoreError::AttemptNotUsable) => Refusal::new(
+                    codes::CONNECTION_NOT_VERIFIED,
+                    Severity::Warn,
+                    format!(
+                        "OFAuth does not confirm {}; nothing recorded",
+                        connection.masked()
+                    ),
+                ),
+                Err(e) => e.into(),
+            });
+        }
+        Err(e) => {
+            return Err(Refusal::unavailable(format_args!(
+                "confirming the connection with OFAuth failed: {e}"
+            )))
+        }
     };
-    tracing::warn!(outcome = code, error = %e, attempt = ?cb.attempt, "ending the attempt failed");
-    error_redirect(app, code)
+    if attempt.reconnect.as_ref().is_some_and(|r| r != connection) {
+        tracing::warn!(attempt = ?attempt.id, "reconnect came back with a different connection id");
+    }
+    match svc
+        .store
+        .record_connection(attempt, connection, &account, now)
+        .await
+    {
+        Ok(()) => {}
+        Err(StoreError::ConnectionOwnedByAnotherUser) => {
+            return Err(Refusal::new(
+                codes::CONNECTION_CONFLICT,
+                Severity::Security,
+                format!(
+                "{} is recorded for another user (a replayed or leaked id?); user {} got nothing",
+                connection.masked(),
+                mask(&attempt.user_id)
+            ),
+            ))
+        }
+        Err(e) => return Err(e.into()),
+    }
+    tracing::info!(
+        outcome = "connected",
+        user = %mask(&attempt.user_id),
+        attempt = ?attempt.id,
+        connection = %connection.masked(),
+        reconnect = attempt.reconnect.is_some(),
+    );
+    Ok(target_redirect(
+        &svc.app.success,
+        &[
+            ("status", "success"),
+            ("connection_id", connection.as_str()),
+        ],
+    ))
 }
 
 fn error_redirect(app: &AppTargets, code: &str) -> Response<Body> {

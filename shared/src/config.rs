@@ -93,11 +93,16 @@ impl ConfigError {
     }
 }
 
-/// A secret value (API key, webhook signing secret). Its `Debug` never shows it.
+/// A secret value (the OFAuth API key, the webhook signing secret): the one type
+/// that holds one. Its `Debug` never shows it; only [`Secret::expose`] does.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(pub String);
 
 impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
     pub fn expose(&self) -> &str {
         &self.0
     }
@@ -150,6 +155,10 @@ pub struct Config {
     pub dev_trust_user_header: bool,
     /// How long an attempt's record is kept after its session expired (DynamoDB TTL).
     pub attempt_retention: Duration,
+    /// Open the DynamoDB and OFAuth connections during Init (`WARM_CONNECTIONS`).
+    pub warm_connections: bool,
+    /// A PEM bundle trusted in addition to the compiled-in roots (`EXTRA_CA_CERTS`).
+    pub extra_ca_certs: Option<std::path::PathBuf>,
 }
 
 impl Config {
@@ -263,16 +272,14 @@ impl Config {
         };
 
         let user_id_claim = get(vars::USER_ID_CLAIM).unwrap_or_else(|| "sub".into());
-        let dev_trust_user_header = match get(vars::DEV_TRUST_USER_HEADER).as_deref() {
-            None | Some("false") | Some("0") => false,
-            Some("true") | Some("1") => true,
-            Some(_) => {
-                return Err(ConfigError::new(
-                    vars::DEV_TRUST_USER_HEADER,
-                    "must be true or false",
-                ))
-            }
+        let flag = |k: &'static str, default: bool| match get(k).as_deref() {
+            None => Ok(default),
+            Some("false") | Some("0") => Ok(false),
+            Some("true") | Some("1") => Ok(true),
+            Some(_) => Err(ConfigError::new(k, "must be true or false")),
         };
+        let dev_trust_user_header = flag(vars::DEV_TRUST_USER_HEADER, false)?;
+        let warm_connections = flag(vars::WARM_CONNECTIONS, true)?;
         let attempt_retention = match get(vars::ATTEMPT_RETENTION_SECS) {
             None => Duration::from_secs(86_400),
             Some(v) => match v.parse::<u64>() {
@@ -302,6 +309,8 @@ impl Config {
             user_id_claim,
             dev_trust_user_header,
             attempt_retention,
+            warm_connections,
+            extra_ca_certs: get(vars::EXTRA_CA_CERTS).map(std::path::PathBuf::from),
         })
     }
 }
@@ -379,6 +388,13 @@ mod tests {
         assert!(!c.dev_trust_user_header);
         assert_eq!(c.ofauth_timeout, Duration::from_millis(4000));
         assert!(c.callback_url.is_none());
+        assert!(c.warm_connections);
+        assert!(c.extra_ca_certs.is_none());
+        assert!(
+            !cfg(&[("WARM_CONNECTIONS", "false")])
+                .unwrap()
+                .warm_connections
+        );
     }
 
     #[test]

@@ -9,11 +9,12 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
 
 use crate::config::Config;
+use crate::error::ApiError;
 use crate::http::{self, Cors};
 use crate::identity::{self, IdentityRules};
 use crate::ids::{mask, ConnectionId};
 use crate::ofauth::OfAuthClient;
-use crate::store::{ConnectionRecord, Store, StoreError};
+use crate::store::{ConnectionRecord, Store};
 
 /// What the connections function needs, built once per process.
 #[derive(Debug, Clone)]
@@ -67,24 +68,14 @@ pub async fn handle(req: Request, svc: &ConnectionsService) -> Response<Body> {
     http::json_api(&req, &svc.cors, route(&req, svc)).await
 }
 
-async fn route(req: &Request, svc: &ConnectionsService) -> Response<Body> {
-    let Some(user_id) = identity::caller(req, &svc.identity) else {
-        tracing::info!(outcome = "unauthenticated", status = 401);
-        return http::error(
-            StatusCode::UNAUTHORIZED,
-            "unauthenticated",
-            "Sign in to see your connections.",
-        );
-    };
+async fn route(req: &Request, svc: &ConnectionsService) -> Result<Response<Body>, ApiError> {
+    let user_id = identity::caller(req, &svc.identity)
+        .ok_or_else(|| ApiError::unauthenticated("Sign in to see your connections."))?;
     match (req.method(), connection_id_param(req)) {
         (&Method::GET, None) => list(&user_id, svc).await,
         (&Method::DELETE, Some(Ok(id))) => disconnect(&user_id, &id, svc).await,
-        (&Method::DELETE, Some(Err(()))) | (&Method::DELETE, None) => http::error(
-            StatusCode::NOT_FOUND,
-            "connection_not_found",
-            "No such connection for this user.",
-        ),
-        _ => http::method_not_allowed("GET, DELETE, OPTIONS"),
+        (&Method::DELETE, _) => Err(ApiError::connection_not_found()),
+        _ => Err(ApiError::method_not_allowed("GET, DELETE, OPTIONS")),
     }
 }
 
@@ -102,61 +93,40 @@ fn connection_id_param(req: &Request) -> Option<Result<ConnectionId, ()>> {
     Some(ConnectionId::parse(id).ok_or(()))
 }
 
-async fn list(user_id: &str, svc: &ConnectionsService) -> Response<Body> {
-    match svc.store.list_connections(user_id).await {
-        Ok(records) => {
-            tracing::info!(outcome = "listed", user = %mask(user_id), count = records.len());
-            let views: Vec<ConnectionView> = records.iter().map(ConnectionView::from).collect();
-            http::json(StatusCode::OK, &serde_json::json!({ "connections": views }))
-        }
-        Err(e) => {
-            tracing::error!(outcome = "storage_unavailable", error = %e);
-            http::storage_unavailable()
-        }
-    }
+async fn list(user_id: &str, svc: &ConnectionsService) -> Result<Response<Body>, ApiError> {
+    let records = svc.store.list_connections(user_id).await?;
+    tracing::info!(outcome = "listed", user = %mask(user_id), count = records.len());
+    let views: Vec<ConnectionView> = records.iter().map(ConnectionView::from).collect();
+    Ok(http::json(
+        StatusCode::OK,
+        &serde_json::json!({ "connections": views }),
+    ))
 }
 
-async fn disconnect(user_id: &str, id: &ConnectionId, svc: &ConnectionsService) -> Response<Body> {
-    let not_found = || {
-        http::error(
-            StatusCode::NOT_FOUND,
-            "connection_not_found",
-            "No such connection for this user.",
-        )
-    };
-    match svc.store.get_connection(id).await {
-        Ok(Some(rec)) if rec.user_id == user_id && rec.status != "disconnected" => {}
-        Ok(_) => {
-            tracing::info!(outcome = "disconnect_not_found", connection = %id.masked(), status = 404);
-            return not_found();
-        }
-        Err(e) => {
-            tracing::error!(outcome = "storage_unavailable", error = %e);
-            return http::storage_unavailable();
+async fn disconnect(
+    user_id: &str,
+    id: &ConnectionId,
+    svc: &ConnectionsService,
+) -> Result<Response<Body>, ApiError> {
+    match svc.store.get_connection(id).await? {
+        Some(rec) if rec.user_id == user_id && rec.status != "disconnected" => {}
+        _ => {
+            return Err(ApiError::connection_not_found()
+                .detail(format_args!("disconnect of {}", id.masked())))
         }
     }
     // OFAuth first: if it fails, the record stays as it was and the user can retry.
-    if let Err(e) = svc.ofauth.delete_connection(id).await {
-        tracing::warn!(outcome = "ofauth_error", error = %e, connection = %id.masked(), "OFAuth disconnect failed; record unchanged");
-        return http::upstream_error(&e);
-    }
-    match svc
-        .store
+    svc.ofauth.delete_connection(id).await.map_err(|e| {
+        ApiError::from(e).detail(format_args!(
+            "OFAuth disconnect of {} failed; record unchanged",
+            id.masked()
+        ))
+    })?;
+    // If this fails, OFAuth has disconnected it already; a retry finds it gone there
+    // (404 counts as done) and marks the record.
+    svc.store
         .mark_disconnected(id, user_id, SystemTime::now())
-        .await
-    {
-        Ok(()) => {
-            tracing::info!(outcome = "disconnected", user = %mask(user_id), connection = %id.masked());
-            let mut resp = Response::new(Body::Empty);
-            *resp.status_mut() = StatusCode::NO_CONTENT;
-            resp
-        }
-        Err(StoreError::ConnectionOwnedByAnotherUser) => not_found(),
-        Err(e) => {
-            // OFAuth has disconnected it; a retry finds it gone there (404 counts as
-            // done) and marks the record.
-            tracing::error!(outcome = "storage_unavailable", error = %e, connection = %id.masked());
-            http::storage_unavailable()
-        }
-    }
+        .await?;
+    tracing::info!(outcome = "disconnected", user = %mask(user_id), connection = %id.masked());
+    Ok(http::no_content())
 }

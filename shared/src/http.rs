@@ -5,6 +5,8 @@ use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 
+use crate::error::ApiError;
+
 /// The JSON error body: `{ "error": <stable code>, "message": <human text> }`.
 #[derive(Debug, Serialize)]
 pub struct ErrorBody<'a> {
@@ -23,15 +25,40 @@ pub fn json<T: Serialize>(status: StatusCode, body: &T) -> Response<Body> {
     resp
 }
 
-/// A JSON error. `message` is for people; `code` is what clients match on.
-pub fn error(status: StatusCode, code: &str, message: &str) -> Response<Body> {
-    json(
-        status,
+/// 204 with no body.
+pub fn no_content() -> Response<Body> {
+    let mut resp = Response::new(Body::Empty);
+    *resp.status_mut() = StatusCode::NO_CONTENT;
+    resp
+}
+
+/// The response for an [`ApiError`]: its JSON body, `Retry-After` when set, and
+/// `Allow` for a 405.
+pub fn error_response(e: &ApiError) -> Response<Body> {
+    let mut resp = json(
+        e.status,
         &ErrorBody {
-            error: code,
-            message,
+            error: e.code,
+            message: &e.message,
         },
-    )
+    );
+    if let Some(secs) = e.retry_after {
+        resp.headers_mut()
+            .insert("retry-after", HeaderValue::from(secs));
+    }
+    if let Some(allow) = e.allow {
+        resp.headers_mut()
+            .insert("allow", HeaderValue::from_static(allow));
+    }
+    resp
+}
+
+/// A handler's result as the response: an error is logged once, here.
+pub fn respond(result: Result<Response<Body>, ApiError>) -> Response<Body> {
+    result.unwrap_or_else(|e| {
+        e.log();
+        error_response(&e)
+    })
 }
 
 /// A redirect for the browser on the return leg: no caching, no referrer (the URL
@@ -94,11 +121,11 @@ impl Cors {
             return None;
         }
         let Some(origin) = self.allowed_origin(req) else {
-            return Some(error(
+            return Some(respond(Err(ApiError::new(
                 StatusCode::FORBIDDEN,
                 "origin_not_allowed",
                 "This origin may not call this API.",
-            ));
+            ))));
         };
         let mut resp = Response::new(Body::Empty);
         *resp.status_mut() = StatusCode::NO_CONTENT;
@@ -129,74 +156,22 @@ impl Cors {
     }
 }
 
-/// Maps a failed OFAuth call to the answer the frontend gets. OFAuth's own message
-/// goes to the logs only.
-pub fn upstream_error(e: &crate::ofauth::OfAuthError) -> Response<Body> {
-    use crate::ofauth::OfAuthError as E;
-    match e {
-        E::Rejected { .. } => error(
-            StatusCode::BAD_GATEWAY,
-            "ofauth_rejected",
-            "OFAuth rejected the request; check the API key, client app and redirect URL configuration.",
-        ),
-        E::RateLimited { retry_after_secs } => {
-            let mut resp = error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "ofauth_rate_limited",
-                "OFAuth is rate limiting requests; try again shortly.",
-            );
-            let secs = retry_after_secs.unwrap_or(1).clamp(1, 120);
-            if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
-                resp.headers_mut().insert("retry-after", v);
-            }
-            resp
-        }
-        E::Server { .. } | E::Unreachable(_) => error(
-            StatusCode::BAD_GATEWAY,
-            "ofauth_unavailable",
-            "OFAuth is unavailable; try again shortly.",
-        ),
-        E::Timeout => error(StatusCode::GATEWAY_TIMEOUT, "ofauth_timeout", "OFAuth did not answer in time."),
-        E::BadResponse(_) => error(
-            StatusCode::BAD_GATEWAY,
-            "ofauth_bad_response",
-            "OFAuth sent an answer this service could not read.",
-        ),
-    }
-}
-
 /// Runs a JSON API handler the way every browser-facing route needs it: CORS
 /// preflight answered first, the handler cut short at the Lambda deadline (504),
-/// and `Access-Control-Allow-Origin` added for allowed origins.
+/// its error (if any) logged once and answered, and `Access-Control-Allow-Origin`
+/// added for allowed origins.
 pub async fn json_api(
     req: &Request,
     cors: &Cors,
-    handler: impl std::future::Future<Output = Response<Body>>,
+    handler: impl std::future::Future<Output = Result<Response<Body>, ApiError>>,
 ) -> Response<Body> {
     if let Some(preflight) = cors.preflight(req) {
         return preflight;
     }
-    let resp = match tokio::time::timeout(time_budget(req), handler).await {
-        Ok(resp) => resp,
-        Err(_) => {
-            tracing::warn!(outcome = "timeout", "the handler ran out of time");
-            error(
-                StatusCode::GATEWAY_TIMEOUT,
-                "timeout",
-                "The request took too long; try again.",
-            )
-        }
-    };
-    cors.decorate(req, resp)
-}
-
-/// The DynamoDB store could not be used.
-pub fn storage_unavailable() -> Response<Body> {
-    error(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "storage_unavailable",
-        "The service is temporarily unavailable; try again shortly.",
-    )
+    let result = tokio::time::timeout(time_budget(req), handler)
+        .await
+        .unwrap_or_else(|_| Err(ApiError::timeout().detail("the handler ran out of time")));
+    cors.decorate(req, respond(result))
 }
 
 /// How long a handler may run: the Lambda deadline less a margin, so the caller
@@ -234,18 +209,6 @@ pub fn body_bytes(req: &Request, limit: usize) -> Option<&[u8]> {
         _ => &[],
     };
     (bytes.len() <= limit).then_some(bytes)
-}
-
-/// 405 for a method the route does not serve.
-pub fn method_not_allowed(allow: &'static str) -> Response<Body> {
-    let mut resp = error(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
-        "This method is not allowed here.",
-    );
-    resp.headers_mut()
-        .insert("allow", HeaderValue::from_static(allow));
-    resp
 }
 
 #[cfg(test)]

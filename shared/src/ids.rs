@@ -17,7 +17,7 @@ impl AttemptId {
     pub fn generate() -> Result<Self, getrandom::Error> {
         let mut bytes = [0u8; ATTEMPT_ID_BYTES];
         getrandom::fill(&mut bytes)?;
-        Ok(Self(format!("la_{}", hex(&bytes))))
+        Ok(Self(format!("la_{}", hex::encode(bytes))))
     }
 
     /// Accepts only the exact shape `generate` produces, so a forged or mangled
@@ -94,16 +94,6 @@ pub fn mask(v: &str) -> String {
     } else {
         head
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(DIGITS[(b >> 4) as usize] as char);
-        s.push(DIGITS[(b & 0xf) as usize] as char);
-    }
-    s
 }
 
 #[cfg(test)]

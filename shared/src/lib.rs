@@ -8,6 +8,7 @@ pub mod bootstrap;
 pub mod callback;
 pub mod config;
 pub mod connections;
+pub mod error;
 pub mod http;
 pub mod identity;
 pub mod ids;
@@ -15,6 +16,7 @@ pub mod ofauth;
 pub mod session;
 pub mod signature;
 pub mod store;
+pub mod time;
 pub mod tls;
 pub mod webhook;
 

@@ -2,34 +2,14 @@
 //! `DELETE /v2/account/connections/{id}`, with one `reqwest::Client` per process
 //! and explicit connect and total timeouts on every call.
 
-use std::fmt;
 use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
+use crate::config::{Config, Secret};
 use crate::ids::ConnectionId;
-
-/// The platform's OFAuth API key. Its `Debug` never shows it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct ApiKey(String);
-
-impl ApiKey {
-    pub fn new(key: impl Into<String>) -> Self {
-        Self(key.into())
-    }
-
-    fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for ApiKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("ApiKey(<redacted>)")
-    }
-}
 
 /// `geolocation` in a Link init request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -144,13 +124,13 @@ struct ErrorBody {
 pub struct OfAuthClient {
     http: reqwest::Client,
     base: Url,
-    api_key: ApiKey,
+    api_key: Secret,
 }
 
 impl OfAuthClient {
     pub fn new(
         base: Url,
-        api_key: ApiKey,
+        api_key: Secret,
         connect_timeout: Duration,
         timeout: Duration,
         tls: rustls::ClientConfig,
@@ -170,20 +150,20 @@ impl OfAuthClient {
         })
     }
 
-    /// The client for a configuration's base URL and timeouts, trusting the
-    /// compiled-in roots and `extra` (see [`crate::tls`]).
+    /// The client for a configuration's base URL and timeouts, with the TLS
+    /// settings from [`crate::tls::client_config`].
     pub fn for_config(
-        config: &crate::config::Config,
-        api_key: ApiKey,
-        extra: &crate::tls::ExtraRoots,
-    ) -> Result<Self, crate::bootstrap::InitError> {
-        Ok(Self::new(
+        config: &Config,
+        api_key: Secret,
+        tls: rustls::ClientConfig,
+    ) -> Result<Self, reqwest::Error> {
+        Self::new(
             config.ofauth_base_url.clone(),
             api_key,
             config.ofauth_connect_timeout,
             config.ofauth_timeout,
-            crate::tls::client_config(extra)?,
-        )?)
+            tls,
+        )
     }
 
     /// Opens a pooled connection (TCP and TLS) to OFAuth with a `HEAD` of the base
@@ -398,9 +378,6 @@ mod tests {
 
     #[test]
     fn api_key_debug_is_redacted() {
-        assert_eq!(
-            format!("{:?}", ApiKey::new("sk_live_x")),
-            "ApiKey(<redacted>)"
-        );
+        assert_eq!(format!("{:?}", Secret::new("sk_live_x")), "<redacted>");
     }
 }

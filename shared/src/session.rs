@@ -10,11 +10,13 @@ use serde::Deserialize;
 use url::Url;
 
 use crate::config::{Config, CALLBACK_PATH};
+use crate::error::ApiError;
 use crate::http::{self, Cors};
 use crate::identity::{self, IdentityRules};
 use crate::ids::{mask, AttemptId, ConnectionId};
 use crate::ofauth::{Geolocation, LinkInitRequest, LinkSession, OfAuthClient};
-use crate::store::{self, AttemptStatus, LinkAttempt, Store, StoreError};
+use crate::store::{AttemptStatus, LinkAttempt, Store, StoreError};
+use crate::time::{epoch, parse_rfc3339, rfc3339};
 
 /// Largest body accepted; the real one is well under 300 bytes.
 pub const MAX_BODY_BYTES: usize = 4 * 1024;
@@ -75,6 +77,12 @@ impl BadRequest {
             code,
             message: message.into(),
         }
+    }
+}
+
+impl From<BadRequest> for ApiError {
+    fn from(bad: BadRequest) -> Self {
+        ApiError::bad_request(bad.code, bad.message)
     }
 }
 
@@ -159,76 +167,36 @@ pub async fn handle(req: Request, svc: &SessionService) -> Response<Body> {
     http::json_api(&req, &svc.cors, create_session(&req, svc)).await
 }
 
-async fn create_session(req: &Request, svc: &SessionService) -> Response<Body> {
+async fn create_session(req: &Request, svc: &SessionService) -> Result<Response<Body>, ApiError> {
     if req.method() != Method::POST {
-        return http::method_not_allowed("POST, OPTIONS");
+        return Err(ApiError::method_not_allowed("POST, OPTIONS"));
     }
-    let Some(user_id) = identity::caller(req, &svc.identity) else {
-        tracing::info!(outcome = "unauthenticated", status = 401);
-        return http::error(
-            StatusCode::UNAUTHORIZED,
-            "unauthenticated",
-            "Sign in to connect an account.",
-        );
-    };
-    let Some(body) = http::body_bytes(req, MAX_BODY_BYTES) else {
-        tracing::info!(outcome = "body_too_large", status = 400);
-        return http::error(
-            StatusCode::BAD_REQUEST,
+    let user_id = identity::caller(req, &svc.identity)
+        .ok_or_else(|| ApiError::unauthenticated("Sign in to connect an account."))?;
+    let body = http::body_bytes(req, MAX_BODY_BYTES).ok_or_else(|| {
+        ApiError::bad_request(
             "body_too_large",
-            &format!("The request body must be at most {MAX_BODY_BYTES} bytes."),
-        );
-    };
-    let input = match parse_request(body) {
-        Ok(v) => v,
-        Err(bad) => {
-            tracing::info!(outcome = bad.code, status = 400);
-            return http::error(StatusCode::BAD_REQUEST, bad.code, &bad.message);
-        }
-    };
-    let Some(callback_url) = callback_url(req, svc) else {
-        tracing::error!(
-            outcome = "no_callback_url",
-            "CALLBACK_URL is unset and the request context has no domain name"
-        );
-        return http::error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal_error",
-            "The service is misconfigured.",
-        );
-    };
+            format!("The request body must be at most {MAX_BODY_BYTES} bytes."),
+        )
+    })?;
+    let input = parse_request(body)?;
+    let callback_url = callback_url(req, svc).ok_or_else(|| {
+        ApiError::internal("CALLBACK_URL is unset and the request context has no domain name")
+    })?;
 
     // Reconnect only a connection recorded as this user's; anything else is
     // indistinguishable from "not found", so ids cannot be probed.
     if let Some(target) = &input.reconnect {
-        match svc.store.get_connection(target).await {
-            Ok(Some(rec)) if rec.user_id == user_id && rec.status != "disconnected" => {}
-            Ok(_) => {
-                tracing::info!(outcome = "reconnect_not_found", connection = %target.masked(), status = 404);
-                return http::error(
-                    StatusCode::NOT_FOUND,
-                    "connection_not_found",
-                    "No such connection for this user.",
-                );
-            }
-            Err(e) => {
-                tracing::error!(outcome = "storage_unavailable", error = %e);
-                return http::storage_unavailable();
+        match svc.store.get_connection(target).await? {
+            Some(rec) if rec.user_id == user_id && rec.status != "disconnected" => {}
+            _ => {
+                return Err(ApiError::connection_not_found()
+                    .detail(format_args!("reconnect of {}", target.masked())))
             }
         }
     }
 
-    let attempt_id = match AttemptId::generate() {
-        Ok(id) => id,
-        Err(e) => {
-            tracing::error!(outcome = "rng_failure", error = %e);
-            return http::error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal_error",
-                "Something went wrong.",
-            );
-        }
-    };
+    let attempt_id = AttemptId::generate().map_err(ApiError::internal)?;
     let init = LinkInitRequest {
         client_app_id: svc.client_app_id.as_deref(),
         redirect_url: callback_url.as_str(),
@@ -236,40 +204,27 @@ async fn create_session(req: &Request, svc: &SessionService) -> Response<Body> {
         connection_id: input.reconnect.as_ref().map(ConnectionId::as_str),
         geolocation: input.geolocation.as_ref(),
     };
-    let session = match svc.ofauth.link_init(&init).await {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::warn!(outcome = "ofauth_error", error = %e, "OFAuth link init failed");
-            return http::upstream_error(&e);
-        }
-    };
+    let session = svc.ofauth.link_init(&init).await?;
     if let LinkSession::Whitelabel { .. } = session {
-        tracing::error!(
-            outcome = "unsupported_session_mode",
-            "OFAuth returned a whitelabel session; this backend serves hosted Link"
-        );
-        return http::error(
+        return Err(ApiError::new(
             StatusCode::BAD_GATEWAY,
             "unsupported_session_mode",
             "OFAuth returned a whitelabel session, which this deployment is not configured for.",
-        );
+        )
+        .detail("OFAuth returned a whitelabel session; this backend serves hosted Link"));
     }
     let now = SystemTime::now();
-    let Some(expires_at_epoch) =
-        store::parse_timestamp(session.expires_at()).filter(|e| *e > store::epoch(now))
-    else {
-        tracing::error!(
-            outcome = "ofauth_bad_response",
-            "OFAuth's expiresAt is missing, malformed or in the past"
-        );
-        return http::upstream_error(&crate::ofauth::OfAuthError::BadResponse("expiresAt".into()));
-    };
+    let expires_at_epoch = parse_rfc3339(session.expires_at())
+        .filter(|e| *e > epoch(now))
+        .ok_or_else(|| {
+            ApiError::ofauth_bad_response("OFAuth's expiresAt is missing, malformed or in the past")
+        })?;
 
     let attempt = LinkAttempt {
         id: attempt_id,
         user_id: user_id.clone(),
         reconnect: input.reconnect.clone(),
-        created_at: store::rfc3339(now),
+        created_at: rfc3339(now),
         expires_at: session.expires_at().to_string(),
         expires_at_epoch,
         status: AttemptStatus::Pending,
@@ -279,12 +234,9 @@ async fn create_session(req: &Request, svc: &SessionService) -> Response<Body> {
         // The id is 160 fresh random bits: an item already under it can only be
         // this very write, retried by the SDK after an answer that came too late.
         Ok(()) | Err(StoreError::AlreadyExists) => {}
-        Err(e) => {
-            // Without the record the callback could not be trusted; the unused
-            // OFAuth session simply expires.
-            tracing::error!(outcome = "storage_unavailable", error = %e);
-            return http::storage_unavailable();
-        }
+        // Without the record the callback could not be trusted; the unused
+        // OFAuth session simply expires.
+        Err(e) => return Err(e.into()),
     }
     tracing::info!(
         outcome = "session_created",
@@ -293,7 +245,7 @@ async fn create_session(req: &Request, svc: &SessionService) -> Response<Body> {
         attempt = ?attempt.id,
         reconnect = input.reconnect.is_some(),
     );
-    http::json(StatusCode::OK, &session)
+    Ok(http::json(StatusCode::OK, &session))
 }
 
 /// The configured callback URL, else `https://{domainName}/link/callback` from the

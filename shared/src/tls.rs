@@ -26,17 +26,18 @@ pub struct ExtraRoots {
 }
 
 impl ExtraRoots {
-    /// The roots in `EXTRA_CA_CERTS`, if set. A file that cannot be read or holds no
-    /// certificate is a configuration error: trusting less than asked is not silent.
-    pub fn from_env() -> Result<Self, ConfigError> {
-        match std::env::var_os(EXTRA_ROOTS_VAR) {
-            Some(path) if !path.is_empty() => {
-                let pem = std::fs::read(&path).map_err(|e| {
+    /// The roots in the bundle `EXTRA_CA_CERTS` names ([`crate::config::Config::extra_ca_certs`]),
+    /// if any. A file that cannot be read or holds no certificate is a configuration
+    /// error: trusting less than asked is not silent.
+    pub fn load(path: Option<&std::path::Path>) -> Result<Self, ConfigError> {
+        match path {
+            Some(path) => {
+                let pem = std::fs::read(path).map_err(|e| {
                     ConfigError::new(EXTRA_ROOTS_VAR, format!("cannot be read: {e}"))
                 })?;
                 Self::from_pem(pem)
             }
-            _ => Ok(Self::default()),
+            None => Ok(Self::default()),
         }
     }
 

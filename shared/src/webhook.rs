@@ -14,11 +14,13 @@ use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 
 use crate::config::Secret;
+use crate::error::ApiError;
 use crate::http;
 use crate::ids::{is_token, mask, AttemptId, ConnectionId};
 use crate::ofauth::AccountProfile;
 use crate::signature::{self, SignatureError};
 use crate::store::{self, Applied, Change, ConnectionEvent, Store};
+use crate::time::{epoch, parse_rfc3339_ms};
 
 /// Largest delivery accepted.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
@@ -28,6 +30,12 @@ pub const MAX_BODY_BYTES: usize = 256 * 1024;
 pub struct WebhookService {
     pub store: Store,
     pub secret: Secret,
+}
+
+impl WebhookService {
+    pub fn new(store: Store, secret: Secret) -> Self {
+        Self { store, secret }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -68,69 +76,53 @@ fn ok(outcome: &str) -> Response<Body> {
     )
 }
 
+fn invalid_event(message: &'static str) -> ApiError {
+    ApiError::bad_request("invalid_event", message)
+}
+
 /// Handles one delivery.
 pub async fn handle(req: Request, svc: &WebhookService) -> Response<Body> {
+    http::respond(receive(&req, svc).await)
+}
+
+async fn receive(req: &Request, svc: &WebhookService) -> Result<Response<Body>, ApiError> {
     if req.method() != Method::POST {
-        return http::method_not_allowed("POST");
+        return Err(ApiError::method_not_allowed("POST"));
     }
-    let Some(body) = http::body_bytes(&req, MAX_BODY_BYTES) else {
-        tracing::warn!(outcome = "body_too_large");
-        return http::error(
-            StatusCode::BAD_REQUEST,
-            "body_too_large",
-            "The delivery is too large.",
-        );
-    };
+    let body = http::body_bytes(req, MAX_BODY_BYTES)
+        .ok_or_else(|| ApiError::bad_request("body_too_large", "The delivery is too large."))?;
     let now = SystemTime::now();
-    let verified = match signature::verify(
-        req.headers(),
-        body,
-        svc.secret.expose(),
-        store::epoch(now),
-    ) {
-        Ok(v) => v,
-        Err(e) => {
+    let verified = signature::verify(req.headers(), body, svc.secret.expose(), epoch(now))
+        .map_err(|e| {
             let check = match &e {
                 SignatureError::Missing => "missing",
                 SignatureError::Malformed(_) => "malformed",
                 SignatureError::Stale { .. } => "stale",
                 SignatureError::Mismatch => "mismatch",
             };
-            tracing::warn!(outcome = "invalid_signature", check, detail = %e, "webhook signature refused; nothing written");
-            return http::error(
+            ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "invalid_signature",
                 "The webhook signature is not valid.",
-            );
-        }
-    };
-    let event: RawEvent = match serde_json::from_slice(body) {
-        Ok(ev) => ev,
-        Err(e) => {
-            tracing::warn!(outcome = "invalid_event", error = %e, "signed delivery is not a readable event; nothing written");
-            let code = if e.is_data() {
-                "invalid_event"
-            } else {
-                "invalid_json"
-            };
-            return http::error(
-                StatusCode::BAD_REQUEST,
-                code,
-                "The delivery is not a valid event.",
-            );
-        }
-    };
+            )
+            .detail(format_args!("check {check}: {e}; nothing written"))
+        })?;
+    let event: RawEvent = serde_json::from_slice(body).map_err(|e| {
+        let code = if e.is_data() {
+            "invalid_event"
+        } else {
+            "invalid_json"
+        };
+        ApiError::bad_request(code, "The delivery is not a valid event.")
+            .detail(format_args!("signed delivery is not a readable event: {e}"))
+    })?;
     let event_id = verified
         .delivery_id
         .clone()
         .or_else(|| event.id.clone())
         .unwrap_or_else(|| digest_id(verified.timestamp, body));
     if event_id.is_empty() || event_id.len() > 200 {
-        return http::error(
-            StatusCode::BAD_REQUEST,
-            "invalid_event",
-            "The event id is not valid.",
-        );
+        return Err(invalid_event("The event id is not valid."));
     }
     let event_at_ms = event
         .timestamp
@@ -144,60 +136,51 @@ pub async fn handle(req: Request, svc: &WebhookService) -> Response<Body> {
         "connection.disconnected" => Kind::Disconnected,
         other => {
             tracing::info!(outcome = "ignored", event_type = other, event = %mask(&event_id), scheme = verified.scheme.as_str());
-            return ok("ignored");
+            return Ok(ok("ignored"));
         }
     };
-    let Some(data) = event.data else {
-        return http::error(
-            StatusCode::BAD_REQUEST,
-            "invalid_event",
-            "The event has no data.",
-        );
-    };
-    let Some(conn) = data.connection.as_ref() else {
-        return http::error(
-            StatusCode::BAD_REQUEST,
-            "invalid_event",
-            "The event names no connection.",
-        );
-    };
-    let Some(connection) = ConnectionId::parse(&conn.id) else {
-        return http::error(
-            StatusCode::BAD_REQUEST,
-            "invalid_event",
-            "The connection id is not valid.",
-        );
-    };
+    let data = event
+        .data
+        .ok_or_else(|| invalid_event("The event has no data."))?;
+    let conn = data
+        .connection
+        .as_ref()
+        .ok_or_else(|| invalid_event("The event names no connection."))?;
+    let connection = ConnectionId::parse(&conn.id)
+        .ok_or_else(|| invalid_event("The connection id is not valid."))?;
 
-    match apply(
-        svc,
-        &event.kind,
-        change_kind,
-        &event_id,
+    let received = Received {
+        event_type: &event.kind,
+        kind: change_kind,
+        event_id: &event_id,
         event_at_ms,
-        &connection,
+        connection: &connection,
         conn,
-        data.client_reference_id.as_deref(),
-        now,
-    )
-    .await
-    {
-        Ok(outcome) => {
-            tracing::info!(
-                outcome,
-                event_type = %event.kind,
-                event = %mask(&event_id),
-                connection = %connection.masked(),
-                scheme = verified.scheme.as_str(),
-            );
-            ok(outcome)
-        }
-        Err(e) => {
-            // OFAuth retries a failed delivery; nothing was half-written.
-            tracing::error!(outcome = "storage_unavailable", error = %e, event = %mask(&event_id));
-            http::storage_unavailable()
-        }
-    }
+        client_reference_id: data.client_reference_id.as_deref(),
+    };
+    // OFAuth retries a failed delivery; nothing was half-written.
+    let outcome = apply(svc, &received, now)
+        .await
+        .map_err(|e| ApiError::from(e).detail(format_args!("event {}", mask(&event_id))))?;
+    tracing::info!(
+        outcome,
+        event_type = %event.kind,
+        event = %mask(&event_id),
+        connection = %connection.masked(),
+        scheme = verified.scheme.as_str(),
+    );
+    Ok(ok(outcome))
+}
+
+/// A verified, parsed delivery about one connection.
+struct Received<'a> {
+    event_type: &'a str,
+    kind: Kind,
+    event_id: &'a str,
+    event_at_ms: i64,
+    connection: &'a ConnectionId,
+    conn: &'a RawConnection,
+    client_reference_id: Option<&'a str>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -207,25 +190,19 @@ enum Kind {
     Disconnected,
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn apply(
     svc: &WebhookService,
-    event_type: &str,
-    kind: Kind,
-    event_id: &str,
-    event_at_ms: i64,
-    connection: &ConnectionId,
-    conn: &RawConnection,
-    client_reference_id: Option<&str>,
+    ev: &Received<'_>,
     now: SystemTime,
 ) -> Result<&'static str, store::StoreError> {
-    let attempt_user = match client_reference_id.and_then(AttemptId::parse) {
+    let connection = ev.connection;
+    let attempt_user = match ev.client_reference_id.and_then(AttemptId::parse) {
         Some(id) => svc.store.get_attempt(&id).await?.map(|a| a.user_id),
         None => None,
     };
     let existing = svc.store.get_connection(connection).await?;
-    let account = conn.user_data.clone().unwrap_or_default();
-    let change = match kind {
+    let account = ev.conn.user_data.clone().unwrap_or_default();
+    let change = match ev.kind {
         Kind::Upsert => {
             let Some(user_id) = attempt_user
                 .as_deref()
@@ -248,9 +225,9 @@ async fn apply(
                     );
                 }
             }
-            let status = match conn.status.as_deref() {
+            let status = match ev.conn.status.as_deref() {
                 Some(s) if is_token(s) => s,
-                _ if event_type == "connection.created" => "active",
+                _ if ev.event_type == "connection.created" => "active",
                 _ => existing
                     .as_ref()
                     .map(|r| r.status.as_str())
@@ -263,10 +240,8 @@ async fn apply(
                 owner_from_attempt: attempt_user.is_some(),
             }
         }
-        Kind::Expired | Kind::Disconnected if existing.is_some() => match kind {
-            Kind::Expired => Change::Expired,
-            _ => Change::Disconnected,
-        },
+        Kind::Expired if existing.is_some() => Change::Expired,
+        Kind::Disconnected if existing.is_some() => Change::Disconnected,
         Kind::Expired | Kind::Disconnected => {
             // Delivered before the event that creates the record (out of order):
             // record the end state for the attempt's user, so the older
@@ -274,48 +249,26 @@ async fn apply(
             let Some(user_id) = attempt_user.as_deref() else {
                 return Ok("unknown_connection");
             };
-            let status = if matches!(kind, Kind::Expired) {
-                "expired"
-            } else {
-                "disconnected"
-            };
             Change::Upsert {
                 user_id,
-                status,
+                status: if matches!(ev.kind, Kind::Expired) {
+                    "expired"
+                } else {
+                    "disconnected"
+                },
                 account: &account,
                 owner_from_attempt: true,
             }
         }
     };
-    finish(
-        svc,
-        event_type,
-        event_id,
-        event_at_ms,
-        connection,
-        change,
-        now,
-    )
-    .await
-}
-
-async fn finish(
-    svc: &WebhookService,
-    event_type: &str,
-    event_id: &str,
-    event_at_ms: i64,
-    connection: &ConnectionId,
-    change: Change<'_>,
-    now: SystemTime,
-) -> Result<&'static str, store::StoreError> {
-    let ev = ConnectionEvent {
-        event_id,
-        event_type,
-        event_at_ms,
+    let event = ConnectionEvent {
+        event_id: ev.event_id,
+        event_type: ev.event_type,
+        event_at_ms: ev.event_at_ms,
         connection,
         change,
     };
-    Ok(match svc.store.apply_event(&ev, now).await? {
+    Ok(match svc.store.apply_event(&event, now).await? {
         Applied::Applied => "applied",
         Applied::Duplicate => "duplicate",
         Applied::Superseded => "superseded",
@@ -329,22 +282,13 @@ fn digest_id(timestamp: i64, body: &[u8]) -> String {
     ctx.update(timestamp.to_string().as_bytes());
     ctx.update(b".");
     ctx.update(body);
-    let d = ctx.finish();
-    let hex: String = d.as_ref().iter().map(|b| format!("{b:02x}")).collect();
-    format!("sha256_{hex}")
+    format!("sha256_{}", hex::encode(ctx.finish()))
 }
 
 /// An event timestamp: RFC 3339 text, or Unix seconds or milliseconds.
 fn timestamp_ms(v: &serde_json::Value) -> Option<i64> {
     match v {
-        serde_json::Value::String(s) => {
-            let dt = aws_sdk_dynamodb::primitives::DateTime::from_str(
-                s,
-                aws_sdk_dynamodb::primitives::DateTimeFormat::DateTime,
-            )
-            .ok()?;
-            dt.to_millis().ok()
-        }
+        serde_json::Value::String(s) => parse_rfc3339_ms(s),
         serde_json::Value::Number(n) => {
             let n = n.as_i64()?;
             Some(if n < 100_000_000_000 { n * 1000 } else { n })

@@ -318,8 +318,8 @@ async fn dynamodb_failing_between_check_and_write_keeps_the_attempt() {
         latency_ms: 300,
         ..Faults::default()
     });
-    let client = h.store.client().clone();
-    let table = h.store.table().to_string();
+    let client = h.ddb.clone();
+    let table = h.table.clone();
     let drop_table = tokio::spawn(async move {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         client

@@ -161,12 +161,7 @@ async fn init_reads_secrets_and_talks_tls_with_the_compiled_in_and_extra_roots()
         matches!(shared.webhook_secret().await, Err(InitError::Secret { .. })),
         "Secrets Manager behind an untrusted certificate must fail"
     );
-    let key_only = link_shared::ofauth::OfAuthClient::for_config(
-        &shared.config,
-        link_shared::ofauth::ApiKey::new(API_KEY),
-        &Default::default(),
-    )
-    .unwrap();
+    let key_only = ofauth_client(&shared.config, API_KEY);
     match link_init(&key_only).await {
         Err(OfAuthError::Unreachable(_)) => {}
         other => panic!("OFAuth behind an untrusted certificate must fail, got {other:?}"),

@@ -206,10 +206,9 @@ async fn expired_attempt_records_nothing() {
     let url = h.start("user-1", "").await;
     let query = h.hosted(&url, "approve").await;
     let pk = attempt_pk(&query);
-    h.store
-        .client()
+    h.ddb
         .update_item()
-        .table_name(h.store.table())
+        .table_name(&h.table)
         .key("pk", AttributeValue::S(pk.clone()))
         .update_expression("SET expiresAtEpoch = :past")
         .expression_attribute_values(":past", AttributeValue::N("1000".into()))

@@ -9,11 +9,7 @@ async fn main() -> Result<(), Error> {
     bootstrap::init_tracing();
     let shared = bootstrap::init().await?;
     let ofauth = shared.ofauth_warmed().await?;
-    let svc = callback::CallbackService {
-        ofauth,
-        store: shared.store,
-        app: shared.config.app,
-    };
+    let svc = callback::CallbackService::new(&shared.config, shared.store.clone(), ofauth);
     let svc = &svc;
     run(service_fn(move |req: Request| async move {
         Ok::<_, Error>(callback::handle(req, svc).await)

@@ -8,11 +8,8 @@ use link_shared::{bootstrap, webhook};
 async fn main() -> Result<(), Error> {
     bootstrap::init_tracing();
     let shared = bootstrap::init().await?;
-    bootstrap::warm_up(&shared.store, None).await;
-    let svc = webhook::WebhookService {
-        secret: shared.webhook_secret().await?,
-        store: shared.store,
-    };
+    shared.warm_up(None).await;
+    let svc = webhook::WebhookService::new(shared.store.clone(), shared.webhook_secret().await?);
     let svc = &svc;
     run(service_fn(move |req: Request| async move {
         Ok::<_, Error>(webhook::handle(req, svc).await)

@@ -6,12 +6,13 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
+use link_fixtures::ApiEvent;
 use link_shared::callback::CallbackService;
 use link_shared::config::Config;
 use link_shared::config::Secret;
 use link_shared::connections::ConnectionsService;
 use link_shared::lambda_http::{Body, Request, Response};
-use link_shared::ofauth::{ApiKey, OfAuthClient};
+use link_shared::ofauth::OfAuthClient;
 use link_shared::session::SessionService;
 use link_shared::store::Store;
 use link_shared::webhook::WebhookService;
@@ -41,10 +42,13 @@ pub fn closed_port() -> u16 {
 pub fn unique(prefix: &str) -> String {
     let mut b = [0u8; 6];
     getrandom::fill(&mut b).unwrap();
-    format!(
-        "{prefix}-{}",
-        b.iter().map(|x| format!("{x:02x}")).collect::<String>()
-    )
+    format!("{prefix}-{}", hex::encode(b))
+}
+
+/// The OFAuth client as the binaries build it, trusting the compiled-in roots.
+pub fn ofauth_client(config: &Config, key: &str) -> OfAuthClient {
+    let tls = link_shared::tls::client_config(&Default::default()).unwrap();
+    OfAuthClient::for_config(config, Secret::new(key), tls).unwrap()
 }
 
 /// Everything one test needs: a fresh table, a simulator, and both services wired
@@ -52,6 +56,9 @@ pub fn unique(prefix: &str) -> String {
 pub struct Harness {
     pub sim: Simulator,
     pub store: Store,
+    /// The table, for assertions, through a client of the test's own.
+    pub ddb: aws_sdk_dynamodb::Client,
+    pub table: String,
     pub config: Config,
     pub session: SessionService,
     pub callback: CallbackService,
@@ -142,32 +149,28 @@ impl Harness {
             env.insert(k, v.clone());
         }
         let config = Config::from_lookup(|k| env.get(k).cloned()).expect("test config");
-        let store = Store::new(dynamodb_client(&endpoint, config.dynamodb_timeout), &table);
+        let ddb = dynamodb_client(&endpoint, config.dynamodb_timeout);
+        let store = Store::new(ddb.clone(), &table);
         if opts.create_table {
-            local_dynamodb::create_table(store.client(), &table)
+            local_dynamodb::create_table(&ddb, &table)
                 .await
                 .expect("create table");
         }
         let key = match &config.api_key {
-            Some(link_shared::config::SecretSource::Env(k)) => ApiKey::new(k.expose()),
-            _ => ApiKey::new(API_KEY),
+            Some(link_shared::config::SecretSource::Env(k)) => k.expose().to_string(),
+            _ => API_KEY.to_string(),
         };
-        let ofauth = OfAuthClient::for_config(&config, key, &Default::default()).unwrap();
+        let ofauth = ofauth_client(&config, &key);
         let session = SessionService::new(&config, store.clone(), ofauth.clone());
         let connections = ConnectionsService::new(&config, store.clone(), ofauth.clone());
-        let callback = CallbackService {
-            store: store.clone(),
-            ofauth,
-            app: config.app.clone(),
-        };
-        let webhook = WebhookService {
-            store: store.clone(),
-            secret: Secret(WEBHOOK_SECRET.into()),
-        };
+        let callback = CallbackService::new(&config, store.clone(), ofauth);
+        let webhook = WebhookService::new(store.clone(), Secret::new(WEBHOOK_SECRET));
         let bridge = tokio::spawn(serve_webhook(bridge_listener, webhook.clone()));
         Self {
             sim,
             store,
+            ddb,
+            table,
             config,
             session,
             callback,
@@ -256,10 +259,9 @@ impl Harness {
     /// Every item in the table.
     pub async fn items(&self) -> Vec<HashMap<String, AttributeValue>> {
         let out = self
-            .store
-            .client()
+            .ddb
             .scan()
-            .table_name(self.store.table())
+            .table_name(&self.table)
             .send()
             .await
             .unwrap();
@@ -277,10 +279,9 @@ impl Harness {
     }
 
     pub async fn item(&self, pk: &str) -> Option<HashMap<String, AttributeValue>> {
-        self.store
-            .client()
+        self.ddb
             .get_item()
-            .table_name(self.store.table())
+            .table_name(&self.table)
             .key("pk", AttributeValue::S(pk.to_string()))
             .consistent_read(true)
             .send()
@@ -291,10 +292,9 @@ impl Harness {
 
     /// The connections the `byUser` index holds for a user.
     pub async fn user_connections(&self, user: &str) -> Vec<HashMap<String, AttributeValue>> {
-        self.store
-            .client()
+        self.ddb
             .query()
-            .table_name(self.store.table())
+            .table_name(&self.table)
             .index_name("byUser")
             .key_condition_expression("gsi1pk = :u")
             .expression_attribute_values(":u", AttributeValue::S(format!("USER#{user}")))
@@ -353,6 +353,13 @@ async fn serve_webhook(listener: tokio::net::TcpListener, svc: WebhookService) {
     let _ = axum::serve(listener, app).await;
 }
 
+/// The request the function gets for an event: through its JSON, as Lambda
+/// delivers it.
+pub fn request(ev: &ApiEvent) -> Request {
+    link_shared::lambda_http::request::from_str(&ev.to_json_string())
+        .expect("a valid API Gateway event")
+}
+
 /// A payload 2.0 event for any route, with JWT claims when `user` is given.
 pub fn api_event(
     method: &str,
@@ -362,116 +369,35 @@ pub fn api_event(
     headers: &[(&str, &str)],
     id: Option<&str>,
 ) -> Request {
-    let mut h = serde_json::json!({ "host": "links.example.com", "origin": ORIGIN });
-    for (k, v) in headers {
-        h[k.to_ascii_lowercase()] = serde_json::Value::String(v.to_string());
-    }
-    let route = if id.is_some() {
-        "/link/connections/{id}".to_string()
-    } else {
-        path.to_string()
-    };
-    let mut ctx = serde_json::json!({
-        "accountId": "123456789012",
-        "apiId": "api123",
-        "domainName": "links.example.com",
-        "domainPrefix": "links",
-        "http": { "method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "203.0.113.9", "userAgent": "test" },
-        "requestId": "req-3",
-        "routeKey": format!("{method} {route}"),
-        "stage": "$default",
-        "time": "23/Nov/2026:10:00:00 +0000",
-        "timeEpoch": 1_795_000_000_000i64
-    });
-    if let Some(u) = user {
-        ctx["authorizer"] =
-            serde_json::json!({ "jwt": { "claims": { "sub": u }, "scopes": null } });
-    }
-    let mut ev = serde_json::json!({
-        "version": "2.0",
-        "routeKey": format!("{method} {route}"),
-        "rawPath": path,
-        "rawQueryString": "",
-        "headers": h,
-        "requestContext": ctx,
-        "isBase64Encoded": false
-    });
+    let mut ev = ApiEvent::new(method, path)
+        .header("origin", ORIGIN)
+        .headers(headers.iter().copied())
+        .body(body);
     if let Some(id) = id {
-        ev["pathParameters"] = serde_json::json!({ "id": id });
+        ev = ev.route("/link/connections/{id}").path_param("id", id);
     }
-    if !body.is_empty() {
-        ev["body"] = serde_json::Value::String(body.to_string());
+    if let Some(u) = user {
+        ev = ev.user(u);
     }
-    link_shared::lambda_http::request::from_str(&ev.to_string()).expect("a valid API Gateway event")
+    request(&ev)
 }
 
 /// A payload 2.0 event as API Gateway's HTTP API sends it for `POST /link/session`.
 pub fn session_event(user: Option<&str>, body: &str, headers: &[(&str, &str)]) -> Request {
-    let mut h = serde_json::json!({
-        "content-type": "application/json",
-        "host": "links.example.com",
-        "origin": ORIGIN,
-    });
-    for (k, v) in headers {
-        h[*k] = serde_json::Value::String(v.to_string());
-    }
-    let mut ctx = serde_json::json!({
-        "accountId": "123456789012",
-        "apiId": "api123",
-        "domainName": "links.example.com",
-        "domainPrefix": "links",
-        "http": { "method": "POST", "path": "/link/session", "protocol": "HTTP/1.1", "sourceIp": "203.0.113.9", "userAgent": "test" },
-        "requestId": "req-1",
-        "routeKey": "POST /link/session",
-        "stage": "$default",
-        "time": "23/Nov/2026:10:00:00 +0000",
-        "timeEpoch": 1_795_000_000_000i64
-    });
+    let mut ev = ApiEvent::new("POST", "/link/session")
+        .header("content-type", "application/json")
+        .header("origin", ORIGIN)
+        .headers(headers.iter().copied())
+        .body(body);
     if let Some(u) = user {
-        ctx["authorizer"] = serde_json::json!({ "jwt": { "claims": { "sub": u, "iss": "https://issuer.example.com/" }, "scopes": null } });
+        ev = ev.user(u);
     }
-    event("POST /link/session", "/link/session", "", h, ctx, body)
+    request(&ev)
 }
 
 /// A payload 2.0 event for `GET /link/callback?<query>`.
 pub fn callback_event(query: &str) -> Request {
-    let h = serde_json::json!({ "host": "links.example.com", "user-agent": "Mozilla/5.0" });
-    let ctx = serde_json::json!({
-        "accountId": "123456789012",
-        "apiId": "api123",
-        "domainName": "links.example.com",
-        "domainPrefix": "links",
-        "http": { "method": "GET", "path": "/link/callback", "protocol": "HTTP/1.1", "sourceIp": "203.0.113.9", "userAgent": "Mozilla/5.0" },
-        "requestId": "req-2",
-        "routeKey": "GET /link/callback",
-        "stage": "$default",
-        "time": "23/Nov/2026:10:00:00 +0000",
-        "timeEpoch": 1_795_000_000_000i64
-    });
-    event("GET /link/callback", "/link/callback", query, h, ctx, "")
-}
-
-fn event(
-    route: &str,
-    path: &str,
-    query: &str,
-    headers: serde_json::Value,
-    ctx: serde_json::Value,
-    body: &str,
-) -> Request {
-    let mut ev = serde_json::json!({
-        "version": "2.0",
-        "routeKey": route,
-        "rawPath": path,
-        "rawQueryString": query,
-        "headers": headers,
-        "requestContext": ctx,
-        "isBase64Encoded": false
-    });
-    if !body.is_empty() {
-        ev["body"] = serde_json::Value::String(body.to_string());
-    }
-    link_shared::lambda_http::request::from_str(&ev.to_string()).expect("a valid API Gateway event")
+    request(&ApiEvent::new("GET", "/link/callback").query(query))
 }
 
 pub fn body_text(resp: &Response<Body>) -> String {

@@ -1,115 +1,201 @@
-//! `link-dev`: local development helpers.
-//!
-//! - `link-dev create-table`: creates `TABLE_NAME` at `DYNAMODB_ENDPOINT` (DynamoDB
-//!   Local) as template.yaml defines it; does nothing when it exists.
-//! - `link-dev seed-events [events-dir]`: adds what events/expected.json says each
-//!   event needs, in DynamoDB Local and in the simulator at `OFAUTH_BASE_URL`.
-//! - `link-dev serve-demo [dir]`: serves the demo frontend on `DEMO_PORT`, calling
-//!   the API at `DEMO_API_BASE`; the app's `/link/*` pages are the same page.
-//! - `link-dev show-connection <id>`: what DynamoDB holds for a connection (JSON).
-//! - `link-dev sign-event <file> <ofauth|svix>`: prints the event with fresh
-//!   webhook signature headers (`OFAUTH_WEBHOOK_SECRET`).
+//! `link-dev`: the project's development tasks (an xtask). `link-dev --help` lists
+//! them; the scripts under `scripts/` only put them in order.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
-use link_shared::store::Store;
+use clap::{Parser, Subcommand};
+use link_dev::{checks, events, Error, LocalTable};
+
+#[derive(Parser)]
+#[command(
+    name = "link-dev",
+    about = "Development tasks for the OFAuth Link backend"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Task,
+}
+
+/// Where the local table is (`make dev` exports both).
+#[derive(clap::Args)]
+struct Table {
+    #[arg(long, env = "DYNAMODB_ENDPOINT")]
+    dynamodb_endpoint: String,
+    #[arg(long, env = "TABLE_NAME")]
+    table_name: String,
+}
+
+impl Table {
+    fn open(&self) -> LocalTable {
+        LocalTable::new(&self.dynamodb_endpoint, &self.table_name)
+    }
+}
+
+#[derive(Subcommand)]
+enum Task {
+    /// Runs DynamoDB Local (in memory) in the foreground on a port.
+    Dynamodb {
+        #[arg(long)]
+        port: u16,
+    },
+    /// Creates the table as template.yaml defines it (nothing when it exists).
+    CreateTable {
+        #[command(flatten)]
+        table: Table,
+    },
+    /// Writes events/ (each event and expected.json) from the catalogue.
+    MakeEvents {
+        #[arg(default_value = "events")]
+        dir: PathBuf,
+    },
+    /// Adds what every event in events/ refers to, in DynamoDB Local and the simulator.
+    SeedEvents {
+        #[arg(default_value = "events")]
+        dir: PathBuf,
+        #[command(flatten)]
+        table: Table,
+        #[arg(long, env = "OFAUTH_BASE_URL")]
+        sim_url: String,
+    },
+    /// Sends every event in events/ through `cargo lambda invoke` to a running
+    /// `cargo lambda watch` and checks each answer against expected.json.
+    InvokeEvents {
+        #[arg(default_value = "events")]
+        dir: PathBuf,
+        #[command(flatten)]
+        table: Table,
+        #[arg(long, env = "OFAUTH_BASE_URL")]
+        sim_url: String,
+        #[arg(long, env = "WATCH_PORT", default_value_t = 9000)]
+        watch_port: u16,
+        /// The demo app's URL (the events are written for http://localhost:8080).
+        #[arg(long, env = "APP_URL", default_value = events::APP)]
+        app: String,
+        #[arg(long, env = "OFAUTH_WEBHOOK_SECRET", hide_env_values = true)]
+        webhook_secret: String,
+    },
+    /// Prints an event file with fresh webhook signature headers for its body.
+    SignEvent {
+        file: PathBuf,
+        #[arg(value_parser = ["ofauth", "svix"])]
+        scheme: String,
+        #[arg(long, env = "OFAUTH_WEBHOOK_SECRET", hide_env_values = true)]
+        webhook_secret: String,
+    },
+    /// Checks that each file is an arm64 ELF executable within the size budget.
+    CheckBootstrap {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        #[arg(long, default_value_t = 6.0)]
+        max_mib: f64,
+    },
+    /// Serves the demo frontend, calling the API at `DEMO_API_BASE`.
+    ServeDemo {
+        #[arg(default_value = "demo")]
+        dir: PathBuf,
+        #[arg(long, env = "DEMO_PORT")]
+        port: u16,
+        #[arg(long, env = "DEMO_API_BASE")]
+        api_base: String,
+    },
+    /// Prints what DynamoDB holds for a connection, as JSON (for the browser test).
+    ShowConnection {
+        id: String,
+        #[command(flatten)]
+        table: Table,
+    },
+}
 
 #[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), link_dev::Error> {
-    let var = |k: &str| std::env::var(k).map_err(|_| format!("{k} is required"));
-    let mut args = std::env::args().skip(1);
-    let command = args.next().unwrap_or_default();
-    let store = || -> Result<Store, link_dev::Error> {
-        Ok(Store::new(
-            local_dynamodb::client(&var("DYNAMODB_ENDPOINT")?, Duration::from_secs(5)),
-            var("TABLE_NAME")?,
-        ))
-    };
-    match command.as_str() {
-        "create-table" => {
-            let store = store()?;
-            let exists = store
-                .client()
-                .describe_table()
-                .table_name(store.table())
-                .send()
-                .await
-                .is_ok();
-            if exists {
-                println!("table {} exists", store.table());
-            } else {
-                local_dynamodb::create_table(store.client(), store.table()).await?;
-                println!("created table {}", store.table());
-            }
+async fn main() -> Result<(), Error> {
+    match Cli::parse().command {
+        Task::Dynamodb { port } => {
+            use std::os::unix::process::CommandExt;
+            // Replaces this process, so stopping it stops DynamoDB Local.
+            return Err(local_dynamodb::command(port)?.exec().into());
         }
-        "seed-events" => {
-            let store = store()?;
-            let dir = PathBuf::from(args.next().unwrap_or_else(|| "events".into()));
-            let sim = var("OFAUTH_BASE_URL")?;
+        Task::CreateTable { table } => {
+            let t = table.open();
+            let created = t.create().await?;
+            println!(
+                "{} table {}",
+                if created { "created" } else { "found" },
+                t.name
+            );
+        }
+        Task::MakeEvents { dir } => {
+            let n = events::write(&dir)?;
+            println!("wrote {n} events and expected.json to {}", dir.display());
+        }
+        Task::SeedEvents {
+            dir,
+            table,
+            sim_url,
+        } => {
+            let t = table.open();
             for (name, exp) in link_dev::expectations(&dir)? {
-                link_dev::seed(&store, &sim, &exp.seed).await?;
+                t.seed(&sim_url, &exp.seed).await?;
                 println!("seeded {name}");
             }
         }
-        "show-connection" => {
-            // For the browser test: what DynamoDB holds for one connection, as JSON.
-            let id = args.next().ok_or("usage: link-dev show-connection <id>")?;
+        Task::InvokeEvents {
+            dir,
+            table,
+            sim_url,
+            watch_port,
+            app,
+            webhook_secret,
+        } => {
+            let t = table.open();
+            let stack = checks::Stack {
+                table: &t,
+                sim_url: &sim_url,
+                watch_port,
+                app: &app,
+                webhook_secret: &webhook_secret,
+                scratch: &link_dev::root().join(".local/events"),
+            };
+            let (passed, failures) = checks::invoke_events(&dir, &stack).await?;
+            println!("{passed} passed, {} failed", failures.len());
+            if !failures.is_empty() {
+                return Err(failures.join("\n").into());
+            }
+        }
+        Task::SignEvent {
+            file,
+            scheme,
+            webhook_secret,
+        } => {
+            let raw = std::fs::read_to_string(file)?;
+            println!(
+                "{}",
+                link_dev::prepare_event(&raw, Some(&scheme), &webhook_secret)?
+            );
+        }
+        Task::CheckBootstrap { files, max_mib } => {
+            for f in files {
+                let mib = checks::check_bootstrap(&f, max_mib)?;
+                println!("    {}: arm64 ELF, {mib:.2} MiB", f.display());
+            }
+        }
+        Task::ServeDemo {
+            dir,
+            port,
+            api_base,
+        } => link_dev::demo::serve(dir, port, api_base).await?,
+        Task::ShowConnection { id, table } => {
             let id = link_shared::ids::ConnectionId::parse(&id).ok_or("not a connection id")?;
-            let store = store()?;
-            let json = match store.get_connection(&id).await? {
-                Some(r) => {
-                    // How many connection records this user has: a duplicate shows here.
-                    let count = store
-                        .client()
-                        .scan()
-                        .table_name(store.table())
-                        .filter_expression("entity = :c AND userId = :u")
-                        .expression_attribute_values(
-                            ":c",
-                            aws_sdk_dynamodb::types::AttributeValue::S("connection".into()),
-                        )
-                        .expression_attribute_values(
-                            ":u",
-                            aws_sdk_dynamodb::types::AttributeValue::S(r.user_id.clone()),
-                        )
-                        .send()
-                        .await?
-                        .count;
-                    serde_json::json!({
-                        "id": r.id.as_str(), "userId": r.user_id, "status": r.status,
-                        "username": r.account.username, "connectionRecords": count,
-                    })
-                }
+            let t = table.open();
+            let json = match t.store.get_connection(&id).await? {
+                Some(r) => serde_json::json!({
+                    "id": r.id.as_str(), "userId": r.user_id, "status": r.status,
+                    "username": r.account.username,
+                    "connectionRecords": t.connection_count(&r.user_id).await?,
+                }),
                 None => serde_json::json!({ "id": null, "connectionRecords": 0 }),
             };
             println!("{json}");
         }
-        "serve-demo" => {
-            let dir = PathBuf::from(args.next().unwrap_or_else(|| "demo".into()));
-            let port: u16 = var("DEMO_PORT")?.parse()?;
-            let api_base = var("DEMO_API_BASE")?;
-            link_dev::demo::serve(dir, port, api_base).await?;
-        }
-        "sign-event" => {
-            let file = args
-                .next()
-                .ok_or("usage: link-dev sign-event <file> <ofauth|svix>")?;
-            let scheme = args.next();
-            let secret = var("OFAUTH_WEBHOOK_SECRET")?;
-            println!(
-                "{}",
-                link_dev::prepare_event(
-                    &std::fs::read_to_string(file)?,
-                    scheme.as_deref(),
-                    &secret
-                )?
-            );
-        }
-        _ => return Err(
-            "usage: link-dev create-table | seed-events [events-dir] | sign-event <file> <scheme>"
-                .into(),
-        ),
     }
     Ok(())
 }

@@ -4,15 +4,14 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::time::Duration;
 
+use link_dev::LocalTable;
 use link_shared::callback::{self, CallbackService};
 use link_shared::config::{Config, SecretSource};
 use link_shared::connections::{self, ConnectionsService};
 use link_shared::lambda_http::{Body, Response};
 use link_shared::ofauth::OfAuthClient;
 use link_shared::session::{self, SessionService};
-use link_shared::store::Store;
 use link_shared::webhook::{self, WebhookService};
 use ofauth_sim::{SimConfig, Simulator};
 
@@ -21,13 +20,7 @@ fn root() -> PathBuf {
 }
 
 fn env_example() -> HashMap<String, String> {
-    std::fs::read_to_string(root().join(".env.example"))
-        .unwrap()
-        .lines()
-        .filter(|l| !l.trim_start().starts_with('#'))
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-        .collect()
+    link_dev::env_file(&root().join(".env.example"))
 }
 
 fn text(resp: &Response<Body>) -> String {
@@ -61,32 +54,21 @@ async fn every_event_gives_its_expected_answer() {
     );
     let config = Config::from_lookup(|k| env.get(k).cloned()).unwrap();
 
-    let store = Store::new(
-        local_dynamodb::client(&endpoint, Duration::from_secs(3)),
-        &config.table_name,
-    );
-    local_dynamodb::create_table(store.client(), store.table())
-        .await
-        .unwrap();
+    let table = LocalTable::new(&endpoint, &config.table_name);
+    assert!(table.create().await.unwrap());
+    let store = table.store.clone();
     let Some(SecretSource::Env(key)) = config.api_key.clone() else {
         panic!(".env.example must use OFAUTH_API_KEY")
     };
-    let key = link_shared::ofauth::ApiKey::new(key.expose());
-    let ofauth = OfAuthClient::for_config(&config, key, &Default::default()).unwrap();
+    let tls = link_shared::tls::client_config(&Default::default()).unwrap();
+    let ofauth = OfAuthClient::for_config(&config, key, tls).unwrap();
     let session_svc = SessionService::new(&config, store.clone(), ofauth.clone());
     let connections_svc = ConnectionsService::new(&config, store.clone(), ofauth.clone());
     let Some(SecretSource::Env(webhook_secret)) = config.webhook_secret.clone() else {
         panic!(".env.example must set OFAUTH_WEBHOOK_SECRET")
     };
-    let webhook_svc = WebhookService {
-        store: store.clone(),
-        secret: webhook_secret.clone(),
-    };
-    let callback_svc = CallbackService {
-        store: store.clone(),
-        ofauth,
-        app: config.app.clone(),
-    };
+    let webhook_svc = WebhookService::new(store.clone(), webhook_secret.clone());
+    let callback_svc = CallbackService::new(&config, store.clone(), ofauth);
 
     let expected = link_dev::expectations(&root().join("events")).unwrap();
     let files = std::fs::read_dir(root().join("events"))
@@ -99,7 +81,7 @@ async fn every_event_gives_its_expected_answer() {
     assert!(expected.len() >= 30);
 
     for (name, exp) in &expected {
-        link_dev::seed(&store, &sim.url(), &exp.seed).await.unwrap();
+        table.seed(&sim.url(), &exp.seed).await.unwrap();
         let raw =
             std::fs::read_to_string(root().join("events").join(format!("{name}.json"))).unwrap();
         let raw =
@@ -136,4 +118,29 @@ async fn every_event_gives_its_expected_answer() {
             );
         }
     }
+}
+
+/// events/ is what `link-dev make-events` writes from the catalogue: the files
+/// cannot drift from the one place events are built.
+#[test]
+fn events_directory_is_generated_from_the_catalogue() {
+    let files = link_dev::events::files().unwrap();
+    let dir = root().join("events");
+    for (name, text) in &files {
+        let on_disk = std::fs::read_to_string(dir.join(name)).unwrap_or_default();
+        assert!(
+            on_disk == *text,
+            "events/{name} differs from the catalogue: run `cargo run -p link-dev -- make-events`"
+        );
+    }
+    let on_disk = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
+        .count();
+    assert_eq!(
+        on_disk,
+        files.len(),
+        "events/ holds files the catalogue does not"
+    );
 }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use link_shared::config::{routes, vars};
-use link_shared::store::{schema, Store};
+use link_shared::store::schema;
 use serde_norway::Value;
 
 fn root() -> PathBuf {
@@ -131,17 +131,12 @@ fn table_matches_the_store() {
 #[tokio::test]
 async fn local_table_is_created_as_the_template_defines_it() {
     let endpoint = local_dynamodb::endpoint();
-    let store = Store::new(
-        local_dynamodb::client(&endpoint, Duration::from_secs(3)),
-        format!("template-{}", std::process::id()),
-    );
-    local_dynamodb::create_table(store.client(), store.table())
-        .await
-        .unwrap();
-    let desc = store
-        .client()
+    let table = format!("template-{}", std::process::id());
+    let client = local_dynamodb::client(&endpoint, Duration::from_secs(3));
+    local_dynamodb::create_table(&client, &table).await.unwrap();
+    let desc = client
         .describe_table()
-        .table_name(store.table())
+        .table_name(&table)
         .send()
         .await
         .unwrap()

@@ -54,6 +54,40 @@ fn workspace_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
+/// Where the DynamoDB Local jar is installed (`DYNAMODB_LOCAL_DIR`, else
+/// `.tools/dynamodb-local`), installing it first when it is missing.
+pub fn install_dir() -> std::io::Result<PathBuf> {
+    let root = workspace_root();
+    let dir = std::env::var("DYNAMODB_LOCAL_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| root.join(".tools/dynamodb-local"));
+    if !dir.join("DynamoDBLocal.jar").exists() {
+        let ok = Command::new("bash")
+            .arg(root.join("scripts/ensure-dynamodb-local.sh"))
+            .status()?
+            .success();
+        if !ok {
+            return Err(std::io::Error::other("could not install DynamoDB Local"));
+        }
+    }
+    Ok(dir)
+}
+
+/// The one way DynamoDB Local is started (tests, `make dev`, `make test`): in
+/// memory on `port`, at most 512 MiB of heap.
+pub fn command(port: u16) -> std::io::Result<Command> {
+    let mut cmd = Command::new("java");
+    cmd.current_dir(install_dir()?)
+        .args([
+            "-Xmx512m",
+            "-Djava.library.path=./DynamoDBLocal_lib",
+            "-jar",
+            "DynamoDBLocal.jar",
+        ])
+        .args(["-inMemory", "-port", &port.to_string()]);
+    Ok(cmd)
+}
+
 /// The endpoint of a running DynamoDB Local. Panics (in a test) when it cannot start one.
 pub fn endpoint() -> String {
     ENDPOINT
@@ -63,31 +97,12 @@ pub fn endpoint() -> String {
                     return e;
                 }
             }
-            let root = workspace_root();
-            let dir = std::env::var("DYNAMODB_LOCAL_DIR")
-                .map(PathBuf::from)
-                .unwrap_or_else(|_| root.join(".tools/dynamodb-local"));
-            if !dir.join("DynamoDBLocal.jar").exists() {
-                let ok = Command::new("bash")
-                    .arg(root.join("scripts/ensure-dynamodb-local.sh"))
-                    .status()
-                    .map(|s| s.success())
-                    .unwrap_or(false);
-                assert!(ok, "could not install DynamoDB Local");
-            }
             let port = TcpListener::bind("127.0.0.1:0")
                 .and_then(|l| l.local_addr())
                 .map(|a| a.port())
                 .expect("a free loopback port");
-            let child = Command::new("java")
-                .current_dir(&dir)
-                .args([
-                    "-Xmx512m",
-                    "-Djava.library.path=./DynamoDBLocal_lib",
-                    "-jar",
-                    "DynamoDBLocal.jar",
-                ])
-                .args(["-inMemory", "-port", &port.to_string()])
+            let child = command(port)
+                .expect("DynamoDB Local is installed")
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()

@@ -1,4 +1,4 @@
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() {
     let ca = ofauth_sim::tls::TestCa::generate().unwrap();
     ca.write_ca(std::path::Path::new("/tmp/probe-ca.pem"))

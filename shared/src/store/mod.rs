@@ -1,0 +1,225 @@
+//! The DynamoDB store: link attempts, connection records and processed webhook
+//! events in one table.
+//!
+//! Items (partition key `pk` only):
+//! - `ATTEMPT#<attempt id>` ([`attempts`]): one Link attempt, consumed at most once
+//!   by a conditional write, removed by TTL (`ttl`) some time after it expired.
+//! - `CONNECTION#<connection id>` ([`connections`]): one OFAuth connection and the
+//!   user who owns it, also indexed by user in the `byUser` index (`gsi1pk` =
+//!   `USER#<user>`, `gsi1sk` = the time it was first connected), newest first.
+//! - `EVENT#<event id>` ([`events`]): a processed webhook event, for idempotency.
+//!
+//! The conditional expressions here are the security boundary (an attempt is used
+//! once, a connection never changes owner), so they are tested against DynamoDB
+//! Local. [`item`] maps items and writes a connection's attributes in one place.
+
+mod attempts;
+mod connections;
+mod events;
+mod item;
+
+use std::time::Duration;
+
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::Client;
+
+pub use attempts::{AttemptEnd, AttemptStatus, LinkAttempt};
+pub use connections::ConnectionRecord;
+pub use events::{Applied, Change, ConnectionEvent, EVENT_RETENTION_SECS};
+
+/// Table layout. template.yaml defines the table (and the local one is created
+/// from it); a test checks that these names match it.
+pub mod schema {
+    pub const PARTITION_KEY: &str = "pk";
+    pub const USER_INDEX: &str = "byUser";
+    pub const USER_INDEX_PARTITION_KEY: &str = "gsi1pk";
+    pub const USER_INDEX_SORT_KEY: &str = "gsi1sk";
+    pub const TTL_ATTRIBUTE: &str = "ttl";
+}
+
+/// The partition keys of each kind of item.
+pub mod keys {
+    use crate::ids::{AttemptId, ConnectionId};
+
+    pub fn attempt(id: &AttemptId) -> String {
+        format!("ATTEMPT#{}", id.as_str())
+    }
+
+    pub fn connection(id: &ConnectionId) -> String {
+        format!("CONNECTION#{}", id.as_str())
+    }
+
+    pub fn event(id: &str) -> String {
+        format!("EVENT#{id}")
+    }
+
+    /// The `byUser` index's partition key.
+    pub fn user(user_id: &str) -> String {
+        format!("USER#{user_id}")
+    }
+}
+
+/// Why a write did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The attempt is not pending, has expired, or belongs to someone else.
+    #[error("the attempt is no longer usable")]
+    AttemptNotUsable,
+    /// The connection is recorded for another user; it is never moved.
+    #[error("the connection belongs to another user")]
+    ConnectionOwnedByAnotherUser,
+    /// An item with this key already exists.
+    #[error("the item already exists")]
+    AlreadyExists,
+    /// DynamoDB could not be reached, timed out, throttled or failed.
+    #[error("DynamoDB is unavailable: {0}")]
+    Unavailable(String),
+    /// An item in the table does not have the shape this code writes.
+    #[error("corrupt item: {0}")]
+    Corrupt(String),
+}
+
+/// The store, around one DynamoDB client per process.
+#[derive(Debug, Clone)]
+pub struct Store {
+    client: Client,
+    table: String,
+}
+
+/// SDK timeouts for a short function: connect, per attempt and whole operation
+/// (retries included) all well below the function's own timeout.
+pub fn timeouts(operation_timeout: Duration) -> aws_sdk_dynamodb::config::timeout::TimeoutConfig {
+    aws_sdk_dynamodb::config::timeout::TimeoutConfig::builder()
+        .connect_timeout(Duration::from_millis(500).min(operation_timeout))
+        .operation_attempt_timeout(Duration::from_millis(1_000).min(operation_timeout))
+        .operation_timeout(operation_timeout)
+        .build()
+}
+
+impl Store {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    /// One cheap read (a key that never exists) to open the connection at Init.
+    pub async fn warm_up(&self) {
+        let _ = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(schema::PARTITION_KEY, item::s("WARMUP"))
+            .send()
+            .await;
+    }
+
+    /// A strongly consistent read of one item.
+    async fn get(&self, pk: String) -> Result<Option<item::Item>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(schema::PARTITION_KEY, item::s(pk))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(out.item)
+    }
+
+    /// Runs a two-item transaction and says which items failed their condition.
+    async fn transact(
+        &self,
+        first: aws_sdk_dynamodb::types::TransactWriteItem,
+        second: aws_sdk_dynamodb::types::TransactWriteItem,
+    ) -> Result<(), TransactFailure> {
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(first)
+            .transact_items(second)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) => Err(match cancelled_items(&e) {
+                Some(failed) if failed.first() == Some(&true) => TransactFailure::First,
+                Some(failed) if failed.get(1) == Some(&true) => TransactFailure::Second,
+                _ => TransactFailure::Other(transact_error(e)),
+            }),
+        }
+    }
+}
+
+/// Why a two-item transaction did not commit.
+enum TransactFailure {
+    /// The first item's condition failed.
+    First,
+    /// The second item's condition failed.
+    Second,
+    Other(StoreError),
+}
+
+/// For a cancelled transaction, which items failed their condition.
+fn cancelled_items(
+    e: &SdkError<TransactWriteItemsError, aws_sdk_dynamodb::config::http::HttpResponse>,
+) -> Option<Vec<bool>> {
+    match e {
+        SdkError::ServiceError(se) => match se.err() {
+            TransactWriteItemsError::TransactionCanceledException(tc) => Some(
+                tc.cancellation_reasons()
+                    .iter()
+                    .map(|r| r.code() == Some("ConditionalCheckFailed"))
+                    .collect(),
+            ),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn transact_error(
+    e: SdkError<TransactWriteItemsError, aws_sdk_dynamodb::config::http::HttpResponse>,
+) -> StoreError {
+    match &e {
+        SdkError::ServiceError(se) => StoreError::Unavailable(format!(
+            "{}: {}",
+            se.err().code().unwrap_or("unknown"),
+            se.err().message().unwrap_or("")
+        )),
+        _ => unavailable(e),
+    }
+}
+
+/// Whether a single-item write failed its condition.
+fn is_condition_failure<E, R>(e: &SdkError<E, R>) -> bool
+where
+    E: ProvideErrorMetadata,
+{
+    matches!(e, SdkError::ServiceError(se) if se.err().code() == Some("ConditionalCheckFailedException"))
+}
+
+fn unavailable<E, R>(e: SdkError<E, R>) -> StoreError
+where
+    E: ProvideErrorMetadata + std::fmt::Debug,
+    R: std::fmt::Debug,
+{
+    let detail = match &e {
+        SdkError::ServiceError(se) => format!(
+            "{}: {}",
+            se.err().code().unwrap_or("unknown"),
+            se.err().message().unwrap_or("")
+        ),
+        SdkError::TimeoutError(_) => "timeout".into(),
+        SdkError::DispatchFailure(d) => format!(
+            "dispatch failure (io: {}, timeout: {})",
+            d.is_io(),
+            d.is_timeout()
+        ),
+        other => format!("{other:?}").chars().take(300).collect(),
+    };
+    StoreError::Unavailable(detail)
+}

@@ -1,0 +1,180 @@
+//! The function's process as Lambda runs it: started with Lambda's environment,
+//! and what /proc says of it (CPU time, peak RSS), its core (taskset), its answer.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use crate::runtime_api::{Outcome, RuntimeApi};
+use crate::stats::mib;
+use crate::{
+    root, Downstream, Error, API_KEY, API_KEY_SECRET_ID, CALLBACK_URL, WEBHOOK_SECRET,
+    WEBHOOK_SECRET_ID,
+};
+
+/// How a process is started for a cold-start sample.
+#[derive(Clone, Copy, PartialEq)]
+pub enum Start {
+    /// Keys in the environment, no connection warm-up: config and clients only.
+    Base,
+    /// As deployed: with the DynamoDB/OFAuth connection warm-up.
+    WarmUp,
+    /// Keys read from the Secrets Manager stand-in, no warm-up.
+    SecretFetch,
+}
+
+pub fn spawn(
+    binary: &Path,
+    function: &str,
+    api: &RuntimeApi,
+    d: &Downstream,
+    start: Start,
+) -> Result<Child, Error> {
+    let mut cmd = Command::new(binary);
+    cmd.env_clear()
+        .env(
+            "WARM_CONNECTIONS",
+            if start == Start::WarmUp {
+                "true"
+            } else {
+                "false"
+            },
+        )
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("AWS_LAMBDA_RUNTIME_API", api.addr.to_string())
+        .env("AWS_LAMBDA_FUNCTION_NAME", function)
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env(
+            "AWS_LAMBDA_LOG_GROUP_NAME",
+            format!("/aws/lambda/{function}"),
+        )
+        .env("AWS_LAMBDA_LOG_STREAM_NAME", "bench")
+        .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
+        .env("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "local")
+        .env("AWS_SECRET_ACCESS_KEY", "local")
+        .env("_HANDLER", "bootstrap")
+        .env("TABLE_NAME", &d.table)
+        .env("DYNAMODB_ENDPOINT", &d.ddb_url)
+        .env("OFAUTH_BASE_URL", &d.sim_url)
+        .env("OFAUTH_CLIENT_APP_ID", "app_bench")
+        .env("CALLBACK_URL", CALLBACK_URL)
+        .env("APP_URL", "https://app.example.com");
+    if let Some(ca) = &d.ca_file {
+        cmd.env("EXTRA_CA_CERTS", ca);
+    }
+    if start == Start::SecretFetch {
+        cmd.env("AWS_ENDPOINT_URL_SECRETS_MANAGER", &d.secrets_url)
+            .env("OFAUTH_API_KEY_SECRET_ID", API_KEY_SECRET_ID)
+            .env("OFAUTH_WEBHOOK_SECRET_ID", WEBHOOK_SECRET_ID);
+    } else {
+        cmd.env("OFAUTH_API_KEY", API_KEY)
+            .env("OFAUTH_WEBHOOK_SECRET", WEBHOOK_SECRET);
+    }
+    Ok(cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn()?)
+}
+
+/// The function answered with a 2xx or 3xx HTTP response (a callback success is a
+/// 302 to the app's success page, not its error page).
+pub fn answered_ok(outcome: &Outcome) -> bool {
+    let Outcome::Response(body) = outcome else {
+        return false;
+    };
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return false;
+    };
+    let status = v["statusCode"].as_u64().unwrap_or(0);
+    let location = v["headers"]["location"].as_str().unwrap_or("");
+    (200..400).contains(&status) && !location.contains("status=error")
+}
+
+pub fn peak_rss_mib(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map(|kb| (kb / 1024.0 * 100.0).round() / 100.0)
+        .unwrap_or(0.0)
+}
+
+/// The machine's cores, read once (before `--pin` narrows what this process sees).
+pub fn cores() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    })
+}
+
+/// Sets the CPU affinity of every thread of `pid`.
+pub fn taskset(cpus: &str, pid: u32) -> Result<(), Error> {
+    if cores() < 2 {
+        return Err("--pin needs at least two cores".into());
+    }
+    let status = Command::new("taskset")
+        .args(["-a", "-p", "-c", cpus, &pid.to_string()])
+        .stdout(Stdio::null())
+        .status()?;
+    if !status.success() {
+        return Err(format!("taskset -c {cpus} {pid} failed").into());
+    }
+    Ok(())
+}
+
+/// CPU time (user + system, all threads) a process has used, from
+/// `/proc/<pid>/stat` (clock ticks of 10 ms, the Linux default `CLK_TCK` of 100).
+pub fn cpu_time(pid: u32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks * 10))
+}
+
+/// The arm64 bootstrap from `sam build`, and its deflated zip size.
+pub fn arm64_sizes(function: &str) -> (Option<f64>, Option<f64>) {
+    let dir = match function {
+        "init-session" => "InitSessionFunction",
+        "callback" => "CallbackFunction",
+        "webhook" => "WebhookFunction",
+        "connections" => "ConnectionsFunction",
+        _ => return (None, None),
+    };
+    let path = root().join(".aws-sam/build").join(dir).join("bootstrap");
+    let Ok(meta) = std::fs::metadata(&path) else {
+        return (None, None);
+    };
+    let zip = Command::new("python3")
+        .args([
+            "-c",
+            "import io,sys,zipfile; b=io.BytesIO(); z=zipfile.ZipFile(b,'w',zipfile.ZIP_DEFLATED); z.write(sys.argv[1],'bootstrap'); z.close(); print(len(b.getvalue()))",
+        ])
+        .arg(&path)
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.trim().parse::<u64>().ok());
+    (Some(mib(meta.len())), zip.map(mib))
+}
+
+pub fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown cpu".into());
+    let cores = cores();
+    format!("{cores} cores, {cpu}, {}", std::env::consts::ARCH)
+}

@@ -1,0 +1,136 @@
+//! The report: a table on stdout and `.local/bench/results.json`.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::options::Options;
+use crate::process::machine;
+use crate::{root, Error, BASELINE};
+
+#[derive(Debug, Default, Serialize)]
+pub struct FunctionReport {
+    pub function: String,
+    /// Init without the connection warm-up: config, clients, key.
+    pub init_ms_median: f64,
+    pub init_ms_samples: Vec<f64>,
+    /// Init including the connection warm-up (DynamoDB, OFAuth).
+    pub init_with_warm_up_ms_median: f64,
+    /// The first invocation after an Init with the warm-up.
+    pub first_invocation_ms_median: f64,
+    /// Its downstream part (waiting on DynamoDB and OFAuth) and the rest, the
+    /// function's own time (medians of the per-start values).
+    pub first_invocation_downstream_ms_median: f64,
+    pub first_invocation_own_ms_median: f64,
+    /// The first invocation after an Init without it.
+    pub first_invocation_cold_connections_ms_median: f64,
+    /// Init reading the key (or webhook secret) from the Secrets Manager stand-in,
+    /// without the warm-up.
+    pub init_with_secret_fetch_ms_median: f64,
+    /// Whether the downstreams spoke TLS.
+    pub tls_downstreams: bool,
+    pub warm_ms_p50: f64,
+    pub warm_ms_p99: f64,
+    pub own_ms_p50: f64,
+    pub own_ms_p99: f64,
+    pub downstream_ms_p50: f64,
+    /// CPU time the process used per warm invocation (mean; all threads, user and
+    /// system): the function's work without the time it waited for a core.
+    pub cpu_ms_per_invocation: f64,
+    pub warm_invocations: usize,
+    pub errors: usize,
+    pub peak_rss_mib: f64,
+    pub host_binary_mib: f64,
+    pub arm64_bootstrap_mib: Option<f64>,
+    pub arm64_zip_mib: Option<f64>,
+}
+
+/// Prints the table and writes `.local/bench/results.json`.
+pub fn write(o: &Options, reports: &[FunctionReport]) -> Result<(), Error> {
+    println!(
+        "lambda-bench: profile {}, {} starts, {} warm invocations, {} downstreams{}; {}",
+        o.profile,
+        o.starts,
+        o.runs,
+        if o.tls() { "TLS" } else { "plain HTTP" },
+        if o.pin {
+            ", function pinned to its own core"
+        } else {
+            ""
+        },
+        machine()
+    );
+    println!(
+        "{:<13} {:>8} {:>10} {:>11} {:>10} {:>9} {:>8} {:>10} {:>9} {:>9} {:>9} {:>9} {:>11} {:>8} {:>8} {:>9} {:>8}",
+        "function",
+        "init",
+        "init+warm",
+        "init+secret",
+        "1st (warm)",
+        "1st down",
+        "1st own",
+        "1st (cold)",
+        "warm p50",
+        "warm p99",
+        "own p50",
+        "own p99",
+        "downstr p50",
+        "CPU/inv",
+        "RSS MiB",
+        "arm64 MiB",
+        "zip MiB"
+    );
+    for r in reports {
+        let opt = |v: Option<f64>| v.map(|x| format!("{x:.2}")).unwrap_or_else(|| "-".into());
+        println!(
+            "{:<13} {:>8.2} {:>10.2} {:>11.2} {:>10.2} {:>9.2} {:>8.2} {:>10.2} {:>9.3} {:>9.3} {:>9.3} {:>9.3} {:>11.3} {:>8.3} {:>8.1} {:>9} {:>8}",
+            r.function,
+            r.init_ms_median,
+            r.init_with_warm_up_ms_median,
+            r.init_with_secret_fetch_ms_median,
+            r.first_invocation_ms_median,
+            r.first_invocation_downstream_ms_median,
+            r.first_invocation_own_ms_median,
+            r.first_invocation_cold_connections_ms_median,
+            r.warm_ms_p50,
+            r.warm_ms_p99,
+            r.own_ms_p50,
+            r.own_ms_p99,
+            r.downstream_ms_p50,
+            r.cpu_ms_per_invocation,
+            r.peak_rss_mib,
+            opt(r.arm64_bootstrap_mib),
+            opt(r.arm64_zip_mib),
+        );
+        if r.errors > 0 {
+            println!(
+                "  {} invocations of {} answered with an error",
+                r.errors, r.function
+            );
+        }
+    }
+    println!("(times in ms, medians unless marked; init = process start to its first `next`; init+warm = with the");
+    println!(" DynamoDB/OFAuth connection warm-up; init+secret = reading the key from a Secrets Manager stand-in;");
+    println!(" 1st = first invocation after an Init with (warm) or without (cold) the warm-up; 1st down/own = its parts;");
+    println!(" own = total minus time waiting on DynamoDB Local and the simulator, measured by loopback proxies;");
+    println!(" CPU/inv = CPU time the function's process used per warm invocation (mean, /proc/<pid>/stat);");
+    println!(" {BASELINE} = an empty handler on the same runtime: the Runtime API and runtime's share of every figure)");
+
+    let out_dir = root().join(".local/bench");
+    std::fs::create_dir_all(&out_dir)?;
+    let results: BTreeMap<&str, serde_json::Value> = BTreeMap::from([
+        ("machine", serde_json::json!(machine())),
+        ("profile", serde_json::json!(o.profile)),
+        ("runs", serde_json::json!(o.runs)),
+        ("starts", serde_json::json!(o.starts)),
+        ("tls_downstreams", serde_json::json!(o.tls())),
+        ("pinned", serde_json::json!(o.pin)),
+        ("functions", serde_json::to_value(reports)?),
+    ]);
+    std::fs::write(
+        out_dir.join("results.json"),
+        serde_json::to_string_pretty(&results)?,
+    )?;
+    eprintln!("wrote .local/bench/results.json");
+    Ok(())
+}

@@ -1,0 +1,281 @@
+//! The OFAuth API routes: `POST /v2/link/init`, `GET /v2/access/self`,
+//! `GET /v2/account/connections`, `DELETE /v2/account/connections/{id}`, behind
+//! the fault switches and the API key check.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::state::{iso, random_hex, Session, Sim};
+use crate::{webhooks, RecordedRequest, SimConnection};
+
+pub(crate) fn routes() -> Router<Arc<Sim>> {
+    Router::new()
+        .route("/v2/link/init", post(link_init))
+        .route("/v2/access/self", get(access_self))
+        .route("/v2/account/connections", get(list_connections))
+        .route("/v2/account/connections/{id}", delete(delete_connection))
+}
+
+fn api_error(status: StatusCode, kind: &str, message: &str) -> Response {
+    (status, Json(json!({ "error": message, "type": kind }))).into_response()
+}
+
+/// Records the request, applies faults and checks the API key.
+async fn gate(
+    sim: &Sim,
+    method: Method,
+    path: &str,
+    headers: &HeaderMap,
+    body: Value,
+) -> Option<Response> {
+    let faults = {
+        let mut inner = sim.lock();
+        inner.requests.push(RecordedRequest {
+            method: method.to_string(),
+            path: path.to_string(),
+            body,
+        });
+        inner.faults.clone()
+    };
+    let applies = faults
+        .path_prefix
+        .as_deref()
+        .is_none_or(|p| path.starts_with(p));
+    if applies && faults.latency_ms > 0 {
+        tokio::time::sleep(Duration::from_millis(faults.latency_ms)).await;
+    }
+    if applies {
+        if let Some(code) = faults.status {
+            let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let mut resp = api_error(status, "SIMULATED", "simulated failure");
+            if code == 429 {
+                let secs = faults.retry_after.unwrap_or(2).to_string();
+                if let Ok(v) = secs.parse() {
+                    resp.headers_mut().insert(header::RETRY_AFTER, v);
+                }
+            }
+            return Some(resp);
+        }
+        if faults.malformed {
+            return Some(
+                (
+                    StatusCode::OK,
+                    [(header::CONTENT_TYPE, "application/json")],
+                    "{\"mode\":",
+                )
+                    .into_response(),
+            );
+        }
+    }
+    let key = headers.get("apikey").and_then(|v| v.to_str().ok());
+    if key != Some(sim.config.api_key.as_str()) {
+        return Some(api_error(
+            StatusCode::UNAUTHORIZED,
+            "UNAUTHORIZED",
+            "Invalid or missing API key",
+        ));
+    }
+    None
+}
+
+async fn link_init(State(sim): State<Arc<Sim>>, headers: HeaderMap, body: String) -> Response {
+    let parsed: Option<Value> = serde_json::from_str(&body).ok();
+    let recorded = parsed.clone().unwrap_or(Value::String(body.clone()));
+    if let Some(resp) = gate(&sim, Method::POST, "/v2/link/init", &headers, recorded).await {
+        return resp;
+    }
+    let Some(Value::Object(req)) = parsed else {
+        return api_error(
+            StatusCode::BAD_REQUEST,
+            "BAD_REQUEST",
+            "Body must be a JSON object",
+        );
+    };
+    let text = |k: &str| req.get(k).and_then(Value::as_str).map(str::to_string);
+    if let Some(app) = req.get("clientAppId") {
+        let ok = app
+            .as_str()
+            .and_then(|a| a.strip_prefix("app_"))
+            .is_some_and(|r| !r.is_empty() && r.bytes().all(|b| b.is_ascii_alphanumeric()));
+        if !ok {
+            return api_error(
+                StatusCode::BAD_REQUEST,
+                "BAD_REQUEST",
+                "clientAppId must match ^app_[a-zA-Z0-9]+$",
+            );
+        }
+    }
+    let redirect_url = match text("redirectUrl") {
+        Some(u) if sim.config.allowed_redirects.iter().any(|a| a == &u) => u,
+        Some(_) => {
+            return api_error(
+                StatusCode::BAD_REQUEST,
+                "BAD_REQUEST",
+                "redirectUrl is not in the client app's Allowed Redirect URIs",
+            )
+        }
+        None => match sim.config.allowed_redirects.first() {
+            Some(u) => u.clone(),
+            None => {
+                return api_error(
+                    StatusCode::BAD_REQUEST,
+                    "BAD_REQUEST",
+                    "No redirect URI configured",
+                )
+            }
+        },
+    };
+    if let Some(geo) = req.get("geolocation") {
+        if geo.get("country").and_then(Value::as_str).is_none() {
+            return api_error(
+                StatusCode::BAD_REQUEST,
+                "BAD_REQUEST",
+                "geolocation.country is required",
+            );
+        }
+    }
+    let connection_id = text("connectionId");
+    let mut inner = sim.lock();
+    if let Some(id) = &connection_id {
+        if !inner.connections.contains_key(id) {
+            return api_error(
+                StatusCode::NOT_FOUND,
+                "RESOURCE_NOT_FOUND",
+                "Connection not found",
+            );
+        }
+    }
+    let session_id = format!("cs_{}", random_hex(16));
+    let expires_at = SystemTime::now() + sim.config.session_ttl;
+    inner.sessions.insert(
+        session_id.clone(),
+        Session {
+            redirect_url,
+            client_reference_id: text("clientReferenceId"),
+            connection_id,
+            expires_at,
+            finished: false,
+        },
+    );
+    let expires = iso(expires_at, true);
+    if inner.faults.whitelabel {
+        return Json(json!({ "mode": "whitelabel", "clientSecret": format!("{session_id}_secret"), "expiresAt": expires }))
+            .into_response();
+    }
+    Json(json!({ "mode": "hosted", "url": format!("{}/{session_id}", sim.public_url), "expiresAt": expires }))
+        .into_response()
+}
+
+async fn access_self(State(sim): State<Arc<Sim>>, headers: HeaderMap) -> Response {
+    if let Some(resp) = gate(&sim, Method::GET, "/v2/access/self", &headers, Value::Null).await {
+        return resp;
+    }
+    let id = headers
+        .get("x-connection-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let inner = sim.lock();
+    match inner.connections.get(id) {
+        None => api_error(
+            StatusCode::UNAUTHORIZED,
+            "SESSION_NOT_PROVIDED",
+            "No valid connection for this request",
+        ),
+        Some(c) if c.status != "active" => Json(json!({ "isAuth": false })).into_response(),
+        Some(c) => Json(json!({
+            "isAuth": true,
+            "id": c.user_id,
+            "username": c.username,
+            "name": c.name,
+            "avatar": c.avatar,
+        }))
+        .into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    status: Option<String>,
+    limit: Option<usize>,
+    offset: Option<usize>,
+}
+
+async fn list_connections(
+    State(sim): State<Arc<Sim>>,
+    headers: HeaderMap,
+    Query(q): Query<ListQuery>,
+) -> Response {
+    if let Some(resp) = gate(
+        &sim,
+        Method::GET,
+        "/v2/account/connections",
+        &headers,
+        Value::Null,
+    )
+    .await
+    {
+        return resp;
+    }
+    let inner = sim.lock();
+    let all: Vec<&SimConnection> = inner
+        .connections
+        .values()
+        .filter(|c| q.status.as_deref().is_none_or(|s| s == c.status))
+        .collect();
+    let offset = q.offset.unwrap_or(0);
+    let limit = q.limit.unwrap_or(10).clamp(1, 100);
+    let list: Vec<Value> = all
+        .iter()
+        .skip(offset)
+        .take(limit)
+        .map(|c| connection_json(c))
+        .collect();
+    Json(json!({ "list": list, "hasMore": all.len() > offset + limit })).into_response()
+}
+
+async fn delete_connection(
+    State(sim): State<Arc<Sim>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let path = format!("/v2/account/connections/{id}");
+    if let Some(resp) = gate(&sim, Method::DELETE, &path, &headers, Value::Null).await {
+        return resp;
+    }
+    let removed = sim.lock().connections.remove(&id);
+    match removed {
+        Some(mut conn) => {
+            conn.status = "disconnected".into();
+            webhooks::emit(&sim, "connection.disconnected", &conn);
+            Json(json!({ "success": true })).into_response()
+        }
+        None => api_error(
+            StatusCode::NOT_FOUND,
+            "RESOURCE_NOT_FOUND",
+            "Connection not found",
+        ),
+    }
+}
+
+fn connection_json(c: &SimConnection) -> Value {
+    json!({
+        "id": c.id,
+        "status": c.status,
+        "userData": { "id": c.user_id, "name": c.name, "username": c.username, "avatar": c.avatar },
+        "permissions": [],
+        "expiredAt": if c.status == "expired" { Value::String(c.updated_at.clone()) } else { Value::Null },
+        "createdAt": c.created_at,
+        "updatedAt": c.updated_at,
+        "clientReferenceId": c.client_reference_id,
+        "imported": false,
+        "lastCheckedAt": c.updated_at,
+    })
+}

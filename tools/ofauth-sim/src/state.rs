@@ -1,0 +1,121 @@
+//! The simulator's state: sessions, connections, faults, recorded requests and
+//! webhook bookkeeping, behind one lock.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::SystemTime;
+
+use crate::{
+    webhooks, Delivery, Faults, RecordedRequest, SimConfig, SimConnection, SimEvent, WebhookMode,
+};
+
+#[derive(Debug, Clone)]
+pub(crate) struct Session {
+    pub(crate) redirect_url: String,
+    pub(crate) client_reference_id: Option<String>,
+    pub(crate) connection_id: Option<String>,
+    pub(crate) expires_at: SystemTime,
+    pub(crate) finished: bool,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Inner {
+    pub(crate) sessions: BTreeMap<String, Session>,
+    pub(crate) connections: BTreeMap<String, SimConnection>,
+    pub(crate) faults: Faults,
+    pub(crate) requests: Vec<RecordedRequest>,
+    pub(crate) next_account: u64,
+    pub(crate) webhook_mode: WebhookMode,
+    pub(crate) held: Vec<SimEvent>,
+    pub(crate) deliveries: Vec<Delivery>,
+}
+
+pub(crate) struct Sim {
+    pub(crate) config: SimConfig,
+    pub(crate) public_url: String,
+    pub(crate) inner: Mutex<Inner>,
+    pub(crate) http: reqwest::Client,
+}
+
+impl Sim {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding the lock cannot leave Inner half-updated in a way
+        // that matters to a test double; keep serving.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+pub(crate) fn new_connection(
+    inner: &mut Inner,
+    id: String,
+    client_reference_id: Option<String>,
+) -> SimConnection {
+    inner.next_account += 1;
+    let n = inner.next_account;
+    let now = iso(SystemTime::now(), false);
+    SimConnection {
+        id,
+        status: "active".into(),
+        client_reference_id,
+        user_id: format!("{}", 100_000 + n),
+        username: format!("creator{n}"),
+        name: format!("Sandbox Creator {n}"),
+        avatar: format!("https://avatars.sandbox.invalid/creator{n}.png"),
+        created_at: now.clone(),
+        updated_at: now,
+    }
+}
+
+pub(crate) fn expire(sim: &Arc<Sim>, id: &str) -> bool {
+    let conn = {
+        let mut inner = sim.lock();
+        let Some(c) = inner.connections.get_mut(id) else {
+            return false;
+        };
+        c.status = "expired".into();
+        c.updated_at = iso(SystemTime::now(), false);
+        c.clone()
+    };
+    webhooks::emit(sim, "connection.expired", &conn);
+    true
+}
+
+pub(crate) fn random_hex(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    // A test double with a broken OS RNG must fail loudly, not hand out zero ids.
+    getrandom::fill(&mut buf).expect("OS randomness");
+    hex::encode(buf)
+}
+
+/// `2023-10-27T10:00:00.000Z` (with millis, as OFAuth writes `expiresAt`) or
+/// `2023-10-27T10:00:00Z`.
+pub fn iso(t: SystemTime, millis: bool) -> String {
+    let dt = time::OffsetDateTime::from(t);
+    let result = if millis {
+        dt.format(time::macros::format_description!(
+            "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+        ))
+    } else {
+        dt.format(time::macros::format_description!(
+            "[year]-[month]-[day]T[hour]:[minute]:[second]Z"
+        ))
+    };
+    result.unwrap_or_else(|_| "1970-01-01T00:00:00Z".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    #[test]
+    fn iso_dates() {
+        let t = UNIX_EPOCH + Duration::from_millis(1_698_400_800_123);
+        assert_eq!(iso(t, true), "2023-10-27T10:00:00.123Z");
+        assert_eq!(iso(UNIX_EPOCH, false), "1970-01-01T00:00:00Z");
+        assert_eq!(
+            iso(UNIX_EPOCH + Duration::from_secs(951_782_400), false),
+            "2000-02-29T00:00:00Z"
+        );
+    }
+}
