@@ -1,12 +1,15 @@
-//! callback: `GET /link/callback`, where OFAuth sends the browser back.
+//! callback: `GET /link/callback`, where OFAuth sends the browser back (the
+//! redirect flow).
 //!
-//! Every parameter is attacker-controlled. The attempt named by
-//! `client_reference_id` is consumed at most once; a reported connection is
-//! confirmed with OFAuth before it is recorded; the browser only ever goes to
-//! the app's configured targets.
+//! Every parameter is attacker-controlled. The callback checks what it can (the
+//! attempt, the connection's owner, OFAuth's word on the connection and on its
+//! origin, see [`crate::provenance`]), stores the verified outcome on the attempt,
+//! and sends the browser to the app's return page with a one-time completion code
+//! that only this browser has. Nothing is bound here: the signed-in return page
+//! completes the flow with `POST /link/complete` ([`crate::complete`]). The browser
+//! only ever goes to the app's configured targets.
 
-use std::borrow::Cow;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -15,25 +18,28 @@ use url::Url;
 use crate::config::{AppTargets, Config};
 use crate::error::ApiError;
 use crate::http;
-use crate::ids::{is_token, mask, AttemptId, ConnectionId};
-use crate::ofauth::{ConnectionCheck, OfAuthClient};
-use crate::store::{AttemptEnd, AttemptStatus, LinkAttempt, Store, StoreError};
+use crate::ids::{is_token, mask, AttemptId, CompletionCode, ConnectionId};
+use crate::ofauth::OfAuthClient;
+use crate::provenance::{Provenance, Verified};
+pub use crate::refusal::codes;
+use crate::refusal::{Refusal, Severity};
+use crate::store::{AttemptEnd, AttemptStatus, LinkAttempt, Returned, Store};
 use crate::time::epoch;
 
 /// What the callback needs, built once per process.
 #[derive(Debug, Clone)]
 pub struct CallbackService {
-    pub store: Store,
-    pub ofauth: OfAuthClient,
+    pub provenance: Provenance,
     pub app: AppTargets,
+    pub code_ttl: Duration,
 }
 
 impl CallbackService {
     pub fn new(config: &Config, store: Store, ofauth: OfAuthClient) -> Self {
         Self {
-            store,
-            ofauth,
+            provenance: Provenance::new(config, store, ofauth),
             app: config.app.clone(),
+            code_ttl: config.completion_code_ttl,
         }
     }
 }
@@ -117,23 +123,6 @@ pub struct Callback {
     pub outcome: CallbackOutcome,
 }
 
-/// The stable codes the app's error page receives as `error_code` when this
-/// service (not OFAuth) refuses or cannot finish the callback.
-pub mod codes {
-    /// Malformed or missing parameters.
-    pub const INVALID_REQUEST: &str = "invalid_request";
-    /// Unknown, forged or already used `client_reference_id`.
-    pub const INVALID_STATE: &str = "invalid_state";
-    /// The attempt expired before the browser came back.
-    pub const SESSION_EXPIRED: &str = "session_expired";
-    /// OFAuth does not confirm the reported connection.
-    pub const CONNECTION_NOT_VERIFIED: &str = "connection_not_verified";
-    /// The connection is recorded for another user.
-    pub const CONNECTION_CONFLICT: &str = "connection_conflict";
-    /// DynamoDB or OFAuth failed or was slow; reloading the page may finish the job.
-    pub const TEMPORARILY_UNAVAILABLE: &str = "temporarily_unavailable";
-}
-
 /// Parses the query string. Repeated parameters are refused (parameter pollution).
 pub fn parse_callback(pairs: &[(String, String)]) -> Result<Callback, &'static str> {
     let one = |name: &str| -> Result<Option<&str>, &'static str> {
@@ -181,73 +170,6 @@ pub fn parse_callback(pairs: &[(String, String)]) -> Result<Callback, &'static s
     Ok(Callback { attempt, outcome })
 }
 
-/// Why the callback sends the browser to the app's error page: the stable code
-/// the page receives, and what the one log line says.
-#[derive(Debug)]
-pub struct Refusal {
-    pub code: &'static str,
-    pub severity: Severity,
-    pub reason: Cow<'static, str>,
-}
-
-/// How a refusal is logged.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Severity {
-    /// An ordinary outcome (an expired attempt).
-    Info,
-    /// Bad or replayed input, or a dependency failing.
-    Warn,
-    /// Someone tried to use what is not theirs (`security = true` on the line).
-    Security,
-    /// This service's own fault.
-    Error,
-}
-
-impl Refusal {
-    fn new(code: &'static str, severity: Severity, reason: impl Into<Cow<'static, str>>) -> Self {
-        Self {
-            code,
-            severity,
-            reason: reason.into(),
-        }
-    }
-
-    /// DynamoDB or OFAuth failed or was slow: the attempt stays usable, so a reload
-    /// can finish the job.
-    fn unavailable(reason: impl std::fmt::Display) -> Self {
-        Self::new(
-            codes::TEMPORARILY_UNAVAILABLE,
-            Severity::Warn,
-            format!("{reason}; the attempt stays usable"),
-        )
-    }
-
-    fn log(&self, attempt: Option<&AttemptId>) {
-        let (code, reason) = (self.code, self.reason.as_ref());
-        match self.severity {
-            Severity::Info => tracing::info!(outcome = code, attempt = ?attempt, reason),
-            Severity::Warn => tracing::warn!(outcome = code, attempt = ?attempt, reason),
-            Severity::Security => {
-                tracing::warn!(outcome = code, security = true, attempt = ?attempt, reason)
-            }
-            Severity::Error => tracing::error!(outcome = code, attempt = ?attempt, reason),
-        }
-    }
-}
-
-impl From<StoreError> for Refusal {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::AttemptNotUsable => Self::new(
-                codes::INVALID_STATE,
-                Severity::Warn,
-                "attempt consumed concurrently",
-            ),
-            other => Self::unavailable(format_args!("DynamoDB failed: {other}")),
-        }
-    }
-}
-
 /// Handles one request to the callback function. Always answers with a redirect
 /// to one of the app's configured targets (or 405 for a non-GET).
 pub async fn handle(req: Request, svc: &CallbackService) -> Response<Body> {
@@ -284,34 +206,64 @@ pub async fn handle(req: Request, svc: &CallbackService) -> Response<Body> {
 
 async fn complete(cb: &Callback, svc: &CallbackService) -> Result<Response<Body>, Refusal> {
     let now = SystemTime::now();
-    let attempt = svc.store.get_attempt(&cb.attempt).await?.ok_or_else(|| {
+    let store = &svc.provenance.store;
+    let attempt = store.get_attempt(&cb.attempt).await?.ok_or_else(|| {
         Refusal::new(
             codes::INVALID_STATE,
             Severity::Warn,
             "unknown client_reference_id",
         )
     })?;
-    if attempt.status != AttemptStatus::Pending {
-        return Err(Refusal::new(
+    let used = || {
+        Refusal::new(
             codes::INVALID_STATE,
             Severity::Warn,
             format!("attempt already used ({})", attempt.status.as_str()),
-        ));
-    }
-    if attempt.is_expired(epoch(now)) {
-        return Err(Refusal::new(
-            codes::SESSION_EXPIRED,
-            Severity::Info,
-            "attempt expired",
-        ));
-    }
+        )
+    };
     match &cb.outcome {
-        CallbackOutcome::Success { connection } => record(&attempt, connection, svc, now).await,
+        CallbackOutcome::Success { connection } => {
+            let same = attempt.connection.as_ref() == Some(connection);
+            match attempt.status {
+                // Completed in the popup before the page followed `successUrl`, or
+                // a reload after completion: nothing to do, nothing to hand out.
+                AttemptStatus::Completed | AttemptStatus::Verifying if same => {
+                    tracing::info!(outcome = "already_completed", attempt = ?attempt.id);
+                    Ok(success_redirect(&svc.app, connection, None))
+                }
+                // A reload before completion: a new code replaces the old one.
+                AttemptStatus::Returned if same => {
+                    if let Some(r) = Provenance::expired(&attempt, now) {
+                        return Err(r);
+                    }
+                    let verified = Verified {
+                        account: attempt.account.clone(),
+                        attested: attempt.attested,
+                        looked_up: false,
+                    };
+                    give_code(&attempt, connection, &verified, svc, now).await
+                }
+                AttemptStatus::Pending => {
+                    if let Some(r) = Provenance::expired(&attempt, now) {
+                        return Err(r);
+                    }
+                    let verified = svc.provenance.verify(&attempt, connection, now).await?;
+                    give_code(&attempt, connection, &verified, svc, now).await
+                }
+                _ => Err(used()),
+            }
+        }
         CallbackOutcome::Cancelled { step } => {
+            if attempt.status != AttemptStatus::Pending {
+                return Err(used());
+            }
+            if let Some(r) = Provenance::expired(&attempt, now) {
+                return Err(r);
+            }
             let end = AttemptEnd::Cancelled {
                 step: step.as_ref().map(|s| s.as_str().to_string()),
             };
-            svc.store.end_attempt(&attempt, &end, now).await?;
+            store.end_attempt(&attempt, &end, now).await?;
             tracing::info!(outcome = "cancelled", attempt = ?cb.attempt, step = step.as_ref().map(CancelStep::as_str));
             let mut params = vec![("status", "cancelled")];
             if let Some(s) = step {
@@ -320,10 +272,16 @@ async fn complete(cb: &Callback, svc: &CallbackService) -> Result<Response<Body>
             Ok(target_redirect(&svc.app.cancelled, &params))
         }
         CallbackOutcome::Error { code } => {
+            if attempt.status != AttemptStatus::Pending {
+                return Err(used());
+            }
+            if let Some(r) = Provenance::expired(&attempt, now) {
+                return Err(r);
+            }
             let end = AttemptEnd::Failed {
                 error_code: code.as_str().to_string(),
             };
-            svc.store.end_attempt(&attempt, &end, now).await?;
+            store.end_attempt(&attempt, &end, now).await?;
             tracing::info!(outcome = "link_error", attempt = ?cb.attempt, error_code = code.as_str());
             Ok(target_redirect(
                 &svc.app.error,
@@ -333,74 +291,57 @@ async fn complete(cb: &Callback, svc: &CallbackService) -> Result<Response<Body>
     }
 }
 
-/// A reported success: confirmed with OFAuth, then recorded with the attempt
-/// consumed, in one transaction.
-async fn record(
+/// Stores the verified outcome with a fresh code's hash and sends the browser to
+/// the app's return page with the code.
+async fn give_code(
     attempt: &LinkAttempt,
     connection: &ConnectionId,
+    verified: &Verified,
     svc: &CallbackService,
     now: SystemTime,
 ) -> Result<Response<Body>, Refusal> {
-    let account = match svc.ofauth.check_connection(connection).await {
-        Ok(ConnectionCheck::Authenticated(account)) => account,
-        Ok(ConnectionCheck::NotAuthenticated) => {
-            let end = AttemptEnd::Failed {
-                error_code: codes::CONNECTION_NOT_VERIFIED.into(),
-            };
-            return Err(match svc.store.end_attempt(attempt, &end, now).await {
-                Ok(()) | Err(StoreError::AttemptNotUsable) => Refusal::new(
-                    codes::CONNECTION_NOT_VERIFIED,
-                    Severity::Warn,
-                    format!(
-                        "OFAuth does not confirm {}; nothing recorded",
-                        connection.masked()
-                    ),
-                ),
-                Err(e) => e.into(),
-            });
-        }
-        Err(e) => {
-            return Err(Refusal::unavailable(format_args!(
-                "confirming the connection with OFAuth failed: {e}"
-            )))
-        }
+    let code = CompletionCode::generate(&attempt.id)
+        .map_err(|e| Refusal::unavailable(format_args!("no randomness: {e}")))?;
+    let expires = (epoch(now) + svc.code_ttl.as_secs() as i64).min(attempt.expires_at_epoch);
+    let hash = code.hash();
+    let returned = Returned {
+        connection,
+        account: &verified.account,
+        attested: verified.attested,
+        code_hash: &hash,
+        code_expires_epoch: expires,
     };
-    if attempt.reconnect.as_ref().is_some_and(|r| r != connection) {
-        tracing::warn!(attempt = ?attempt.id, "reconnect came back with a different connection id");
-    }
-    match svc
+    svc.provenance
         .store
-        .record_connection(attempt, connection, &account, now)
-        .await
-    {
-        Ok(()) => {}
-        Err(StoreError::ConnectionOwnedByAnotherUser) => {
-            return Err(Refusal::new(
-                codes::CONNECTION_CONFLICT,
-                Severity::Security,
-                format!(
-                "{} is recorded for another user (a replayed or leaked id?); user {} got nothing",
-                connection.masked(),
-                mask(&attempt.user_id)
-            ),
-            ))
-        }
-        Err(e) => return Err(e.into()),
-    }
+        .return_attempt(attempt, &returned, now)
+        .await?;
     tracing::info!(
-        outcome = "connected",
+        outcome = "returned",
         user = %mask(&attempt.user_id),
         attempt = ?attempt.id,
         connection = %connection.masked(),
+        attested = verified.attested,
         reconnect = attempt.reconnect.is_some(),
     );
-    Ok(target_redirect(
-        &svc.app.success,
-        &[
-            ("status", "success"),
-            ("connection_id", connection.as_str()),
-        ],
-    ))
+    Ok(success_redirect(&svc.app, connection, Some(&code)))
+}
+
+/// The app's return page: `status=success&connection_id=…` and, when the browser
+/// still has to complete the flow, `code=…`.
+fn success_redirect(
+    app: &AppTargets,
+    connection: &ConnectionId,
+    code: Option<&CompletionCode>,
+) -> Response<Body> {
+    let code = code.map(CompletionCode::reveal);
+    let mut params = vec![
+        ("status", "success"),
+        ("connection_id", connection.as_str()),
+    ];
+    if let Some(c) = &code {
+        params.push(("code", c));
+    }
+    target_redirect(&app.success, &params)
 }
 
 fn error_redirect(app: &AppTargets, code: &str) -> Response<Body> {

@@ -32,6 +32,11 @@ pub mod vars {
     pub const WARM_CONNECTIONS: &str = "WARM_CONNECTIONS";
     /// A PEM bundle trusted in addition to the compiled-in roots (see `tls`).
     pub const EXTRA_CA_CERTS: &str = "EXTRA_CA_CERTS";
+    /// The connections list search that attests provenance: items per page, pages at most.
+    pub const OFAUTH_LIST_PAGE_SIZE: &str = "OFAUTH_LIST_PAGE_SIZE";
+    pub const OFAUTH_LIST_MAX_PAGES: &str = "OFAUTH_LIST_MAX_PAGES";
+    /// How long a completion code is valid (it never outlives its attempt).
+    pub const COMPLETION_CODE_TTL_SECS: &str = "COMPLETION_CODE_TTL_SECS";
 
     /// Every variable the functions read, for the template/code consistency test.
     pub const ALL: &[&str] = &[
@@ -57,6 +62,9 @@ pub mod vars {
         OFAUTH_WEBHOOK_SECRET_ID,
         WARM_CONNECTIONS,
         EXTRA_CA_CERTS,
+        OFAUTH_LIST_PAGE_SIZE,
+        OFAUTH_LIST_MAX_PAGES,
+        COMPLETION_CODE_TTL_SECS,
     ];
 }
 
@@ -71,6 +79,7 @@ pub mod routes {
     pub const WEBHOOK: (&str, &str) = ("POST", "/link/webhook");
     pub const CONNECTIONS: (&str, &str) = ("GET", "/link/connections");
     pub const DISCONNECT: (&str, &str) = ("DELETE", "/link/connections/{id}");
+    pub const COMPLETE: (&str, &str) = ("POST", "/link/complete");
 }
 
 /// The path of the callback route; the derived callback URL ends with it.
@@ -159,6 +168,12 @@ pub struct Config {
     pub warm_connections: bool,
     /// A PEM bundle trusted in addition to the compiled-in roots (`EXTRA_CA_CERTS`).
     pub extra_ca_certs: Option<std::path::PathBuf>,
+    /// The connections list search that attests provenance (bounded: newest
+    /// first, at most `list_max_pages` pages of `list_page_size`).
+    pub list_page_size: u32,
+    pub list_max_pages: u32,
+    /// How long a completion code is valid.
+    pub completion_code_ttl: Duration,
 }
 
 impl Config {
@@ -280,6 +295,28 @@ impl Config {
         };
         let dev_trust_user_header = flag(vars::DEV_TRUST_USER_HEADER, false)?;
         let warm_connections = flag(vars::WARM_CONNECTIONS, true)?;
+        let number =
+            |k: &'static str, default: u64, range: std::ops::RangeInclusive<u64>| match get(k) {
+                None => Ok(default),
+                Some(v) => v
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|n| range.contains(n))
+                    .ok_or_else(|| {
+                        ConfigError::new(
+                            k,
+                            format!(
+                                "must be a whole number from {} to {}",
+                                range.start(),
+                                range.end()
+                            ),
+                        )
+                    }),
+            };
+        let list_page_size = number(vars::OFAUTH_LIST_PAGE_SIZE, 50, 1..=100)? as u32;
+        let list_max_pages = number(vars::OFAUTH_LIST_MAX_PAGES, 2, 1..=10)? as u32;
+        let completion_code_ttl =
+            Duration::from_secs(number(vars::COMPLETION_CODE_TTL_SECS, 600, 30..=3600)?);
         let attempt_retention = match get(vars::ATTEMPT_RETENTION_SECS) {
             None => Duration::from_secs(86_400),
             Some(v) => match v.parse::<u64>() {
@@ -311,6 +348,9 @@ impl Config {
             attempt_retention,
             warm_connections,
             extra_ca_certs: get(vars::EXTRA_CA_CERTS).map(std::path::PathBuf::from),
+            list_page_size,
+            list_max_pages,
+            completion_code_ttl,
         })
     }
 }

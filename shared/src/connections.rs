@@ -14,7 +14,7 @@ use crate::http::{self, Cors};
 use crate::identity::{self, IdentityRules};
 use crate::ids::{mask, ConnectionId};
 use crate::ofauth::OfAuthClient;
-use crate::store::{ConnectionRecord, Store};
+use crate::store::{Store, UserConnection};
 
 /// What the connections function needs, built once per process.
 #[derive(Debug, Clone)]
@@ -49,8 +49,8 @@ pub struct ConnectionView<'a> {
     pub updated_at: &'a str,
 }
 
-impl<'a> From<&'a ConnectionRecord> for ConnectionView<'a> {
-    fn from(r: &'a ConnectionRecord) -> Self {
+impl<'a> From<&'a UserConnection> for ConnectionView<'a> {
+    fn from(r: &'a UserConnection) -> Self {
         Self {
             id: r.id.as_str(),
             status: &r.status,
@@ -94,7 +94,10 @@ fn connection_id_param(req: &Request) -> Option<Result<ConnectionId, ()>> {
 }
 
 async fn list(user_id: &str, svc: &ConnectionsService) -> Result<Response<Body>, ApiError> {
-    let records = svc.store.list_connections(user_id).await?;
+    let records = svc
+        .store
+        .list_connections(user_id, SystemTime::now())
+        .await?;
     tracing::info!(outcome = "listed", user = %mask(user_id), count = records.len());
     let views: Vec<ConnectionView> = records.iter().map(ConnectionView::from).collect();
     Ok(http::json(
@@ -109,7 +112,7 @@ async fn disconnect(
     svc: &ConnectionsService,
 ) -> Result<Response<Body>, ApiError> {
     match svc.store.get_connection(id).await? {
-        Some(rec) if rec.user_id == user_id && rec.status != "disconnected" => {}
+        Some(rec) if rec.is_owned_by(user_id) && rec.status != "disconnected" => {}
         _ => {
             return Err(ApiError::connection_not_found()
                 .detail(format_args!("disconnect of {}", id.masked())))

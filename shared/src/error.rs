@@ -26,6 +26,8 @@ pub struct ApiError {
     pub retry_after: Option<u64>,
     /// `Allow`, for a 405.
     pub allow: Option<&'static str>,
+    /// Someone tried to use what is not theirs: the log line says `security = true`.
+    pub security: bool,
 }
 
 impl ApiError {
@@ -41,6 +43,7 @@ impl ApiError {
             detail: None,
             retry_after: None,
             allow: None,
+            security: false,
         }
     }
 
@@ -122,6 +125,10 @@ impl ApiError {
     pub fn log(&self) {
         let (status, code) = (self.status.as_u16(), self.code);
         let detail = self.detail.as_deref().unwrap_or("");
+        if self.security {
+            tracing::warn!(outcome = code, status, security = true, detail);
+            return;
+        }
         match self.status {
             StatusCode::INTERNAL_SERVER_ERROR | StatusCode::SERVICE_UNAVAILABLE
                 if code != "ofauth_rate_limited" =>

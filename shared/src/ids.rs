@@ -40,6 +40,78 @@ impl fmt::Debug for AttemptId {
     }
 }
 
+/// Bytes of secret in a completion code (160 bits).
+const CODE_SECRET_BYTES: usize = 20;
+
+/// The one-time code the callback gives the browser that came back from OFAuth,
+/// and that the signed-in return page sends to `POST /link/complete`:
+/// `lc_<attempt id hex><secret hex>`. Only its SHA-256 is stored; it is
+/// single-use and short-lived.
+#[derive(Clone, PartialEq, Eq)]
+pub struct CompletionCode {
+    attempt: AttemptId,
+    secret: String,
+}
+
+impl CompletionCode {
+    /// A fresh code for an attempt, from the operating system's CSPRNG.
+    pub fn generate(attempt: &AttemptId) -> Result<Self, getrandom::Error> {
+        let mut bytes = [0u8; CODE_SECRET_BYTES];
+        getrandom::fill(&mut bytes)?;
+        Ok(Self {
+            attempt: attempt.clone(),
+            secret: hex::encode(bytes),
+        })
+    }
+
+    /// Accepts only the exact shape `generate` produces.
+    pub fn parse(v: &str) -> Option<Self> {
+        let rest = v.strip_prefix("lc_")?;
+        let hex_only = |s: &str| s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+        if rest.len() != (ATTEMPT_ID_BYTES + CODE_SECRET_BYTES) * 2 || !hex_only(rest) {
+            return None;
+        }
+        let (attempt, secret) = rest.split_at(ATTEMPT_ID_BYTES * 2);
+        Some(Self {
+            attempt: AttemptId::parse(&format!("la_{attempt}"))?,
+            secret: secret.to_string(),
+        })
+    }
+
+    pub fn attempt(&self) -> &AttemptId {
+        &self.attempt
+    }
+
+    /// The code as the browser receives it.
+    pub fn reveal(&self) -> String {
+        format!(
+            "lc_{}{}",
+            self.attempt.as_str().trim_start_matches("la_"),
+            self.secret
+        )
+    }
+
+    /// SHA-256 of the secret, hex: what is stored.
+    pub fn hash(&self) -> String {
+        hex::encode(aws_lc_rs::digest::digest(
+            &aws_lc_rs::digest::SHA256,
+            self.secret.as_bytes(),
+        ))
+    }
+
+    /// Whether this code's hash is `stored`, compared in constant time.
+    pub fn matches(&self, stored: &str) -> bool {
+        aws_lc_rs::constant_time::verify_slices_are_equal(self.hash().as_bytes(), stored.as_bytes())
+            .is_ok()
+    }
+}
+
+impl fmt::Debug for CompletionCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "CompletionCode({:?}, <redacted>)", self.attempt)
+    }
+}
+
 /// An OFAuth connection id (`conn_…`). OFAuth documents no exact format, so this
 /// accepts a conservative alphabet and length that cannot break a key or a URL.
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -124,6 +196,30 @@ mod tests {
             assert!(AttemptId::parse(v).is_none(), "{v}");
         }
         assert!(AttemptId::parse("la_0123456789abcdef0123456789abcdef01234567").is_some());
+    }
+
+    #[test]
+    fn completion_codes() {
+        let a = AttemptId::generate().unwrap();
+        let code = CompletionCode::generate(&a).unwrap();
+        let text = code.reveal();
+        assert_eq!(text.len(), 3 + 80);
+        let back = CompletionCode::parse(&text).unwrap();
+        assert_eq!(back.attempt(), &a);
+        assert!(back.matches(&code.hash()));
+        let other = CompletionCode::generate(&a).unwrap();
+        assert!(!other.matches(&code.hash()));
+        assert_ne!(code.hash(), code.secret, "only the hash is stored");
+        for bad in [
+            "",
+            "lc_",
+            &text[..text.len() - 1],
+            &text.to_uppercase(),
+            &format!("{text}0"),
+        ] {
+            assert!(CompletionCode::parse(bad).is_none(), "{bad}");
+        }
+        assert!(!format!("{code:?}").contains(&code.secret));
     }
 
     #[test]

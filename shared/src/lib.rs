@@ -6,6 +6,7 @@
 
 pub mod bootstrap;
 pub mod callback;
+pub mod complete;
 pub mod config;
 pub mod connections;
 pub mod error;
@@ -13,6 +14,8 @@ pub mod http;
 pub mod identity;
 pub mod ids;
 pub mod ofauth;
+pub mod provenance;
+pub mod refusal;
 pub mod session;
 pub mod signature;
 pub mod store;

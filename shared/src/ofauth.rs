@@ -1,6 +1,7 @@
 //! The OFAuth API client: `POST /v2/link/init`, `GET /v2/access/self`,
-//! `DELETE /v2/account/connections/{id}`, with one `reqwest::Client` per process
-//! and explicit connect and total timeouts on every call.
+//! `GET /v2/account/connections`, `DELETE /v2/account/connections/{id}` and
+//! `POST /v2/account/connections/{id}/invalidate`, with one `reqwest::Client` per
+//! process and explicit connect and total timeouts on every call.
 
 use std::time::Duration;
 
@@ -73,6 +74,43 @@ pub struct AccountProfile {
     pub name: Option<String>,
     #[serde(default)]
     pub avatar: Option<String>,
+}
+
+/// One connection from `GET /v2/account/connections`. OFAuth's SDKs disagree on
+/// whether `clientReferenceId` may be null; both null and `""` read as none.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListedConnection {
+    pub id: String,
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub user_data: Option<AccountProfile>,
+    #[serde(default, deserialize_with = "non_empty")]
+    pub client_reference_id: Option<String>,
+    #[serde(default)]
+    pub imported: bool,
+    #[serde(default)]
+    pub created_at: Option<String>,
+}
+
+/// A page of `GET /v2/account/connections`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectionPage {
+    pub list: Vec<ListedConnection>,
+    #[serde(default)]
+    pub has_more: bool,
+}
+
+/// What a bounded search of OFAuth's connections list found for one id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lookup {
+    Found(ListedConnection),
+    /// Not within the pages searched (newest first): too old, or not listed yet.
+    NotFound {
+        pages: u32,
+    },
 }
 
 /// What OFAuth says of a connection id.
@@ -223,6 +261,54 @@ impl OfAuthClient {
         }
     }
 
+    /// `GET /v2/account/connections?limit=&offset=`: one page, newest first.
+    pub async fn list_connections(
+        &self,
+        limit: u32,
+        offset: u32,
+    ) -> Result<ConnectionPage, OfAuthError> {
+        let req = self
+            .http
+            .get(self.endpoint("/v2/account/connections")?)
+            .query(&[("limit", limit), ("offset", offset)]);
+        read_json(self.send(req).await?).await
+    }
+
+    /// Searches the connections list for `id`, newest first, at most `max_pages`
+    /// pages of `page_size`: never an unbounded scan inside a request.
+    pub async fn find_connection(
+        &self,
+        id: &ConnectionId,
+        page_size: u32,
+        max_pages: u32,
+    ) -> Result<Lookup, OfAuthError> {
+        let mut pages = 0;
+        while pages < max_pages {
+            let page = self.list_connections(page_size, pages * page_size).await?;
+            pages += 1;
+            if let Some(found) = page.list.into_iter().find(|c| c.id == id.as_str()) {
+                return Ok(Lookup::Found(found));
+            }
+            if !page.has_more {
+                break;
+            }
+        }
+        Ok(Lookup::NotFound { pages })
+    }
+
+    /// `POST /v2/account/connections/{id}/invalidate`: OFAuth marks the connection
+    /// expired (it can be reconnected). A connection OFAuth no longer knows is fine.
+    pub async fn invalidate_connection(&self, id: &ConnectionId) -> Result<(), OfAuthError> {
+        let url = self.endpoint(&format!(
+            "/v2/account/connections/{}/invalidate",
+            id.as_str()
+        ))?;
+        match self.send(self.http.post(url)).await {
+            Ok(_) | Err(OfAuthError::Rejected { status: 404, .. }) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
     /// `DELETE /v2/account/connections/{id}`: disconnects and stops billing.
     /// A connection OFAuth no longer knows counts as disconnected.
     pub async fn delete_connection(&self, id: &ConnectionId) -> Result<(), OfAuthError> {
@@ -311,6 +397,10 @@ fn value_text(v: &serde_json::Value) -> String {
     }
 }
 
+fn non_empty<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(Option::<String>::deserialize(d)?.filter(|s| !s.is_empty()))
+}
+
 fn string_or_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     Ok(match Option::<serde_json::Value>::deserialize(d)? {
         Some(serde_json::Value::String(s)) => Some(s),
@@ -364,6 +454,27 @@ mod tests {
             serde_json::to_string(&body).unwrap(),
             r#"{"redirectUrl":"https://x/cb","clientReferenceId":"la_1"}"#
         );
+    }
+
+    #[test]
+    fn listed_connections_accept_both_sdk_shapes() {
+        let page: ConnectionPage = serde_json::from_str(
+            r#"{"list":[
+                {"id":"conn_a","status":"active","userData":{"id":"1","name":"A","username":"a","avatar":"x"},"permissions":[],"expiredAt":"","createdAt":"2026-11-23T10:00:00.000Z","updatedAt":"","clientReferenceId":"la_1","imported":false,"lastCheckedAt":""},
+                {"id":"conn_b","clientReferenceId":null,"imported":true},
+                {"id":"conn_c","clientReferenceId":""}
+            ],"hasMore":true}"#,
+        )
+        .unwrap();
+        assert!(page.has_more);
+        assert_eq!(page.list[0].client_reference_id.as_deref(), Some("la_1"));
+        assert_eq!(
+            page.list[0].user_data.as_ref().unwrap().username.as_deref(),
+            Some("a")
+        );
+        assert_eq!(page.list[1].client_reference_id, None);
+        assert!(page.list[1].imported);
+        assert_eq!(page.list[2].client_reference_id, None);
     }
 
     #[test]

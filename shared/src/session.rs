@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::config::{Config, CALLBACK_PATH};
@@ -15,8 +15,8 @@ use crate::http::{self, Cors};
 use crate::identity::{self, IdentityRules};
 use crate::ids::{mask, AttemptId, ConnectionId};
 use crate::ofauth::{Geolocation, LinkInitRequest, LinkSession, OfAuthClient};
-use crate::store::{AttemptStatus, LinkAttempt, Store, StoreError};
-use crate::time::{epoch, parse_rfc3339, rfc3339};
+use crate::store::{LinkAttempt, Store, StoreError};
+use crate::time::{epoch, parse_rfc3339};
 
 /// Largest body accepted; the real one is well under 300 bytes.
 pub const MAX_BODY_BYTES: usize = 4 * 1024;
@@ -188,7 +188,7 @@ async fn create_session(req: &Request, svc: &SessionService) -> Result<Response<
     // indistinguishable from "not found", so ids cannot be probed.
     if let Some(target) = &input.reconnect {
         match svc.store.get_connection(target).await? {
-            Some(rec) if rec.user_id == user_id && rec.status != "disconnected" => {}
+            Some(rec) if rec.is_owned_by(&user_id) && rec.status != "disconnected" => {}
             _ => {
                 return Err(ApiError::connection_not_found()
                     .detail(format_args!("reconnect of {}", target.masked())))
@@ -220,15 +220,14 @@ async fn create_session(req: &Request, svc: &SessionService) -> Result<Response<
             ApiError::ofauth_bad_response("OFAuth's expiresAt is missing, malformed or in the past")
         })?;
 
-    let attempt = LinkAttempt {
-        id: attempt_id,
-        user_id: user_id.clone(),
-        reconnect: input.reconnect.clone(),
-        created_at: rfc3339(now),
-        expires_at: session.expires_at().to_string(),
+    let attempt = LinkAttempt::pending(
+        attempt_id,
+        user_id.clone(),
+        input.reconnect.clone(),
+        session.expires_at().to_string(),
         expires_at_epoch,
-        status: AttemptStatus::Pending,
-    };
+        now,
+    );
     let ttl = expires_at_epoch + svc.attempt_retention.as_secs() as i64;
     match svc.store.put_attempt(&attempt, ttl).await {
         // The id is 160 fresh random bits: an item already under it can only be
@@ -245,7 +244,24 @@ async fn create_session(req: &Request, svc: &SessionService) -> Result<Response<
         attempt = ?attempt.id,
         reconnect = input.reconnect.is_some(),
     );
-    Ok(http::json(StatusCode::OK, &session))
+    Ok(http::json(
+        StatusCode::OK,
+        &SessionAnswer {
+            session: &session,
+            attempt_id: attempt.id.as_str(),
+        },
+    ))
+}
+
+/// The answer: OFAuth's session exactly as documented (`mode`, `url`,
+/// `expiresAt`), plus the attempt's id, which the popup flow's completion call
+/// names (`POST /link/complete` with `attemptId` and the connection id).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SessionAnswer<'a> {
+    #[serde(flatten)]
+    session: &'a LinkSession,
+    attempt_id: &'a str,
 }
 
 /// The configured callback URL, else `https://{domainName}/link/callback` from the

@@ -2,10 +2,13 @@
 //! connection records true after the redirect (a browser may never come back;
 //! connections expire, change and are disconnected).
 //!
-//! The signature is checked on the raw body before anything else. A signed
-//! `connection.created` is the source of truth: it records the connection exactly
-//! as the callback would have, for the user of the attempt it names. Each event id
-//! is applied at most once, and an older event never overwrites a newer state.
+//! The signature is checked on the raw body before anything else. A signed event
+//! that names one of this deployment's attempts (`clientReferenceId`) attests that
+//! the attempt produced the connection; it does not bind it to anyone (a webhook
+//! cannot know who is at the browser). It binds only an attempt whose user has
+//! already completed the flow and was waiting for this attestation (`verifying`).
+//! Each event id is applied at most once, and an older event never overwrites a
+//! newer state (see [`crate::store`]'s events).
 
 use std::time::SystemTime;
 
@@ -19,7 +22,7 @@ use crate::http;
 use crate::ids::{is_token, mask, AttemptId, ConnectionId};
 use crate::ofauth::AccountProfile;
 use crate::signature::{self, SignatureError};
-use crate::store::{self, Applied, Change, ConnectionEvent, Store};
+use crate::store::{self, Applied, ConnectionEvent, Store};
 use crate::time::{epoch, parse_rfc3339_ms};
 
 /// Largest delivery accepted.
@@ -196,82 +199,49 @@ async fn apply(
     now: SystemTime,
 ) -> Result<&'static str, store::StoreError> {
     let connection = ev.connection;
-    let attempt_user = match ev.client_reference_id.and_then(AttemptId::parse) {
-        Some(id) => svc.store.get_attempt(&id).await?.map(|a| a.user_id),
+    // This deployment's attempt, if the event names one (other client apps on the
+    // same OFAuth account name their own references, or none).
+    let attempt = match ev.client_reference_id.and_then(AttemptId::parse) {
+        Some(id) => svc.store.get_attempt(&id).await?,
         None => None,
     };
-    let existing = svc.store.get_connection(connection).await?;
     let account = ev.conn.user_data.clone().unwrap_or_default();
-    let change = match ev.kind {
-        Kind::Upsert => {
-            let Some(user_id) = attempt_user
-                .as_deref()
-                .or(existing.as_ref().map(|r| r.user_id.as_str()))
-            else {
-                tracing::warn!(
-                    connection = %connection.masked(),
-                    "connection event names no known attempt and no record exists; it cannot be attributed to a user"
-                );
-                return Ok("unattributed");
-            };
-            if let (Some(a), Some(rec)) = (&attempt_user, &existing) {
-                if a != &rec.user_id {
-                    tracing::warn!(
-                        security = true,
-                        connection = %connection.masked(),
-                        recorded_user = %mask(&rec.user_id),
-                        event_user = %mask(a),
-                        "a signed webhook names a different owner than the recorded one; the webhook wins"
-                    );
-                }
-            }
-            let status = match ev.conn.status.as_deref() {
-                Some(s) if is_token(s) => s,
-                _ if ev.event_type == "connection.created" => "active",
-                _ => existing
-                    .as_ref()
-                    .map(|r| r.status.as_str())
-                    .unwrap_or("active"),
-            };
-            Change::Upsert {
-                user_id,
-                status,
-                account: &account,
-                owner_from_attempt: attempt_user.is_some(),
-            }
-        }
-        Kind::Expired if existing.is_some() => Change::Expired,
-        Kind::Disconnected if existing.is_some() => Change::Disconnected,
-        Kind::Expired | Kind::Disconnected => {
-            // Delivered before the event that creates the record (out of order):
-            // record the end state for the attempt's user, so the older
-            // `connection.created` that follows cannot bring it back to active.
-            let Some(user_id) = attempt_user.as_deref() else {
-                return Ok("unknown_connection");
-            };
-            Change::Upsert {
-                user_id,
-                status: if matches!(ev.kind, Kind::Expired) {
-                    "expired"
-                } else {
-                    "disconnected"
-                },
-                account: &account,
-                owner_from_attempt: true,
-            }
-        }
+    let status = match ev.kind {
+        Kind::Upsert => match ev.conn.status.as_deref() {
+            Some(s) if is_token(s) => Some(s),
+            _ if ev.event_type == "connection.created" => Some("active"),
+            _ => None,
+        },
+        Kind::Expired => Some("expired"),
+        Kind::Disconnected => Some("disconnected"),
     };
     let event = ConnectionEvent {
         event_id: ev.event_id,
         event_type: ev.event_type,
         event_at_ms: ev.event_at_ms,
         connection,
-        change,
+        status,
+        account: &account,
+        attempt: attempt.as_ref(),
     };
     Ok(match svc.store.apply_event(&event, now).await? {
-        Applied::Applied => "applied",
+        Applied::Applied { bound: true } => "bound",
+        Applied::Applied { bound: false } => "applied",
         Applied::Duplicate => "duplicate",
         Applied::Superseded => "superseded",
+        Applied::Unattributed => match ev.kind {
+            Kind::Upsert => "unattributed",
+            _ => "unknown_connection",
+        },
+        Applied::ForeignAttempt => {
+            tracing::warn!(
+                security = true,
+                connection = %connection.masked(),
+                event_user = %attempt.as_ref().map(|a| mask(&a.user_id)).unwrap_or_default(),
+                "a signed webhook names an attempt of a user other than the connection's owner; the owner is kept"
+            );
+            "applied"
+        }
     })
 }
 

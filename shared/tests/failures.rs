@@ -279,6 +279,10 @@ async fn ofauth_failing_during_callback_keeps_the_attempt_usable() {
     h.sim.set_faults(Faults::default());
     let loc = location(&h.callback(&query).await);
     assert!(loc.contains("status=success"), "{loc}");
+    let (status, _) = h
+        .complete_code("user-1", &query_param(&loc, "code").unwrap())
+        .await;
+    assert_eq!(status, 200);
     assert_eq!(h.items_of("connection").await.len(), 1);
 }
 

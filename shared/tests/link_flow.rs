@@ -35,12 +35,16 @@ async fn new_connection_is_confirmed_and_recorded() {
     assert_eq!(resp.headers()["access-control-allow-origin"], ORIGIN);
     let body = body_text(&resp);
     let session: serde_json::Value = serde_json::from_str(&body).unwrap();
-    // Byte-compatible with the documented shape: exactly mode, url, expiresAt, in that order.
+    // The documented shape (mode, url, expiresAt, in that order), plus the
+    // attempt id the popup flow's completion names.
     let url = session["url"].as_str().unwrap();
     let expires = session["expiresAt"].as_str().unwrap();
+    let attempt_id = session["attemptId"].as_str().unwrap();
     assert_eq!(
         body,
-        format!(r#"{{"mode":"hosted","url":"{url}","expiresAt":"{expires}"}}"#)
+        format!(
+            r#"{{"mode":"hosted","url":"{url}","expiresAt":"{expires}","attemptId":"{attempt_id}"}}"#
+        )
     );
 
     // What OFAuth was asked: the configured app id and callback, an opaque reference.
@@ -68,19 +72,40 @@ async fn new_connection_is_confirmed_and_recorded() {
     let exp: i64 = attempt["expiresAtEpoch"].as_n().unwrap().parse().unwrap();
     assert!(ttl > exp);
 
+    assert_eq!(attempt_id, reference);
     let query = h.hosted(url, "approve").await;
     let resp = h.callback(&query).await;
     let loc = location(&resp);
     let conn = query_param(&loc, "connection_id").unwrap();
+    let code = query_param(&loc, "code").unwrap();
     assert_eq!(
         loc,
-        format!("{APP_URL}/link/success?status=success&connection_id={conn}")
+        format!("{APP_URL}/link/success?status=success&connection_id={conn}&code={code}")
     );
     assert_eq!(resp.headers()["cache-control"], "no-store");
     assert_eq!(resp.headers()["referrer-policy"], "no-referrer");
-
-    // Confirmed server-side before recording.
+    // Checked server-side (live, and made by this attempt per OFAuth's list),
+    // but nothing is bound until the signed-in user completes.
     assert!(h.sim.requests().iter().any(|r| r.path == "/v2/access/self"));
+    assert!(h
+        .sim
+        .requests()
+        .iter()
+        .any(|r| r.path == "/v2/account/connections"));
+    assert!(h.item(&format!("CONNECTION#{conn}")).await.is_none());
+    let attempt = h.item(&format!("ATTEMPT#{reference}")).await.unwrap();
+    assert_eq!(s(&attempt, "status"), "returned");
+    assert_ne!(
+        s(&attempt, "codeHash"),
+        code,
+        "only the code's hash is stored"
+    );
+    let (status, answer) = h.complete_code("user-1", &code).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(
+        answer,
+        serde_json::json!({ "status": "active", "connectionId": conn })
+    );
     let rec = h
         .item(&format!("CONNECTION#{conn}"))
         .await
@@ -115,11 +140,12 @@ async fn reconnect_updates_the_same_record() {
         query_param(&format!("https://x/?{query}"), "connection_id").unwrap(),
         conn
     );
-    let resp = h.callback(&query).await;
-    assert_eq!(
-        query_param(&location(&resp), "connection_id").unwrap(),
-        conn
-    );
+    let loc = h.return_to_app(&query).await;
+    assert_eq!(query_param(&loc, "connection_id").unwrap(), conn);
+    let (status, _) = h
+        .complete_code("user-1", &query_param(&loc, "code").unwrap())
+        .await;
+    assert_eq!(status, 200);
 
     assert_eq!(
         h.items_of("connection").await.len(),
@@ -226,15 +252,22 @@ async fn replayed_callback_changes_nothing() {
     let h = Harness::new().await;
     let url = h.start("user-1", "").await;
     let query = h.hosted(&url, "approve").await;
-    assert!(location(&h.callback(&query).await).contains("status=success"));
+    let loc = h.return_to_app(&query).await;
+    let (status, _) = h
+        .complete_code("user-1", &query_param(&loc, "code").unwrap())
+        .await;
+    assert_eq!(status, 200);
     let before = h.items().await;
-    for q in [
-        query.clone(),
-        query.replace("status=success", "status=cancelled&step=login"),
-    ] {
-        let resp = h.callback(&q).await;
-        assert_error_redirect(&resp, "invalid_state");
-    }
+    // The same return after completion (a reload, or the popup's page following
+    // `successUrl`): success, no new code, nothing changes.
+    let again = h.return_to_app(&query).await;
+    assert!(again.contains("status=success"), "{again}");
+    assert_eq!(query_param(&again, "code"), None);
+    // Another outcome for the used attempt: refused.
+    let resp = h
+        .callback(&query.replace("status=success", "status=cancelled&step=login"))
+        .await;
+    assert_error_redirect(&resp, "invalid_state");
     assert_eq!(h.items().await, before);
 }
 
@@ -291,17 +324,27 @@ async fn another_users_connection_never_moves() {
     let pk = attempt_pk(&query);
     let reference = query_param(&format!("https://x/?{query}"), "client_reference_id").unwrap();
     let forged = format!("status=success&connection_id={conn}&client_reference_id={reference}");
+    let self_calls = |h: &Harness| {
+        h.sim
+            .requests()
+            .iter()
+            .filter(|r| r.path == "/v2/access/self")
+            .count()
+    };
+    let before = self_calls(&h);
     assert_error_redirect(&h.callback(&forged).await, "connection_conflict");
 
     assert_eq!(
         h.item(&format!("CONNECTION#{conn}")).await.unwrap(),
         alice_rec
     );
-    assert_eq!(
-        s(&h.item(&pk).await.unwrap(), "status"),
-        "pending",
-        "the transaction wrote nothing"
-    );
+    // The record is checked first: Alice's connection is not even asked about
+    // (OFAuth limits access/self per connection), and Mallory's attempt is spent.
+    assert_eq!(self_calls(&h), before);
+    let attempt = h.item(&pk).await.unwrap();
+    assert_eq!(s(&attempt, "status"), "failed");
+    assert_eq!(s(&attempt, "errorCode"), "connection_conflict");
+    assert_error_redirect(&h.callback(&forged).await, "invalid_state");
     assert!(h.user_connections("mallory").await.is_empty());
 }
 

@@ -30,22 +30,32 @@ async fn only_record(
     conns.into_iter().next().unwrap()
 }
 
+/// Completes a redirect flow from the callback query: returns the answer.
+async fn return_and_complete(h: &Harness, user: &str, query: &str) -> (u16, serde_json::Value) {
+    let loc = h.return_to_app(query).await;
+    assert!(loc.contains("status=success"), "{loc}");
+    h.complete_code(user, &query_param(&loc, "code").unwrap())
+        .await
+}
+
 #[tokio::test]
-async fn webhook_before_callback_ends_in_one_record() {
+async fn webhook_before_callback_attests_and_the_completion_binds() {
     for scheme in [SignatureScheme::Ofauth, SignatureScheme::Svix] {
         let h = with_webhooks(scheme).await;
-        let url = h.start("user-1", "").await;
+        let (url, attempt) = h.start_attempt("user-1", "").await;
         let query = h.hosted(&url, "approve").await;
         let d = h.sim.wait_for_deliveries(1, WAIT).await;
         assert_eq!(d[0].status, 200, "{scheme:?}: {d:?}");
         assert_eq!(d[0].outcome.as_deref(), Some("applied"));
+        // Attested, not bound: a webhook cannot know who is at the browser.
         let rec = only_record(&h).await;
-        assert_eq!(s(&rec, "userId"), "user-1");
-        assert_eq!(s(&rec, "status"), "active");
+        assert_eq!(s(&rec, "userId"), "");
+        assert_eq!(s(&rec, "attestedAttemptId"), attempt);
+        assert!(h.user_connections("user-1").await.is_empty());
 
-        // The browser arrives afterwards: success, same single record.
-        let loc = location(&h.callback(&query).await);
-        assert!(loc.contains("status=success"), "{loc}");
+        // The browser arrives afterwards and the user completes: bound at once.
+        let (status, body) = return_and_complete(&h, "user-1", &query).await;
+        assert_eq!((status, body["status"].as_str()), (200, Some("active")));
         let rec = only_record(&h).await;
         assert_eq!(s(&rec, "userId"), "user-1");
         assert_eq!(s(&rec, "connectionId"), param(&query, "connection_id"));
@@ -61,7 +71,9 @@ async fn callback_before_webhook_ends_in_one_record() {
     });
     let url = h.start("user-1", "").await;
     let query = h.hosted(&url, "approve").await;
-    assert!(location(&h.callback(&query).await).contains("status=success"));
+    // OFAuth's connections list attests it: bound at completion.
+    let (status, _) = return_and_complete(&h, "user-1", &query).await;
+    assert_eq!(status, 200);
     let before = only_record(&h).await;
     h.sim.release_webhooks(false);
     let d = h.sim.wait_for_deliveries(1, WAIT).await;
@@ -73,13 +85,22 @@ async fn callback_before_webhook_ends_in_one_record() {
 }
 
 #[tokio::test]
-async fn callback_that_never_arrives_is_recovered_by_the_webhook() {
+async fn callback_that_never_arrives_leaves_an_attested_unbound_connection() {
     let h = with_webhooks(SignatureScheme::Ofauth).await;
-    let url = h.start("user-1", "").await;
+    let (url, attempt) = h.start_attempt("user-1", "").await;
     let query = h.hosted(&url, "approve").await; // the tab is closed here
     h.sim.wait_for_deliveries(1, WAIT).await;
+    // Recorded (recoverable), but nobody's: not listed, not usable.
+    let rec = only_record(&h).await;
+    assert_eq!(s(&rec, "attestedAttemptId"), attempt);
+    assert_eq!(s(&rec, "userId"), "");
     let (status, body) = h.list_connections("user-1").await;
     assert_eq!(status, 200);
+    assert!(body["connections"].as_array().unwrap().is_empty());
+    // The user comes back later (a reload of the return leg) and completes it.
+    let (status, _) = return_and_complete(&h, "user-1", &query).await;
+    assert_eq!(status, 200);
+    let (_, body) = h.list_connections("user-1").await;
     let list = body["connections"].as_array().unwrap();
     assert_eq!(list.len(), 1);
     assert_eq!(list[0]["id"], param(&query, "connection_id").as_str());
@@ -146,14 +167,17 @@ async fn out_of_order_deliveries_keep_the_newest_state() {
     assert_eq!(d[1].outcome.as_deref(), Some("superseded"));
     let rec = only_record(&h).await;
     assert_eq!(s(&rec, "status"), "expired");
-    assert_eq!(s(&rec, "userId"), "user-1");
+    assert_eq!(
+        s(&rec, "attestedAttemptId"),
+        param(&query, "client_reference_id")
+    );
 
-    // And with a recorded connection: expiry then a late, older update.
+    // And with a bound connection: expiry then a late, older update.
     let h = with_webhooks(SignatureScheme::Svix).await;
     let url = h.start("user-2", "").await;
     let query = h.hosted(&url, "approve").await;
     h.sim.wait_for_deliveries(1, WAIT).await;
-    assert!(location(&h.callback(&query).await).contains("status=success"));
+    assert_eq!(return_and_complete(&h, "user-2", &query).await.0, 200);
     h.sim.set_webhook_mode(WebhookMode {
         hold: true,
         ..WebhookMode::default()
@@ -181,46 +205,6 @@ async fn late_delivery_is_still_applied() {
     let d = h.sim.wait_for_deliveries(1, WAIT).await;
     assert_eq!(d[0].outcome.as_deref(), Some("applied"));
     assert_eq!(h.items_of("connection").await.len(), 1);
-}
-
-#[tokio::test]
-async fn signed_webhook_wins_over_a_forged_callback() {
-    let h = with_webhooks(SignatureScheme::Ofauth).await;
-    h.sim.set_webhook_mode(WebhookMode {
-        hold: true,
-        ..WebhookMode::default()
-    });
-    // The victim approves; before their browser or the webhook arrives, Mallory
-    // sends her own attempt back with the victim's connection id.
-    let url = h.start("victim", "").await;
-    let query = h.hosted(&url, "approve").await;
-    let conn = param(&query, "connection_id");
-    let murl = h.start("mallory", "").await;
-    let mquery = h.hosted(&murl, "cancel?step=login").await;
-    let forged = format!(
-        "status=success&connection_id={conn}&client_reference_id={}",
-        param(&mquery, "client_reference_id")
-    );
-    assert!(location(&h.callback(&forged).await).contains("status=success"));
-    assert_eq!(s(&only_record(&h).await, "userId"), "mallory");
-
-    // The signed connection.created names the victim's attempt: it wins.
-    h.sim.release_webhooks(false);
-    let d = h.sim.wait_for_deliveries(2, WAIT).await;
-    let created = d
-        .iter()
-        .find(|d| d.event_type == "connection.created")
-        .unwrap();
-    assert_eq!(created.outcome.as_deref(), Some("applied"));
-    let rec = only_record(&h).await;
-    assert_eq!(s(&rec, "userId"), "victim");
-    assert!(h.list_connections("mallory").await.1["connections"]
-        .as_array()
-        .unwrap()
-        .is_empty());
-    // The victim's own callback now completes normally.
-    assert!(location(&h.callback(&query).await).contains("status=success"));
-    assert_eq!(s(&only_record(&h).await, "userId"), "victim");
 }
 
 /// A valid body for the signature tests.

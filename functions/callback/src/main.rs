@@ -1,18 +1,21 @@
-//! The callback Lambda function: init once (configuration, clients, secrets, and the
-//! downstream connections), then serve requests with the shared handler.
+//! The callback Lambda function: the return leg of a Link flow, `GET
+//! /link/callback` (the browser back from OFAuth) and `POST /link/complete` (the
+//! signed-in app finishing the flow). Init once (configuration, clients, secrets,
+//! and the downstream connections), then serve requests with the shared handlers.
 
+use link_shared::bootstrap;
+use link_shared::complete::{handle_return_leg, ReturnLeg};
 use link_shared::lambda_http::{run, service_fn, Error, Request};
-use link_shared::{bootstrap, callback};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     bootstrap::init_tracing();
     let shared = bootstrap::init().await?;
     let ofauth = shared.ofauth_warmed().await?;
-    let svc = callback::CallbackService::new(&shared.config, shared.store.clone(), ofauth);
+    let svc = ReturnLeg::new(&shared.config, shared.store.clone(), ofauth);
     let svc = &svc;
     run(service_fn(move |req: Request| async move {
-        Ok::<_, Error>(callback::handle(req, svc).await)
+        Ok::<_, Error>(handle_return_leg(req, svc).await)
     }))
     .await
 }

@@ -1,40 +1,67 @@
-//! `ATTEMPT#<id>` items: one Link attempt each, written pending by init-session and
-//! consumed at most once by the callback (see [`super::connections`] for the
-//! consumption that records a connection).
+//! `ATTEMPT#<id>` items: one Link attempt each, written pending by init-session,
+//! and moved on at most once per step:
+//!
+//! ```text
+//! pending ──callback──► returned ──completion──► completed
+//!    │                     │    └──completion──► verifying ──attestation──► completed
+//!    └──────── embed completion ─────────────────┘
+//! pending | returned ──► cancelled | failed | refused
+//! ```
+//!
+//! `returned` holds what the callback verified and the hash of the one-time code
+//! it gave the browser; `verifying` waits for OFAuth to attest the connection and
+//! shows in the user's list (the `byUser` index) until then.
 
 use std::collections::HashMap;
 use std::time::SystemTime;
 
-use super::item::{get_n, get_s, n, req_s, s, Item, Update};
-use super::{is_condition_failure, keys, schema, unavailable, Store, StoreError};
+use aws_sdk_dynamodb::types::{ConditionCheck, TransactWriteItem};
+
+use super::item::{get_n, get_s, n, profile_from_item, req_s, s, set_profile, Item, Update};
+use super::{is_condition_failure, keys, schema, unavailable, Store, StoreError, TransactFailure};
 use crate::ids::{AttemptId, ConnectionId};
+use crate::ofauth::AccountProfile;
 use crate::time::{epoch, rfc3339};
 
 /// Where an attempt stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AttemptStatus {
     Pending,
+    /// The browser came back through the callback with a verified connection and
+    /// was given a completion code.
+    Returned,
+    /// Completed by its user, waiting for OFAuth to attest the connection.
+    Verifying,
     Completed,
     Cancelled,
     Failed,
+    /// Completed by someone other than its user (a fixation attempt), or a
+    /// reconnect that came back with another account.
+    Refused,
 }
 
 impl AttemptStatus {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Pending => "pending",
+            Self::Returned => "returned",
+            Self::Verifying => "verifying",
             Self::Completed => "completed",
             Self::Cancelled => "cancelled",
             Self::Failed => "failed",
+            Self::Refused => "refused",
         }
     }
 
     fn parse(v: &str) -> Option<Self> {
         Some(match v {
             "pending" => Self::Pending,
+            "returned" => Self::Returned,
+            "verifying" => Self::Verifying,
             "completed" => Self::Completed,
             "cancelled" => Self::Cancelled,
             "failed" => Self::Failed,
+            "refused" => Self::Refused,
             _ => return None,
         })
     }
@@ -52,14 +79,48 @@ pub struct LinkAttempt {
     pub expires_at: String,
     pub expires_at_epoch: i64,
     pub status: AttemptStatus,
+    /// The connection the attempt came back with (returned, verifying, completed).
+    pub connection: Option<ConnectionId>,
+    /// The connected account as OFAuth reported it when the attempt came back.
+    pub account: AccountProfile,
+    /// OFAuth attested that this attempt produced the connection.
+    pub attested: bool,
+    /// SHA-256 (hex) of the completion code's secret, and when the code expires.
+    pub code_hash: Option<String>,
+    pub code_expires_epoch: Option<i64>,
 }
 
 impl LinkAttempt {
+    /// A new pending attempt.
+    pub fn pending(
+        id: AttemptId,
+        user_id: String,
+        reconnect: Option<ConnectionId>,
+        expires_at: String,
+        expires_at_epoch: i64,
+        now: SystemTime,
+    ) -> Self {
+        Self {
+            id,
+            user_id,
+            reconnect,
+            created_at: rfc3339(now),
+            expires_at,
+            expires_at_epoch,
+            status: AttemptStatus::Pending,
+            connection: None,
+            account: AccountProfile::default(),
+            attested: false,
+            code_hash: None,
+            code_expires_epoch: None,
+        }
+    }
+
     pub fn is_expired(&self, now_epoch: i64) -> bool {
         now_epoch >= self.expires_at_epoch
     }
 
-    fn from_item(item: &Item) -> Result<Self, StoreError> {
+    pub(super) fn from_item(item: &Item) -> Result<Self, StoreError> {
         let id = AttemptId::parse(req_s(item, "attemptId")?)
             .ok_or_else(|| StoreError::Corrupt("attemptId".into()))?;
         let status = AttemptStatus::parse(req_s(item, "status")?)
@@ -73,6 +134,15 @@ impl LinkAttempt {
             expires_at_epoch: get_n(item, "expiresAtEpoch")
                 .ok_or_else(|| StoreError::Corrupt("expiresAtEpoch".into()))?,
             status,
+            connection: get_s(item, "connectionId").and_then(ConnectionId::parse),
+            account: profile_from_item(item),
+            attested: item
+                .get("attested")
+                .and_then(|v| v.as_bool().ok())
+                .copied()
+                .unwrap_or(false),
+            code_hash: get_s(item, "codeHash").map(str::to_string),
+            code_expires_epoch: get_n(item, "codeExpiresAt"),
         })
     }
 }
@@ -82,28 +152,61 @@ impl LinkAttempt {
 pub enum AttemptEnd {
     Cancelled { step: Option<String> },
     Failed { error_code: String },
+    Refused { error_code: String },
 }
 
-/// The consumption of a pending attempt: only a pending, unexpired attempt of
-/// this user moves on, and only once.
-pub(super) fn consume(
+/// What the callback verified, stored on the attempt with the code's hash.
+#[derive(Debug, Clone)]
+pub struct Returned<'a> {
+    pub connection: &'a ConnectionId,
+    pub account: &'a AccountProfile,
+    pub attested: bool,
+    pub code_hash: &'a str,
+    pub code_expires_epoch: i64,
+}
+
+/// The move of an attempt of this user, unexpired, from one of `from` to `to`.
+/// Returns the update and its condition.
+pub(super) fn transition(
     attempt: &LinkAttempt,
-    status: AttemptStatus,
+    from: &[AttemptStatus],
+    to: AttemptStatus,
     now: SystemTime,
 ) -> (Update, String) {
     let mut u = Update::default();
-    u.set("status", s(status.as_str()))
-        .set("completedAt", s(rfc3339(now)));
+    u.set("status", s(to.as_str()));
+    let at = match to {
+        AttemptStatus::Returned => "returnedAt",
+        AttemptStatus::Verifying => "verifyingAt",
+        _ => "completedAt",
+    };
+    u.set(at, s(rfc3339(now)));
+    let status = u.name("status");
+    let allowed: Vec<String> = from
+        .iter()
+        .map(|f| u.value(&format!("from_{}", f.as_str()), s(f.as_str())))
+        .collect();
     let cond = format!(
-        "{status} = {pending} AND {expires} > {now} AND {user} = {uid}",
-        status = u.name("status"),
-        pending = u.value("pending", s(AttemptStatus::Pending.as_str())),
+        "{status} IN ({allowed}) AND {expires} > {now} AND {user} = {uid}",
+        allowed = allowed.join(", "),
         expires = u.name("expiresAtEpoch"),
         now = u.value("nowEpoch", n(epoch(now))),
         user = u.name("userId"),
         uid = u.value("attemptUser", s(&attempt.user_id)),
     );
     (u, cond)
+}
+
+/// `... AND (attribute_not_exists(connectionId) OR connectionId = <conn>)`: the
+/// attempt has not come back with another connection.
+pub(super) fn same_connection(u: &mut Update, cond: &mut String, connection: &ConnectionId) {
+    let (name, value) = (
+        u.name("connectionId"),
+        u.value("attemptConnection", s(connection.as_str())),
+    );
+    cond.push_str(&format!(
+        " AND (attribute_not_exists({name}) OR {name} = {value})"
+    ));
 }
 
 impl Store {
@@ -155,7 +258,33 @@ impl Store {
             .transpose()
     }
 
-    /// Consumes a pending, unexpired attempt with an outcome that records no connection.
+    /// Runs one conditional update of an attempt. A retried write that had
+    /// succeeded fails its own condition: when the attempt then reads as `done`,
+    /// that is success.
+    async fn update_attempt(
+        &self,
+        attempt: &LinkAttempt,
+        update: Update,
+        condition: String,
+        done: impl Fn(&LinkAttempt) -> bool,
+    ) -> Result<(), StoreError> {
+        let req = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(schema::PARTITION_KEY, s(keys::attempt(&attempt.id)))
+            .condition_expression(condition);
+        match update.apply(req).send().await {
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failure(&e) => match self.get_attempt(&attempt.id).await {
+                Ok(Some(stored)) if done(&stored) => Ok(()),
+                _ => Err(StoreError::AttemptNotUsable),
+            },
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    /// Ends a pending or returned, unexpired attempt without a connection.
     pub async fn end_attempt(
         &self,
         attempt: &LinkAttempt,
@@ -168,28 +297,107 @@ impl Store {
                 AttemptStatus::Failed,
                 ("errorCode", Some(error_code.as_str())),
             ),
+            AttemptEnd::Refused { error_code } => (
+                AttemptStatus::Refused,
+                ("errorCode", Some(error_code.as_str())),
+            ),
         };
-        let (mut update, condition) = consume(attempt, status, now);
+        let (mut update, condition) = transition(
+            attempt,
+            &[AttemptStatus::Pending, AttemptStatus::Returned],
+            status,
+            now,
+        );
         if let (attr, Some(value)) = detail {
             update.set(attr, s(value));
         }
-        let req = self
-            .client
-            .update_item()
+        update.remove("codeHash");
+        self.update_attempt(attempt, update, condition, |a| a.status == status)
+            .await
+    }
+
+    /// Records what the callback verified and the completion code's hash: a pending
+    /// attempt becomes returned, and a returned one (the browser reloaded the
+    /// callback) gets a new code for the same connection.
+    pub async fn return_attempt(
+        &self,
+        attempt: &LinkAttempt,
+        ret: &Returned<'_>,
+        now: SystemTime,
+    ) -> Result<(), StoreError> {
+        let (mut update, mut condition) = transition(
+            attempt,
+            &[AttemptStatus::Pending, AttemptStatus::Returned],
+            AttemptStatus::Returned,
+            now,
+        );
+        same_connection(&mut update, &mut condition, ret.connection);
+        update
+            .set("connectionId", s(ret.connection.as_str()))
+            .set(
+                "attested",
+                aws_sdk_dynamodb::types::AttributeValue::Bool(ret.attested),
+            )
+            .set("codeHash", s(ret.code_hash))
+            .set("codeExpiresAt", n(ret.code_expires_epoch));
+        set_profile(&mut update, ret.account, true);
+        let hash = ret.code_hash.to_string();
+        self.update_attempt(attempt, update, condition, |a| {
+            a.status == AttemptStatus::Returned && a.code_hash.as_deref() == Some(hash.as_str())
+        })
+        .await
+    }
+
+    /// The user completed the attempt, but OFAuth has not attested the connection
+    /// yet: the attempt waits as verifying, listed for its user. Refused
+    /// (`AttemptNotUsable`) when the connection has been attested for this very
+    /// attempt in the meantime, so the caller binds instead.
+    pub async fn verify_later(
+        &self,
+        attempt: &LinkAttempt,
+        connection: &ConnectionId,
+        account: &AccountProfile,
+        now: SystemTime,
+    ) -> Result<(), StoreError> {
+        let (mut update, mut condition) = transition(
+            attempt,
+            &[AttemptStatus::Pending, AttemptStatus::Returned],
+            AttemptStatus::Verifying,
+            now,
+        );
+        same_connection(&mut update, &mut condition, connection);
+        update
+            .set("connectionId", s(connection.as_str()))
+            .set(
+                schema::USER_INDEX_PARTITION_KEY,
+                s(keys::user(&attempt.user_id)),
+            )
+            .set(schema::USER_INDEX_SORT_KEY, s(rfc3339(now)));
+        set_profile(&mut update, account, false);
+        let transition = update.transact(&self.table, keys::attempt(&attempt.id), &condition)?;
+        // The webhook checks the attempt's status when it attests; this checks the
+        // attestation: together no attestation is missed between the two.
+        let not_attested = ConditionCheck::builder()
             .table_name(&self.table)
-            .key(schema::PARTITION_KEY, s(keys::attempt(&attempt.id)))
-            .condition_expression(condition);
-        match update.apply(req).send().await {
-            Ok(_) => Ok(()),
-            Err(e) if is_condition_failure(&e) => {
-                // A retried write that had succeeded fails its own condition: the
-                // attempt then already holds exactly this end.
-                match self.get_attempt(&attempt.id).await {
-                    Ok(Some(now_stored)) if now_stored.status == status => Ok(()),
-                    _ => Err(StoreError::AttemptNotUsable),
-                }
-            }
-            Err(e) => Err(unavailable(e)),
+            .key(schema::PARTITION_KEY, s(keys::connection(connection)))
+            .condition_expression(
+                "attribute_not_exists(attestedAttemptId) OR attestedAttemptId <> :attempt",
+            )
+            .expression_attribute_values(":attempt", s(attempt.id.as_str()))
+            .build()
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        match self
+            .transact(vec![
+                TransactWriteItem::builder().update(transition).build(),
+                TransactWriteItem::builder()
+                    .condition_check(not_attested)
+                    .build(),
+            ])
+            .await
+        {
+            Ok(()) => Ok(()),
+            Err(TransactFailure::Condition(_)) => Err(StoreError::AttemptNotUsable),
+            Err(TransactFailure::Other(e)) => Err(e),
         }
     }
 }

@@ -1,56 +1,79 @@
-//! `CONNECTION#<id>` items: one OFAuth connection and the user who owns it, listed
-//! per user through the `byUser` index. A connection never changes owner.
+//! `CONNECTION#<id>` items: one OFAuth connection, what OFAuth attested about its
+//! origin (`attestedAttemptId`), and, once bound, the user who owns it, listed per
+//! user through the `byUser` index. A connection never changes owner.
 
 use std::time::SystemTime;
 
 use aws_sdk_dynamodb::types::TransactWriteItem;
 
-use super::attempts::{consume, AttemptStatus, LinkAttempt};
+use super::attempts::{same_connection, transition, AttemptStatus, LinkAttempt};
 use super::item::{
-    connection_update, get_s, req_s, s, state_update, ConnectionWrite, Item, MissingProfile,
+    connection_update, get_n, get_s, profile_from_item, req_s, s, ConnectionWrite, Item,
 };
 use super::{is_condition_failure, keys, schema, unavailable, Store, StoreError, TransactFailure};
 use crate::ids::ConnectionId;
 use crate::ofauth::AccountProfile;
-use crate::time::{epoch_ms, rfc3339};
+use crate::time::{epoch, epoch_ms, rfc3339};
 
-/// A recorded OFAuth connection and the user it belongs to.
+/// A connection as the table holds it: attested, bound, or both.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConnectionRecord {
     pub id: ConnectionId,
-    pub user_id: String,
+    /// The user it is bound to; none while it is only attested.
+    pub user_id: Option<String>,
     pub status: String,
     pub account: AccountProfile,
     pub connected_at: String,
     pub updated_at: String,
+    /// The attempt OFAuth attested produced it (its `clientReferenceId`).
+    pub attested_attempt: Option<String>,
+    /// Bumped by every write; the webhook's read-decide-write checks it.
+    pub version: i64,
+    /// When its current state took effect (Unix milliseconds).
+    pub last_event_at: Option<i64>,
 }
 
 impl ConnectionRecord {
-    fn from_item(item: &Item) -> Result<Self, StoreError> {
+    pub(super) fn from_item(item: &Item) -> Result<Self, StoreError> {
         let id = ConnectionId::parse(req_s(item, "connectionId")?)
             .ok_or_else(|| StoreError::Corrupt("connectionId".into()))?;
-        let owned = |k: &str| get_s(item, k).map(str::to_string);
+        let updated_at = req_s(item, "updatedAt")?.to_string();
         Ok(Self {
             id,
-            user_id: req_s(item, "userId")?.to_string(),
+            user_id: get_s(item, "userId").map(str::to_string),
             status: req_s(item, "status")?.to_string(),
-            account: AccountProfile {
-                id: owned("accountId"),
-                username: owned("username"),
-                name: owned("name"),
-                avatar: owned("avatar"),
-            },
-            connected_at: req_s(item, "connectedAt")?.to_string(),
-            updated_at: req_s(item, "updatedAt")?.to_string(),
+            account: profile_from_item(item),
+            connected_at: get_s(item, "connectedAt")
+                .map(str::to_string)
+                .unwrap_or_else(|| updated_at.clone()),
+            updated_at,
+            attested_attempt: get_s(item, "attestedAttemptId").map(str::to_string),
+            version: get_n(item, "version").unwrap_or(0),
+            last_event_at: get_n(item, "lastEventAt"),
         })
+    }
+
+    /// Bound to this user.
+    pub fn is_owned_by(&self, user_id: &str) -> bool {
+        self.user_id.as_deref() == Some(user_id)
+    }
+
+    /// Bound to a user other than this one.
+    pub fn is_owned_by_another(&self, user_id: &str) -> bool {
+        self.user_id.as_deref().is_some_and(|u| u != user_id)
     }
 }
 
-/// `attribute_not_exists(pk) OR userId = <user>`: the record is new or already this
-/// user's. Registers its placeholders on `u`.
-pub(super) fn new_or_owned_by(u: &mut super::item::Update, user_id: &str) -> String {
-    let (user, value) = (u.name("userId"), u.value("owner", s(user_id)));
-    format!("attribute_not_exists(pk) OR {user} = {value}")
+/// A connection as its user's list shows it: bound records, and completions that
+/// wait for OFAuth's attestation (`verifying`, or `unverified` once their attempt
+/// expired without one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserConnection {
+    pub id: ConnectionId,
+    pub status: String,
+    pub account: AccountProfile,
+    pub connected_at: String,
+    pub updated_at: String,
 }
 
 impl Store {
@@ -65,53 +88,77 @@ impl Store {
             .transpose()
     }
 
-    /// Records the connection for the attempt's user and consumes the attempt, in
-    /// one transaction: both happen or neither. The attempt must still be pending,
-    /// unexpired and this user's; the connection must be new or already this user's.
-    pub async fn record_connection(
+    /// Binds the connection to the attempt's user and completes the attempt, in
+    /// one transaction: both happen or neither. The attempt must be in one of
+    /// `from`, unexpired, this user's, and not have come back with another
+    /// connection; the connection must be unbound or already this user's.
+    /// `attested`: provenance was just proven (recorded on the connection).
+    pub async fn bind_connection(
         &self,
         attempt: &LinkAttempt,
+        from: &[AttemptStatus],
         connection: &ConnectionId,
         account: &AccountProfile,
+        attested: bool,
         now: SystemTime,
     ) -> Result<(), StoreError> {
-        let (mut consumed, consume_condition) = consume(attempt, AttemptStatus::Completed, now);
-        consumed.set("connectionId", s(connection.as_str()));
-        let now_s = rfc3339(now);
-        let mut upsert = connection_update(&ConnectionWrite {
+        let (mut done, mut done_condition) =
+            transition(attempt, from, AttemptStatus::Completed, now);
+        same_connection(&mut done, &mut done_condition, connection);
+        done.set("connectionId", s(connection.as_str()))
+            .remove(schema::USER_INDEX_PARTITION_KEY)
+            .remove(schema::USER_INDEX_SORT_KEY);
+        let mut bind = connection_update(
             connection,
-            user_id: &attempt.user_id,
-            status: "active",
-            account,
-            missing_profile: MissingProfile::Remove,
-            // The callback's confirmation time orders it against webhook events.
-            event_at_ms: epoch_ms(now),
-            attempt: Some(&attempt.id),
-            now: &now_s,
-        });
-        let owned = new_or_owned_by(&mut upsert, &attempt.user_id);
-        let consume =
-            consumed.transact(&self.table, keys::attempt(&attempt.id), &consume_condition)?;
-        let upsert = upsert.transact(&self.table, keys::connection(connection), &owned)?;
+            &ConnectionWrite {
+                owner: Some(&attempt.user_id),
+                // The binding's confirmation time orders it against webhook events.
+                state: Some(("active", epoch_ms(now))),
+                account: Some((account, true)),
+                attested_by: attested.then_some(&attempt.id),
+                last_attempt: Some(&attempt.id),
+            },
+            &rfc3339(now),
+        );
+        let (user, owner) = (
+            bind.name("userId"),
+            bind.value("owner", s(&attempt.user_id)),
+        );
+        let unbound_or_owned = format!("attribute_not_exists({user}) OR {user} = {owner}");
+        let done = done.transact(&self.table, keys::attempt(&attempt.id), &done_condition)?;
+        let bind = bind.transact(&self.table, keys::connection(connection), &unbound_or_owned)?;
         match self
-            .transact(
-                TransactWriteItem::builder().update(consume).build(),
-                TransactWriteItem::builder().update(upsert).build(),
-            )
+            .transact(vec![
+                TransactWriteItem::builder().update(done).build(),
+                TransactWriteItem::builder().update(bind).build(),
+            ])
             .await
         {
             Ok(()) => Ok(()),
-            Err(TransactFailure::First) => Err(StoreError::AttemptNotUsable),
-            Err(TransactFailure::Second) => Err(StoreError::ConnectionOwnedByAnotherUser),
+            Err(TransactFailure::Condition(0)) => {
+                // A retried write that had committed fails its own condition.
+                match self.get_attempt(&attempt.id).await {
+                    Ok(Some(a))
+                        if a.status == AttemptStatus::Completed
+                            && a.connection.as_ref() == Some(connection) =>
+                    {
+                        Ok(())
+                    }
+                    _ => Err(StoreError::AttemptNotUsable),
+                }
+            }
+            Err(TransactFailure::Condition(_)) => Err(StoreError::ConnectionOwnedByAnotherUser),
             Err(TransactFailure::Other(e)) => Err(e),
         }
     }
 
-    /// The user's connections (not disconnected), newest first, from the `byUser` index.
+    /// The user's connections, newest first, from the `byUser` index: bound
+    /// records (not disconnected) and completions still waiting for attestation.
     pub async fn list_connections(
         &self,
         user_id: &str,
-    ) -> Result<Vec<ConnectionRecord>, StoreError> {
+        now: SystemTime,
+    ) -> Result<Vec<UserConnection>, StoreError> {
         let out = self
             .client
             .query()
@@ -124,16 +171,39 @@ impl Store {
             .send()
             .await
             .map_err(unavailable)?;
-        let records: Vec<ConnectionRecord> = out
-            .items
-            .unwrap_or_default()
-            .iter()
-            .map(ConnectionRecord::from_item)
-            .collect::<Result<_, _>>()?;
-        Ok(records
-            .into_iter()
-            .filter(|r| r.status != "disconnected")
-            .collect())
+        let mut listed = Vec::new();
+        for item in out.items.unwrap_or_default() {
+            if get_s(&item, "entity") == Some("attempt") {
+                let a = LinkAttempt::from_item(&item)?;
+                let (Some(id), AttemptStatus::Verifying) = (a.connection.clone(), a.status) else {
+                    continue;
+                };
+                let since = get_s(&item, "verifyingAt").unwrap_or(&a.created_at);
+                listed.push(UserConnection {
+                    id,
+                    status: if a.is_expired(epoch(now)) {
+                        "unverified".into()
+                    } else {
+                        "verifying".into()
+                    },
+                    account: a.account.clone(),
+                    connected_at: since.to_string(),
+                    updated_at: since.to_string(),
+                });
+                continue;
+            }
+            let r = ConnectionRecord::from_item(&item)?;
+            if r.status != "disconnected" {
+                listed.push(UserConnection {
+                    id: r.id,
+                    status: r.status,
+                    account: r.account,
+                    connected_at: r.connected_at,
+                    updated_at: r.updated_at,
+                });
+            }
+        }
+        Ok(listed)
     }
 
     /// Marks the user's connection disconnected and takes it out of their list.
@@ -144,7 +214,14 @@ impl Store {
         user_id: &str,
         now: SystemTime,
     ) -> Result<(), StoreError> {
-        let mut update = state_update("disconnected", &rfc3339(now), epoch_ms(now));
+        let mut update = connection_update(
+            id,
+            &ConnectionWrite {
+                state: Some(("disconnected", epoch_ms(now))),
+                ..ConnectionWrite::default()
+            },
+            &rfc3339(now),
+        );
         let condition = format!(
             "{} = {}",
             update.name("userId"),

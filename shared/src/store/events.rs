@@ -1,13 +1,24 @@
 //! Signed webhook events applied to connection records: at most once per event id
-//! (an `EVENT#<id>` marker, kept for [`EVENT_RETENTION_SECS`]) and never over a
-//! newer state (`lastEventAt`), in one transaction.
+//! (an `EVENT#<id>` marker, kept for [`EVENT_RETENTION_SECS`]), never over a newer
+//! state (`lastEventAt`), and all in one transaction.
+//!
+//! A webhook attests; it does not bind. An event naming one of this deployment's
+//! attempts records that OFAuth says that attempt produced the connection
+//! (`attestedAttemptId`); it binds the connection only to an attempt whose user
+//! already completed it and was waiting for this attestation (`verifying`).
+//!
+//! Each event is read, decided in code ([`plan`]) and written on the condition
+//! that the record is still the one read (`version`), retried when another write
+//! came in between.
 
 use std::collections::HashMap;
 use std::time::SystemTime;
 
-use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{ConditionCheck, Put, TransactWriteItem};
 
-use super::item::{connection_update, n, s, state_update, ConnectionWrite, MissingProfile};
+use super::attempts::{transition, AttemptStatus, LinkAttempt};
+use super::connections::ConnectionRecord;
+use super::item::{connection_update, n, s, ConnectionWrite, Update};
 use super::{keys, schema, Store, StoreError, TransactFailure};
 use crate::ids::ConnectionId;
 use crate::ofauth::AccountProfile;
@@ -15,6 +26,9 @@ use crate::time::{epoch, rfc3339};
 
 /// How long a processed webhook event id is remembered (DynamoDB TTL).
 pub const EVENT_RETENTION_SECS: i64 = 30 * 86_400;
+
+/// How many times an event is re-read and re-decided when other writes race it.
+const ATTEMPTS: usize = 3;
 
 /// A signed webhook event about one connection.
 #[derive(Debug, Clone)]
@@ -24,43 +38,136 @@ pub struct ConnectionEvent<'a> {
     /// When OFAuth says it happened (Unix milliseconds); orders deliveries.
     pub event_at_ms: i64,
     pub connection: &'a ConnectionId,
-    pub change: Change<'a>,
-}
-
-/// What an event does to the record.
-#[derive(Debug, Clone)]
-pub enum Change<'a> {
-    /// `connection.created` / `connection.updated`: owner, status and profile.
-    Upsert {
-        user_id: &'a str,
-        status: &'a str,
-        account: &'a AccountProfile,
-        /// The owner comes from the event's attempt (not from the existing record).
-        owner_from_attempt: bool,
-    },
-    Expired,
-    Disconnected,
+    /// The status OFAuth reports; `None` keeps the record's.
+    pub status: Option<&'a str>,
+    pub account: &'a AccountProfile,
+    /// This deployment's attempt the event names (its `clientReferenceId`), as read.
+    pub attempt: Option<&'a LinkAttempt>,
 }
 
 /// What happened to an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Applied {
-    Applied,
+    /// Written; `bound`: it also bound the connection to a verifying attempt's user.
+    Applied { bound: bool },
     /// This event id was already processed.
     Duplicate,
-    /// The record holds a newer state (or, for expiry/disconnect, does not exist).
+    /// The record holds a newer state and the event attests nothing new.
     Superseded,
+    /// Neither a record nor an attempt of this deployment: not ours to keep.
+    Unattributed,
+    /// The event names an attempt whose user is not the connection's owner: its
+    /// state was applied, its attestation ignored (logged as a security event).
+    ForeignAttempt,
+}
+
+/// What an event does to the record, decided from what the table holds.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Plan<'a> {
+    pub write: ConnectionWrite<'a>,
+    /// Bind to this verifying attempt's user (and complete the attempt).
+    pub bind: Option<&'a LinkAttempt>,
+    /// The named attempt's user is not the owner.
+    pub foreign: bool,
+}
+
+/// Decides an event against the record (if any). `None`: nothing to write.
+pub(crate) fn plan<'a>(
+    ev: &ConnectionEvent<'a>,
+    record: Option<&'a ConnectionRecord>,
+    now_epoch: i64,
+) -> Option<Plan<'a>> {
+    let newer = record
+        .and_then(|r| r.last_event_at)
+        .is_none_or(|t| ev.event_at_ms > t);
+    let foreign = match (ev.attempt, record) {
+        (Some(a), Some(r)) => r.is_owned_by_another(&a.user_id),
+        _ => false,
+    };
+    let attest = ev.attempt.filter(|_| !foreign);
+    if record.is_none() && attest.is_none() {
+        return None;
+    }
+    let unbound = record.is_none_or(|r| r.user_id.is_none());
+    let bind = attest.filter(|a| {
+        unbound
+            && a.status == AttemptStatus::Verifying
+            && a.connection.as_ref() == Some(ev.connection)
+            && !a.is_expired(now_epoch)
+    });
+    let new_attestation = attest
+        .filter(|a| record.and_then(|r| r.attested_attempt.as_deref()) != Some(a.id.as_str()));
+    if !newer && new_attestation.is_none() && bind.is_none() {
+        return None;
+    }
+    let status = ev
+        .status
+        .or(record.map(|r| r.status.as_str()))
+        .unwrap_or("active");
+    Some(Plan {
+        write: ConnectionWrite {
+            owner: bind.map(|a| a.user_id.as_str()),
+            state: newer.then_some((status, ev.event_at_ms)),
+            account: newer.then_some((ev.account, false)),
+            attested_by: attest.map(|a| &a.id),
+            last_attempt: bind.map(|a| &a.id),
+        },
+        bind,
+        foreign,
+    })
 }
 
 impl Store {
-    /// Applies a signed webhook event to a connection record, at most once per event
-    /// id and never over a newer state: one transaction writes the event marker and
-    /// the change, or nothing.
+    /// Applies a signed webhook event: at most once per event id, never over a
+    /// newer state, attesting and (for a verifying attempt) binding, in one
+    /// transaction with the event marker.
     pub async fn apply_event(
         &self,
         ev: &ConnectionEvent<'_>,
         now: SystemTime,
     ) -> Result<Applied, StoreError> {
+        for _ in 0..ATTEMPTS {
+            let record = self.get_connection(ev.connection).await?;
+            let Some(plan) = plan(ev, record.as_ref(), epoch(now)) else {
+                return Ok(if record.is_none() {
+                    Applied::Unattributed
+                } else if self.get(keys::event(ev.event_id)).await?.is_some() {
+                    Applied::Duplicate
+                } else {
+                    Applied::Superseded
+                });
+            };
+            match self.write_event(ev, record.as_ref(), &plan, now).await {
+                Ok(()) => {
+                    return Ok(if plan.foreign {
+                        Applied::ForeignAttempt
+                    } else {
+                        Applied::Applied {
+                            bound: plan.bind.is_some(),
+                        }
+                    })
+                }
+                Err(TransactFailure::Condition(0)) => return Ok(Applied::Duplicate),
+                // The record or the attempt changed since it was read: decide again.
+                Err(TransactFailure::Condition(_)) => continue,
+                Err(TransactFailure::Other(e)) => return Err(e),
+            }
+        }
+        Err(StoreError::Unavailable(format!(
+            "the record changed {ATTEMPTS} times while the event was applied"
+        )))
+    }
+
+    async fn write_event(
+        &self,
+        ev: &ConnectionEvent<'_>,
+        record: Option<&ConnectionRecord>,
+        plan: &Plan<'_>,
+        now: SystemTime,
+    ) -> Result<(), TransactFailure> {
+        let built = |e: aws_sdk_dynamodb::error::BuildError| {
+            TransactFailure::Other(StoreError::Unavailable(e.to_string()))
+        };
         let now_s = rfc3339(now);
         let marker = Put::builder()
             .table_name(&self.table)
@@ -80,59 +187,148 @@ impl Store {
             ])))
             .condition_expression("attribute_not_exists(pk)")
             .build()
-            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
-
-        let (mut update, user) = match &ev.change {
-            Change::Upsert {
-                user_id,
-                status,
-                account,
-                owner_from_attempt,
-            } => {
-                let update = connection_update(&ConnectionWrite {
-                    connection: ev.connection,
-                    user_id,
-                    status,
-                    account,
-                    missing_profile: MissingProfile::Keep,
-                    event_at_ms: ev.event_at_ms,
-                    attempt: None,
-                    now: &now_s,
-                });
-                (update, owner_from_attempt.then_some(*user_id))
-            }
-            Change::Expired => (state_update("expired", &now_s, ev.event_at_ms), None),
-            Change::Disconnected => (state_update("disconnected", &now_s, ev.event_at_ms), None),
-        };
-        let newer = format!(
-            "(attribute_not_exists({last}) OR {last} < {ts})",
-            last = update.name("lastEventAt"),
-            ts = update.value("eventAt", n(ev.event_at_ms)),
-        );
-        let condition = match (&ev.change, user) {
-            // An owner named by the attempt wins over an older record's owner
-            // whatever the timestamps say (the callback is forgeable, the webhook is not).
-            (Change::Upsert { .. }, Some(user)) => format!(
-                "{newer} OR {} <> {}",
-                update.name("userId"),
-                update.value("eventOwner", s(user))
-            ),
-            (Change::Upsert { .. }, None) => newer,
-            // Expiry and disconnect change a record that exists.
-            _ => format!("attribute_exists(pk) AND {newer}"),
-        };
-        let update = update.transact(&self.table, keys::connection(ev.connection), &condition)?;
-        match self
-            .transact(
-                TransactWriteItem::builder().put(marker).build(),
-                TransactWriteItem::builder().update(update).build(),
-            )
-            .await
+            .map_err(built)?;
+        let mut update = connection_update(ev.connection, &plan.write, &now_s);
+        let unchanged = unchanged_since(&mut update, record);
+        let update = update
+            .transact(&self.table, keys::connection(ev.connection), &unchanged)
+            .map_err(TransactFailure::Other)?;
+        let mut items = vec![
+            TransactWriteItem::builder().put(marker).build(),
+            TransactWriteItem::builder().update(update).build(),
+        ];
+        if let Some(a) = plan.bind {
+            let (mut done, cond) = transition(
+                a,
+                &[AttemptStatus::Verifying],
+                AttemptStatus::Completed,
+                now,
+            );
+            done.remove(schema::USER_INDEX_PARTITION_KEY)
+                .remove(schema::USER_INDEX_SORT_KEY);
+            let done = done
+                .transact(&self.table, keys::attempt(&a.id), &cond)
+                .map_err(TransactFailure::Other)?;
+            items.push(TransactWriteItem::builder().update(done).build());
+        } else if let Some(a) = ev
+            .attempt
+            .filter(|a| plan.write.attested_by.is_some() && a.status != AttemptStatus::Verifying)
         {
-            Ok(()) => Ok(Applied::Applied),
-            Err(TransactFailure::First) => Ok(Applied::Duplicate),
-            Err(TransactFailure::Second) => Ok(Applied::Superseded),
-            Err(TransactFailure::Other(e)) => Err(e),
+            // Attesting an attempt that is not verifying: it must still not be when
+            // this commits, or its completion would miss the attestation. (One read
+            // as verifying but not bindable, expired or for another connection,
+            // never becomes bindable.)
+            let check = ConditionCheck::builder()
+                .table_name(&self.table)
+                .key(schema::PARTITION_KEY, s(keys::attempt(&a.id)))
+                .condition_expression("#status <> :verifying")
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_values(":verifying", s(AttemptStatus::Verifying.as_str()))
+                .build()
+                .map_err(built)?;
+            items.push(TransactWriteItem::builder().condition_check(check).build());
         }
+        self.transact(items).await
+    }
+}
+
+/// The condition that the record is still the one read: absent, or at the same
+/// `version`. Registers its placeholders on `u`.
+fn unchanged_since(u: &mut Update, record: Option<&ConnectionRecord>) -> String {
+    match record {
+        None => "attribute_not_exists(pk)".into(),
+        Some(r) => {
+            let version = u.name("version");
+            if r.version == 0 {
+                format!("attribute_not_exists({version})")
+            } else {
+                format!("{version} = {}", u.value("seenVersion", n(r.version)))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::AttemptId;
+
+    fn attempt(status: AttemptStatus, conn: Option<&ConnectionId>) -> LinkAttempt {
+        let mut a = LinkAttempt::pending(
+            AttemptId::generate().unwrap(),
+            "user-1".into(),
+            None,
+            "x".into(),
+            i64::MAX,
+            SystemTime::now(),
+        );
+        a.status = status;
+        a.connection = conn.cloned();
+        a
+    }
+
+    fn record(owner: Option<&str>, last: i64, attested: Option<&LinkAttempt>) -> ConnectionRecord {
+        ConnectionRecord {
+            id: ConnectionId::parse("conn_1").unwrap(),
+            user_id: owner.map(str::to_string),
+            status: "active".into(),
+            account: AccountProfile::default(),
+            connected_at: "t".into(),
+            updated_at: "t".into(),
+            attested_attempt: attested.map(|a| a.id.as_str().to_string()),
+            version: 1,
+            last_event_at: Some(last),
+        }
+    }
+
+    #[test]
+    fn webhooks_attest_and_bind_only_verifying_attempts() {
+        let conn = ConnectionId::parse("conn_1").unwrap();
+        let account = AccountProfile::default();
+        let ev = |attempt, at| ConnectionEvent {
+            event_id: "e",
+            event_type: "connection.created",
+            event_at_ms: at,
+            connection: &conn,
+            status: Some("active"),
+            account: &account,
+            attempt,
+        };
+        // A pending attempt: attested, not bound.
+        let pending = attempt(AttemptStatus::Pending, None);
+        let p = plan(&ev(Some(&pending), 10), None, 0).unwrap();
+        assert_eq!(p.write.owner, None);
+        assert_eq!(p.write.attested_by, Some(&pending.id));
+        // A verifying attempt for this connection: bound.
+        let verifying = attempt(AttemptStatus::Verifying, Some(&conn));
+        let p = plan(&ev(Some(&verifying), 10), None, 0).unwrap();
+        assert_eq!(p.write.owner, Some("user-1"));
+        assert!(p.bind.is_some());
+        // ... but not once it expired, nor for another connection.
+        assert!(plan(&ev(Some(&verifying), 10), None, i64::MAX)
+            .unwrap()
+            .bind
+            .is_none());
+        let other = ConnectionId::parse("conn_2").unwrap();
+        let elsewhere = attempt(AttemptStatus::Verifying, Some(&other));
+        assert!(plan(&ev(Some(&elsewhere), 10), None, 0)
+            .unwrap()
+            .bind
+            .is_none());
+        // Owned by someone else: state only, flagged.
+        let owned = record(Some("user-2"), 5, None);
+        let p = plan(&ev(Some(&verifying), 10), Some(&owned), 0).unwrap();
+        assert!(p.foreign && p.bind.is_none() && p.write.attested_by.is_none());
+        assert_eq!(p.write.owner, None);
+        // Older than the record and nothing new to attest: nothing.
+        let attested = record(None, 50, Some(&pending));
+        assert!(plan(&ev(Some(&pending), 10), Some(&attested), 0).is_none());
+        // Older, but binds: the owner is written, the newer state kept.
+        let newer_unbound = record(None, 50, None);
+        let p = plan(&ev(Some(&verifying), 10), Some(&newer_unbound), 0).unwrap();
+        assert_eq!(p.write.owner, Some("user-1"));
+        assert_eq!(p.write.state, None);
+        // Not ours and no record: not ours to keep.
+        assert!(plan(&ev(None, 10), None, 0).is_none());
     }
 }

@@ -74,6 +74,16 @@ impl Update {
         self
     }
 
+    /// Adds one to a counter attribute (0 when absent).
+    pub fn increment(&mut self, attr: &str) -> &mut Self {
+        let name = self.name(attr);
+        let zero = self.value("zero", n(0));
+        let one = self.value("one", n(1));
+        self.set
+            .push(format!("{name} = if_not_exists({name}, {zero}) + {one}"));
+        self
+    }
+
     pub fn remove(&mut self, attr: &str) -> &mut Self {
         let name = self.name(attr);
         self.remove.push(name);
@@ -125,74 +135,93 @@ impl Update {
     }
 }
 
-/// What to do with a profile field the writer does not know.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum MissingProfile {
-    /// The writer saw the whole profile (OFAuth's `access/self`): drop stale fields.
-    Remove,
-    /// The writer saw part of it (a webhook): keep what the record has.
-    Keep,
-}
-
-/// A connection item as the callback and the webhook both write it.
-#[derive(Debug)]
-pub(crate) struct ConnectionWrite<'a> {
-    pub connection: &'a ConnectionId,
-    pub user_id: &'a str,
-    pub status: &'a str,
-    pub account: &'a AccountProfile,
-    pub missing_profile: MissingProfile,
-    /// The write's place in the record's history (Unix milliseconds).
-    pub event_at_ms: i64,
-    /// The attempt that produced this write, when one did.
-    pub attempt: Option<&'a AttemptId>,
-    pub now: &'a str,
-}
-
-/// The connection item's attributes: owner, status, times, index keys and profile.
-pub(crate) fn connection_update(w: &ConnectionWrite) -> Update {
-    let mut u = Update::default();
-    u.set("entity", s("connection"))
-        .set("connectionId", s(w.connection.as_str()))
-        .set("userId", s(w.user_id))
-        .set("status", s(w.status))
-        .set("updatedAt", s(w.now))
-        .set_if_absent("connectedAt", s(w.now))
-        .set(schema::USER_INDEX_PARTITION_KEY, s(keys::user(w.user_id)))
-        .set_if_absent(schema::USER_INDEX_SORT_KEY, s(w.now))
-        .set("lastEventAt", n(w.event_at_ms));
-    if let Some(a) = w.attempt {
-        u.set("lastAttemptId", s(a.as_str()));
+/// The connected account's fields on an item (attempt or connection).
+pub(crate) fn profile_from_item(item: &Item) -> AccountProfile {
+    let owned = |k: &str| get_s(item, k).map(str::to_string);
+    AccountProfile {
+        id: owned("accountId"),
+        username: owned("username"),
+        name: owned("name"),
+        avatar: owned("avatar"),
     }
+}
+
+/// Writes the account's fields. `whole`: the writer saw the whole profile
+/// (OFAuth's `access/self`), so a field it lacks is removed; otherwise (a
+/// webhook's partial view) the item keeps what it has.
+pub(crate) fn set_profile(u: &mut Update, account: &AccountProfile, whole: bool) {
     for (attr, value) in [
-        ("accountId", &w.account.id),
-        ("username", &w.account.username),
-        ("name", &w.account.name),
-        ("avatar", &w.account.avatar),
+        ("accountId", &account.id),
+        ("username", &account.username),
+        ("name", &account.name),
+        ("avatar", &account.avatar),
     ] {
-        match (value, w.missing_profile) {
-            (Some(v), _) => {
+        match value {
+            Some(v) => {
                 u.set(attr, s(v));
             }
-            (None, MissingProfile::Remove) => {
+            None if whole => {
                 u.remove(attr);
             }
-            (None, MissingProfile::Keep) => {}
+            None => {}
         }
     }
-    u
 }
 
-/// A connection's status change (expired, disconnected), stamped with its time; a
-/// disconnected connection also leaves its user's list (the `byUser` index).
-pub(crate) fn state_update(status: &str, now: &str, event_at_ms: i64) -> Update {
+/// One write to a connection item: the one place its attributes are written, by
+/// the callback and completion (binding), the webhook (attestation, state,
+/// binding) and the disconnect (state). Every write bumps `version`, which the
+/// webhook's read-decide-write checks.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct ConnectionWrite<'a> {
+    /// Bind the connection to this user: owner, first-connected time, list index.
+    pub owner: Option<&'a str>,
+    /// A new status and the time it took effect (Unix milliseconds).
+    pub state: Option<(&'a str, i64)>,
+    /// The account as reported, and whether it is the whole profile.
+    pub account: Option<(&'a AccountProfile, bool)>,
+    /// OFAuth attested that this attempt produced the connection.
+    pub attested_by: Option<&'a AttemptId>,
+    /// The attempt that last bound or re-authenticated it.
+    pub last_attempt: Option<&'a AttemptId>,
+}
+
+/// The update for a [`ConnectionWrite`] on `connection` at `now`.
+pub(crate) fn connection_update(
+    connection: &ConnectionId,
+    w: &ConnectionWrite,
+    now: &str,
+) -> Update {
     let mut u = Update::default();
-    u.set("status", s(status))
+    u.set("entity", s("connection"))
+        .set("connectionId", s(connection.as_str()))
         .set("updatedAt", s(now))
-        .set("lastEventAt", n(event_at_ms));
-    if status == "disconnected" {
-        u.remove(schema::USER_INDEX_PARTITION_KEY)
-            .remove(schema::USER_INDEX_SORT_KEY);
+        .increment("version");
+    let disconnected = matches!(w.state, Some(("disconnected", _)));
+    if let Some(owner) = w.owner {
+        u.set("userId", s(owner))
+            .set_if_absent("connectedAt", s(now));
+        if !disconnected {
+            u.set(schema::USER_INDEX_PARTITION_KEY, s(keys::user(owner)))
+                .set_if_absent(schema::USER_INDEX_SORT_KEY, s(now));
+        }
+    }
+    if let Some((status, at_ms)) = w.state {
+        u.set("status", s(status)).set("lastEventAt", n(at_ms));
+        if disconnected {
+            u.remove(schema::USER_INDEX_PARTITION_KEY)
+                .remove(schema::USER_INDEX_SORT_KEY);
+        }
+    }
+    if let Some((account, whole)) = w.account {
+        set_profile(&mut u, account, whole);
+    }
+    if let Some(a) = w.attested_by {
+        u.set("attestedAttemptId", s(a.as_str()))
+            .set("attestedAt", s(now));
+    }
+    if let Some(a) = w.last_attempt {
+        u.set("lastAttemptId", s(a.as_str()));
     }
     u
 }
@@ -216,31 +245,37 @@ mod tests {
     }
 
     #[test]
-    fn whole_profile_writes_remove_missing_fields() {
+    fn connection_writes() {
         let conn = ConnectionId::parse("conn_1").unwrap();
         let account = AccountProfile {
             username: Some("u".into()),
             ..AccountProfile::default()
         };
-        let mut w = ConnectionWrite {
-            connection: &conn,
-            user_id: "user-1",
-            status: "active",
-            account: &account,
-            missing_profile: MissingProfile::Remove,
-            event_at_ms: 1,
-            attempt: None,
-            now: "2026-11-23T10:00:00Z",
+        let bind = ConnectionWrite {
+            owner: Some("user-1"),
+            state: Some(("active", 1)),
+            account: Some((&account, true)),
+            ..ConnectionWrite::default()
         };
-        let expr = connection_update(&w).expression();
+        let expr = connection_update(&conn, &bind, "t").expression();
+        assert!(expr.contains("#gsi1pk = :gsi1pk"), "{expr}");
         assert!(expr.contains("REMOVE #accountId, #name, #avatar"), "{expr}");
-        w.missing_profile = MissingProfile::Keep;
-        assert!(!connection_update(&w).expression().contains("REMOVE"));
-        assert!(state_update("disconnected", "t", 1)
-            .expression()
-            .ends_with("REMOVE #gsi1pk, #gsi1sk"));
-        assert!(!state_update("expired", "t", 1)
-            .expression()
-            .contains("REMOVE"));
+        let partial = ConnectionWrite {
+            account: Some((&account, false)),
+            ..ConnectionWrite::default()
+        };
+        let expr = connection_update(&conn, &partial, "t").expression();
+        assert!(
+            !expr.contains("REMOVE") && !expr.contains("userId"),
+            "{expr}"
+        );
+        let gone = ConnectionWrite {
+            owner: Some("user-1"),
+            state: Some(("disconnected", 1)),
+            ..ConnectionWrite::default()
+        };
+        let expr = connection_update(&conn, &gone, "t").expression();
+        assert!(expr.ends_with("REMOVE #gsi1pk, #gsi1sk"), "{expr}");
+        assert!(!expr.contains(":gsi1pk"), "{expr}");
     }
 }

@@ -24,9 +24,9 @@ use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::Client;
 
-pub use attempts::{AttemptEnd, AttemptStatus, LinkAttempt};
-pub use connections::ConnectionRecord;
-pub use events::{Applied, Change, ConnectionEvent, EVENT_RETENTION_SECS};
+pub use attempts::{AttemptEnd, AttemptStatus, LinkAttempt, Returned};
+pub use connections::{ConnectionRecord, UserConnection};
+pub use events::{Applied, ConnectionEvent, EVENT_RETENTION_SECS};
 
 /// Table layout. template.yaml defines the table (and the local one is created
 /// from it); a test checks that these names match it.
@@ -130,36 +130,34 @@ impl Store {
         Ok(out.item)
     }
 
-    /// Runs a two-item transaction and says which items failed their condition.
+    /// Runs a transaction and says which item failed its condition first.
     async fn transact(
         &self,
-        first: aws_sdk_dynamodb::types::TransactWriteItem,
-        second: aws_sdk_dynamodb::types::TransactWriteItem,
+        items: Vec<aws_sdk_dynamodb::types::TransactWriteItem>,
     ) -> Result<(), TransactFailure> {
         let result = self
             .client
             .transact_write_items()
-            .transact_items(first)
-            .transact_items(second)
+            .set_transact_items(Some(items))
             .send()
             .await;
         match result {
             Ok(_) => Ok(()),
             Err(e) => Err(match cancelled_items(&e) {
-                Some(failed) if failed.first() == Some(&true) => TransactFailure::First,
-                Some(failed) if failed.get(1) == Some(&true) => TransactFailure::Second,
-                _ => TransactFailure::Other(transact_error(e)),
+                Some(failed) => match failed.iter().position(|f| *f) {
+                    Some(i) => TransactFailure::Condition(i),
+                    None => TransactFailure::Other(transact_error(e)),
+                },
+                None => TransactFailure::Other(transact_error(e)),
             }),
         }
     }
 }
 
-/// Why a two-item transaction did not commit.
+/// Why a transaction did not commit.
 enum TransactFailure {
-    /// The first item's condition failed.
-    First,
-    /// The second item's condition failed.
-    Second,
+    /// The condition of the item at this index failed (the first such item).
+    Condition(usize),
     Other(StoreError),
 }
 

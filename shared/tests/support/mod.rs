@@ -8,6 +8,7 @@ use std::time::Duration;
 use aws_sdk_dynamodb::types::AttributeValue;
 use link_fixtures::ApiEvent;
 use link_shared::callback::CallbackService;
+use link_shared::complete::CompleteService;
 use link_shared::config::Config;
 use link_shared::config::Secret;
 use link_shared::connections::ConnectionsService;
@@ -62,6 +63,7 @@ pub struct Harness {
     pub config: Config,
     pub session: SessionService,
     pub callback: CallbackService,
+    pub complete: CompleteService,
     pub connections: ConnectionsService,
     pub webhook: WebhookService,
     /// `http://127.0.0.1:<port>/link/webhook`: the webhook handler over real HTTP.
@@ -163,6 +165,7 @@ impl Harness {
         let ofauth = ofauth_client(&config, &key);
         let session = SessionService::new(&config, store.clone(), ofauth.clone());
         let connections = ConnectionsService::new(&config, store.clone(), ofauth.clone());
+        let complete = CompleteService::new(&config, store.clone(), ofauth.clone());
         let callback = CallbackService::new(&config, store.clone(), ofauth);
         let webhook = WebhookService::new(store.clone(), Secret::new(WEBHOOK_SECRET));
         let bridge = tokio::spawn(serve_webhook(bridge_listener, webhook.clone()));
@@ -174,6 +177,7 @@ impl Harness {
             config,
             session,
             callback,
+            complete,
             connections,
             webhook,
             webhook_url,
@@ -215,6 +219,44 @@ impl Harness {
         link_shared::callback::handle(callback_event(query), &self.callback).await
     }
 
+    /// `POST /link/complete` as `user` with a JSON body: (status, body).
+    pub async fn complete_with(
+        &self,
+        user: &str,
+        body: &serde_json::Value,
+    ) -> (u16, serde_json::Value) {
+        let req = api_event(
+            "POST",
+            "/link/complete",
+            Some(user),
+            &body.to_string(),
+            &[],
+            None,
+        );
+        let resp = link_shared::complete::handle(req, &self.complete).await;
+        (resp.status().as_u16(), json_body(&resp))
+    }
+
+    /// The redirect flow's completion: the code from the app's return page.
+    pub async fn complete_code(&self, user: &str, code: &str) -> (u16, serde_json::Value) {
+        self.complete_with(user, &serde_json::json!({ "code": code }))
+            .await
+    }
+
+    /// The popup flow's completion: the attempt and the connection the iframe reported.
+    pub async fn complete_embed(
+        &self,
+        user: &str,
+        attempt: &str,
+        connection: &str,
+    ) -> (u16, serde_json::Value) {
+        self.complete_with(
+            user,
+            &serde_json::json!({ "attemptId": attempt, "connectionId": connection }),
+        )
+        .await
+    }
+
     /// Follows a hosted page action (`approve`, `cancel?step=…`, `fail?error_code=…`)
     /// and returns the query string of the redirect OFAuth sends the browser to.
     pub async fn hosted(&self, session_url: &str, action: &str) -> String {
@@ -243,15 +285,39 @@ impl Harness {
         json_body(&resp)["url"].as_str().unwrap().to_string()
     }
 
-    /// Runs a whole successful flow for `user`; returns the connection id.
+    /// Creates a session for `user`: (hosted URL, attempt id).
+    pub async fn start_attempt(&self, user: &str, body: &str) -> (String, String) {
+        let resp = self.create_session(user, body).await;
+        assert_eq!(resp.status(), 200, "{}", body_text(&resp));
+        let session = json_body(&resp);
+        (
+            session["url"].as_str().unwrap().to_string(),
+            session["attemptId"].as_str().unwrap().to_string(),
+        )
+    }
+
+    /// The callback for a hosted page's redirect: the app's return page URL.
+    pub async fn return_to_app(&self, query: &str) -> String {
+        location(&self.callback(query).await)
+    }
+
+    /// Runs a whole successful redirect flow for `user`, completion included;
+    /// returns the connection id.
     pub async fn connect(&self, user: &str, body: &str) -> String {
         let url = self.start(user, body).await;
         let query = self.hosted(&url, "approve").await;
-        let resp = self.callback(&query).await;
-        let loc = location(&resp);
+        let loc = self.return_to_app(&query).await;
         assert!(
             loc.starts_with(&format!("{APP_URL}/link/success?status=success")),
             "{loc}"
+        );
+        let (status, body) = self
+            .complete_code(user, &query_param(&loc, "code").unwrap())
+            .await;
+        assert_eq!(
+            (status, body["status"].as_str()),
+            (200, Some("active")),
+            "{body}"
         );
         query_param(&loc, "connection_id").unwrap()
     }

@@ -27,7 +27,7 @@ use std::time::{Duration, SystemTime};
 use clap::Parser;
 use link_fixtures::ApiEvent;
 use link_shared::ids::AttemptId;
-use link_shared::store::{AttemptStatus, LinkAttempt, Store};
+use link_shared::store::{LinkAttempt, Store};
 use link_shared::time::{epoch, epoch_ms, rfc3339};
 use ofauth_sim::{SignatureScheme, SimConfig, Simulator};
 use options::Options;
@@ -88,15 +88,8 @@ async fn seed_attempts(store: &Store, n: usize) -> Result<Vec<String>, Error> {
         let now = SystemTime::now();
         let expires = now + Duration::from_secs(3600);
         set.spawn(async move {
-            let a = LinkAttempt {
-                id,
-                user_id: USER.into(),
-                reconnect: None,
-                created_at: rfc3339(now),
-                expires_at: rfc3339(expires),
-                expires_at_epoch: epoch(expires),
-                status: AttemptStatus::Pending,
-            };
+            let a =
+                LinkAttempt::pending(id, USER.into(), None, rfc3339(expires), epoch(expires), now);
             store.put_attempt(&a, epoch(expires) + 86_400).await
         });
         if set.len() >= 16 {

@@ -31,6 +31,15 @@ pub fn compare(name: &str, exp: &Expected, app: &str, answer: &str) -> Result<()
             problems.push(format!("location {:?} != {want}", header("location")));
         }
     }
+    if let Some(prefix) = &exp.location_prefix {
+        let want = prefix.replace(events::APP, app);
+        if !header("location").is_some_and(|l| l.starts_with(&want)) {
+            problems.push(format!(
+                "location {:?} does not start with {want}",
+                header("location")
+            ));
+        }
+    }
     if let Some(code) = &exp.error {
         let body: serde_json::Value =
             serde_json::from_str(resp["body"].as_str().unwrap_or("{}")).unwrap_or_default();
@@ -161,6 +170,7 @@ mod tests {
                 "{}/link/error?status=error&error_code=x",
                 events::APP
             )),
+            location_prefix: None,
             error: None,
             seed: Default::default(),
             sign: None,

@@ -9,7 +9,7 @@ use link_fixtures::ApiEvent;
 use ofauth_sim::SignatureScheme;
 use serde_json::json;
 
-use crate::{Error, Expected, Seed, SeedRecord};
+use crate::{Error, Expected, Seed, SeedRecord, SimSeed};
 
 const USER: &str = "user-demo-1";
 const OTHER: &str = "user-demo-2";
@@ -114,6 +114,7 @@ fn expect(function: &str, status: u16) -> Expected {
         function: function.into(),
         status,
         location: None,
+        location_prefix: None,
         error: None,
         seed: Seed::default(),
         sign: None,
@@ -123,6 +124,10 @@ fn expect(function: &str, status: u16) -> Expected {
 impl Expected {
     fn location(mut self, l: String) -> Self {
         self.location = Some(l);
+        self
+    }
+    fn location_prefix(mut self, l: String) -> Self {
+        self.location_prefix = Some(l);
         self
     }
     fn error(mut self, e: &str) -> Self {
@@ -143,6 +148,13 @@ fn seed_attempt(id: String, user: &str) -> Seed {
     Seed {
         attempts: attempts(&[(id, user)]),
         ..Seed::default()
+    }
+}
+
+fn sim(id: &str, reference: Option<String>) -> SimSeed {
+    SimSeed {
+        id: id.into(),
+        reference,
     }
 }
 
@@ -228,12 +240,12 @@ fn catalogue() -> BTreeMap<String, Entry> {
             reference(1)
         )),
         expect("callback", 302)
-            .location(format!(
-                "{APP}/link/success?status=success&connection_id=conn_eventsuccess"
+            .location_prefix(format!(
+                "{APP}/link/success?status=success&connection_id=conn_eventsuccess&code=lc_"
             ))
             .seed(Seed {
                 attempts: attempts(&[(reference(1), USER)]),
-                sim_connections: vec!["conn_eventsuccess".into()],
+                sim_connections: vec![sim("conn_eventsuccess", Some(reference(1)))],
                 ..Seed::default()
             }),
     );
@@ -304,7 +316,7 @@ fn catalogue() -> BTreeMap<String, Entry> {
             .seed(Seed {
                 attempts: attempts(&[(reference(31), OTHER)]),
                 connections: connections(&[(existing, USER)]),
-                sim_connections: vec![existing.into()],
+                sim_connections: vec![sim(existing, None)],
             }),
     );
     add(
@@ -321,6 +333,58 @@ fn catalogue() -> BTreeMap<String, Entry> {
         "callback-malformed",
         callback("status=maybe&connection_id=conn%00x"),
         expect("callback", 302).location(error_at("invalid_request")),
+    );
+
+    // complete: the popup flow's completion, and refusals
+    let complete = |body: serde_json::Value, user: Option<&str>| {
+        api("POST", "/link/complete", user).body(&body.to_string())
+    };
+    add(
+        "complete-popup",
+        complete(
+            json!({ "attemptId": reference(50), "connectionId": "conn_eventpopup" }),
+            Some(USER),
+        ),
+        expect("callback", 200).seed(Seed {
+            attempts: attempts(&[(reference(50), USER)]),
+            sim_connections: vec![sim("conn_eventpopup", Some(reference(50)))],
+            ..Seed::default()
+        }),
+    );
+    add(
+        "complete-other-users-attempt",
+        complete(
+            json!({ "attemptId": reference(51), "connectionId": "conn_eventpopup" }),
+            Some(OTHER),
+        ),
+        expect("callback", 404)
+            .error("attempt_not_found")
+            .seed(seed_attempt(reference(51), USER)),
+    );
+    add(
+        "complete-invalid-code",
+        complete(
+            json!({ "code": format!("lc_{}", "0".repeat(80)) }),
+            Some(USER),
+        ),
+        expect("callback", 400).error("invalid_code"),
+    );
+    add(
+        "complete-malformed",
+        complete(json!({ "code": 42 }), Some(USER)),
+        expect("callback", 400).error("invalid_request"),
+    );
+    add(
+        "complete-unauthenticated",
+        complete(json!({ "code": "lc_x" }), None),
+        expect("callback", 401).error("unauthenticated"),
+    );
+    add(
+        "complete-preflight",
+        base("OPTIONS", "/link/complete")
+            .header("origin", APP)
+            .header("access-control-request-method", "POST"),
+        expect("callback", 204),
     );
 
     // webhook: signed when sent ("sign"), or deliberately bad
@@ -436,7 +500,7 @@ fn catalogue() -> BTreeMap<String, Entry> {
         disconnect("conn_eventdisconnect", USER),
         expect("connections", 204).seed(Seed {
             connections: connections(&[("conn_eventdisconnect", USER)]),
-            sim_connections: vec!["conn_eventdisconnect".into()],
+            sim_connections: vec![sim("conn_eventdisconnect", None)],
             ..Seed::default()
         }),
     );

@@ -12,7 +12,7 @@ use std::time::{Duration, SystemTime};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use link_shared::ids::{AttemptId, ConnectionId};
-use link_shared::store::{keys, schema, AttemptStatus, LinkAttempt, Store};
+use link_shared::store::{keys, schema, LinkAttempt, Store};
 use link_shared::time::{epoch, rfc3339};
 use serde::{Deserialize, Serialize};
 
@@ -48,6 +48,9 @@ pub struct Expected {
     pub status: u16,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Option<String>,
+    /// The `Location` starts with this (it ends with a one-time code).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location_prefix: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     #[serde(default, skip_serializing_if = "Seed::is_empty")]
@@ -65,7 +68,16 @@ pub struct Seed {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub connections: Vec<SeedRecord>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub sim_connections: Vec<String>,
+    pub sim_connections: Vec<SimSeed>,
+}
+
+/// A connection the simulator knows: made by the Link attempt `reference`, or
+/// imported when there is none.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SimSeed {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
 }
 
 impl Seed {
@@ -200,15 +212,14 @@ impl LocalTable {
                 .send()
                 .await?;
             let expires = now + Duration::from_secs(3600);
-            let attempt = LinkAttempt {
+            let attempt = LinkAttempt::pending(
                 id,
-                user_id: a.user.clone(),
-                reconnect: None,
-                created_at: rfc3339(now),
-                expires_at: rfc3339(expires),
-                expires_at_epoch: epoch(expires),
-                status: AttemptStatus::Pending,
-            };
+                a.user.clone(),
+                None,
+                rfc3339(expires),
+                epoch(expires),
+                now,
+            );
             self.store
                 .put_attempt(&attempt, epoch(expires) + 86_400)
                 .await?;
@@ -219,9 +230,9 @@ impl LocalTable {
             self.put_connection(&id, &c.user).await?;
         }
         let http = reqwest::Client::new();
-        for id in &seed.sim_connections {
+        for c in &seed.sim_connections {
             http.post(format!("{sim_url}/__sim/connections"))
-                .json(&serde_json::json!({ "id": id }))
+                .json(&serde_json::json!({ "id": c.id, "clientReferenceId": c.reference }))
                 .send()
                 .await?
                 .error_for_status()?;

@@ -190,7 +190,10 @@ async fn main() -> Result<(), Error> {
                 Some(r) => serde_json::json!({
                     "id": r.id.as_str(), "userId": r.user_id, "status": r.status,
                     "username": r.account.username,
-                    "connectionRecords": t.connection_count(&r.user_id).await?,
+                    "connectionRecords": match &r.user_id {
+                        Some(u) => t.connection_count(u).await?,
+                        None => 1,
+                    },
                 }),
                 None => serde_json::json!({ "id": null, "connectionRecords": 0 }),
             };

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use link_dev::LocalTable;
-use link_shared::callback::{self, CallbackService};
+use link_shared::complete::{handle_return_leg, ReturnLeg};
 use link_shared::config::{Config, SecretSource};
 use link_shared::connections::{self, ConnectionsService};
 use link_shared::lambda_http::{Body, Response};
@@ -40,6 +40,7 @@ async fn every_event_gives_its_expected_answer() {
         SimConfig {
             api_key: env["OFAUTH_API_KEY"].clone(),
             allowed_redirects: vec![env["CALLBACK_URL"].clone()],
+            allowed_origins: vec![env["APP_URL"].clone()],
             ..SimConfig::default()
         },
     )
@@ -68,7 +69,7 @@ async fn every_event_gives_its_expected_answer() {
         panic!(".env.example must set OFAUTH_WEBHOOK_SECRET")
     };
     let webhook_svc = WebhookService::new(store.clone(), webhook_secret.clone());
-    let callback_svc = CallbackService::new(&config, store.clone(), ofauth);
+    let return_leg = ReturnLeg::new(&config, store.clone(), ofauth);
 
     let expected = link_dev::expectations(&root().join("events")).unwrap();
     let files = std::fs::read_dir(root().join("events"))
@@ -89,7 +90,7 @@ async fn every_event_gives_its_expected_answer() {
         let req = link_shared::lambda_http::request::from_str(&raw).unwrap();
         let resp = match exp.function.as_str() {
             "init-session" => session::handle(req, &session_svc).await,
-            "callback" => callback::handle(req, &callback_svc).await,
+            "callback" => handle_return_leg(req, &return_leg).await,
             "webhook" => webhook::handle(req, &webhook_svc).await,
             "connections" => connections::handle(req, &connections_svc).await,
             other => panic!("unknown function {other}"),
@@ -102,6 +103,10 @@ async fn every_event_gives_its_expected_answer() {
         );
         if let Some(loc) = &exp.location {
             assert_eq!(resp.headers()["location"], loc.as_str(), "{name}");
+        }
+        if let Some(prefix) = &exp.location_prefix {
+            let loc = resp.headers()["location"].to_str().unwrap();
+            assert!(loc.starts_with(prefix.as_str()), "{name}: {loc}");
         }
         if let Some(code) = &exp.error {
             let body: serde_json::Value = serde_json::from_str(&text(&resp)).unwrap();

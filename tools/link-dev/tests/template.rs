@@ -264,6 +264,7 @@ fn routes_match_the_code_and_the_local_router() {
     let expected: BTreeSet<(String, String, String, String)> = [
         ("init-session", routes::SESSION, "JwtAuthorizer"),
         ("callback", routes::CALLBACK, "NONE"),
+        ("callback", routes::COMPLETE, "JwtAuthorizer"),
         ("webhook", routes::WEBHOOK, "NONE"),
         ("connections", routes::CONNECTIONS, "JwtAuthorizer"),
         ("connections", routes::DISCONNECT, "JwtAuthorizer"),
@@ -376,7 +377,11 @@ fn roles_are_least_privilege() {
         ),
         (
             "CallbackRole",
-            BTreeSet::from(["dynamodb:GetItem", "dynamodb:UpdateItem"]),
+            BTreeSet::from([
+                "dynamodb:GetItem",
+                "dynamodb:UpdateItem",
+                "dynamodb:ConditionCheckItem",
+            ]),
         ),
         (
             "WebhookRole",
@@ -384,6 +389,7 @@ fn roles_are_least_privilege() {
                 "dynamodb:GetItem",
                 "dynamodb:PutItem",
                 "dynamodb:UpdateItem",
+                "dynamodb:ConditionCheckItem",
             ]),
         ),
         (

@@ -13,8 +13,8 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::state::{iso, random_hex, Session, Sim};
-use crate::{webhooks, RecordedRequest, SimConnection};
+use crate::state::{self, iso, random_hex, Session, Sim};
+use crate::{RecordedRequest, SimConnection};
 
 pub(crate) fn routes() -> Router<Arc<Sim>> {
     Router::new()
@@ -22,6 +22,10 @@ pub(crate) fn routes() -> Router<Arc<Sim>> {
         .route("/v2/access/self", get(access_self))
         .route("/v2/account/connections", get(list_connections))
         .route("/v2/account/connections/{id}", delete(delete_connection))
+        .route(
+            "/v2/account/connections/{id}/invalidate",
+            post(invalidate_connection),
+        )
 }
 
 fn api_error(status: StatusCode, kind: &str, message: &str) -> Response {
@@ -154,6 +158,10 @@ async fn link_init(State(sim): State<Arc<Sim>>, headers: HeaderMap, body: String
         }
     }
     let session_id = format!("cs_{}", random_hex(16));
+    let invalid = inner.hosted_mode.invalid_sessions > 0;
+    if invalid {
+        inner.hosted_mode.invalid_sessions -= 1;
+    }
     let expires_at = SystemTime::now() + sim.config.session_ttl;
     inner.sessions.insert(
         session_id.clone(),
@@ -163,6 +171,7 @@ async fn link_init(State(sim): State<Arc<Sim>>, headers: HeaderMap, body: String
             connection_id,
             expires_at,
             finished: false,
+            invalid,
         },
     );
     let expires = iso(expires_at, true);
@@ -190,12 +199,18 @@ async fn access_self(State(sim): State<Arc<Sim>>, headers: HeaderMap) -> Respons
             "No valid connection for this request",
         ),
         Some(c) if c.status != "active" => Json(json!({ "isAuth": false })).into_response(),
+        // OFAuth's model: a numeric `id`, and the profile's counts.
         Some(c) => Json(json!({
             "isAuth": true,
-            "id": c.user_id,
+            "id": c.user_id.parse::<u64>().unwrap_or(0),
             "username": c.username,
             "name": c.name,
+            "isVerified": false,
             "avatar": c.avatar,
+            "subscribersCount": 0,
+            "postsCount": 0,
+            "photosCount": 0,
+            "videosCount": 0,
         }))
         .into_response(),
     }
@@ -225,11 +240,14 @@ async fn list_connections(
         return resp;
     }
     let inner = sim.lock();
-    let all: Vec<&SimConnection> = inner
+    let mut all: Vec<&SimConnection> = inner
         .connections
         .values()
+        .filter(|_| !inner.faults.list_hidden)
         .filter(|c| q.status.as_deref().is_none_or(|s| s == c.status))
         .collect();
+    // Newest first.
+    all.sort_by_key(|c| std::cmp::Reverse(c.seq));
     let offset = q.offset.unwrap_or(0);
     let limit = q.limit.unwrap_or(10).clamp(1, 100);
     let list: Vec<Value> = all
@@ -250,32 +268,50 @@ async fn delete_connection(
     if let Some(resp) = gate(&sim, Method::DELETE, &path, &headers, Value::Null).await {
         return resp;
     }
-    let removed = sim.lock().connections.remove(&id);
-    match removed {
-        Some(mut conn) => {
-            conn.status = "disconnected".into();
-            webhooks::emit(&sim, "connection.disconnected", &conn);
-            Json(json!({ "success": true })).into_response()
-        }
-        None => api_error(
+    if state::disconnect(&sim, &id) {
+        Json(json!({ "success": true })).into_response()
+    } else {
+        api_error(
             StatusCode::NOT_FOUND,
             "RESOURCE_NOT_FOUND",
             "Connection not found",
-        ),
+        )
     }
 }
 
+async fn invalidate_connection(
+    State(sim): State<Arc<Sim>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let path = format!("/v2/account/connections/{id}/invalidate");
+    if let Some(resp) = gate(&sim, Method::POST, &path, &headers, Value::Null).await {
+        return resp;
+    }
+    if state::expire(&sim, &id) {
+        Json(json!({ "success": true })).into_response()
+    } else {
+        api_error(
+            StatusCode::NOT_FOUND,
+            "RESOURCE_NOT_FOUND",
+            "Connection not found",
+        )
+    }
+}
+
+/// A connection as OFAuth's model types it: every field a string where the model
+/// says so (`expiredAt` and `clientReferenceId` are `""` when there is none).
 fn connection_json(c: &SimConnection) -> Value {
     json!({
         "id": c.id,
         "status": c.status,
         "userData": { "id": c.user_id, "name": c.name, "username": c.username, "avatar": c.avatar },
         "permissions": [],
-        "expiredAt": if c.status == "expired" { Value::String(c.updated_at.clone()) } else { Value::Null },
+        "expiredAt": if c.status == "expired" { c.updated_at.as_str() } else { "" },
         "createdAt": c.created_at,
         "updatedAt": c.updated_at,
-        "clientReferenceId": c.client_reference_id,
-        "imported": false,
+        "clientReferenceId": c.client_reference_id.as_deref().unwrap_or(""),
+        "imported": c.imported,
         "lastCheckedAt": c.updated_at,
     })
 }

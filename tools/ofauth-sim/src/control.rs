@@ -10,7 +10,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 
 use crate::state::{expire, new_connection, Inner, Sim};
-use crate::{webhooks, Delivery, Faults, RecordedRequest, SimConnection, WebhookMode};
+use crate::{webhooks, Delivery, Faults, HostedMode, RecordedRequest, SimConnection, WebhookMode};
 
 pub(crate) fn routes() -> Router<Arc<Sim>> {
     Router::new()
@@ -27,6 +27,7 @@ pub(crate) fn routes() -> Router<Arc<Sim>> {
             get(control_deliveries).post(control_webhook_mode),
         )
         .route("/__sim/webhooks/release", post(control_release))
+        .route("/__sim/hosted", get(get_hosted).post(set_hosted))
         .route("/health", get(|| async { "ok" }))
 }
 
@@ -60,7 +61,9 @@ async fn control_insert(
     Json(req): Json<InsertConnection>,
 ) -> Json<SimConnection> {
     let mut inner = sim.lock();
-    let conn = new_connection(&mut inner, req.id.clone(), req.client_reference_id);
+    let imported = req.client_reference_id.is_none();
+    let mut conn = new_connection(&mut inner, req.id.clone(), req.client_reference_id);
+    conn.imported = imported;
     inner.connections.insert(req.id, conn.clone());
     Json(conn)
 }
@@ -98,4 +101,13 @@ async fn control_release(State(sim): State<Arc<Sim>>, Query(q): Query<ReleaseQue
 
 async fn control_requests(State(sim): State<Arc<Sim>>) -> Json<Vec<RecordedRequest>> {
     Json(sim.lock().requests.clone())
+}
+
+async fn get_hosted(State(sim): State<Arc<Sim>>) -> Json<HostedMode> {
+    Json(sim.lock().hosted_mode.clone())
+}
+
+async fn set_hosted(State(sim): State<Arc<Sim>>, Json(mode): Json<HostedMode>) -> Json<HostedMode> {
+    sim.lock().hosted_mode = mode.clone();
+    Json(mode)
 }

@@ -1,17 +1,26 @@
 //! The hosted Link pages: the session page and its approve, cancel and fail
 //! actions, which end the session and send the browser to the redirect URL.
+//!
+//! Embedded (`embed=true&embed_origin=<origin>`, as OFAuth's embed library opens
+//! them in an iframe), they tell the parent page instead, with
+//! `postMessage({ type: "OFAUTH_LINK", event, metadata }, <origin>)`: `loaded`,
+//! `success` (`successUrl`, `redirect`, `connection`), `exit` (`type`, `step`,
+//! `error`) and `invalid_session`; and they answer the parent's `exit_requested`.
+//! Every page sends `Content-Security-Policy: frame-ancestors` with the client
+//! app's Allowed Origins, and `embed_origin` must be one of them.
 
 use std::sync::Arc;
 use std::time::SystemTime;
 
 use axum::extract::{Path, Query, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use serde::Deserialize;
+use serde_json::{json, Value};
 
-use crate::state::{iso, new_connection, random_hex, Sim};
+use crate::state::{iso, new_account, new_connection, random_hex, Sim};
 use crate::webhooks;
 
 pub(crate) fn routes() -> Router<Arc<Sim>> {
@@ -22,112 +31,205 @@ pub(crate) fn routes() -> Router<Arc<Sim>> {
         .route("/{session}/fail", get(fail).post(fail))
 }
 
-#[derive(Deserialize)]
-struct StepQuery {
+#[derive(Deserialize, Default)]
+struct PageQuery {
     step: Option<String>,
     error_code: Option<String>,
     username: Option<String>,
+    /// A reconnect signs in to a different OnlyFans account.
+    #[serde(default)]
+    other_account: bool,
+    /// A reconnect comes back with a new connection instead of the one reconnected.
+    #[serde(default)]
+    new_connection: bool,
+    #[serde(default)]
+    embed: bool,
+    embed_origin: Option<String>,
+    theme: Option<String>,
 }
 
-async fn hosted_page(State(sim): State<Arc<Sim>>, Path(session): Path<String>) -> Response {
+/// Where the page reports to when it is embedded.
+struct Embed {
+    origin: String,
+    query: String,
+}
+
+/// `embed_origin` is not one of the client app's Allowed Origins.
+struct NotAllowed;
+
+impl NotAllowed {
+    fn page(self, sim: &Sim) -> Response {
+        page(
+            sim,
+            StatusCode::BAD_REQUEST,
+            "<h1>This origin may not embed OFAuth Link</h1>".into(),
+        )
+    }
+}
+
+impl PageQuery {
+    /// The embed parent, when embedded in an allowed origin.
+    fn embed(&self, sim: &Sim) -> Result<Option<Embed>, NotAllowed> {
+        if !self.embed {
+            return Ok(None);
+        }
+        let origin = self.embed_origin.clone().unwrap_or_default();
+        if !sim.config.allowed_origins.contains(&origin) {
+            return Err(NotAllowed);
+        }
+        let query = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("embed", "true")
+            .append_pair("embed_origin", &origin)
+            .append_pair("theme", self.theme.as_deref().unwrap_or("light"))
+            .finish();
+        Ok(Some(Embed { origin, query }))
+    }
+}
+
+/// An HTML page with the headers every hosted page sends.
+fn page(sim: &Sim, status: StatusCode, html: String) -> Response {
+    let mut resp = (status, Html(html)).into_response();
+    let ancestors = if sim.config.allowed_origins.is_empty() {
+        "'none'".to_string()
+    } else {
+        sim.config.allowed_origins.join(" ")
+    };
+    if let Ok(v) = HeaderValue::from_str(&format!("frame-ancestors {ancestors}")) {
+        resp.headers_mut()
+            .insert(header::CONTENT_SECURITY_POLICY, v);
+    }
+    resp
+}
+
+async fn hosted_page(
+    State(sim): State<Arc<Sim>>,
+    Path(session): Path<String>,
+    Query(q): Query<PageQuery>,
+) -> Response {
+    let embed = match q.embed(&sim) {
+        Ok(e) => e,
+        Err(not_allowed) => return not_allowed.page(&sim),
+    };
     let open = sim
         .lock()
         .sessions
         .get(&session)
-        .map(|s| !s.finished && SystemTime::now() < s.expires_at);
+        .map(|s| !s.finished && !s.invalid && SystemTime::now() < s.expires_at);
     match open {
-        None => (
+        None => page(
+            &sim,
             StatusCode::NOT_FOUND,
-            Html("<h1>Unknown Link session</h1>".to_string()),
-        )
-            .into_response(),
-        Some(false) => finish(&sim, &session, Finish::Expired),
-        Some(true) => Html(hosted_html(&session)).into_response(),
+            "<h1>Unknown Link session</h1>".into(),
+        ),
+        Some(false) => finish(&sim, &session, Finish::Expired, embed.as_ref()),
+        Some(true) => page(&sim, StatusCode::OK, hosted_html(&session, embed.as_ref())),
     }
 }
 
 async fn approve(
     State(sim): State<Arc<Sim>>,
     Path(session): Path<String>,
-    Query(q): Query<StepQuery>,
+    Query(q): Query<PageQuery>,
 ) -> Response {
-    finish(
-        &sim,
-        &session,
-        Finish::Approve {
-            username: q.username,
-        },
-    )
+    let embed = match q.embed(&sim) {
+        Ok(e) => e,
+        Err(not_allowed) => return not_allowed.page(&sim),
+    };
+    let how = Finish::Approve {
+        username: q.username,
+        other_account: q.other_account,
+        new_connection: q.new_connection,
+    };
+    finish(&sim, &session, how, embed.as_ref())
 }
 
 async fn cancel(
     State(sim): State<Arc<Sim>>,
     Path(session): Path<String>,
-    Query(q): Query<StepQuery>,
+    Query(q): Query<PageQuery>,
 ) -> Response {
-    finish(
-        &sim,
-        &session,
-        Finish::Cancel {
-            step: q.step.unwrap_or_else(|| "login".into()),
-        },
-    )
+    let embed = match q.embed(&sim) {
+        Ok(e) => e,
+        Err(not_allowed) => return not_allowed.page(&sim),
+    };
+    let step = q.step.unwrap_or_else(|| "login".into());
+    finish(&sim, &session, Finish::Cancel { step }, embed.as_ref())
 }
 
 async fn fail(
     State(sim): State<Arc<Sim>>,
     Path(session): Path<String>,
-    Query(q): Query<StepQuery>,
+    Query(q): Query<PageQuery>,
 ) -> Response {
-    finish(
-        &sim,
-        &session,
-        Finish::Fail {
-            code: q.error_code.unwrap_or_else(|| "invalid_credentials".into()),
-        },
-    )
+    let embed = match q.embed(&sim) {
+        Ok(e) => e,
+        Err(not_allowed) => return not_allowed.page(&sim),
+    };
+    let code = q.error_code.unwrap_or_else(|| "invalid_credentials".into());
+    finish(&sim, &session, Finish::Fail { code }, embed.as_ref())
 }
 
 enum Finish {
-    Approve { username: Option<String> },
-    Cancel { step: String },
-    Fail { code: String },
+    Approve {
+        username: Option<String>,
+        other_account: bool,
+        new_connection: bool,
+    },
+    Cancel {
+        step: String,
+    },
+    Fail {
+        code: String,
+    },
     Expired,
 }
 
-/// Ends a session and sends the browser to its redirect URL with exactly the documented parameters.
-fn finish(sim: &Arc<Sim>, session_id: &str, how: Finish) -> Response {
+/// Ends a session: redirects the browser to the redirect URL with exactly the
+/// documented parameters, or, embedded, tells the parent page.
+fn finish(sim: &Arc<Sim>, session_id: &str, how: Finish, embed: Option<&Embed>) -> Response {
     let mut inner = sim.lock();
     let Some(session) = inner.sessions.get(session_id).cloned() else {
-        return (
+        return page(
+            sim,
             StatusCode::NOT_FOUND,
-            Html("<h1>Unknown Link session</h1>".to_string()),
-        )
-            .into_response();
+            "<h1>Unknown Link session</h1>".into(),
+        );
     };
-    let usable = !session.finished && SystemTime::now() < session.expires_at;
+    let usable = !session.finished && !session.invalid && SystemTime::now() < session.expires_at;
     let how = if usable { how } else { Finish::Expired };
     if let Some(s) = inner.sessions.get_mut(session_id) {
         s.finished = true;
     }
     let mut params: Vec<(&str, String)> = Vec::new();
     let mut event: Option<(&str, String)> = None;
-    match how {
-        Finish::Approve { username } => {
-            let now = iso(SystemTime::now(), false);
-            let id = match &session.connection_id {
-                Some(existing) if inner.connections.contains_key(existing) => {
-                    if let Some(c) = inner.connections.get_mut(existing) {
-                        c.status = "active".into();
-                        c.updated_at = now;
-                        if session.client_reference_id.is_some() {
-                            c.client_reference_id = session.client_reference_id.clone();
-                        }
+    let message = match how {
+        Finish::Approve {
+            username,
+            other_account,
+            new_connection: fresh,
+        } => {
+            let now = iso(SystemTime::now(), true);
+            let reconnected = session
+                .connection_id
+                .as_ref()
+                .filter(|id| !fresh && inner.connections.contains_key(*id))
+                .cloned();
+            let id = match reconnected {
+                Some(existing) => {
+                    let mut conn = inner.connections[&existing].clone();
+                    conn.status = "active".into();
+                    conn.updated_at = now;
+                    if session.client_reference_id.is_some() {
+                        conn.client_reference_id = session.client_reference_id.clone();
                     }
+                    if other_account {
+                        new_account(&mut inner, &mut conn);
+                    }
+                    inner.connections.insert(existing.clone(), conn);
                     event = Some(("connection.updated", existing.clone()));
-                    existing.clone()
+                    existing
                 }
-                _ => {
+                None => {
                     let id = format!("conn_{}", random_hex(12));
                     let mut conn =
                         new_connection(&mut inner, id.clone(), session.client_reference_id.clone());
@@ -141,24 +243,35 @@ fn finish(sim: &Arc<Sim>, session_id: &str, how: Finish) -> Response {
                 }
             };
             params.push(("status", "success".into()));
-            params.push(("connection_id", id));
+            params.push(("connection_id", id.clone()));
+            let c = &inner.connections[&id];
+            json!({ "event": "success", "connection": {
+                "id": c.id,
+                "userData": { "id": c.user_id, "name": c.name, "username": c.username, "avatar": c.avatar },
+            }})
         }
         Finish::Cancel { step } => {
             params.push(("status", "cancelled".into()));
-            params.push(("step", step));
+            params.push(("step", step.clone()));
+            json!({ "event": "exit", "metadata": { "type": "user_exit", "step": step, "error": null } })
         }
         Finish::Fail { code } => {
             params.push(("status", "error".into()));
-            params.push(("error_code", code));
+            params.push(("error_code", code.clone()));
+            json!({ "event": "exit", "metadata": { "type": "error", "error": {
+                "error_type": code, "error_message": "The account could not be connected.",
+            }}})
         }
         Finish::Expired => {
             params.push(("status", "error".into()));
             params.push(("error_code", "session_expired".into()));
+            json!({ "event": "invalid_session", "metadata": {} })
         }
-    }
+    };
     if let Some(r) = &session.client_reference_id {
         params.push(("client_reference_id", r.clone()));
     }
+    let redirect = inner.hosted_mode.embed_redirect;
     if let Some((kind, id)) = event {
         if let Some(conn) = inner.connections.get(&id).cloned() {
             drop(inner);
@@ -173,11 +286,64 @@ fn finish(sim: &Arc<Sim>, session_id: &str, how: Finish) -> Response {
         }
         Err(_) => session.redirect_url.clone(),
     };
-    (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response()
+    match embed {
+        None => (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response(),
+        Some(embed) => {
+            let mut msg = message;
+            if msg["event"] == "success" {
+                let connection = msg["connection"].take();
+                msg["metadata"] = json!({ "successUrl": location, "redirect": redirect, "connection": connection });
+                if let Some(m) = msg.as_object_mut() {
+                    m.remove("connection");
+                }
+            }
+            page(sim, StatusCode::OK, embed_html(embed, &msg, "Done"))
+        }
+    }
 }
 
-fn hosted_html(session: &str) -> String {
-    // `session` matched a stored key, which this server generated (cs_ + hex).
+/// A page that posts one message to the embedding page.
+fn embed_html(embed: &Embed, message: &Value, title: &str) -> String {
+    let origin = serde_json::to_string(&embed.origin).unwrap_or_default();
+    let msg = serde_json::to_string(message).unwrap_or_default();
+    format!(
+        r#"<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>OFAuth Link (simulator)</title></head>
+<body><p id="outcome">{title}</p>
+<script>
+const origin = {origin};
+const m = {msg};
+window.parent.postMessage({{ type: "OFAUTH_LINK", event: m.event, metadata: m.metadata || {{}} }}, origin);
+</script></body></html>"#
+    )
+}
+
+fn hosted_html(session: &str, embed: Option<&Embed>) -> String {
+    // `session` matched a stored key, which this server generated (cs_ + hex);
+    // the embed query was built here from an allowed origin.
+    let q = embed.map(|e| e.query.clone()).unwrap_or_default();
+    let hidden = embed
+        .map(|e| {
+            url::form_urlencoded::parse(e.query.as_bytes())
+                .map(|(k, v)| format!(r#"<input type="hidden" name="{k}" value="{v}">"#))
+                .collect::<String>()
+        })
+        .unwrap_or_default();
+    let script = embed
+        .map(|e| {
+            let origin = serde_json::to_string(&e.origin).unwrap_or_default();
+            format!(
+                r#"<script>
+const origin = {origin};
+window.parent.postMessage({{ type: "OFAUTH_LINK", event: "loaded", metadata: {{}} }}, origin);
+window.addEventListener("message", (e) => {{
+  if (e.origin !== origin || !e.data || e.data.type !== "OFAUTH_LINK" || e.data.event !== "exit_requested") return;
+  window.parent.postMessage({{ type: "OFAUTH_LINK", event: "exit", metadata: {{ type: "forced_exit", error: null }} }}, origin);
+}});
+</script>"#
+            )
+        })
+        .unwrap_or_default();
     format!(
         r#"<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>OFAuth Link (simulator)</title>
@@ -187,14 +353,15 @@ fieldset{{margin:1rem 0;border:1px solid #ccc;border-radius:.5rem}}button{{paddi
 <body>
 <h1>Connect your OnlyFans account</h1>
 <p><em>Local OFAuth simulator</em>: no real credentials are asked for or sent anywhere.</p>
-<form method="post" action="/{session}/approve"><fieldset><legend>Sign in</legend>
+<form method="post" action="/{session}/approve?{q}"><fieldset><legend>Sign in</legend>
 <p><button id="approve" type="submit">Approve</button></p></fieldset></form>
-<form method="get" action="/{session}/cancel"><fieldset><legend>Cancel</legend>
+<form method="get" action="/{session}/cancel"><fieldset><legend>Cancel</legend>{hidden}
 <select name="step" id="cancel-step"><option>pre-login</option><option>authorization</option><option>login</option><option>2fa</option></select>
 <button id="cancel" type="submit">Cancel</button></fieldset></form>
-<form method="get" action="/{session}/fail"><fieldset><legend>Fail</legend>
+<form method="get" action="/{session}/fail"><fieldset><legend>Fail</legend>{hidden}
 <select name="error_code" id="fail-code"><option>invalid_credentials</option><option>account_locked</option><option>2fa_failed</option><option>session_expired</option></select>
 <button id="fail" type="submit">Fail</button></fieldset></form>
+{script}
 </body></html>"#
     )
 }

@@ -2,17 +2,23 @@
 //! project talks to, behaving as the seed pages and `ofauth-api-notes.md` describe,
 //! with fault switches for tests. Not a mock: it is a real HTTP server.
 //!
-//! API (`apikey` header required):
-//! - `POST /v2/link/init`, `GET /v2/access/self`, `GET /v2/account/connections`,
-//!   `DELETE /v2/account/connections/{id}`
+//! API (`apikey` header required), answering what OFAuth's own SDK models accept:
+//! - `POST /v2/link/init`, `GET /v2/access/self`, `GET /v2/account/connections`
+//!   (newest first), `DELETE /v2/account/connections/{id}`,
+//!   `POST /v2/account/connections/{id}/invalidate`
 //!
 //! Hosted pages: `GET /{session}` (HTML), `/{session}/approve`,
 //! `/{session}/cancel?step=`, `/{session}/fail?error_code=` (303 to the redirect URL).
+//! With `embed=true&embed_origin=<origin>` (the embed library's iframe) they post
+//! `{ type: "OFAUTH_LINK", event, metadata }` messages (`loaded`, `success`,
+//! `exit`, `invalid_session`) to that origin instead of redirecting. Every hosted
+//! page sends `Content-Security-Policy: frame-ancestors` with the allowed origins.
 //!
 //! Control (tests and the demo): `POST /__sim/faults`, `POST /__sim/reset`,
 //! `GET|POST /__sim/connections`, `GET /__sim/requests`,
 //! `POST /__sim/connections/{id}/expire`, `GET|POST /__sim/webhooks` (deliveries;
-//! mode: duplicate, hold, delay, scheme), `POST /__sim/webhooks/release?reverse=`.
+//! mode: duplicate, hold, delay, scheme), `POST /__sim/webhooks/release?reverse=`,
+//! `GET|POST /__sim/hosted` (embed `redirect`, sessions reported invalid).
 //!
 //! System webhooks (`connection.created|updated|expired|disconnected`) are signed
 //! with either scheme and retried like OFAuth's (5 attempts, exponential backoff).
@@ -50,6 +56,8 @@ pub struct SimConfig {
     pub session_ttl: Duration,
     /// Where and how to send system webhooks (none when `None`).
     pub webhook: Option<WebhookConfig>,
+    /// The client app's Allowed Origins: who may frame the hosted pages (embed).
+    pub allowed_origins: Vec<String>,
 }
 
 /// System webhook delivery settings.
@@ -115,6 +123,7 @@ impl Default for SimConfig {
             public_url: None,
             session_ttl: Duration::from_secs(3600),
             webhook: None,
+            allowed_origins: Vec::new(),
         }
     }
 }
@@ -133,8 +142,20 @@ pub struct Faults {
     pub malformed: bool,
     /// `POST /v2/link/init` answers `mode: "whitelabel"`.
     pub whitelabel: bool,
+    /// `GET /v2/account/connections` answers an empty page (a list that lags).
+    pub list_hidden: bool,
     /// Apply the faults only to paths starting with this.
     pub path_prefix: Option<String>,
+}
+
+/// Test switches for the hosted pages.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct HostedMode {
+    /// Embed success metadata says `redirect: true` (the page then follows `successUrl`).
+    pub embed_redirect: bool,
+    /// The next this many sessions opened report themselves invalid (expired).
+    pub invalid_sessions: u32,
 }
 
 /// A connection as the simulator keeps it.
@@ -150,6 +171,10 @@ pub struct SimConnection {
     pub avatar: String,
     pub created_at: String,
     pub updated_at: String,
+    /// Imported into OFAuth (not made through Link).
+    pub imported: bool,
+    /// Creation order (the list answers newest first).
+    pub seq: u64,
 }
 
 /// One API request as received, for assertions.
@@ -273,16 +298,28 @@ impl Simulator {
         sign_headers(&secret, scheme, id, t, body)
     }
 
-    /// Adds an active connection directly (for tests that start from one).
+    /// Adds an active connection directly (for tests that start from one): made by
+    /// the Link attempt `client_reference_id`, or imported when there is none.
     pub fn insert_connection(&self, id: &str, client_reference_id: Option<&str>) -> SimConnection {
         let mut inner = self.sim.lock();
-        let conn = state::new_connection(
+        let mut conn = state::new_connection(
             &mut inner,
             id.to_string(),
             client_reference_id.map(str::to_string),
         );
+        conn.imported = client_reference_id.is_none();
         inner.connections.insert(id.to_string(), conn.clone());
         conn
+    }
+
+    pub fn set_hosted_mode(&self, mode: HostedMode) {
+        self.sim.lock().hosted_mode = mode;
+    }
+
+    /// Disconnects a connection as OFAuth would on its own (sends
+    /// `connection.disconnected`).
+    pub fn disconnect_connection(&self, id: &str) -> bool {
+        state::disconnect(&self.sim, id)
     }
 }
 

@@ -7,6 +7,8 @@
 //!   (default `http://localhost:9000/link/callback`)
 //! - `SIM_PUBLIC_URL`: where browsers reach the hosted pages (default `http://<host>:<port>`)
 //! - `SIM_SESSION_TTL_SECS` (3600)
+//! - `SIM_ALLOWED_ORIGINS`: comma-separated Allowed Origins (who may embed the
+//!   hosted pages; `frame-ancestors`)
 //! - `SIM_WEBHOOK_URL`, `SIM_WEBHOOK_SECRET` (`whsec_<base64>`), `SIM_WEBHOOK_SCHEME`
 //!   (`ofauth` or `svix`): send signed system webhooks there
 
@@ -31,6 +33,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .filter(|s| !s.is_empty())
             .collect(),
         public_url: var("SIM_PUBLIC_URL"),
+        allowed_origins: var("SIM_ALLOWED_ORIGINS")
+            .unwrap_or_default()
+            .split(',')
+            .map(|s| s.trim().trim_end_matches('/').to_string())
+            .filter(|s| !s.is_empty())
+            .collect(),
         session_ttl: Duration::from_secs(
             var("SIM_SESSION_TTL_SECS")
                 .map(|s| s.parse())

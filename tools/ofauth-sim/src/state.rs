@@ -6,7 +6,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 
 use crate::{
-    webhooks, Delivery, Faults, RecordedRequest, SimConfig, SimConnection, SimEvent, WebhookMode,
+    webhooks, Delivery, Faults, HostedMode, RecordedRequest, SimConfig, SimConnection, SimEvent,
+    WebhookMode,
 };
 
 #[derive(Debug, Clone)]
@@ -16,6 +17,8 @@ pub(crate) struct Session {
     pub(crate) connection_id: Option<String>,
     pub(crate) expires_at: SystemTime,
     pub(crate) finished: bool,
+    /// Reported invalid when opened (a [`HostedMode::invalid_sessions`] switch).
+    pub(crate) invalid: bool,
 }
 
 #[derive(Debug, Default)]
@@ -28,6 +31,7 @@ pub(crate) struct Inner {
     pub(crate) webhook_mode: WebhookMode,
     pub(crate) held: Vec<SimEvent>,
     pub(crate) deliveries: Vec<Delivery>,
+    pub(crate) hosted_mode: HostedMode,
 }
 
 pub(crate) struct Sim {
@@ -50,19 +54,46 @@ pub(crate) fn new_connection(
     id: String,
     client_reference_id: Option<String>,
 ) -> SimConnection {
-    inner.next_account += 1;
-    let n = inner.next_account;
-    let now = iso(SystemTime::now(), false);
-    SimConnection {
+    let now = iso(SystemTime::now(), true);
+    let mut conn = SimConnection {
         id,
         status: "active".into(),
         client_reference_id,
-        user_id: format!("{}", 100_000 + n),
-        username: format!("creator{n}"),
-        name: format!("Sandbox Creator {n}"),
-        avatar: format!("https://avatars.sandbox.invalid/creator{n}.png"),
+        user_id: String::new(),
+        username: String::new(),
+        name: String::new(),
+        avatar: String::new(),
         created_at: now.clone(),
         updated_at: now,
+        imported: false,
+        seq: 0,
+    };
+    new_account(inner, &mut conn);
+    conn.seq = inner.next_account;
+    conn
+}
+
+/// Gives a connection a fresh OnlyFans account (a new one, or a reconnect that
+/// signed in to someone else).
+pub(crate) fn new_account(inner: &mut Inner, conn: &mut SimConnection) {
+    inner.next_account += 1;
+    let n = inner.next_account;
+    conn.user_id = format!("{}", 100_000 + n);
+    conn.username = format!("creator{n}");
+    conn.name = format!("Sandbox Creator {n}");
+    conn.avatar = format!("https://avatars.sandbox.invalid/creator{n}.png");
+}
+
+/// Removes a connection (OFAuth's disconnect) and sends `connection.disconnected`.
+pub(crate) fn disconnect(sim: &Arc<Sim>, id: &str) -> bool {
+    let removed = sim.lock().connections.remove(id);
+    match removed {
+        Some(mut conn) => {
+            conn.status = "disconnected".into();
+            webhooks::emit(sim, "connection.disconnected", &conn);
+            true
+        }
+        None => false,
     }
 }
 
@@ -73,7 +104,7 @@ pub(crate) fn expire(sim: &Arc<Sim>, id: &str) -> bool {
             return false;
         };
         c.status = "expired".into();
-        c.updated_at = iso(SystemTime::now(), false);
+        c.updated_at = iso(SystemTime::now(), true);
         c.clone()
     };
     webhooks::emit(sim, "connection.expired", &conn);

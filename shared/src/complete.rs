@@ -1,0 +1,416 @@
+//! complete: `POST /link/complete`, where the signed-in user finishes a Link flow
+//! from the browser that completed it at OFAuth. This is presence: the binding
+//! happens only for the user who started the attempt, with what only that
+//! browser received.
+//!
+//! - Redirect flow: `{ "code": "lc_…" }`, the one-time code the callback put on the
+//!   app's return page.
+//! - Popup (embed) flow: `{ "attemptId": "la_…", "connectionId": "conn_…" }`, from
+//!   the page that started the attempt and opened OFAuth's iframe, which handed
+//!   it the connection id (`onSuccess(metadata.connection.id)`).
+//!
+//! Answers `200 { "status": "active", "connectionId" }` once the connection is
+//! the user's, or `202 { "status": "verifying", "connectionId", "verifyBy" }`
+//! while OFAuth's attestation of its origin has not arrived (never bound when it
+//! does not arrive by `verifyBy`).
+//!
+//! A valid code completed by a different signed-in user is a fixation attempt
+//! (someone sent the user a Link URL they started): it is refused, the attempt
+//! ends, and a new connection it made is disconnected at OFAuth (it was made
+//! against its account holder's intent, and nobody may own it).
+
+use std::time::SystemTime;
+
+use lambda_http::http::{Method, StatusCode};
+use lambda_http::{Body, Request, Response};
+use serde::{Deserialize, Serialize};
+
+use crate::config::Config;
+use crate::error::ApiError;
+use crate::http::{self, Cors};
+use crate::identity::{self, IdentityRules};
+use crate::ids::{mask, AttemptId, CompletionCode, ConnectionId};
+use crate::ofauth::OfAuthClient;
+use crate::provenance::{Finished, Provenance, Verified};
+use crate::refusal::{codes, Refusal, Severity};
+use crate::store::{AttemptEnd, AttemptStatus, LinkAttempt, Store};
+use crate::time::{epoch, rfc3339};
+
+/// Largest body accepted; the real one is under 200 bytes.
+pub const MAX_BODY_BYTES: usize = 2 * 1024;
+
+/// What the completion call needs, built once per process.
+#[derive(Debug, Clone)]
+pub struct CompleteService {
+    pub provenance: Provenance,
+    pub identity: IdentityRules,
+    pub cors: Cors,
+}
+
+impl CompleteService {
+    pub fn new(config: &Config, store: Store, ofauth: OfAuthClient) -> Self {
+        Self {
+            provenance: Provenance::new(config, store, ofauth),
+            identity: IdentityRules::from_config(config),
+            cors: Cors::for_config(config, "POST, OPTIONS"),
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct CompleteRequest {
+    #[serde(default)]
+    code: Option<String>,
+    #[serde(default)]
+    attempt_id: Option<String>,
+    #[serde(default)]
+    connection_id: Option<String>,
+}
+
+/// A validated request: which proof of presence it carries.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Completion {
+    Redirect(CompletionCode),
+    Embed {
+        attempt: AttemptId,
+        connection: ConnectionId,
+    },
+}
+
+/// Parses and validates the body.
+pub fn parse_request(body: &[u8]) -> Result<Completion, ApiError> {
+    let invalid = |m: &'static str| ApiError::bad_request(codes::INVALID_REQUEST, m);
+    let req: CompleteRequest = serde_json::from_slice(body).map_err(|_| {
+        invalid("The body must be a JSON object with `code`, or `attemptId` and `connectionId`.")
+    })?;
+    match req {
+        CompleteRequest {
+            code: Some(code),
+            attempt_id: None,
+            connection_id: None,
+        } => CompletionCode::parse(&code)
+            .map(Completion::Redirect)
+            .ok_or_else(|| {
+                ApiError::from(Refusal::new(
+                    codes::INVALID_CODE,
+                    Severity::Warn,
+                    "malformed completion code",
+                ))
+            }),
+        CompleteRequest {
+            code: None,
+            attempt_id: Some(a),
+            connection_id: Some(c),
+        } => match (AttemptId::parse(&a), ConnectionId::parse(&c)) {
+            (Some(attempt), Some(connection)) => Ok(Completion::Embed {
+                attempt,
+                connection,
+            }),
+            _ => Err(invalid("attemptId or connectionId is not valid.")),
+        },
+        _ => Err(invalid(
+            "Send either `code`, or `attemptId` and `connectionId`.",
+        )),
+    }
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Answer<'a> {
+    status: &'a str,
+    connection_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    verify_by: Option<String>,
+}
+
+/// Handles one request.
+pub async fn handle(req: Request, svc: &CompleteService) -> Response<Body> {
+    http::json_api(&req, &svc.cors, complete(&req, svc)).await
+}
+
+/// The callback function serves the return leg's two routes: `GET /link/callback`
+/// and `POST /link/complete`.
+#[derive(Debug, Clone)]
+pub struct ReturnLeg {
+    pub callback: crate::callback::CallbackService,
+    pub complete: CompleteService,
+}
+
+impl ReturnLeg {
+    pub fn new(config: &Config, store: Store, ofauth: OfAuthClient) -> Self {
+        Self {
+            callback: crate::callback::CallbackService::new(config, store.clone(), ofauth.clone()),
+            complete: CompleteService::new(config, store, ofauth),
+        }
+    }
+}
+
+/// Routes a request of the callback function.
+pub async fn handle_return_leg(req: Request, svc: &ReturnLeg) -> Response<Body> {
+    use lambda_http::RequestExt;
+    if req.raw_http_path() == crate::config::routes::COMPLETE.1 {
+        handle(req, &svc.complete).await
+    } else {
+        crate::callback::handle(req, &svc.callback).await
+    }
+}
+
+async fn complete(req: &Request, svc: &CompleteService) -> Result<Response<Body>, ApiError> {
+    if req.method() != Method::POST {
+        return Err(ApiError::method_not_allowed("POST, OPTIONS"));
+    }
+    let user = identity::caller(req, &svc.identity)
+        .ok_or_else(|| ApiError::unauthenticated("Sign in to finish connecting your account."))?;
+    let body = http::body_bytes(req, MAX_BODY_BYTES)
+        .ok_or_else(|| ApiError::bad_request("body_too_large", "The request body is too large."))?;
+    let now = SystemTime::now();
+    let (attempt, connection, finished) = match parse_request(body)? {
+        Completion::Redirect(code) => redirect(&user, &code, svc, now).await?,
+        Completion::Embed {
+            attempt,
+            connection,
+        } => embed(&user, &attempt, &connection, svc, now).await?,
+    };
+    let (status, answer) = match finished {
+        Finished::Active => (
+            StatusCode::OK,
+            Answer {
+                status: "active",
+                connection_id: connection.as_str(),
+                verify_by: None,
+            },
+        ),
+        Finished::Verifying { verify_by_epoch } => (
+            StatusCode::ACCEPTED,
+            Answer {
+                status: "verifying",
+                connection_id: connection.as_str(),
+                verify_by: Some(rfc3339(
+                    std::time::UNIX_EPOCH
+                        + std::time::Duration::from_secs(verify_by_epoch.max(0) as u64),
+                )),
+            },
+        ),
+    };
+    tracing::info!(
+        outcome = answer.status,
+        status = status.as_u16(),
+        user = %mask(&user),
+        attempt = ?attempt.id,
+        connection = %connection.masked(),
+    );
+    Ok(http::json(status, &answer))
+}
+
+/// The state of an attempt its user already completed, for a repeated call.
+fn already(attempt: &LinkAttempt) -> Option<Finished> {
+    match attempt.status {
+        AttemptStatus::Completed => Some(Finished::Active),
+        AttemptStatus::Verifying => Some(Finished::Verifying {
+            verify_by_epoch: attempt.expires_at_epoch,
+        }),
+        _ => None,
+    }
+}
+
+async fn redirect(
+    user: &str,
+    code: &CompletionCode,
+    svc: &CompleteService,
+    now: SystemTime,
+) -> Result<(LinkAttempt, ConnectionId, Finished), ApiError> {
+    let invalid = || {
+        Refusal::new(
+            codes::INVALID_CODE,
+            Severity::Warn,
+            "unknown, wrong or expired code",
+        )
+    };
+    let attempt = svc
+        .provenance
+        .store
+        .get_attempt(code.attempt())
+        .await?
+        .ok_or_else(invalid)?;
+    let valid = attempt
+        .code_hash
+        .as_deref()
+        .is_some_and(|h| code.matches(h))
+        && attempt.code_expires_epoch.is_some_and(|e| e > epoch(now));
+    let (true, Some(connection)) = (valid, attempt.connection.clone()) else {
+        return Err(invalid().into());
+    };
+    if attempt.user_id != user {
+        return Err(fixation(&attempt, &connection, user, svc, now).await.into());
+    }
+    if let Some(done) = already(&attempt) {
+        return Ok((attempt, connection, done));
+    }
+    if attempt.status != AttemptStatus::Returned {
+        return Err(Refusal::new(
+            codes::INVALID_STATE,
+            Severity::Warn,
+            format!("attempt is {}", attempt.status.as_str()),
+        )
+        .into());
+    }
+    if let Some(r) = Provenance::expired(&attempt, now) {
+        return Err(r.into());
+    }
+    let verified = Verified {
+        account: attempt.account.clone(),
+        attested: attempt.attested,
+        looked_up: false,
+    };
+    let finished = svc
+        .provenance
+        .finish(&attempt, &connection, &verified, now)
+        .await?;
+    Ok((attempt, connection, finished))
+}
+
+/// A valid code in the hands of another signed-in user: the Link URL was started
+/// by the attempt's user and finished by someone else. Refused; the attempt ends;
+/// a new connection is disconnected at OFAuth so that nobody holds it.
+async fn fixation(
+    attempt: &LinkAttempt,
+    connection: &ConnectionId,
+    user: &str,
+    svc: &CompleteService,
+    now: SystemTime,
+) -> Refusal {
+    let p = &svc.provenance;
+    let mut disconnected = false;
+    if attempt.status == AttemptStatus::Returned {
+        let end = AttemptEnd::Refused {
+            error_code: codes::COMPLETION_REFUSED.into(),
+        };
+        if let Err(e) = p.store.end_attempt(attempt, &end, now).await {
+            tracing::warn!(attempt = ?attempt.id, error = %e, "ending a refused attempt failed");
+        }
+        let unbound = match p.store.get_connection(connection).await {
+            Ok(record) => record.is_none_or(|r| r.user_id.is_none()),
+            Err(_) => false,
+        };
+        if attempt.reconnect.is_none() && unbound {
+            match p.ofauth.delete_connection(connection).await {
+                Ok(()) => disconnected = true,
+                Err(e) => {
+                    tracing::error!(connection = %connection.masked(), error = %e, "disconnecting a refused connection failed; it stays unbound for reconciliation")
+                }
+            }
+        }
+    }
+    Refusal::new(
+        codes::COMPLETION_REFUSED,
+        Severity::Security,
+        format!(
+            "attempt of user {} completed by user {} (fixation?); refused, {} disconnected at OFAuth: {disconnected}",
+            mask(&attempt.user_id),
+            mask(user),
+            connection.masked(),
+        ),
+    )
+}
+
+async fn embed(
+    user: &str,
+    attempt_id: &AttemptId,
+    connection: &ConnectionId,
+    svc: &CompleteService,
+    now: SystemTime,
+) -> Result<(LinkAttempt, ConnectionId, Finished), ApiError> {
+    let not_found = || {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "attempt_not_found",
+            "No such Link attempt for this user.",
+        )
+    };
+    // Another user's attempt id is not theirs to complete (and, unlike a code in
+    // a redirect, not a fixation: the popup runs in the starter's own page).
+    let attempt = svc
+        .provenance
+        .store
+        .get_attempt(attempt_id)
+        .await?
+        .filter(|a| a.user_id == user)
+        .ok_or_else(not_found)?;
+    if attempt.connection.as_ref() == Some(connection) {
+        if let Some(done) = already(&attempt) {
+            return Ok((attempt, connection.clone(), done));
+        }
+    }
+    match attempt.status {
+        AttemptStatus::Pending => {}
+        AttemptStatus::Returned => {
+            return Err(Refusal::new(
+                codes::CODE_REQUIRED,
+                Severity::Warn,
+                "the browser came back through the callback; only its code completes the attempt",
+            )
+            .into())
+        }
+        other => {
+            return Err(Refusal::new(
+                codes::INVALID_STATE,
+                Severity::Warn,
+                format!("attempt is {}", other.as_str()),
+            )
+            .into())
+        }
+    }
+    if let Some(r) = Provenance::expired(&attempt, now) {
+        return Err(r.into());
+    }
+    let p = &svc.provenance;
+    let verified = p.verify(&attempt, connection, now).await?;
+    let finished = p.finish(&attempt, connection, &verified, now).await?;
+    Ok((attempt, connection.clone(), finished))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_carry_one_proof() {
+        let a = AttemptId::generate().unwrap();
+        let code = CompletionCode::generate(&a).unwrap();
+        assert_eq!(
+            parse_request(format!(r#"{{"code":"{}"}}"#, code.reveal()).as_bytes()).unwrap(),
+            Completion::Redirect(code.clone())
+        );
+        assert!(matches!(
+            parse_request(
+                format!(
+                    r#"{{"attemptId":"{}","connectionId":"conn_1"}}"#,
+                    a.as_str()
+                )
+                .as_bytes()
+            )
+            .unwrap(),
+            Completion::Embed { .. }
+        ));
+        let code_of = |b: &str| parse_request(b.as_bytes()).unwrap_err().code;
+        assert_eq!(code_of("{}"), codes::INVALID_REQUEST);
+        assert_eq!(code_of("[]"), codes::INVALID_REQUEST);
+        assert_eq!(code_of(r#"{"code":"lc_x"}"#), codes::INVALID_CODE);
+        assert_eq!(
+            code_of(&format!(
+                r#"{{"code":"{}","connectionId":"conn_1"}}"#,
+                code.reveal()
+            )),
+            codes::INVALID_REQUEST
+        );
+        assert_eq!(
+            code_of(r#"{"attemptId":"user-1","connectionId":"conn_1"}"#),
+            codes::INVALID_REQUEST
+        );
+        assert_eq!(
+            code_of(r#"{"code":"x","userId":"u"}"#),
+            codes::INVALID_REQUEST
+        );
+    }
+}

@@ -1,0 +1,379 @@
+//! Provenance: a connection becomes a user's only when OFAuth attests that one of
+//! that user's attempts produced it, and only when that user completes the flow.
+//!
+//! OFAuth has no exchange step (nothing like Plaid's `public_token`): the only
+//! correlation between a Link session and the connection it produced is the
+//! `clientReferenceId` this service sets to the attempt id. It comes back in the
+//! redirect (forgeable), in the signed webhooks, and on each connection of
+//! `GET /v2/account/connections`. So an attempt's connection is attested by a
+//! signed webhook naming the attempt (recorded on the connection item by the
+//! webhook) or by the connections list, searched newest first within a page cap.
+//! `GET /v2/access/self` only proves the connection is live and says whose
+//! account it is; it proves nothing about where the connection came from.
+
+use std::time::SystemTime;
+
+use crate::ids::ConnectionId;
+use crate::ofauth::{AccountProfile, ConnectionCheck, Lookup, OfAuthClient};
+use crate::refusal::{codes, Refusal, Severity};
+use crate::store::{AttemptEnd, AttemptStatus, LinkAttempt, Store, StoreError};
+use crate::time::epoch;
+
+/// What a returned connection was verified to be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    pub account: AccountProfile,
+    /// OFAuth attested that this attempt produced it (or it is already this
+    /// user's: a reconnect).
+    pub attested: bool,
+    /// The connections list was searched just now (no need to search it again).
+    pub looked_up: bool,
+}
+
+/// How a completed attempt ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Finished {
+    /// Bound to the user: usable now.
+    Active,
+    /// Waiting for OFAuth's attestation until the attempt expires.
+    Verifying { verify_by_epoch: i64 },
+}
+
+/// What OFAuth's attestation says of an attempt and a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    ThisAttempt,
+    Elsewhere,
+    Unknown,
+}
+
+/// The checks and the binding, shared by the callback and the completion call.
+#[derive(Debug, Clone)]
+pub struct Provenance {
+    pub store: Store,
+    pub ofauth: OfAuthClient,
+    /// The connections list search: items per page, pages at most.
+    pub list_page_size: u32,
+    pub list_max_pages: u32,
+}
+
+impl Provenance {
+    pub fn new(config: &crate::config::Config, store: Store, ofauth: OfAuthClient) -> Self {
+        Self {
+            store,
+            ofauth,
+            list_page_size: config.list_page_size,
+            list_max_pages: config.list_max_pages,
+        }
+    }
+
+    /// Ends the attempt and refuses. When the end cannot be written, the refusal
+    /// stands (the attempt expires by itself); when the store is down, the user is
+    /// told to retry instead.
+    async fn refuse(
+        &self,
+        attempt: &LinkAttempt,
+        end: AttemptEnd,
+        refusal: Refusal,
+        now: SystemTime,
+    ) -> Refusal {
+        match self.store.end_attempt(attempt, &end, now).await {
+            Ok(()) | Err(StoreError::AttemptNotUsable) => refusal,
+            Err(e) => e.into(),
+        }
+    }
+
+    /// Checks a connection an attempt came back with: not another user's, live at
+    /// OFAuth, for a reconnect the same connection and account, and for a new
+    /// connection produced by this attempt as far as OFAuth attests it now.
+    /// DynamoDB first (a conflict costs no OFAuth call), then OFAuth's
+    /// `access/self` and the list search at the same time.
+    pub async fn verify(
+        &self,
+        attempt: &LinkAttempt,
+        connection: &ConnectionId,
+        now: SystemTime,
+    ) -> Result<Verified, Refusal> {
+        let failed = |code: &'static str| AttemptEnd::Failed {
+            error_code: code.into(),
+        };
+        if let Some(target) = attempt.reconnect.as_ref().filter(|t| *t != connection) {
+            let refusal = Refusal::new(
+                codes::CONNECTION_MISMATCH,
+                Severity::Security,
+                format!(
+                    "reconnect of {} came back with {}",
+                    target.masked(),
+                    connection.masked()
+                ),
+            );
+            return Err(self
+                .refuse(attempt, failed(codes::CONNECTION_MISMATCH), refusal, now)
+                .await);
+        }
+        let record = self.store.get_connection(connection).await?;
+        if record
+            .as_ref()
+            .is_some_and(|r| r.is_owned_by_another(&attempt.user_id))
+        {
+            let refusal = Refusal::new(
+                codes::CONNECTION_CONFLICT,
+                Severity::Security,
+                format!(
+                    "{} is recorded for another user (a replayed or leaked id?)",
+                    connection.masked()
+                ),
+            );
+            return Err(self
+                .refuse(attempt, failed(codes::CONNECTION_CONFLICT), refusal, now)
+                .await);
+        }
+        let owned = record
+            .as_ref()
+            .is_some_and(|r| r.is_owned_by(&attempt.user_id));
+        let from_webhook = match record.as_ref().and_then(|r| r.attested_attempt.as_deref()) {
+            Some(a) if a == attempt.id.as_str() => Origin::ThisAttempt,
+            Some(_) if !owned => Origin::Elsewhere,
+            _ => Origin::Unknown,
+        };
+        let search = !owned && from_webhook == Origin::Unknown;
+        let (check, lookup) = tokio::join!(self.ofauth.check_connection(connection), async {
+            if search {
+                Some(self.search(attempt, connection).await)
+            } else {
+                None
+            }
+        });
+        let account = match check {
+            Ok(ConnectionCheck::Authenticated(account)) => account,
+            Ok(ConnectionCheck::NotAuthenticated) => {
+                let refusal = Refusal::new(
+                    codes::CONNECTION_NOT_VERIFIED,
+                    Severity::Warn,
+                    format!(
+                        "OFAuth does not confirm {}; nothing recorded",
+                        connection.masked()
+                    ),
+                );
+                return Err(self
+                    .refuse(
+                        attempt,
+                        failed(codes::CONNECTION_NOT_VERIFIED),
+                        refusal,
+                        now,
+                    )
+                    .await);
+            }
+            Err(e) => {
+                return Err(Refusal::unavailable(format_args!(
+                    "confirming the connection with OFAuth failed: {e}"
+                )))
+            }
+        };
+        if owned {
+            // A reconnect (or the same connection again) of a connection already
+            // this user's: it must still be the same OnlyFans account.
+            let recorded = record.as_ref().and_then(|r| r.account.id.as_deref());
+            if let (Some(recorded), Some(now_id)) = (recorded, account.id.as_deref()) {
+                if recorded != now_id {
+                    return Err(self.account_mismatch(attempt, connection, now).await);
+                }
+            }
+            return Ok(Verified {
+                account,
+                attested: true,
+                looked_up: false,
+            });
+        }
+        let origin = match (from_webhook, lookup) {
+            (Origin::Unknown, Some(found)) => found,
+            (origin, _) => origin,
+        };
+        if origin == Origin::Elsewhere {
+            let refusal = Refusal::new(
+                codes::CONNECTION_NOT_VERIFIED,
+                Severity::Security,
+                format!(
+                    "OFAuth attests that {} came from another origin (another attempt or an import)",
+                    connection.masked()
+                ),
+            );
+            return Err(self
+                .refuse(
+                    attempt,
+                    failed(codes::CONNECTION_NOT_VERIFIED),
+                    refusal,
+                    now,
+                )
+                .await);
+        }
+        Ok(Verified {
+            account,
+            attested: origin == Origin::ThisAttempt,
+            looked_up: search,
+        })
+    }
+
+    /// A reconnect signed in to another OnlyFans account: refused, and the
+    /// connection invalidated at OFAuth, since it now holds an account its owner
+    /// did not have (a victim's, when a reconnect link was sent to someone).
+    async fn account_mismatch(
+        &self,
+        attempt: &LinkAttempt,
+        connection: &ConnectionId,
+        now: SystemTime,
+    ) -> Refusal {
+        let invalidated = self.ofauth.invalidate_connection(connection).await;
+        if let Err(e) = &invalidated {
+            tracing::error!(connection = %connection.masked(), error = %e, "invalidating a connection that changed account failed");
+        }
+        let refusal = Refusal::new(
+            codes::ACCOUNT_MISMATCH,
+            Severity::Security,
+            format!(
+                "reconnect of {} signed in to a different account; invalidated at OFAuth: {}",
+                connection.masked(),
+                invalidated.is_ok()
+            ),
+        );
+        self.refuse(
+            attempt,
+            AttemptEnd::Refused {
+                error_code: codes::ACCOUNT_MISMATCH.into(),
+            },
+            refusal,
+            now,
+        )
+        .await
+    }
+
+    /// The connections list, searched newest first within the page cap. A failed
+    /// search attests nothing either way.
+    async fn search(&self, attempt: &LinkAttempt, connection: &ConnectionId) -> Origin {
+        match self
+            .ofauth
+            .find_connection(connection, self.list_page_size, self.list_max_pages)
+            .await
+        {
+            Ok(Lookup::Found(c))
+                if c.client_reference_id.as_deref() == Some(attempt.id.as_str()) =>
+            {
+                Origin::ThisAttempt
+            }
+            Ok(Lookup::Found(_)) => Origin::Elsewhere,
+            Ok(Lookup::NotFound { .. }) => Origin::Unknown,
+            Err(e) => {
+                tracing::warn!(connection = %connection.masked(), error = %e, "searching OFAuth's connections list failed; attestation unknown");
+                Origin::Unknown
+            }
+        }
+    }
+
+    /// Completes an attempt its user finished: binds the connection when OFAuth
+    /// has attested it (now, or since the callback), or leaves the attempt
+    /// verifying until an attestation arrives.
+    pub async fn finish(
+        &self,
+        attempt: &LinkAttempt,
+        connection: &ConnectionId,
+        verified: &Verified,
+        now: SystemTime,
+    ) -> Result<Finished, Refusal> {
+        let from = [AttemptStatus::Pending, AttemptStatus::Returned];
+        let mut attested = verified.attested;
+        if !attested {
+            let record = self.store.get_connection(connection).await?;
+            let origin = match record.and_then(|r| r.attested_attempt) {
+                Some(a) if a == attempt.id.as_str() => Origin::ThisAttempt,
+                Some(_) => Origin::Elsewhere,
+                None if verified.looked_up => Origin::Unknown,
+                None => self.search(attempt, connection).await,
+            };
+            if origin == Origin::Elsewhere {
+                let refusal = Refusal::new(
+                    codes::CONNECTION_NOT_VERIFIED,
+                    Severity::Security,
+                    format!(
+                        "OFAuth attests that {} came from another origin",
+                        connection.masked()
+                    ),
+                );
+                let end = AttemptEnd::Failed {
+                    error_code: codes::CONNECTION_NOT_VERIFIED.into(),
+                };
+                return Err(self.refuse(attempt, end, refusal, now).await);
+            }
+            attested = origin == Origin::ThisAttempt;
+        }
+        if !attested {
+            match self
+                .store
+                .verify_later(attempt, connection, &verified.account, now)
+                .await
+            {
+                Ok(()) => {
+                    return Ok(Finished::Verifying {
+                        verify_by_epoch: attempt.expires_at_epoch,
+                    })
+                }
+                // Attested for this attempt since it was read (or a retried write
+                // that committed): decide on what the table holds now.
+                Err(StoreError::AttemptNotUsable) => {
+                    return match self.store.get_attempt(&attempt.id).await? {
+                        Some(a) if a.status == AttemptStatus::Verifying => {
+                            Ok(Finished::Verifying {
+                                verify_by_epoch: a.expires_at_epoch,
+                            })
+                        }
+                        Some(a) if a.status == AttemptStatus::Completed => Ok(Finished::Active),
+                        Some(a) if from.contains(&a.status) => {
+                            self.bind(&a, connection, &verified.account, now).await
+                        }
+                        _ => Err(StoreError::AttemptNotUsable.into()),
+                    };
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        self.bind(attempt, connection, &verified.account, now).await
+    }
+
+    async fn bind(
+        &self,
+        attempt: &LinkAttempt,
+        connection: &ConnectionId,
+        account: &AccountProfile,
+        now: SystemTime,
+    ) -> Result<Finished, Refusal> {
+        let from = [AttemptStatus::Pending, AttemptStatus::Returned];
+        match self
+            .store
+            .bind_connection(attempt, &from, connection, account, true, now)
+            .await
+        {
+            Ok(()) => Ok(Finished::Active),
+            Err(StoreError::ConnectionOwnedByAnotherUser) => {
+                let refusal = Refusal::new(
+                    codes::CONNECTION_CONFLICT,
+                    Severity::Security,
+                    format!(
+                        "{} was bound to another user meanwhile",
+                        connection.masked()
+                    ),
+                );
+                let end = AttemptEnd::Failed {
+                    error_code: codes::CONNECTION_CONFLICT.into(),
+                };
+                Err(self.refuse(attempt, end, refusal, now).await)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Whether an attempt can still be completed at `now`.
+    pub fn expired(attempt: &LinkAttempt, now: SystemTime) -> Option<Refusal> {
+        attempt
+            .is_expired(epoch(now))
+            .then(|| Refusal::new(codes::SESSION_EXPIRED, Severity::Info, "attempt expired"))
+    }
+}
