@@ -1,4 +1,5 @@
-// The demo frontend: how a real frontend integrates with this backend.
+// The demo frontend: how a real frontend integrates with this backend, in both
+// of OFAuth's integrations (redirect and popup).
 "use strict";
 
 const api = window.DEMO_CONFIG.apiBase;
@@ -17,24 +18,104 @@ function say(text) {
   $("message").textContent = text;
 }
 
-// Step 1 and 2 of OFAuth's redirect flow, as close to its documented snippet as
-// this backend allows: the backend calls /v2/link/init; the page checks the mode
-// and redirects.
-async function connect(connectionId) {
+function show(kind, text) {
+  const box = $("result");
+  box.className = kind;
+  box.textContent = text;
+  box.dataset.kind = kind;
+  box.hidden = false;
+}
+
+// Step 1: the backend calls /v2/link/init and answers OFAuth's session
+// ({ mode, url, expiresAt }) plus this backend's attemptId.
+async function createSession(connectionId) {
   const response = await fetch(`${api}/link/session`, {
     method: "POST",
     headers: headers(),
     body: JSON.stringify(connectionId ? { connectionId } : {}),
   });
   const session = await response.json();
-  if (!response.ok) {
-    say(`Could not start: ${session.error} (${session.message})`);
-    return;
-  }
+  if (!response.ok) throw new Error(`Could not start: ${session.error} (${session.message})`);
   if (session.mode !== "hosted") {
     throw new Error(`Expected hosted Link session, received ${session.mode}`);
   }
+  return session;
+}
+
+// Redirect flow, step 2: send the browser to OFAuth's hosted page.
+async function connect(connectionId) {
+  const session = await createSession(connectionId);
   window.location.href = session.url;
+}
+
+// The last step of both flows: the signed-in user completes, with what only this
+// browser received (the code on the return page, or the connection id the popup
+// reported). 200: active; 202: verifying until OFAuth attests the connection.
+async function complete(body) {
+  const response = await fetch(`${api}/link/complete`, {
+    method: "POST",
+    headers: headers(),
+    body: JSON.stringify(body),
+  });
+  const answer = await response.json();
+  if (response.status === 200) {
+    show("success", `Connected: ${answer.connectionId}`);
+  } else if (response.status === 202) {
+    show("verifying", `Verifying ${answer.connectionId}…`);
+    waitForAttestation(answer.connectionId, Date.parse(answer.verifyBy));
+  } else {
+    show("error", `Could not connect: ${answer.error}`);
+  }
+  await loadConnections();
+}
+
+// A verifying connection becomes active when OFAuth's attestation lands; poll
+// the list until then (or until the attempt's deadline passes).
+async function waitForAttestation(id, deadline) {
+  while (Date.now() < deadline + 5000) {
+    await new Promise((r) => setTimeout(r, 1500));
+    const list = await loadConnections();
+    const c = list.find((x) => x.id === id);
+    if (c && c.status === "active") {
+      show("success", `Connected: ${id}`);
+      return;
+    }
+    if (!c || c.status === "unverified") break;
+  }
+  show("error", `Could not verify ${id} with OFAuth; it was not added.`);
+}
+
+// Popup flow: OFAuth's embed library opens the session in a modal iframe; the
+// page that started the attempt completes it when the iframe reports success.
+function embedLibrary() {
+  if (new URLSearchParams(window.location.search).get("embed") !== "cdn") {
+    return Promise.resolve(window.OFAuthLinkEmbed);
+  }
+  // The real library from OFAuth's CDN (not reachable from this project's
+  // machines, so unverified here).
+  return import("https://cdn.jsdelivr.net/npm/@ofauth/link-embed@5/+esm").then(
+    (m) => m.OFAuthLinkEmbed || m.default,
+  );
+}
+
+async function connectPopup() {
+  const OFAuthLinkEmbed = await embedLibrary();
+  let session = await createSession();
+  const handler = OFAuthLinkEmbed.create({
+    theme: "light",
+    onSuccess: async (metadata) => {
+      await complete({ attemptId: session.attemptId, connectionId: metadata.connection.id });
+    },
+    onClose: (metadata) => {
+      show("cancelled", `Closed${metadata.step ? ` at step: ${metadata.step}` : ""}`);
+    },
+    onInvalidSession: async () => {
+      say("The Link session expired; opened a new one.");
+      session = await createSession();
+      handler.open(session.url);
+    },
+  });
+  handler.open(session.url);
 }
 
 async function disconnect(id) {
@@ -72,41 +153,44 @@ async function loadConnections() {
       return td;
     });
     const actions = document.createElement("td");
-    const reconnect = document.createElement("button");
-    reconnect.textContent = "Reconnect";
-    reconnect.className = "reconnect";
-    reconnect.addEventListener("click", () => connect(c.id));
-    const remove = document.createElement("button");
-    remove.textContent = "Disconnect";
-    remove.className = "disconnect";
-    remove.addEventListener("click", () => disconnect(c.id));
-    actions.append(reconnect, " ", remove);
+    if (c.status === "active" || c.status === "expired") {
+      const reconnect = document.createElement("button");
+      reconnect.textContent = "Reconnect";
+      reconnect.className = "reconnect";
+      reconnect.addEventListener("click", () => connect(c.id).catch((e) => say(e.message)));
+      const remove = document.createElement("button");
+      remove.textContent = "Disconnect";
+      remove.className = "disconnect";
+      remove.addEventListener("click", () => disconnect(c.id));
+      actions.append(reconnect, " ", remove);
+    }
     tr.append(account, ...cells, actions);
     rows.append(tr);
   }
   document.body.dataset.loaded = "true";
+  return list;
 }
 
-// Step 3: the app's success, cancelled and error pages read what the callback adds.
-function showResult() {
+// Redirect flow, step 3: the app's success, cancelled and error pages read what
+// the callback adds. The success page completes with the one-time code.
+async function showResult() {
   const params = new URLSearchParams(window.location.search);
   const page = window.location.pathname;
-  const box = $("result");
+  $("result").dataset.page = page.split("/").pop();
   if (page.endsWith("/success") && params.get("status") === "success") {
-    box.className = "success";
-    box.textContent = `Connected: ${params.get("connection_id")}`;
+    const code = params.get("code");
+    // The code is for this page only: keep it out of the history and referrers.
+    if (code) window.history.replaceState(null, "", page);
+    if (code && currentUser()) {
+      await complete({ code });
+    } else {
+      show("success", `Connected: ${params.get("connection_id")}`);
+    }
   } else if (page.endsWith("/cancelled")) {
-    box.className = "cancelled";
-    box.textContent = `Cancelled${params.get("step") ? ` at step: ${params.get("step")}` : ""}`;
+    show("cancelled", `Cancelled${params.get("step") ? ` at step: ${params.get("step")}` : ""}`);
   } else if (page.endsWith("/error")) {
-    box.className = "error";
-    box.textContent = `Could not connect: ${params.get("error_code") || "unknown error"}`;
-  } else {
-    return;
+    show("error", `Could not connect: ${params.get("error_code") || "unknown error"}`);
   }
-  box.id = "result";
-  box.dataset.page = page.split("/").pop();
-  box.hidden = false;
 }
 
 function render() {
@@ -131,6 +215,7 @@ $("sign-out").addEventListener("click", () => {
   render();
 });
 $("connect").addEventListener("click", () => connect().catch((e) => say(e.message)));
+$("connect-popup").addEventListener("click", () => connectPopup().catch((e) => say(e.message)));
 
-showResult();
 render();
+showResult().catch((e) => say(e.message));

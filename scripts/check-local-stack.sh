@@ -8,8 +8,7 @@ source "$(dirname "$0")/lib.sh"
 cd "$root"
 
 bash scripts/ensure-chromium.sh
-step "installing the browser test's npm packages (playwright-core)"
-(cd tests/browser && npm ci --silent --no-audit --no-fund)
+bash scripts/ensure-browser-test.sh
 
 export DDB_PORT=$(free_port) SIM_PORT=$(free_port) WATCH_PORT=$(free_port) DEMO_PORT=$(free_port)
 step "starting the local stack (DynamoDB Local :$DDB_PORT, simulator :$SIM_PORT, watch :$WATCH_PORT)"
@@ -32,7 +31,7 @@ bash scripts/invoke-events.sh
 step "browser test: the demo flow in headless Chromium"
 rm -rf .local/screenshots
 table=$(grep -E '^TABLE_NAME=' .env.local | cut -d= -f2)
-DEMO_URL="http://localhost:$DEMO_PORT" LINK_DEV="$root/target/debug/link-dev" \
+DEMO_URL="http://localhost:$DEMO_PORT" SIM_URL="http://127.0.0.1:$SIM_PORT" LINK_DEV="$root/target/debug/link-dev" \
   SCREENSHOT_DIR="$root/.local/screenshots" DYNAMODB_ENDPOINT="http://127.0.0.1:$DDB_PORT" TABLE_NAME="$table" \
   node --test tests/browser/flow.test.mjs
 echo "    screenshots: .local/screenshots/"

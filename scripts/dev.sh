@@ -57,7 +57,7 @@ target/debug/link-dev create-table | sed 's/^/    /'
 
 if $use_sim; then
   step "starting the OFAuth simulator on port $SIM_PORT"
-  SIM_PORT=$SIM_PORT SIM_API_KEY="$OFAUTH_API_KEY" SIM_ALLOWED_REDIRECTS="$CALLBACK_URL" \
+  SIM_PORT=$SIM_PORT SIM_API_KEY="$OFAUTH_API_KEY" SIM_ALLOWED_REDIRECTS="$CALLBACK_URL" SIM_ALLOWED_ORIGINS="$APP_URL" \
     SIM_WEBHOOK_URL="http://localhost:$WATCH_PORT/link/webhook" SIM_WEBHOOK_SECRET="${OFAUTH_WEBHOOK_SECRET:-}" \
     target/debug/ofauth-sim >.local/ofauth-sim.log 2>&1 &
   pids+=($!)
@@ -83,12 +83,13 @@ wait_port "$DEMO_PORT" 30 || die "the demo server did not start (see .local/demo
 cat <<TXT
 
 Ready. Open the demo:  http://localhost:$DEMO_PORT
-  Sign in with any user id, click "Connect account", approve on the simulator's
-  page, and you land back on the app's success page with the connection listed.
+  Sign in with any user id, click "Connect account" (redirect) or "Connect
+  (popup)", approve on the simulator's page, and the connection is listed.
 
 API (as deployed, under cargo lambda watch):
   POST   http://localhost:$WATCH_PORT/link/session            (header x-user-id: <any user id>)
   GET    http://localhost:$WATCH_PORT/link/callback           (OFAuth sends the browser here)
+  POST   http://localhost:$WATCH_PORT/link/complete           (header x-user-id; the app finishes the flow)
   POST   http://localhost:$WATCH_PORT/link/webhook            (OFAuth's signed webhooks)
   GET    http://localhost:$WATCH_PORT/link/connections        (header x-user-id)
   DELETE http://localhost:$WATCH_PORT/link/connections/<id>   (header x-user-id)

@@ -1,7 +1,11 @@
 // End-to-end: the demo page in headless Chromium against the local stack
-// (make dev): sign in, connect, approve on the simulator's hosted page, land on
-// the success page, see the connection, check DynamoDB; then cancel, reconnect
-// (same id, no duplicate) and disconnect. Fails on any console error on the demo.
+// (make dev), in both of OFAuth's integrations.
+// Redirect flow: sign in, connect, approve on the simulator's hosted page, land
+// on the success page, which completes the flow with its one-time code; cancel;
+// reconnect (same id, no duplicate); disconnect.
+// Popup flow (the embed library, here its stand-in): connect in the iframe; close
+// it at a step; an expired session replaced by a new one.
+// Checks DynamoDB through link-dev, and fails on any console error on the demo.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
@@ -9,9 +13,10 @@ import { mkdirSync } from "node:fs";
 import { chromium } from "playwright-core";
 
 const demo = process.env.DEMO_URL;
+const sim = process.env.SIM_URL;
 const linkDev = process.env.LINK_DEV;
 const shots = process.env.SCREENSHOT_DIR;
-assert.ok(demo && linkDev && shots, "DEMO_URL, LINK_DEV and SCREENSHOT_DIR are required");
+assert.ok(demo && sim && linkDev && shots, "DEMO_URL, SIM_URL, LINK_DEV and SCREENSHOT_DIR are required");
 mkdirSync(shots, { recursive: true });
 
 // What DynamoDB holds for a connection (through link-dev, against DynamoDB Local).
@@ -19,7 +24,12 @@ function stored(id) {
   return JSON.parse(execFileSync(linkDev, ["show-connection", id], { encoding: "utf8" }));
 }
 
-test("demo flow in Chromium", async (t) => {
+async function linkInits() {
+  const requests = await (await fetch(`${sim}/__sim/requests`)).json();
+  return requests.filter((r) => r.path === "/v2/link/init").length;
+}
+
+test("demo flows in Chromium", async (t) => {
   const browser = await chromium.launch({
     executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
     args: [
@@ -37,21 +47,26 @@ test("demo flow in Chromium", async (t) => {
     if (onDemo()) consoleErrors.push(`${page.url()}: ${err.message}`);
   });
   const loaded = () => page.waitForSelector("body[data-loaded='true']");
+  const result = async (kind) => {
+    await page.waitForSelector(`#result[data-kind='${kind}']`);
+    return page.textContent("#result");
+  };
+  const frame = () => page.frameLocator("#ofauth-link-frame");
   let connectionId;
 
   try {
-    await t.test("sign in, connect, approve, land on success", async () => {
+    await t.test("redirect: sign in, connect, approve, complete on the success page", async () => {
       await page.goto(demo);
       await page.fill("#user-id", "alice");
       await page.click("#sign-in");
       await page.waitForSelector("#connect:visible");
       await Promise.all([page.waitForURL(/\/cs_[0-9a-f]+$/), page.click("#connect")]);
-      await Promise.all([page.waitForURL(`${demo}/link/success?**`), page.click("#approve")]);
-      await loaded();
-      const url = new URL(page.url());
-      connectionId = url.searchParams.get("connection_id");
+      await Promise.all([page.waitForURL(`${demo}/link/success**`), page.click("#approve")]);
+      const text = await result("success");
+      connectionId = text.replace("Connected: ", "");
       assert.match(connectionId, /^conn_/);
-      assert.equal(await page.textContent("#result"), `Connected: ${connectionId}`);
+      // The one-time code is not left in the address bar.
+      assert.equal(new URL(page.url()).search, "");
       const row = page.locator(`tr[data-id='${connectionId}']`);
       await row.waitFor();
       assert.equal(await row.getAttribute("data-status"), "active");
@@ -62,25 +77,26 @@ test("demo flow in Chromium", async (t) => {
       assert.equal(rec.connectionRecords, 1);
     });
 
-    await t.test("cancel at 2fa lands on the cancelled page", async () => {
+    await t.test("redirect: cancel at 2fa lands on the cancelled page", async () => {
       await page.goto(demo);
       await loaded();
       await Promise.all([page.waitForURL(/\/cs_[0-9a-f]+$/), page.click("#connect")]);
       await page.selectOption("#cancel-step", "2fa");
       await Promise.all([page.waitForURL(`${demo}/link/cancelled?**`), page.click("#cancel")]);
-      await loaded();
-      assert.equal(await page.textContent("#result"), "Cancelled at step: 2fa");
+      assert.equal(await result("cancelled"), "Cancelled at step: 2fa");
       await page.screenshot({ path: `${shots}/2-cancelled.png`, fullPage: true });
       assert.equal(stored(connectionId).connectionRecords, 1, "nothing recorded");
     });
 
-    await t.test("reconnect keeps the same connection, no duplicate", async () => {
+    await t.test("redirect: reconnect keeps the same connection, no duplicate", async () => {
+      await page.goto(demo);
+      await loaded();
       const row = page.locator(`tr[data-id='${connectionId}']`);
       await row.waitFor();
       await Promise.all([page.waitForURL(/\/cs_[0-9a-f]+$/), row.locator("button.reconnect").click()]);
-      await Promise.all([page.waitForURL(`${demo}/link/success?**`), page.click("#approve")]);
-      await loaded();
-      assert.equal(new URL(page.url()).searchParams.get("connection_id"), connectionId);
+      await Promise.all([page.waitForURL(`${demo}/link/success**`), page.click("#approve")]);
+      assert.equal(await result("success"), `Connected: ${connectionId}`);
+      await page.locator(`tr[data-id='${connectionId}'][data-status='active']`).waitFor();
       assert.equal(await page.locator("#connections tbody tr").count(), 1);
       await page.screenshot({ path: `${shots}/3-reconnected.png`, fullPage: true });
       const rec = stored(connectionId);
@@ -88,11 +104,57 @@ test("demo flow in Chromium", async (t) => {
       assert.equal(rec.connectionRecords, 1);
     });
 
-    await t.test("disconnect removes it", async () => {
+    await t.test("redirect: disconnect removes it", async () => {
       await page.locator(`tr[data-id='${connectionId}'] button.disconnect`).click();
       await page.waitForSelector("#no-connections:visible");
       await page.screenshot({ path: `${shots}/4-disconnected.png`, fullPage: true });
       assert.equal(stored(connectionId).status, "disconnected");
+    });
+
+    await t.test("popup: connect in the embedded iframe", async () => {
+      await page.goto(demo);
+      await loaded();
+      await page.click("#connect-popup");
+      await frame().locator("#approve").click();
+      const text = await result("success");
+      const id = text.replace("Connected: ", "");
+      assert.match(id, /^conn_/);
+      assert.notEqual(id, connectionId);
+      // The iframe is gone and the page never left the demo.
+      await page.waitForSelector("#ofauth-link-frame", { state: "detached" });
+      assert.equal(new URL(page.url()).pathname, "/");
+      await page.locator(`tr[data-id='${id}'][data-status='active']`).waitFor();
+      await page.screenshot({ path: `${shots}/5-popup-connected.png`, fullPage: true });
+      const rec = stored(id);
+      assert.equal(rec.userId, "alice");
+      assert.equal(rec.status, "active");
+    });
+
+    await t.test("popup: closing it at a step reports the step", async () => {
+      await page.click("#connect-popup");
+      await frame().locator("#cancel-step").selectOption("login");
+      await frame().locator("#cancel").click();
+      assert.equal(await result("cancelled"), "Closed at step: login");
+      await page.waitForSelector("#ofauth-link-frame", { state: "detached" });
+      await page.screenshot({ path: `${shots}/6-popup-closed.png`, fullPage: true });
+    });
+
+    await t.test("popup: an expired session is replaced by a new one", async () => {
+      const before = await linkInits();
+      await fetch(`${sim}/__sim/hosted`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ invalidSessions: 1 }),
+      });
+      await page.click("#connect-popup");
+      await page.waitForFunction(() =>
+        document.getElementById("message").textContent.includes("expired; opened a new one"),
+      );
+      await frame().locator("#approve").click();
+      const text = await result("success");
+      assert.match(text, /^Connected: conn_/);
+      assert.equal(await linkInits(), before + 2, "a second session was created");
+      await page.screenshot({ path: `${shots}/7-popup-new-session.png`, fullPage: true });
     });
 
     await t.test("no console errors on the demo page", () => {

@@ -26,8 +26,10 @@ use std::time::{Duration, SystemTime};
 
 use clap::Parser;
 use link_fixtures::ApiEvent;
-use link_shared::ids::AttemptId;
-use link_shared::store::{LinkAttempt, Store};
+use link_shared::config::Secret;
+use link_shared::ids::{AttemptId, CompletionCode, ConnectionId};
+use link_shared::ofauth::AccountProfile;
+use link_shared::store::{LinkAttempt, Returned, Store};
 use link_shared::time::{epoch, epoch_ms, rfc3339};
 use ofauth_sim::{SignatureScheme, SimConfig, Simulator};
 use options::Options;
@@ -44,17 +46,48 @@ const WEBHOOK_SECRET: &str = "whsec_YmVuY2gtd2ViaG9vay1zZWNyZXQh";
 const USER: &str = "bench-user";
 const CONNECTION: &str = "conn_bench";
 const CALLBACK_URL: &str = "https://bench.example.com/link/callback";
-const FUNCTIONS: [&str; 4] = ["init-session", "callback", "webhook", "connections"];
+/// What is measured: each function, and the callback function's completion route.
+const FUNCTIONS: [&str; 5] = [
+    "init-session",
+    "callback",
+    "complete",
+    "webhook",
+    "connections",
+];
 /// The baseline: an empty handler on the same runtime (`src/bin/bench-empty.rs`).
 const BASELINE: &str = "bench-empty";
 const API_KEY_SECRET_ID: &str = "ofauth/api-key";
 const WEBHOOK_SECRET_ID: &str = "ofauth/webhook-secret";
 const FUNCTION_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The binary that serves a measured function (`complete` is a route of `callback`).
+fn binary_of(function: &str) -> &str {
+    match function {
+        "complete" => "callback",
+        other => other,
+    }
+}
+
+/// One invocation: its event, and the connection OFAuth made for its attempt
+/// just before (so the callback's list search finds it on the first page, as a
+/// new connection is).
+struct Prepared {
+    payload: String,
+    sim_connection: Option<(String, String)>,
+}
+
+impl From<String> for Prepared {
+    fn from(payload: String) -> Self {
+        Self {
+            payload,
+            sim_connection: None,
+        }
+    }
+}
+
 /// Everything downstream of the functions, shared by all runs.
 struct Downstream {
-    /// Kept alive for the run.
-    _sim: Simulator,
+    sim: Simulator,
     sim_proxy: TimingProxy,
     ddb_proxy: TimingProxy,
     /// What the functions are given: the proxies' addresses, through TLS
@@ -71,6 +104,25 @@ impl Downstream {
     fn take(&self) -> Duration {
         self.sim_proxy.take().0 + self.ddb_proxy.take().0
     }
+}
+
+/// Binds `CONNECTION` to the benchmark's user, as a completed flow would.
+async fn bind_bench_connection(store: &Store) -> Result<(), Error> {
+    let id = AttemptId::parse(&seed_attempts(store, 1).await?[0]).ok_or("attempt id")?;
+    let attempt = store.get_attempt(&id).await?.ok_or("seeded attempt")?;
+    let conn = ConnectionId::parse(CONNECTION).ok_or("connection id")?;
+    let from = [link_shared::store::AttemptStatus::Pending];
+    store
+        .bind_connection(
+            &attempt,
+            &from,
+            &conn,
+            &AccountProfile::default(),
+            true,
+            SystemTime::now(),
+        )
+        .await?;
+    Ok(())
 }
 
 fn root() -> PathBuf {
@@ -114,50 +166,139 @@ fn event(method: &str, path: &str) -> ApiEvent {
 }
 
 /// The events for `n` invocations of a function.
-async fn events_for(function: &str, n: usize, d: &Downstream) -> Result<Vec<String>, Error> {
+async fn events_for(function: &str, n: usize, d: &Downstream) -> Result<Vec<Prepared>, Error> {
     let signed_in = |method, path| event(method, path).user(USER).to_json_string();
+    let each = |v: Vec<String>| v.into_iter().map(Prepared::from).collect();
     Ok(match function {
-        "init-session" => (0..n).map(|_| signed_in("POST", "/link/session")).collect(),
+        "init-session" => each((0..n).map(|_| signed_in("POST", "/link/session")).collect()),
+        // The redirect flow's callback: the record, OFAuth's access/self and its
+        // connections list (first page) for a new connection of this attempt.
         "callback" => seed_attempts(&d.store, n)
             .await?
             .into_iter()
-            .map(|a| {
-                let q =
-                    format!("status=success&connection_id={CONNECTION}&client_reference_id={a}");
-                event("GET", "/link/callback").query(&q).to_json_string()
+            .enumerate()
+            .map(|(i, a)| {
+                let conn = format!("conn_cb{i}x{}", epoch(SystemTime::now()));
+                let q = format!("status=success&connection_id={conn}&client_reference_id={a}");
+                Prepared {
+                    payload: event("GET", "/link/callback").query(&q).to_json_string(),
+                    sim_connection: Some((conn, a)),
+                }
             })
             .collect(),
-        "webhook" => (0..n)
-            .map(|i| {
-                let now = SystemTime::now();
-                let body = serde_json::json!({
-                    "id": format!("evt_bench_{}_{i}", epoch(now)), "type": "connection.updated",
-                    "timestamp": epoch_ms(now) + i as i64,
-                    "data": { "connection": { "id": CONNECTION, "status": "active" } }
-                })
-                .to_string();
-                // Signed when built; a run is far shorter than the 5-minute tolerance.
-                let headers = ofauth_sim::sign_headers(
-                    WEBHOOK_SECRET,
-                    SignatureScheme::Ofauth,
-                    "",
-                    epoch(now),
-                    body.as_bytes(),
-                );
-                headers
-                    .iter()
-                    .fold(event("POST", "/link/webhook").body(&body), |ev, (k, v)| {
-                        ev.header(k, v)
+        // The completion with the code, for an attempt the callback verified
+        // (attested): one read and the binding transaction.
+        "complete" => {
+            let mut out = Vec::with_capacity(n);
+            for (i, a) in seed_attempts(&d.store, n).await?.into_iter().enumerate() {
+                let id = AttemptId::parse(&a).ok_or("attempt id")?;
+                let attempt = d.store.get_attempt(&id).await?.ok_or("seeded attempt")?;
+                let conn = ConnectionId::parse(&format!("conn_cp{i}x{}", epoch(SystemTime::now())))
+                    .ok_or("connection id")?;
+                let code = CompletionCode::generate(&id)?;
+                let returned = Returned {
+                    connection: &conn,
+                    account: &AccountProfile::default(),
+                    attested: true,
+                    code_hash: &code.hash(),
+                    code_expires_epoch: epoch(SystemTime::now()) + 3600,
+                };
+                d.store
+                    .return_attempt(&attempt, &returned, SystemTime::now())
+                    .await?;
+                let body = serde_json::json!({ "code": code.reveal() }).to_string();
+                out.push(Prepared::from(
+                    event("POST", "/link/complete")
+                        .user(USER)
+                        .body(&body)
+                        .to_json_string(),
+                ));
+            }
+            out
+        }
+        "webhook" => each(
+            (0..n)
+                .map(|i| {
+                    let now = SystemTime::now();
+                    let body = serde_json::json!({
+                        "id": format!("evt_bench_{}_{i}", epoch(now)), "type": "connection.updated",
+                        "timestamp": epoch_ms(now) + i as i64,
+                        "data": { "connection": { "id": CONNECTION, "status": "active" } }
                     })
-                    .to_json_string()
-            })
-            .collect(),
-        "connections" => (0..n)
-            .map(|_| signed_in("GET", "/link/connections"))
-            .collect(),
-        BASELINE => (0..n).map(|_| event("GET", "/").to_json_string()).collect(),
+                    .to_string();
+                    // Signed when built; a run is far shorter than the 5-minute tolerance.
+                    let headers = ofauth_sim::sign_headers(
+                        WEBHOOK_SECRET,
+                        SignatureScheme::Ofauth,
+                        "",
+                        epoch(now),
+                        body.as_bytes(),
+                    );
+                    headers
+                        .iter()
+                        .fold(event("POST", "/link/webhook").body(&body), |ev, (k, v)| {
+                            ev.header(k, v)
+                        })
+                        .to_json_string()
+                })
+                .collect(),
+        ),
+        "connections" => each(
+            (0..n)
+                .map(|_| signed_in("GET", "/link/connections"))
+                .collect(),
+        ),
+        BASELINE => each((0..n).map(|_| event("GET", "/").to_json_string()).collect()),
         other => return Err(format!("unknown function {other}").into()),
     })
+}
+
+impl Downstream {
+    /// Makes what an invocation needs exist at OFAuth.
+    fn prepare(&self, p: &Prepared) {
+        if let Some((conn, attempt)) = &p.sim_connection {
+            self.sim.insert_connection(conn, Some(attempt));
+        }
+    }
+}
+
+/// OFAuth's connections list searched the way provenance searches it (pages of
+/// 50, newest first) for an id it does not hold, in this process: the time per
+/// page, with the part spent waiting on the simulator.
+async fn list_lookup_per_page(d: &Downstream, runs: usize) -> Result<report::ListLookup, Error> {
+    use link_shared::ofauth::OfAuthClient;
+    let roots = link_shared::tls::ExtraRoots::load(d.ca_file.as_deref())?;
+    let client = OfAuthClient::new(
+        url::Url::parse(&d.sim_url)?,
+        Secret::new(API_KEY),
+        Duration::from_secs(2),
+        Duration::from_secs(5),
+        link_shared::tls::client_config(&roots)?,
+    )?;
+    let missing = ConnectionId::parse("conn_notlisted").ok_or("id")?;
+    // Open the connection first, as the functions' Init does.
+    client.find_connection(&missing, 50, 1).await?;
+    let mut out = report::ListLookup::default();
+    for pages in [1u32, 2] {
+        let mut totals = Vec::with_capacity(runs);
+        let mut owns = Vec::with_capacity(runs);
+        for _ in 0..runs {
+            d.take();
+            let started = std::time::Instant::now();
+            client.find_connection(&missing, 50, pages).await?;
+            let total = started.elapsed();
+            let down = d.take();
+            totals.push(total / pages);
+            owns.push(total.saturating_sub(down) / pages);
+        }
+        let (t, o) = (ms(median(&mut totals)), ms(median(&mut owns)));
+        if pages == 1 {
+            (out.one_page_ms_per_page, out.one_page_own_ms_per_page) = (t, o);
+        } else {
+            (out.two_pages_ms_per_page, out.two_pages_own_ms_per_page) = (t, o);
+        }
+    }
+    Ok(out)
 }
 
 async fn bench_function(
@@ -165,7 +306,10 @@ async fn bench_function(
     o: &Options,
     d: &Downstream,
 ) -> Result<FunctionReport, Error> {
-    let binary = root().join("target").join(&o.profile).join(function);
+    let binary = root()
+        .join("target")
+        .join(&o.profile)
+        .join(binary_of(function));
     if !binary.exists() {
         return Err(format!(
             "{} is missing: cargo build --profile {} -p {function}",
@@ -200,8 +344,9 @@ async fn bench_function(
         if i == 1 {
             cpu_before = cpu_time(child.id());
         }
+        d.prepare(&p);
         d.take();
-        let (total, outcome) = api.invoke(p).await?;
+        let (total, outcome) = api.invoke(p.payload).await?;
         let downstream = d.take();
         if !answered_ok(&outcome) {
             report.errors += 1;
@@ -236,9 +381,10 @@ async fn bench_function(
                 );
             };
             inits.push(ready.duration_since(started));
-            let payload = events_for(function, 1, d).await?.remove(0);
+            let p = events_for(function, 1, d).await?.remove(0);
+            d.prepare(&p);
             d.take();
-            let (total, outcome) = api.invoke(payload).await?;
+            let (total, outcome) = api.invoke(p.payload).await?;
             let down = d.take();
             firsts_down.push(down);
             firsts_own.push(total.saturating_sub(down));
@@ -308,6 +454,8 @@ async fn main() -> Result<(), Error> {
     )
     .await?;
     sim.insert_connection(CONNECTION, None);
+    // The webhook's events update a bound connection (as in production).
+    bind_bench_connection(&store).await?;
     let sim_proxy = TimingProxy::start(sim.addr()).await?;
     let ddb_proxy = TimingProxy::start(ddb_addr).await?;
     let secrets = ofauth_sim::secrets_manager::serve(BTreeMap::from([
@@ -346,7 +494,7 @@ async fn main() -> Result<(), Error> {
         ddb_url,
         secrets_url,
         ca_file,
-        _sim: sim,
+        sim,
         store,
         table,
     };
@@ -360,7 +508,8 @@ async fn main() -> Result<(), Error> {
         reports.push(bench_function(f, &o, &d).await?);
     }
 
-    report::write(&o, &reports)?;
+    let lookup = list_lookup_per_page(&d, o.runs.min(200)).await?;
+    report::write(&o, &reports, &lookup)?;
     if reports.iter().any(|r| r.errors > 0) {
         std::process::exit(1);
     }

@@ -144,7 +144,7 @@ pub fn cpu_time(pid: u32) -> Option<Duration> {
 pub fn arm64_sizes(function: &str) -> (Option<f64>, Option<f64>) {
     let dir = match function {
         "init-session" => "InitSessionFunction",
-        "callback" => "CallbackFunction",
+        "callback" | "complete" => "CallbackFunction",
         "webhook" => "WebhookFunction",
         "connections" => "ConnectionsFunction",
         _ => return (None, None),

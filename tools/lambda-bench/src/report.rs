@@ -45,8 +45,18 @@ pub struct FunctionReport {
     pub arm64_zip_mib: Option<f64>,
 }
 
+/// OFAuth's connections list searched as provenance searches it: median time per
+/// page (and the function's own part of it) for one page and for two.
+#[derive(Debug, Default, Serialize)]
+pub struct ListLookup {
+    pub one_page_ms_per_page: f64,
+    pub one_page_own_ms_per_page: f64,
+    pub two_pages_ms_per_page: f64,
+    pub two_pages_own_ms_per_page: f64,
+}
+
 /// Prints the table and writes `.local/bench/results.json`.
-pub fn write(o: &Options, reports: &[FunctionReport]) -> Result<(), Error> {
+pub fn write(o: &Options, reports: &[FunctionReport], lookup: &ListLookup) -> Result<(), Error> {
     println!(
         "lambda-bench: profile {}, {} starts, {} warm invocations, {} downstreams{}; {}",
         o.profile,
@@ -114,7 +124,16 @@ pub fn write(o: &Options, reports: &[FunctionReport]) -> Result<(), Error> {
     println!(" 1st = first invocation after an Init with (warm) or without (cold) the warm-up; 1st down/own = its parts;");
     println!(" own = total minus time waiting on DynamoDB Local and the simulator, measured by loopback proxies;");
     println!(" CPU/inv = CPU time the function's process used per warm invocation (mean, /proc/<pid>/stat);");
-    println!(" {BASELINE} = an empty handler on the same runtime: the Runtime API and runtime's share of every figure)");
+    println!(" {BASELINE} = an empty handler on the same runtime: the Runtime API and runtime's share of every figure;");
+    println!(" complete = the callback function's POST /link/complete, code form, for an attested attempt)");
+    println!(
+        "list lookup (provenance's search of OFAuth's connections list, pages of 50): {:.3} ms per page \
+         searching 1 page ({:.3} ms own), {:.3} ms per page searching 2 ({:.3} ms own)",
+        lookup.one_page_ms_per_page,
+        lookup.one_page_own_ms_per_page,
+        lookup.two_pages_ms_per_page,
+        lookup.two_pages_own_ms_per_page
+    );
 
     let out_dir = root().join(".local/bench");
     std::fs::create_dir_all(&out_dir)?;
@@ -126,6 +145,7 @@ pub fn write(o: &Options, reports: &[FunctionReport]) -> Result<(), Error> {
         ("tls_downstreams", serde_json::json!(o.tls())),
         ("pinned", serde_json::json!(o.pin)),
         ("functions", serde_json::to_value(reports)?),
+        ("list_lookup", serde_json::to_value(lookup)?),
     ]);
     std::fs::write(
         out_dir.join("results.json"),
