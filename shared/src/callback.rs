@@ -188,7 +188,12 @@ pub async fn handle(req: Request, svc: &CallbackService) -> Response<Body> {
             .collect(),
         None => Vec::new(),
     };
-    let callback = match parse_callback(&pairs) {
+    let parsed = if crate::apigw::is_malformed(&req) {
+        Err(codes::INVALID_REQUEST)
+    } else {
+        parse_callback(&pairs)
+    };
+    let callback = match parsed {
         Ok(c) => c,
         Err(code) => {
             Refusal::new(code, Severity::Info, "callback refused before any lookup").log(None);

@@ -16,8 +16,9 @@ pub struct ErrorBody<'a> {
 
 /// A JSON response with `Cache-Control: no-store`.
 pub fn json<T: Serialize>(status: StatusCode, body: &T) -> Response<Body> {
-    let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
-    let mut resp = Response::new(Body::from(bytes));
+    // Text, not bytes: API Gateway then passes it on as is (no base64).
+    let text = serde_json::to_string(body).unwrap_or_else(|_| "{}".to_string());
+    let mut resp = Response::new(Body::from(text));
     *resp.status_mut() = status;
     let h = resp.headers_mut();
     h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
@@ -168,10 +169,21 @@ pub async fn json_api(
     if let Some(preflight) = cors.preflight(req) {
         return preflight;
     }
+    if crate::apigw::is_malformed(req) {
+        return cors.decorate(req, respond(Err(malformed_uri())));
+    }
     let result = tokio::time::timeout(time_budget(req), handler)
         .await
         .unwrap_or_else(|_| Err(ApiError::timeout().detail("the handler ran out of time")));
     cors.decorate(req, respond(result))
+}
+
+/// The answer to a request whose path or query is not a valid URI.
+pub fn malformed_uri() -> ApiError {
+    ApiError::bad_request(
+        "invalid_request",
+        "The request's path or query is not a valid URI (encode it) or is too long.",
+    )
 }
 
 /// How long a handler may run: the Lambda deadline less a margin, so the caller

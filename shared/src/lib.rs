@@ -4,6 +4,7 @@
 //! once and hand each request to a handler here, which takes its dependencies as
 //! arguments so tests call it in-process with real API Gateway events.
 
+pub mod apigw;
 pub mod bootstrap;
 pub mod callback;
 pub mod complete;

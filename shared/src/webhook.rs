@@ -92,6 +92,9 @@ async fn receive(req: &Request, svc: &WebhookService) -> Result<Response<Body>, 
     if req.method() != Method::POST {
         return Err(ApiError::method_not_allowed("POST"));
     }
+    if crate::apigw::is_malformed(req) {
+        return Err(http::malformed_uri());
+    }
     let body = http::body_bytes(req, MAX_BODY_BYTES)
         .ok_or_else(|| ApiError::bad_request("body_too_large", "The delivery is too large."))?;
     let now = SystemTime::now();

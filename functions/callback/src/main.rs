@@ -3,9 +3,9 @@
 //! signed-in app finishing the flow). Init once (configuration, clients, secrets,
 //! and the downstream connections), then serve requests with the shared handlers.
 
-use link_shared::bootstrap;
 use link_shared::complete::{handle_return_leg, ReturnLeg};
-use link_shared::lambda_http::{run, service_fn, Error, Request};
+use link_shared::lambda_http::Error;
+use link_shared::{apigw, bootstrap};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
@@ -14,8 +14,5 @@ async fn main() -> Result<(), Error> {
     let ofauth = shared.ofauth_warmed().await?;
     let svc = ReturnLeg::new(&shared.config, shared.store.clone(), ofauth);
     let svc = &svc;
-    run(service_fn(move |req: Request| async move {
-        Ok::<_, Error>(handle_return_leg(req, svc).await)
-    }))
-    .await
+    apigw::run(move |req| handle_return_leg(req, svc)).await
 }

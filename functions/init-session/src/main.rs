@@ -1,8 +1,8 @@
 //! The init-session Lambda function: init once (configuration, clients, secrets, and the
 //! downstream connections), then serve requests with the shared handler.
 
-use link_shared::lambda_http::{run, service_fn, Error, Request};
-use link_shared::{bootstrap, session};
+use link_shared::lambda_http::Error;
+use link_shared::{apigw, bootstrap, session};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
@@ -11,8 +11,5 @@ async fn main() -> Result<(), Error> {
     let ofauth = shared.ofauth_warmed().await?;
     let svc = session::SessionService::new(&shared.config, shared.store.clone(), ofauth);
     let svc = &svc;
-    run(service_fn(move |req: Request| async move {
-        Ok::<_, Error>(session::handle(req, svc).await)
-    }))
-    .await
+    apigw::run(move |req| session::handle(req, svc)).await
 }

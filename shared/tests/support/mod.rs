@@ -420,10 +420,10 @@ async fn serve_webhook(listener: tokio::net::TcpListener, svc: WebhookService) {
 }
 
 /// The request the function gets for an event: through its JSON, as Lambda
-/// delivers it.
+/// delivers it, and the functions' own event-to-request conversion.
 pub fn request(ev: &ApiEvent) -> Request {
-    link_shared::lambda_http::request::from_str(&ev.to_json_string())
-        .expect("a valid API Gateway event")
+    let event = serde_json::from_str(&ev.to_json_string()).expect("a valid API Gateway event");
+    link_shared::apigw::request(event, Default::default())
 }
 
 /// A payload 2.0 event for any route, with JWT claims when `user` is given.

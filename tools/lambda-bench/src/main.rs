@@ -17,7 +17,6 @@ mod options;
 mod process;
 mod proxy;
 mod report;
-mod runtime_api;
 mod stats;
 
 use std::collections::BTreeMap;
@@ -25,6 +24,7 @@ use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 use clap::Parser;
+use lambda_bench::runtime_api::RuntimeApi;
 use link_fixtures::ApiEvent;
 use link_shared::config::Secret;
 use link_shared::ids::{AttemptId, CompletionCode, ConnectionId};
@@ -36,7 +36,6 @@ use options::Options;
 use process::{answered_ok, arm64_sizes, cores, cpu_time, peak_rss_mib, spawn, taskset, Start};
 use proxy::TimingProxy;
 use report::FunctionReport;
-use runtime_api::RuntimeApi;
 use stats::{median, mib, ms, percentile, Sample};
 
 type Error = Box<dyn std::error::Error + Send + Sync>;

@@ -5,12 +5,12 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use crate::runtime_api::{Outcome, RuntimeApi};
 use crate::stats::mib;
 use crate::{
     root, Downstream, Error, API_KEY, API_KEY_SECRET_ID, CALLBACK_URL, WEBHOOK_SECRET,
     WEBHOOK_SECRET_ID,
 };
+use lambda_bench::runtime_api::{Outcome, RuntimeApi};
 
 /// How a process is started for a cold-start sample.
 #[derive(Clone, Copy, PartialEq)]

@@ -87,7 +87,8 @@ async fn every_event_gives_its_expected_answer() {
             std::fs::read_to_string(root().join("events").join(format!("{name}.json"))).unwrap();
         let raw =
             link_dev::prepare_event(&raw, exp.sign.as_deref(), webhook_secret.expose()).unwrap();
-        let req = link_shared::lambda_http::request::from_str(&raw).unwrap();
+        let req =
+            link_shared::apigw::request(serde_json::from_str(&raw).unwrap(), Default::default());
         let resp = match exp.function.as_str() {
             "init-session" => session::handle(req, &session_svc).await,
             "callback" => handle_return_leg(req, &return_leg).await,

@@ -1,0 +1,234 @@
+//! Each function's binary, run exactly as Lambda runs it (the loopback Runtime
+//! API), given what any client can send raw: a query or path with a space, `"`,
+//! `<`, `>`, DEL or a control character, or a query of 70 KiB. Each answers with
+//! its documented error (the callback: a redirect to the app's error page; the
+//! JSON routes: 400 `invalid_request`), and the process is still alive and
+//! answering for the next invocation. And a panic inside a handler is answered
+//! with an error without ending the process.
+//!
+//! The binaries are the workspace's debug builds (`cargo test --workspace` builds
+//! them; otherwise `cargo build -p init-session -p callback -p webhook -p
+//! connections -p lambda-bench`). No downstream is needed: every request here is
+//! refused before DynamoDB or OFAuth would be asked.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use lambda_bench::runtime_api::{Outcome, RuntimeApi};
+use link_fixtures::ApiEvent;
+use serde_json::Value;
+
+const APP: &str = "https://app.example.com";
+
+fn binary(name: &str) -> PathBuf {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../target/debug")
+        .join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: cargo build -p {name} (cargo test --workspace builds it)",
+        path.display()
+    );
+    path
+}
+
+fn closed_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+/// Starts a function's binary under a Runtime API, with Lambda's environment.
+async fn start(name: &str) -> (RuntimeApi, Child) {
+    let api = RuntimeApi::start(Duration::from_secs(5)).await.unwrap();
+    let nowhere = format!("http://127.0.0.1:{}", closed_port());
+    let child = Command::new(binary(name))
+        .env_clear()
+        .env("AWS_LAMBDA_RUNTIME_API", api.addr.to_string())
+        .env("AWS_LAMBDA_FUNCTION_NAME", name)
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "local")
+        .env("AWS_SECRET_ACCESS_KEY", "local")
+        .env("TABLE_NAME", "raw-input")
+        .env("DYNAMODB_ENDPOINT", &nowhere)
+        .env("OFAUTH_BASE_URL", &nowhere)
+        .env("OFAUTH_API_KEY", "sk_sandbox_raw")
+        .env("OFAUTH_WEBHOOK_SECRET", "whsec_cmF3LWlucHV0LXNlY3JldA==")
+        .env("APP_URL", APP)
+        .env("CALLBACK_URL", "https://links.example.com/link/callback")
+        .env("WARM_CONNECTIONS", "false")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    api.wait_for_init(Duration::from_secs(20))
+        .await
+        .unwrap_or_else(|| panic!("{name} did not finish Init: {:?}", api.init_error()));
+    (api, child)
+}
+
+/// An event whose raw path and query are exactly these strings.
+fn raw(method: &str, path: &str, query: &str, ev: ApiEvent) -> String {
+    let mut v = ev.json();
+    v["rawPath"] = Value::String(path.into());
+    v["rawQueryString"] = Value::String(query.into());
+    v["requestContext"]["http"]["method"] = Value::String(method.into());
+    v["requestContext"]["http"]["path"] = Value::String(path.into());
+    v.to_string()
+}
+
+/// (status, headers, body) of a response, or panics on an error outcome.
+async fn call(api: &mut RuntimeApi, event: String) -> (u64, Value, Value) {
+    let (_, outcome) = api.invoke(event).await.expect("an answer");
+    let Outcome::Response(bytes) = outcome else {
+        panic!("an error instead of a response: {outcome:?}")
+    };
+    let v: Value = serde_json::from_slice(&bytes).unwrap();
+    let body = serde_json::from_str(v["body"].as_str().unwrap_or("null")).unwrap_or(Value::Null);
+    (
+        v["statusCode"].as_u64().unwrap(),
+        v["headers"].clone(),
+        body,
+    )
+}
+
+fn alive(child: &mut Child) {
+    assert!(child.try_wait().unwrap().is_none(), "the process ended");
+}
+
+/// The raw queries and paths a client can send.
+fn hostile() -> Vec<String> {
+    vec![
+        "status=error&error_code=a b".into(),
+        "status=error&error_code=\"x\"".into(),
+        "status=error&error_code=<script>".into(),
+        "status=cancelled&step=\u{7f}".into(),
+        "status=cancelled&step=login\u{1}\u{0}".into(),
+        format!("status=error&error_code={}", "a".repeat(70 * 1024)),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn callback_redirects_raw_input_to_the_error_page_and_lives_on() {
+    let (mut api, mut child) = start("callback").await;
+    let want = format!("{APP}/link/error?status=error&error_code=invalid_request");
+    for q in hostile() {
+        let ev = raw(
+            "GET",
+            "/link/callback",
+            &q,
+            ApiEvent::new("GET", "/link/callback"),
+        );
+        let (status, headers, _) = call(&mut api, ev).await;
+        assert_eq!(status, 302, "{}", &q[..q.len().min(60)]);
+        assert_eq!(headers["location"], want.as_str());
+        alive(&mut child);
+    }
+    // A raw space in the path too.
+    let ev = raw(
+        "GET",
+        "/link/callback x",
+        "status=maybe",
+        ApiEvent::new("GET", "/link/callback"),
+    );
+    assert_eq!(call(&mut api, ev).await.1["location"], want.as_str());
+    // And the next ordinary request is answered.
+    let ev = ApiEvent::new("GET", "/link/callback")
+        .query("status=maybe")
+        .to_json_string();
+    let (status, headers, _) = call(&mut api, ev).await;
+    assert_eq!(
+        (status, headers["location"].as_str()),
+        (302, Some(want.as_str()))
+    );
+    alive(&mut child);
+    let _ = child.kill();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_routes_answer_raw_input_with_400_and_live_on() {
+    let signed_in = |m: &str, p: &str| {
+        ApiEvent::new(m, p)
+            .user("user-1")
+            .header("origin", APP)
+            .header("content-type", "application/json")
+    };
+    // (function, method, path, event, an ordinary request and its status after)
+    let cases = [
+        (
+            "init-session",
+            "POST",
+            "/link/session",
+            ApiEvent::new("OPTIONS", "/link/session")
+                .header("origin", APP)
+                .header("access-control-request-method", "POST")
+                .to_json_string(),
+            204,
+        ),
+        (
+            "connections",
+            "GET",
+            "/link/connections",
+            ApiEvent::new("GET", "/link/connections").to_json_string(),
+            401,
+        ),
+        (
+            "webhook",
+            "POST",
+            "/link/webhook",
+            ApiEvent::new("POST", "/link/webhook")
+                .body("{}")
+                .to_json_string(),
+            401,
+        ),
+        (
+            "callback",
+            "POST",
+            "/link/complete",
+            ApiEvent::new("POST", "/link/complete").to_json_string(),
+            401,
+        ),
+    ];
+    for (function, method, path, ordinary, after) in cases {
+        let (mut api, mut child) = start(function).await;
+        for q in hostile() {
+            let ev = raw(method, path, &q, signed_in(method, path));
+            let (status, _, body) = call(&mut api, ev).await;
+            assert_eq!(status, 400, "{function}: {}", &q[..q.len().min(60)]);
+            assert_eq!(body["error"], "invalid_request", "{function}");
+            alive(&mut child);
+        }
+        let (status, _, _) = call(&mut api, ordinary).await;
+        assert_eq!(status, after, "{function} after raw input");
+        alive(&mut child);
+        let _ = child.kill();
+    }
+    // A raw path on the connections route.
+    let (mut api, mut child) = start("connections").await;
+    let ev = raw(
+        "DELETE",
+        "/link/connections/a b\"<>",
+        "",
+        signed_in("DELETE", "/link/connections/{id}"),
+    );
+    assert_eq!(call(&mut api, ev).await.0, 400);
+    alive(&mut child);
+    let _ = child.kill();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_handler_is_answered_with_an_error_and_the_process_lives_on() {
+    let (mut api, mut child) = start("panic-probe").await;
+    let (_, outcome) = api
+        .invoke(ApiEvent::new("GET", "/panic").to_json_string())
+        .await
+        .expect("an answer, not a dead process");
+    assert!(matches!(outcome, Outcome::Error(_)), "{outcome:?}");
+    alive(&mut child);
+    let (status, _, _) = call(&mut api, ApiEvent::new("GET", "/ok").to_json_string()).await;
+    assert_eq!(status, 200);
+    let _ = child.kill();
+}
