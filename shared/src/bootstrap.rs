@@ -1,7 +1,11 @@
 //! Init-phase wiring: configuration, secrets, and one client of each kind per process.
 
 use crate::config::{vars, Config, ConfigError, Secret, SecretSource};
-use crate::ofauth::OfAuthClient;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use crate::ofauth::{KeySource, OfAuthClient};
 use crate::store::{self, Store};
 use crate::tls::{self, ExtraRoots};
 
@@ -75,7 +79,8 @@ pub async fn init() -> Result<Shared, InitError> {
 
 impl Shared {
     /// The OFAuth client, with the API key read once (from the environment locally,
-    /// from Secrets Manager in AWS).
+    /// from Secrets Manager in AWS, where it is read again when OFAuth refuses it:
+    /// a rotated key needs no redeploy).
     pub async fn ofauth(&self) -> Result<OfAuthClient, InitError> {
         let key = self
             .secret(
@@ -85,11 +90,20 @@ impl Shared {
                 "apiKey",
             )
             .await?;
-        Ok(OfAuthClient::for_config(
+        let client = OfAuthClient::for_config(
             &self.config,
             key,
             tls::client_config(&self.roots)?,
-        )?)
+        )?;
+        Ok(match &self.config.api_key {
+            Some(SecretSource::SecretsManager(id)) => {
+                client.with_key_source(Arc::new(SecretsManagerKey {
+                    client: aws_sdk_secretsmanager::Client::new(&self.aws),
+                    secret_id: id.clone(),
+                }))
+            }
+            _ => client,
+        })
     }
 
     /// The OFAuth client, with the DynamoDB and OFAuth connections opened (see
@@ -129,27 +143,46 @@ impl Shared {
                 .into())
             }
         };
-        let fail = |reason: String| InitError::Secret {
-            what,
-            secret_id: secret_id.clone(),
-            reason,
-        };
-        let out = aws_sdk_secretsmanager::Client::new(&self.aws)
-            .get_secret_value()
-            .secret_id(secret_id)
-            .send()
+        let client = aws_sdk_secretsmanager::Client::new(&self.aws);
+        read_secret(&client, secret_id, json_field)
             .await
-            .map_err(|e| {
-                fail(format!(
-                    "{}",
-                    aws_sdk_secretsmanager::error::DisplayErrorContext(&e)
-                ))
-            })?;
-        let raw = out
-            .secret_string()
-            .ok_or_else(|| fail("the secret has no string value".into()))?;
-        secret_value(raw, json_field)
-            .ok_or_else(|| fail(format!("the secret is empty or has no {json_field} field")))
+            .map_err(|reason| InitError::Secret {
+                what,
+                secret_id: secret_id.clone(),
+                reason,
+            })
+    }
+}
+
+/// Reads a secret's value: plain text, or the `json_field` of a JSON object.
+async fn read_secret(
+    client: &aws_sdk_secretsmanager::Client,
+    secret_id: &str,
+    json_field: &str,
+) -> Result<Secret, String> {
+    let out = client
+        .get_secret_value()
+        .secret_id(secret_id)
+        .send()
+        .await
+        .map_err(|e| format!("{}", aws_sdk_secretsmanager::error::DisplayErrorContext(&e)))?;
+    let raw = out
+        .secret_string()
+        .ok_or_else(|| "the secret has no string value".to_string())?;
+    secret_value(raw, json_field)
+        .ok_or_else(|| format!("the secret is empty or has no {json_field} field"))
+}
+
+/// The OFAuth API key's secret, read again when OFAuth refuses the key in use.
+#[derive(Debug)]
+struct SecretsManagerKey {
+    client: aws_sdk_secretsmanager::Client,
+    secret_id: String,
+}
+
+impl KeySource for SecretsManagerKey {
+    fn fetch(&self) -> Pin<Box<dyn Future<Output = Result<Secret, String>> + Send + '_>> {
+        Box::pin(read_secret(&self.client, &self.secret_id, "apiKey"))
     }
 }
 

@@ -3,7 +3,11 @@
 //! `POST /v2/account/connections/{id}/invalidate`, with one `reqwest::Client` per
 //! process and explicit connect and total timeouts on every call.
 
-use std::time::Duration;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use serde::{Deserialize, Serialize};
@@ -162,7 +166,61 @@ struct ErrorBody {
 pub struct OfAuthClient {
     http: reqwest::Client,
     base: Url,
-    api_key: Secret,
+    key: Arc<ApiKey>,
+}
+
+/// Where the API key can be read again, so that a rotated key is picked up
+/// without a redeploy (Secrets Manager in AWS; see `bootstrap`).
+pub trait KeySource: Send + Sync + fmt::Debug {
+    fn fetch(&self) -> Pin<Box<dyn Future<Output = Result<Secret, String>> + Send + '_>>;
+}
+
+/// At most one re-read of the key per this long, per process.
+pub const KEY_REFRESH_INTERVAL: Duration = Duration::from_secs(60);
+
+/// The API key in use, and where to read it again.
+#[derive(Debug)]
+struct ApiKey {
+    current: RwLock<Secret>,
+    source: Option<Arc<dyn KeySource>>,
+    last_read: Mutex<Option<Instant>>,
+}
+
+impl ApiKey {
+    fn current(&self) -> Secret {
+        self.current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// After OFAuth refused the key: reads it again (at most once per
+    /// [`KEY_REFRESH_INTERVAL`]); the new key when it changed.
+    async fn refresh(&self) -> Option<Secret> {
+        let source = self.source.as_ref()?;
+        {
+            let mut last = self.last_read.lock().unwrap_or_else(|p| p.into_inner());
+            if last.is_some_and(|t| t.elapsed() < KEY_REFRESH_INTERVAL) {
+                return None;
+            }
+            *last = Some(Instant::now());
+        }
+        match source.fetch().await {
+            Ok(fresh) if fresh != self.current() => {
+                tracing::warn!("OFAuth refused the API key; a new key was read from its secret and is in use");
+                *self.current.write().unwrap_or_else(|p| p.into_inner()) = fresh.clone();
+                Some(fresh)
+            }
+            Ok(_) => {
+                tracing::error!("OFAuth refused the API key, and its secret holds the same key: rotate or fix it");
+                None
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "OFAuth refused the API key, and reading its secret again failed");
+                None
+            }
+        }
+    }
 }
 
 impl OfAuthClient {
@@ -184,8 +242,22 @@ impl OfAuthClient {
         Ok(Self {
             http,
             base,
-            api_key,
+            key: Arc::new(ApiKey {
+                current: RwLock::new(api_key),
+                source: None,
+                last_read: Mutex::new(None),
+            }),
         })
+    }
+
+    /// Reads the key again from `source` when OFAuth refuses it.
+    pub fn with_key_source(mut self, source: Arc<dyn KeySource>) -> Self {
+        self.key = Arc::new(ApiKey {
+            current: RwLock::new(self.key.current()),
+            source: Some(source),
+            last_read: Mutex::new(None),
+        });
+        self
     }
 
     /// The client for a configuration's base URL and timeouts, with the TLS
@@ -218,21 +290,29 @@ impl OfAuthClient {
 
     /// `POST /v2/link/init`.
     pub async fn link_init(&self, body: &LinkInitRequest<'_>) -> Result<LinkSession, OfAuthError> {
-        let req = self.http.post(self.endpoint("/v2/link/init")?).json(body);
-        let resp = self.send(req).await?;
+        let url = self.endpoint("/v2/link/init")?;
+        let resp = self.send(|| self.http.post(url.clone()).json(body)).await?;
         read_json(resp).await
     }
 
-    /// `GET /v2/access/self` with `x-connection-id`: is this connection real and authenticated?
+    /// `GET /v2/access/self` with `x-connection-id`: is this connection real and
+    /// authenticated? Only what OFAuth documents as being about the connection
+    /// (`isAuth: false`, `SESSION_NOT_PROVIDED`, `SESSION_EXPIRED`) says it is
+    /// not; anything else (a refused key, `RULES_OUTDATED`, another error shape,
+    /// a 400) is an error, so the attempt is kept for a retry.
     pub async fn check_connection(
         &self,
         id: &ConnectionId,
     ) -> Result<ConnectionCheck, OfAuthError> {
-        let req = self
-            .http
-            .get(self.endpoint("/v2/access/self")?)
-            .header("x-connection-id", id.as_str());
-        match self.send(req).await {
+        let url = self.endpoint("/v2/access/self")?;
+        let sent = self
+            .send(|| {
+                self.http
+                    .get(url.clone())
+                    .header("x-connection-id", id.as_str())
+            })
+            .await;
+        match sent {
             Ok(resp) => {
                 #[derive(Deserialize)]
                 struct SelfBody {
@@ -248,13 +328,11 @@ impl OfAuthClient {
                     ConnectionCheck::NotAuthenticated
                 })
             }
-            // An unknown or expired connection. A rejected *key* (`UNAUTHORIZED`,
-            // 403) is our configuration problem and stays an error, so the attempt
-            // is kept and a reload can finish once it is fixed.
-            Err(OfAuthError::Rejected { status, kind, .. })
-                if matches!(status, 400 | 404)
-                    || (status == 401 && kind.as_deref() != Some("UNAUTHORIZED")) =>
-            {
+            Err(OfAuthError::Rejected {
+                status: 401,
+                kind: Some(kind),
+                ..
+            }) if kind == "SESSION_NOT_PROVIDED" || kind == "SESSION_EXPIRED" => {
                 Ok(ConnectionCheck::NotAuthenticated)
             }
             Err(e) => Err(e),
@@ -267,11 +345,15 @@ impl OfAuthClient {
         limit: u32,
         offset: u32,
     ) -> Result<ConnectionPage, OfAuthError> {
-        let req = self
-            .http
-            .get(self.endpoint("/v2/account/connections")?)
-            .query(&[("limit", limit), ("offset", offset)]);
-        read_json(self.send(req).await?).await
+        let url = self.endpoint("/v2/account/connections")?;
+        let resp = self
+            .send(|| {
+                self.http
+                    .get(url.clone())
+                    .query(&[("limit", limit), ("offset", offset)])
+            })
+            .await?;
+        read_json(resp).await
     }
 
     /// Searches the connections list for `id`, newest first, at most `max_pages`
@@ -303,7 +385,7 @@ impl OfAuthClient {
             "/v2/account/connections/{}/invalidate",
             id.as_str()
         ))?;
-        match self.send(self.http.post(url)).await {
+        match self.send(|| self.http.post(url.clone())).await {
             Ok(_) | Err(OfAuthError::Rejected { status: 404, .. }) => Ok(()),
             Err(e) => Err(e),
         }
@@ -313,16 +395,35 @@ impl OfAuthClient {
     /// A connection OFAuth no longer knows counts as disconnected.
     pub async fn delete_connection(&self, id: &ConnectionId) -> Result<(), OfAuthError> {
         let url = self.endpoint(&format!("/v2/account/connections/{}", id.as_str()))?;
-        match self.send(self.http.delete(url)).await {
+        match self.send(|| self.http.delete(url.clone())).await {
             Ok(_) | Err(OfAuthError::Rejected { status: 404, .. }) => Ok(()),
             Err(e) => Err(e),
         }
     }
 
     /// Sends with the API key and turns every non-2xx answer into an `OfAuthError`.
-    async fn send(&self, req: reqwest::RequestBuilder) -> Result<reqwest::Response, OfAuthError> {
+    /// When OFAuth refuses the key, reads it again (at most once a minute) and, if
+    /// it changed, sends once more with the new one.
+    async fn send(
+        &self,
+        build: impl Fn() -> reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, OfAuthError> {
+        match self.send_once(build(), &self.key.current()).await {
+            Err(e) if e.is_refused_key() => match self.key.refresh().await {
+                Some(fresh) => self.send_once(build(), &fresh).await,
+                None => Err(e),
+            },
+            other => other,
+        }
+    }
+
+    async fn send_once(
+        &self,
+        req: reqwest::RequestBuilder,
+        key: &Secret,
+    ) -> Result<reqwest::Response, OfAuthError> {
         let resp = req
-            .header("apikey", self.api_key.expose())
+            .header("apikey", key.expose())
             .header("accept", "application/json")
             .send()
             .await
@@ -350,9 +451,28 @@ impl OfAuthClient {
             .unwrap_or_else(|| text.chars().take(200).collect());
         Err(OfAuthError::Rejected {
             status: status.as_u16(),
-            kind: body.kind,
+            // The current shape's `type`, else the older shape's `code`.
+            kind: body
+                .kind
+                .or_else(|| body.code.as_ref().and_then(|c| c.as_str().map(str::to_string))),
             message,
         })
+    }
+}
+
+impl OfAuthError {
+    /// A 401 that is not about a connection: OFAuth refusing the API key
+    /// (`UNAUTHORIZED`, or no type at all, as older answers and plain ones).
+    pub fn is_refused_key(&self) -> bool {
+        match self {
+            Self::Rejected {
+                status: 401, kind, ..
+            } => !matches!(
+                kind.as_deref(),
+                Some("SESSION_NOT_PROVIDED" | "SESSION_EXPIRED" | "RULES_OUTDATED")
+            ),
+            _ => false,
+        }
     }
 }
 
@@ -367,8 +487,8 @@ fn classify_transport(e: reqwest::Error) -> OfAuthError {
     if e.is_timeout() {
         OfAuthError::Timeout
     } else {
-        // The error's text can include the URL but never headers, so no key.
-        OfAuthError::Unreachable(e.to_string())
+        // Without the URL: a path can hold a connection id, and errors are logged.
+        OfAuthError::Unreachable(e.without_url().to_string())
     }
 }
 

@@ -365,3 +365,48 @@ async fn callback_answers_within_the_lambda_deadline() {
     assert_error_redirect(&resp, "temporarily_unavailable");
     assert_eq!(s(&h.items_of("attempt").await[0], "status"), "pending");
 }
+
+#[tokio::test]
+async fn key_and_platform_errors_during_the_callback_keep_the_attempt() {
+    // Only what OFAuth documents as being about the connection ends an attempt;
+    // a refused or revoked key, outdated rules, the older error shape, a plain
+    // 401 or a 400 are this platform's problem: temporarily_unavailable, and the
+    // attempt is kept for a reload.
+    use ofauth_sim::ErrorShape;
+    let h = Harness::new().await;
+    let url = h.start("user-1", "").await;
+    let query = h.hosted(&url, "approve").await;
+    let fault = |status: u16, kind: Option<&str>, shape: ErrorShape| Faults {
+        status: Some(status),
+        error_type: kind.map(str::to_string),
+        error_shape: shape,
+        path_prefix: Some("/v2/access/self".into()),
+        ..Faults::default()
+    };
+    for f in [
+        fault(401, Some("UNAUTHORIZED"), ErrorShape::Current),
+        fault(401, Some("RULES_OUTDATED"), ErrorShape::Current),
+        fault(403, Some("FORBIDDEN"), ErrorShape::Current),
+        fault(401, Some("UNAUTHORIZED"), ErrorShape::Legacy),
+        fault(401, None, ErrorShape::Plain),
+        fault(400, Some("BAD_REQUEST"), ErrorShape::Current),
+        fault(404, Some("RESOURCE_NOT_FOUND"), ErrorShape::Current),
+    ] {
+        h.sim.set_faults(f.clone());
+        assert_error_redirect(&h.callback(&query).await, "temporarily_unavailable");
+        assert_eq!(
+            s(&h.items_of("attempt").await[0], "status"),
+            "pending",
+            "{f:?}"
+        );
+    }
+    // What is about the connection ends it: SESSION_EXPIRED (either shape).
+    for shape in [ErrorShape::Current, ErrorShape::Legacy] {
+        let url = h.start("user-2", "").await;
+        let q = h.hosted(&url, "approve").await;
+        h.sim.set_faults(fault(401, Some("SESSION_EXPIRED"), shape));
+        assert_error_redirect(&h.callback(&q).await, "connection_not_verified");
+    }
+    h.sim.set_faults(Faults::default());
+    assert!(location(&h.callback(&query).await).contains("status=success"));
+}

@@ -154,7 +154,10 @@ impl Harness {
         let ddb = dynamodb_client(&endpoint, config.dynamodb_timeout);
         let store = Store::new(ddb.clone(), &table);
         if opts.create_table {
-            local_dynamodb::create_table(&ddb, &table)
+            // A generous timeout of its own: a loaded 2-core machine runs DynamoDB
+            // Local's JVM, the compiler and the tests at once.
+            let admin = dynamodb_client(&endpoint, Duration::from_secs(30));
+            local_dynamodb::create_table(&admin, &table)
                 .await
                 .expect("create table");
         }

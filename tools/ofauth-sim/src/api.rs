@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::state::{self, iso, random_hex, Session, Sim};
-use crate::{RecordedRequest, SimConnection};
+use crate::{ErrorShape, RecordedRequest, SimConnection};
 
 pub(crate) fn routes() -> Router<Arc<Sim>> {
     Router::new()
@@ -59,7 +59,16 @@ async fn gate(
     if applies {
         if let Some(code) = faults.status {
             let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            let mut resp = api_error(status, "SIMULATED", "simulated failure");
+            let kind = faults.error_type.as_deref().unwrap_or("SIMULATED");
+            let mut resp = match faults.error_shape {
+                ErrorShape::Current => api_error(status, kind, "simulated failure"),
+                ErrorShape::Legacy => (
+                    status,
+                    Json(json!({ "error": "simulated failure", "code": kind, "details": {} })),
+                )
+                    .into_response(),
+                ErrorShape::Plain => (status, "simulated failure").into_response(),
+            };
             if code == 429 {
                 let secs = faults.retry_after.unwrap_or(2).to_string();
                 if let Ok(v) = secs.parse() {
@@ -80,7 +89,15 @@ async fn gate(
         }
     }
     let key = headers.get("apikey").and_then(|v| v.to_str().ok());
-    if key != Some(sim.config.api_key.as_str()) {
+    let accepted = {
+        let inner = sim.lock();
+        match key {
+            Some(k) if inner.api_keys.is_empty() => k == sim.config.api_key,
+            Some(k) => inner.api_keys.iter().any(|a| a == k),
+            None => false,
+        }
+    };
+    if !accepted {
         return Some(api_error(
             StatusCode::UNAUTHORIZED,
             "UNAUTHORIZED",

@@ -142,10 +142,28 @@ pub struct Faults {
     pub malformed: bool,
     /// `POST /v2/link/init` answers `mode: "whitelabel"`.
     pub whitelabel: bool,
+    /// With `status`: the error body's `type` (current shape), e.g. `UNAUTHORIZED`,
+    /// `SESSION_EXPIRED`, `RULES_OUTDATED` (default `SIMULATED`).
+    pub error_type: Option<String>,
+    /// With `status`: the error body's shape.
+    pub error_shape: ErrorShape,
     /// `GET /v2/account/connections` answers an empty page (a list that lags).
     pub list_hidden: bool,
     /// Apply the faults only to paths starting with this.
     pub path_prefix: Option<String>,
+}
+
+/// The shapes OFAuth's sources give its error bodies.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ErrorShape {
+    /// `{ "error", "type", "requestId" }` (the current docs).
+    #[default]
+    Current,
+    /// `{ "error", "code", "details" }` (the older docs).
+    Legacy,
+    /// A plain-text body.
+    Plain,
 }
 
 /// Test switches for the hosted pages.
@@ -310,6 +328,12 @@ impl Simulator {
         conn.imported = client_reference_id.is_none();
         inner.connections.insert(id.to_string(), conn.clone());
         conn
+    }
+
+    /// The API keys OFAuth accepts from now on (a rotation: both for a while,
+    /// then only the new one).
+    pub fn set_api_keys(&self, keys: &[&str]) {
+        self.sim.lock().api_keys = keys.iter().map(|k| k.to_string()).collect();
     }
 
     pub fn set_hosted_mode(&self, mode: HostedMode) {

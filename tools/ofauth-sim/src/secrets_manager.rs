@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
@@ -16,17 +16,56 @@ use serde_json::{json, Value};
 
 const JSON_11: &str = "application/x-amz-json-1.1";
 
+/// The secrets (id -> secret string) and how many times each was read.
+#[derive(Debug, Default)]
+struct Store {
+    secrets: BTreeMap<String, String>,
+    reads: BTreeMap<String, usize>,
+}
+
+/// A running stand-in, whose secrets can change (a rotation).
+#[derive(Debug, Clone)]
+pub struct SecretsManager {
+    pub addr: SocketAddr,
+    store: Arc<Mutex<Store>>,
+}
+
+impl SecretsManager {
+    /// Serves `secrets` (id -> secret string) on a fresh loopback port.
+    pub async fn start(secrets: BTreeMap<String, String>) -> std::io::Result<Self> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let store = Arc::new(Mutex::new(Store {
+            secrets,
+            reads: BTreeMap::new(),
+        }));
+        let app = Router::new()
+            .route("/", post(handle))
+            .with_state(store.clone());
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Ok(Self { addr, store })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Store> {
+        self.store.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Puts a new value in a secret (as `PutSecretValue` would).
+    pub fn set(&self, id: &str, value: &str) {
+        self.lock().secrets.insert(id.into(), value.into());
+    }
+
+    /// How many times a secret was read.
+    pub fn reads(&self, id: &str) -> usize {
+        self.lock().reads.get(id).copied().unwrap_or(0)
+    }
+}
+
 /// Serves `secrets` (id -> secret string) on a fresh loopback port.
 pub async fn serve(secrets: BTreeMap<String, String>) -> std::io::Result<SocketAddr> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    let app = Router::new()
-        .route("/", post(handle))
-        .with_state(Arc::new(secrets));
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    Ok(addr)
+    Ok(SecretsManager::start(secrets).await?.addr)
 }
 
 fn answer(status: StatusCode, body: Value) -> Response {
@@ -41,7 +80,7 @@ fn aws_error(kind: &str, message: &str) -> Response {
 }
 
 async fn handle(
-    State(secrets): State<Arc<BTreeMap<String, String>>>,
+    State(store): State<Arc<Mutex<Store>>>,
     headers: HeaderMap,
     body: String,
 ) -> Response {
@@ -60,7 +99,12 @@ async fn handle(
     let Some(id) = id else {
         return aws_error("ValidationException", "SecretId is required");
     };
-    match secrets.get(&id) {
+    let value = {
+        let mut store = store.lock().unwrap_or_else(|p| p.into_inner());
+        *store.reads.entry(id.clone()).or_default() += 1;
+        store.secrets.get(&id).cloned()
+    };
+    match value {
         Some(value) => answer(
             StatusCode::OK,
             json!({

@@ -32,6 +32,8 @@ pub(crate) struct Inner {
     pub(crate) held: Vec<SimEvent>,
     pub(crate) deliveries: Vec<Delivery>,
     pub(crate) hosted_mode: HostedMode,
+    /// Keys accepted instead of the configured one, once set (rotation).
+    pub(crate) api_keys: Vec<String>,
 }
 
 pub(crate) struct Sim {
