@@ -90,11 +90,7 @@ impl Shared {
                 "apiKey",
             )
             .await?;
-        let client = OfAuthClient::for_config(
-            &self.config,
-            key,
-            tls::client_config(&self.roots)?,
-        )?;
+        let client = OfAuthClient::for_config(&self.config, key, tls::client_config(&self.roots)?)?;
         Ok(match &self.config.api_key {
             Some(SecretSource::SecretsManager(id)) => {
                 client.with_key_source(Arc::new(SecretsManagerKey {

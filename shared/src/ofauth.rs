@@ -207,7 +207,9 @@ impl ApiKey {
         }
         match source.fetch().await {
             Ok(fresh) if fresh != self.current() => {
-                tracing::warn!("OFAuth refused the API key; a new key was read from its secret and is in use");
+                tracing::warn!(
+                    "OFAuth refused the API key; a new key was read from its secret and is in use"
+                );
                 *self.current.write().unwrap_or_else(|p| p.into_inner()) = fresh.clone();
                 Some(fresh)
             }
@@ -452,9 +454,11 @@ impl OfAuthClient {
         Err(OfAuthError::Rejected {
             status: status.as_u16(),
             // The current shape's `type`, else the older shape's `code`.
-            kind: body
-                .kind
-                .or_else(|| body.code.as_ref().and_then(|c| c.as_str().map(str::to_string))),
+            kind: body.kind.or_else(|| {
+                body.code
+                    .as_ref()
+                    .and_then(|c| c.as_str().map(str::to_string))
+            }),
             message,
         })
     }

@@ -11,6 +11,7 @@ mod support;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use ofauth_sim::{ErrorShape, Faults, SignatureScheme};
 use support::*;
 
@@ -102,10 +103,12 @@ async fn no_fault_path_logs_a_whole_id_or_a_secret() {
     let q = h.hosted(&url, "approve").await;
     let loc = h.return_to_app(&q).await;
     let code = query_param(&loc, "code").unwrap();
-    h.sim.set_faults(fault(Some(500), 0, "/v2/account/connections/"));
+    h.sim
+        .set_faults(fault(Some(500), 0, "/v2/account/connections/"));
     h.complete_code("victim", &code).await;
     h.complete_code("victim", &code).await;
-    h.complete_code("mallory", &format!("lc_{}", "1".repeat(80))).await;
+    h.complete_code("mallory", &format!("lc_{}", "1".repeat(80)))
+        .await;
     // A disconnect that OFAuth fails (its URL holds the connection id).
     h.disconnect("alice", &conn).await;
     h.sim.set_faults(Faults::default());
@@ -116,13 +119,29 @@ async fn no_fault_path_logs_a_whole_id_or_a_secret() {
     })
     .await;
     down.create_session("carol", "").await;
-    let conn_down = h.connect("dave", "").await;
-    let down_disconnect = Harness::with(Options {
-        ofauth_base: Some(format!("http://127.0.0.1:{}", closed_port())),
-        ..Options::default()
-    })
-    .await;
-    down_disconnect.disconnect("dave", &conn_down).await;
+    // A disconnect while OFAuth is unreachable: the request's URL holds the id.
+    let conn_down = format!("conn_{}", "cd".repeat(12));
+    let item = |k: &str, v: &str| (k.to_string(), AttributeValue::S(v.to_string()));
+    down.ddb
+        .put_item()
+        .table_name(&down.table)
+        .set_item(Some(std::collections::HashMap::from([
+            item("pk", &format!("CONNECTION#{conn_down}")),
+            item("entity", "connection"),
+            item("connectionId", &conn_down),
+            item("userId", "dave"),
+            item("status", "active"),
+            item("updatedAt", "2026-11-23T10:00:00Z"),
+        ])))
+        .send()
+        .await
+        .unwrap();
+    let resp = down.disconnect("dave", &conn_down).await;
+    assert_eq!(
+        resp.status(),
+        502,
+        "OFAuth was called and could not be reached"
+    );
     // DynamoDB down.
     let no_table = Harness::with(Options {
         dynamodb_endpoint: Some(format!("http://127.0.0.1:{}", closed_port())),
@@ -131,12 +150,21 @@ async fn no_fault_path_logs_a_whole_id_or_a_secret() {
     })
     .await;
     no_table.callback(&query).await;
-    no_table.complete_code("bob", &format!("lc_{}", "2".repeat(80))).await;
+    no_table
+        .complete_code("bob", &format!("lc_{}", "2".repeat(80)))
+        .await;
     // Webhooks: bad signatures, and one that cannot be stored.
     let body = serde_json::json!({ "type": "connection.created", "data": { "clientReferenceId": attempt, "connection": { "id": conn } } }).to_string();
-    h.deliver(&[("OFAuth-Signature".into(), "t=1,v1=00".into())], &body).await;
+    h.deliver(&[("OFAuth-Signature".into(), "t=1,v1=00".into())], &body)
+        .await;
     let now = link_shared::time::epoch(std::time::SystemTime::now());
-    let signed = ofauth_sim::sign_headers(WEBHOOK_SECRET, SignatureScheme::Ofauth, "", now, body.as_bytes());
+    let signed = ofauth_sim::sign_headers(
+        WEBHOOK_SECRET,
+        SignatureScheme::Ofauth,
+        "",
+        now,
+        body.as_bytes(),
+    );
     let store_down = Harness::with(Options {
         dynamodb_endpoint: Some(format!("http://127.0.0.1:{}", closed_port())),
         create_table: false,

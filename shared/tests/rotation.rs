@@ -41,7 +41,10 @@ async fn a_rotated_key_is_picked_up_without_a_redeploy() {
         ("AWS_REGION", "us-east-1".to_string()),
         ("AWS_ACCESS_KEY_ID", "local".into()),
         ("AWS_SECRET_ACCESS_KEY", "local".into()),
-        ("AWS_ENDPOINT_URL_SECRETS_MANAGER", format!("http://{}", sm.addr)),
+        (
+            "AWS_ENDPOINT_URL_SECRETS_MANAGER",
+            format!("http://{}", sm.addr),
+        ),
         ("OFAUTH_API_KEY_SECRET_ID", KEY_ID.into()),
         ("TABLE_NAME", unique("rotation")),
         ("DYNAMODB_ENDPOINT", dynamodb_endpoint()),
