@@ -37,6 +37,11 @@ pub mod vars {
     pub const OFAUTH_LIST_MAX_PAGES: &str = "OFAUTH_LIST_MAX_PAGES";
     /// How long a completion code is valid (it never outlives its attempt).
     pub const COMPLETION_CODE_TTL_SECS: &str = "COMPLETION_CODE_TTL_SECS";
+    /// The hosts OFAuth's hosted Link URLs may point at.
+    pub const LINK_HOSTS: &str = "LINK_HOSTS";
+    /// Sessions a user may start per window, and the window.
+    pub const SESSION_RATE_LIMIT: &str = "SESSION_RATE_LIMIT";
+    pub const SESSION_RATE_WINDOW_SECS: &str = "SESSION_RATE_WINDOW_SECS";
 
     /// Every variable the functions read, for the template/code consistency test.
     pub const ALL: &[&str] = &[
@@ -65,6 +70,9 @@ pub mod vars {
         OFAUTH_LIST_PAGE_SIZE,
         OFAUTH_LIST_MAX_PAGES,
         COMPLETION_CODE_TTL_SECS,
+        LINK_HOSTS,
+        SESSION_RATE_LIMIT,
+        SESSION_RATE_WINDOW_SECS,
     ];
 }
 
@@ -174,6 +182,12 @@ pub struct Config {
     pub list_max_pages: u32,
     /// How long a completion code is valid.
     pub completion_code_ttl: Duration,
+    /// The hosts the `url` of a Link session may have (`https`, or `http` on
+    /// loopback for the simulator).
+    pub link_hosts: Vec<String>,
+    /// At most this many sessions per user per window (`None`: no limit).
+    pub session_rate_limit: Option<u32>,
+    pub session_rate_window: Duration,
 }
 
 impl Config {
@@ -294,6 +308,19 @@ impl Config {
             Some(_) => Err(ConfigError::new(k, "must be true or false")),
         };
         let dev_trust_user_header = flag(vars::DEV_TRUST_USER_HEADER, false)?;
+        // The development identity switch trusts a header anyone can send: it must
+        // not be able to take effect in a deployment. A deployment uses DynamoDB
+        // itself; the switch is accepted only with DynamoDB Local on loopback.
+        let local_dynamodb = dynamodb_endpoint
+            .as_deref()
+            .and_then(|e| Url::parse(e).ok())
+            .is_some_and(|u| is_loopback(&u));
+        if dev_trust_user_header && !local_dynamodb {
+            return Err(ConfigError::new(
+                vars::DEV_TRUST_USER_HEADER,
+                "is only for local development: it needs DYNAMODB_ENDPOINT on localhost (DynamoDB Local)",
+            ));
+        }
         let warm_connections = flag(vars::WARM_CONNECTIONS, true)?;
         let number =
             |k: &'static str, default: u64, range: std::ops::RangeInclusive<u64>| match get(k) {
@@ -317,6 +344,29 @@ impl Config {
         let list_max_pages = number(vars::OFAUTH_LIST_MAX_PAGES, 2, 1..=10)? as u32;
         let completion_code_ttl =
             Duration::from_secs(number(vars::COMPLETION_CODE_TTL_SECS, 600, 30..=3600)?);
+        let link_hosts: Vec<String> = get(vars::LINK_HOSTS)
+            .unwrap_or_else(|| "link.ofauth.com".into())
+            .split(',')
+            .map(|h| h.trim().to_ascii_lowercase())
+            .filter(|h| !h.is_empty())
+            .collect();
+        if link_hosts.is_empty()
+            || link_hosts.iter().any(|h| {
+                !h.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+            })
+        {
+            return Err(ConfigError::new(
+                vars::LINK_HOSTS,
+                "must be a comma-separated list of host names",
+            ));
+        }
+        let session_rate_limit = match number(vars::SESSION_RATE_LIMIT, 10, 0..=10_000)? {
+            0 => None,
+            n => Some(n as u32),
+        };
+        let session_rate_window =
+            Duration::from_secs(number(vars::SESSION_RATE_WINDOW_SECS, 60, 1..=86_400)?);
         let attempt_retention = match get(vars::ATTEMPT_RETENTION_SECS) {
             None => Duration::from_secs(86_400),
             Some(v) => match v.parse::<u64>() {
@@ -351,6 +401,9 @@ impl Config {
             list_page_size,
             list_max_pages,
             completion_code_ttl,
+            link_hosts,
+            session_rate_limit,
+            session_rate_window,
         })
     }
 }
@@ -381,7 +434,7 @@ fn parse_url(var: &'static str, v: &str, https_unless_local: bool) -> Result<Url
     Ok(url)
 }
 
-fn is_loopback(url: &Url) -> bool {
+pub(crate) fn is_loopback(url: &Url) -> bool {
     match url.host() {
         Some(url::Host::Domain(d)) => d == "localhost",
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
@@ -493,6 +546,54 @@ mod tests {
                 .unwrap_err()
                 .var,
             "OFAUTH_API_KEY"
+        );
+    }
+
+    #[test]
+    fn the_dev_identity_switch_needs_dynamodb_local() {
+        assert_eq!(
+            cfg(&[("DEV_TRUST_USER_HEADER", "true")]).unwrap_err().var,
+            "DEV_TRUST_USER_HEADER"
+        );
+        assert_eq!(
+            cfg(&[
+                ("DEV_TRUST_USER_HEADER", "true"),
+                (
+                    "DYNAMODB_ENDPOINT",
+                    "https://dynamodb.us-east-1.amazonaws.com"
+                )
+            ])
+            .unwrap_err()
+            .var,
+            "DEV_TRUST_USER_HEADER"
+        );
+        assert!(
+            cfg(&[
+                ("DEV_TRUST_USER_HEADER", "true"),
+                ("DYNAMODB_ENDPOINT", "http://127.0.0.1:8000")
+            ])
+            .unwrap()
+            .dev_trust_user_header
+        );
+    }
+
+    #[test]
+    fn link_hosts_and_rate_limits() {
+        let c = cfg(&[]).unwrap();
+        assert_eq!(c.link_hosts, vec!["link.ofauth.com"]);
+        assert_eq!(c.session_rate_limit, Some(10));
+        assert_eq!(c.session_rate_window, Duration::from_secs(60));
+        assert_eq!(
+            cfg(&[("SESSION_RATE_LIMIT", "0")])
+                .unwrap()
+                .session_rate_limit,
+            None
+        );
+        assert_eq!(
+            cfg(&[("LINK_HOSTS", "link.ofauth.com, https://x")])
+                .unwrap_err()
+                .var,
+            "LINK_HOSTS"
         );
     }
 

@@ -1,6 +1,8 @@
-//! connections: `GET /link/connections` lists the signed-in user's connections from
-//! DynamoDB (no OFAuth call on this path); `DELETE /link/connections/{id}`
-//! disconnects one of them at OFAuth (which stops billing) and then marks it.
+//! connections: `GET /link/connections?limit=&cursor=` lists the signed-in user's
+//! connections from DynamoDB, a page at a time (no OFAuth call on this path);
+//! `DELETE /link/connections/{id}` disconnects one of them at OFAuth (which stops
+//! billing) and then marks it. A connection still `verifying` (waiting for OFAuth
+//! to attest its origin) is listed but cannot be disconnected.
 
 use std::time::SystemTime;
 
@@ -14,7 +16,7 @@ use crate::http::{self, Cors};
 use crate::identity::{self, IdentityRules};
 use crate::ids::{mask, ConnectionId};
 use crate::ofauth::OfAuthClient;
-use crate::store::{Store, UserConnection};
+use crate::store::{PageKey, Store, UserConnection};
 
 /// What the connections function needs, built once per process.
 #[derive(Debug, Clone)]
@@ -72,7 +74,7 @@ async fn route(req: &Request, svc: &ConnectionsService) -> Result<Response<Body>
     let user_id = identity::caller(req, &svc.identity)
         .ok_or_else(|| ApiError::unauthenticated("Sign in to see your connections."))?;
     match (req.method(), connection_id_param(req)) {
-        (&Method::GET, None) => list(&user_id, svc).await,
+        (&Method::GET, None) => list(req, &user_id, svc).await,
         (&Method::DELETE, Some(Ok(id))) => disconnect(&user_id, &id, svc).await,
         (&Method::DELETE, _) => Err(ApiError::connection_not_found()),
         _ => Err(ApiError::method_not_allowed("GET, DELETE, OPTIONS")),
@@ -93,17 +95,103 @@ fn connection_id_param(req: &Request) -> Option<Result<ConnectionId, ()>> {
     Some(ConnectionId::parse(id).ok_or(()))
 }
 
-async fn list(user_id: &str, svc: &ConnectionsService) -> Result<Response<Body>, ApiError> {
-    let records = svc
+/// Items per page when the request names no `limit`, and the most it may name.
+pub const DEFAULT_PAGE: u32 = 20;
+pub const MAX_PAGE: u32 = 100;
+
+/// A list request's `limit` and `cursor`.
+#[derive(Debug, PartialEq, Eq)]
+pub struct PageRequest {
+    pub limit: u32,
+    pub after: Option<PageKey>,
+}
+
+/// Parses `limit` (1 to [`MAX_PAGE`]) and `cursor` (what a previous page handed
+/// out; opaque to clients).
+pub fn parse_page(limit: Option<&str>, cursor: Option<&str>) -> Result<PageRequest, ApiError> {
+    let limit = match limit {
+        None => DEFAULT_PAGE,
+        Some(v) => v
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=MAX_PAGE).contains(n))
+            .ok_or_else(|| {
+                ApiError::bad_request("invalid_limit", format!("limit must be 1 to {MAX_PAGE}."))
+            })?,
+    };
+    let after =
+        match cursor {
+            None => None,
+            Some(c) => Some(decode_cursor(c).ok_or_else(|| {
+                ApiError::bad_request("invalid_cursor", "The cursor is not valid.")
+            })?),
+        };
+    Ok(PageRequest { limit, after })
+}
+
+/// A page key as the opaque cursor clients pass back.
+pub fn encode_cursor(k: &PageKey) -> String {
+    use base64::Engine;
+    let json = serde_json::to_vec(k).unwrap_or_default();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json)
+}
+
+fn decode_cursor(c: &str) -> Option<PageKey> {
+    use base64::Engine;
+    if c.len() > 512 {
+        return None;
+    }
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(c)
+        .ok()?;
+    let k: PageKey = serde_json::from_slice(&bytes).ok()?;
+    // Only the shape this service hands out: an attempt's or a connection's key,
+    // and a sort key that is a timestamp.
+    let id_ok = |prefix: &str| {
+        k.pk.strip_prefix(prefix).is_some_and(|rest| {
+            !rest.is_empty()
+                && rest.len() <= 128
+                && rest
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        })
+    };
+    let sk_ok = !k.sk.is_empty()
+        && k.sk.len() <= 40
+        && k.sk
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b"-:.TZ+".contains(&b));
+    ((id_ok("CONNECTION#") || id_ok("ATTEMPT#")) && sk_ok).then_some(k)
+}
+
+async fn list(
+    req: &Request,
+    user_id: &str,
+    svc: &ConnectionsService,
+) -> Result<Response<Body>, ApiError> {
+    let q = req.query_string_parameters_ref();
+    let one = |name: &str| -> Result<Option<&str>, ApiError> {
+        match q.and_then(|q| q.all(name)) {
+            None => Ok(None),
+            Some(v) if v.len() == 1 => Ok(Some(v[0])),
+            Some(_) => Err(ApiError::bad_request(
+                "invalid_request",
+                format!("{name} is given more than once."),
+            )),
+        }
+    };
+    let page = parse_page(one("limit")?, one("cursor")?)?;
+    let (records, next) = svc
         .store
-        .list_connections(user_id, SystemTime::now())
+        .list_connections(user_id, SystemTime::now(), page.limit, page.after.as_ref())
         .await?;
-    tracing::info!(outcome = "listed", user = %mask(user_id), count = records.len());
+    tracing::info!(outcome = "listed", user = %mask(user_id), count = records.len(), more = next.is_some());
     let views: Vec<ConnectionView> = records.iter().map(ConnectionView::from).collect();
-    Ok(http::json(
-        StatusCode::OK,
-        &serde_json::json!({ "connections": views }),
-    ))
+    let mut body = serde_json::json!({ "connections": views });
+    if let Some(k) = next {
+        body["nextCursor"] = serde_json::Value::String(encode_cursor(&k));
+    }
+    Ok(http::json(StatusCode::OK, &body))
 }
 
 async fn disconnect(
@@ -132,4 +220,49 @@ async fn disconnect(
         .await?;
     tracing::info!(outcome = "disconnected", user = %mask(user_id), connection = %id.masked());
     Ok(http::no_content())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pages_and_cursors() {
+        assert_eq!(parse_page(None, None).unwrap().limit, DEFAULT_PAGE);
+        assert_eq!(parse_page(Some("100"), None).unwrap().limit, 100);
+        for bad in ["0", "101", "-1", "x", "1e3", ""] {
+            assert_eq!(
+                parse_page(Some(bad), None).unwrap_err().code,
+                "invalid_limit"
+            );
+        }
+        let k = PageKey {
+            pk: "CONNECTION#conn_abc".into(),
+            sk: "2026-11-23T10:00:00Z".into(),
+        };
+        let c = encode_cursor(&k);
+        assert_eq!(parse_page(None, Some(&c)).unwrap().after, Some(k));
+        for bad in [
+            "x".to_string(),
+            encode_cursor(&PageKey {
+                pk: "USER#bob".into(),
+                sk: "2026".into(),
+            }),
+            encode_cursor(&PageKey {
+                pk: "CONNECTION#a b".into(),
+                sk: "2026".into(),
+            }),
+            encode_cursor(&PageKey {
+                pk: "ATTEMPT#la_1".into(),
+                sk: "drop table".into(),
+            }),
+            "a".repeat(600),
+        ] {
+            assert_eq!(
+                parse_page(None, Some(&bad)).unwrap_err().code,
+                "invalid_cursor",
+                "{bad}"
+            );
+        }
+    }
 }

@@ -157,6 +157,9 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::ConnectionOwnedByAnotherUser => Self::connection_not_found(),
+            StoreError::InvalidPageKey => {
+                Self::bad_request("invalid_cursor", "The cursor is not valid.")
+            }
             other => Self::storage_unavailable(other),
         }
     }

@@ -15,7 +15,7 @@ use crate::http::{self, Cors};
 use crate::identity::{self, IdentityRules};
 use crate::ids::{mask, AttemptId, ConnectionId};
 use crate::ofauth::{Geolocation, LinkInitRequest, LinkSession, OfAuthClient};
-use crate::store::{LinkAttempt, Store, StoreError};
+use crate::store::{LinkAttempt, RateCheck, Store, StoreError};
 use crate::time::{epoch, parse_rfc3339};
 
 /// Largest body accepted; the real one is well under 300 bytes.
@@ -31,6 +31,10 @@ pub struct SessionService {
     pub identity: IdentityRules,
     pub cors: Cors,
     pub attempt_retention: Duration,
+    /// The hosts OFAuth's Link URLs may point at.
+    pub link_hosts: Vec<String>,
+    /// At most this many sessions per user per window.
+    pub rate_limit: Option<(u32, Duration)>,
 }
 
 impl SessionService {
@@ -43,6 +47,10 @@ impl SessionService {
             identity: IdentityRules::from_config(config),
             cors: Cors::for_config(config, "POST, OPTIONS"),
             attempt_retention: config.attempt_retention,
+            link_hosts: config.link_hosts.clone(),
+            rate_limit: config
+                .session_rate_limit
+                .map(|n| (n, config.session_rate_window)),
         }
     }
 }
@@ -184,6 +192,27 @@ async fn create_session(req: &Request, svc: &SessionService) -> Result<Response<
         ApiError::internal("CALLBACK_URL is unset and the request context has no domain name")
     })?;
 
+    // Each session costs an OFAuth call and a write: a user gets a few per window.
+    if let Some((limit, window)) = svc.rate_limit {
+        if let RateCheck::Limited { retry_after_secs } = svc
+            .store
+            .count_session(&user_id, limit, window, SystemTime::now())
+            .await?
+        {
+            let mut e = ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                "Too many Link sessions; try again shortly.",
+            )
+            .detail(format_args!(
+                "user {} over {limit} per window",
+                mask(&user_id)
+            ));
+            e.retry_after = Some(retry_after_secs);
+            return Err(e);
+        }
+    }
+
     // Reconnect only a connection recorded as this user's; anything else is
     // indistinguishable from "not found", so ids cannot be probed.
     if let Some(target) = &input.reconnect {
@@ -205,6 +234,13 @@ async fn create_session(req: &Request, svc: &SessionService) -> Result<Response<
         geolocation: input.geolocation.as_ref(),
     };
     let session = svc.ofauth.link_init(&init).await?;
+    if let LinkSession::Hosted { url, .. } = &session {
+        if !link_url_allowed(url, &svc.link_hosts) {
+            return Err(ApiError::ofauth_bad_response(
+                "OFAuth's session url is not https on an allowed Link host (LINK_HOSTS)",
+            ));
+        }
+    }
     if let LinkSession::Whitelabel { .. } = session {
         return Err(ApiError::new(
             StatusCode::BAD_GATEWAY,
@@ -264,6 +300,23 @@ struct SessionAnswer<'a> {
     attempt_id: &'a str,
 }
 
+/// Whether OFAuth's session `url` may be handed to the browser: `https` on one of
+/// the Link hosts (`http` only on loopback, for the simulator), no credentials.
+pub fn link_url_allowed(url: &str, hosts: &[String]) -> bool {
+    let Ok(u) = Url::parse(url) else {
+        return false;
+    };
+    let secure = match u.scheme() {
+        "https" => true,
+        "http" => crate::config::is_loopback(&u),
+        _ => false,
+    };
+    secure
+        && u.username().is_empty()
+        && u.password().is_none()
+        && u.host_str().is_some_and(|h| hosts.iter().any(|a| a == h))
+}
+
 /// The configured callback URL, else `https://{domainName}/link/callback` from the
 /// API Gateway request context (set by API Gateway, not by the client).
 fn callback_url(req: &Request, svc: &SessionService) -> Option<Url> {
@@ -287,6 +340,24 @@ fn callback_url(req: &Request, svc: &SessionService) -> Option<Url> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn link_urls_must_be_https_on_an_allowed_host() {
+        let hosts = vec!["link.ofauth.com".to_string(), "127.0.0.1".to_string()];
+        assert!(link_url_allowed("https://link.ofauth.com/cs_abc", &hosts));
+        assert!(link_url_allowed("http://127.0.0.1:8787/cs_abc", &hosts));
+        for bad in [
+            "http://link.ofauth.com/cs_abc",
+            "https://evil.example/cs_abc",
+            "https://link.ofauth.com.evil.example/cs",
+            "javascript:alert(1)",
+            "https://user@link.ofauth.com/cs",
+            "data:text/html,x",
+            "",
+        ] {
+            assert!(!link_url_allowed(bad, &hosts), "{bad}");
+        }
+    }
 
     #[test]
     fn empty_body_is_a_new_connection() {

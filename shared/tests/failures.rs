@@ -410,3 +410,47 @@ async fn key_and_platform_errors_during_the_callback_keep_the_attempt() {
     h.sim.set_faults(Faults::default());
     assert!(location(&h.callback(&query).await).contains("status=success"));
 }
+
+#[tokio::test]
+async fn sessions_are_rate_limited_per_user() {
+    let h = Harness::with(Options {
+        env: vec![
+            ("SESSION_RATE_LIMIT", "3".into()),
+            ("SESSION_RATE_WINDOW_SECS", "3600".into()),
+        ],
+        ..Options::default()
+    })
+    .await;
+    for _ in 0..3 {
+        assert_eq!(h.create_session("user-1", "").await.status(), 200);
+    }
+    let calls = h.init_requests().len();
+    let resp = h.create_session("user-1", "").await;
+    assert_json_error(&resp, 429, "rate_limited");
+    let retry: u64 = resp.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=3600).contains(&retry), "{retry}");
+    assert_eq!(h.init_requests().len(), calls, "OFAuth was not asked");
+    assert_eq!(h.items_of("attempt").await.len(), 3, "nothing stored");
+    // Another user has their own allowance.
+    assert_eq!(h.create_session("user-2", "").await.status(), 200);
+}
+
+#[tokio::test]
+async fn a_session_url_off_the_link_hosts_is_refused() {
+    for public in ["https://evil.example.com", "http://link.ofauth.com"] {
+        let h = Harness::with(Options {
+            sim_public_url: Some(public.into()),
+            env: vec![("LINK_HOSTS", "127.0.0.1,link.ofauth.com".into())],
+            ..Options::default()
+        })
+        .await;
+        let resp = h.create_session("user-1", "").await;
+        assert_json_error(&resp, 502, "ofauth_bad_response");
+        assert!(!body_text(&resp).contains("evil"), "{public}");
+        assert!(h.items_of("attempt").await.is_empty(), "{public}");
+    }
+}

@@ -503,3 +503,91 @@ async fn connections_api_requires_identity_and_cors() {
         .contains("DELETE"));
     assert_eq!(resp.headers()["access-control-allow-origin"], ORIGIN);
 }
+
+#[tokio::test]
+async fn the_connections_list_pages_with_a_cursor() {
+    let h = Harness::new().await;
+    let mut ids = Vec::new();
+    for _ in 0..7 {
+        ids.push(h.connect("user-1", "").await);
+        // Distinct connection times (the index sorts by them, to the second).
+        tokio::time::sleep(Duration::from_millis(1010)).await;
+    }
+    // A disconnected one leaves the list (and the index).
+    assert_eq!(h.disconnect("user-1", &ids[3]).await.status(), 204);
+    assert_eq!(h.user_connections("user-1").await.len(), 6);
+    h.connect("user-2", "").await;
+
+    let page = |cursor: Option<String>| {
+        let h = &h;
+        async move {
+            let q = match &cursor {
+                Some(c) => format!("limit=4&cursor={c}"),
+                None => "limit=4".into(),
+            };
+            let ev = link_fixtures::ApiEvent::new("GET", "/link/connections")
+                .user("user-1")
+                .header("origin", ORIGIN)
+                .query(&q);
+            let resp = link_shared::connections::handle(request(&ev), &h.connections).await;
+            (resp.status().as_u16(), json_body(&resp))
+        }
+    };
+    let (status, first) = page(None).await;
+    assert_eq!(status, 200);
+    let first_ids: Vec<String> = first["connections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(first_ids.len(), 4);
+    let cursor = first["nextCursor"].as_str().unwrap().to_string();
+    let (_, second) = page(Some(cursor.clone())).await;
+    let second_ids: Vec<String> = second["connections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(second["connections"].as_array().unwrap().len(), 2);
+    // Newest first, each active connection once, the disconnected one never.
+    let mut all = first_ids.clone();
+    all.extend(second_ids);
+    let want: Vec<String> = ids
+        .iter()
+        .rev()
+        .filter(|i| **i != ids[3])
+        .cloned()
+        .collect();
+    assert_eq!(all, want);
+    // Bad limits and cursors are 400s.
+    for q in [
+        "limit=0",
+        "limit=1000",
+        "limit=x",
+        "cursor=nonsense",
+        "limit=1&limit=2",
+    ] {
+        let ev = link_fixtures::ApiEvent::new("GET", "/link/connections")
+            .user("user-1")
+            .query(q);
+        let resp = link_shared::connections::handle(request(&ev), &h.connections).await;
+        assert_eq!(resp.status(), 400, "{q}");
+    }
+    // Another user's cursor shows nothing of user-1's.
+    let ev = link_fixtures::ApiEvent::new("GET", "/link/connections")
+        .user("user-2")
+        .query(&format!("cursor={cursor}"));
+    let resp = link_shared::connections::handle(request(&ev), &h.connections).await;
+    let body = json_body(&resp);
+    assert!(
+        resp.status() == 400
+            || body["connections"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|c| !ids.contains(&c["id"].as_str().unwrap().to_string())),
+        "{body}"
+    );
+}

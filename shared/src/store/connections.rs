@@ -2,6 +2,7 @@
 //! origin (`attestedAttemptId`), and, once bound, the user who owns it, listed per
 //! user through the `byUser` index. A connection never changes owner.
 
+use std::collections::HashMap;
 use std::time::SystemTime;
 
 use aws_sdk_dynamodb::types::TransactWriteItem;
@@ -62,6 +63,14 @@ impl ConnectionRecord {
     pub fn is_owned_by_another(&self, user_id: &str) -> bool {
         self.user_id.as_deref().is_some_and(|u| u != user_id)
     }
+}
+
+/// Where a page of a user's list ended: the item's key and its place in the
+/// `byUser` index. The API hands it out as an opaque cursor.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PageKey {
+    pub pk: String,
+    pub sk: String,
 }
 
 /// A connection as its user's list shows it: bound records, and completions that
@@ -152,13 +161,27 @@ impl Store {
         }
     }
 
-    /// The user's connections, newest first, from the `byUser` index: bound
-    /// records (not disconnected) and completions still waiting for attestation.
+    /// A page of the user's connections, newest first, from the `byUser` index:
+    /// bound records (a disconnected one leaves the index) and completions still
+    /// waiting for attestation. At most `limit`, after `after` (the previous
+    /// page's [`PageKey`]); the page's last key when there may be more.
     pub async fn list_connections(
         &self,
         user_id: &str,
         now: SystemTime,
-    ) -> Result<Vec<UserConnection>, StoreError> {
+        limit: u32,
+        after: Option<&PageKey>,
+    ) -> Result<(Vec<UserConnection>, Option<PageKey>), StoreError> {
+        let start = after.map(|k| {
+            HashMap::from([
+                (schema::PARTITION_KEY.to_string(), s(&k.pk)),
+                (
+                    schema::USER_INDEX_PARTITION_KEY.to_string(),
+                    s(keys::user(user_id)),
+                ),
+                (schema::USER_INDEX_SORT_KEY.to_string(), s(&k.sk)),
+            ])
+        });
         let out = self
             .client
             .query()
@@ -167,10 +190,27 @@ impl Store {
             .key_condition_expression("gsi1pk = :u")
             .expression_attribute_values(":u", s(keys::user(user_id)))
             .scan_index_forward(false)
-            .limit(100)
+            .limit(limit.clamp(1, 100) as i32)
+            .set_exclusive_start_key(start)
             .send()
             .await
-            .map_err(unavailable)?;
+            .map_err(|e| {
+                // A start key that is not one of this user's index entries.
+                use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+                if e.as_service_error().and_then(|se| se.code()) == Some("ValidationException")
+                    && after.is_some()
+                {
+                    StoreError::InvalidPageKey
+                } else {
+                    unavailable(e)
+                }
+            })?;
+        let next = out.last_evaluated_key.as_ref().and_then(|k| {
+            Some(PageKey {
+                pk: get_s(k, schema::PARTITION_KEY)?.to_string(),
+                sk: get_s(k, schema::USER_INDEX_SORT_KEY)?.to_string(),
+            })
+        });
         let mut listed = Vec::new();
         for item in out.items.unwrap_or_default() {
             if get_s(&item, "entity") == Some("attempt") {
@@ -203,7 +243,7 @@ impl Store {
                 });
             }
         }
-        Ok(listed)
+        Ok((listed, next))
     }
 
     /// Marks the user's connection disconnected and takes it out of their list.

@@ -8,6 +8,7 @@
 //!   user who owns it, also indexed by user in the `byUser` index (`gsi1pk` =
 //!   `USER#<user>`, `gsi1sk` = the time it was first connected), newest first.
 //! - `EVENT#<event id>` ([`events`]): a processed webhook event, for idempotency.
+//! - `RATE#session#<user>#<window>` ([`limits`]): sessions a user started in a window.
 //!
 //! The conditional expressions here are the security boundary (an attempt is used
 //! once, a connection never changes owner), so they are tested against DynamoDB
@@ -17,6 +18,7 @@ mod attempts;
 mod connections;
 mod events;
 mod item;
+mod limits;
 
 use std::time::Duration;
 
@@ -25,8 +27,9 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::Client;
 
 pub use attempts::{AttemptEnd, AttemptStatus, LinkAttempt, Returned};
-pub use connections::{ConnectionRecord, UserConnection};
+pub use connections::{ConnectionRecord, PageKey, UserConnection};
 pub use events::{Applied, ConnectionEvent, EVENT_RETENTION_SECS};
+pub use limits::RateCheck;
 
 /// Table layout. template.yaml defines the table (and the local one is created
 /// from it); a test checks that these names match it.
@@ -36,6 +39,25 @@ pub mod schema {
     pub const USER_INDEX_PARTITION_KEY: &str = "gsi1pk";
     pub const USER_INDEX_SORT_KEY: &str = "gsi1sk";
     pub const TTL_ATTRIBUTE: &str = "ttl";
+    /// What the `byUser` index holds besides keys: what the list shows, of bound
+    /// connections and of attempts waiting for attestation (template.yaml's
+    /// projection must be exactly this; a test checks).
+    pub const USER_INDEX_ATTRIBUTES: &[&str] = &[
+        "entity",
+        "connectionId",
+        "userId",
+        "status",
+        "username",
+        "name",
+        "avatar",
+        "connectedAt",
+        "updatedAt",
+        "attemptId",
+        "createdAt",
+        "expiresAt",
+        "expiresAtEpoch",
+        "verifyingAt",
+    ];
 }
 
 /// The partition keys of each kind of item.
@@ -52,6 +74,11 @@ pub mod keys {
 
     pub fn event(id: &str) -> String {
         format!("EVENT#{id}")
+    }
+
+    /// A user's session count in the window starting at `window_start`.
+    pub fn session_rate(user_id: &str, window_start: i64) -> String {
+        format!("RATE#session#{user_id}#{window_start}")
     }
 
     /// The `byUser` index's partition key.
@@ -78,6 +105,9 @@ pub enum StoreError {
     /// An item in the table does not have the shape this code writes.
     #[error("corrupt item: {0}")]
     Corrupt(String),
+    /// A page's start key is not one of the user's list entries.
+    #[error("the page key is not valid")]
+    InvalidPageKey,
 }
 
 /// The store, around one DynamoDB client per process.

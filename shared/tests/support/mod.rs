@@ -84,6 +84,8 @@ pub struct Options {
     pub ofauth_base: Option<String>,
     pub dynamodb_endpoint: Option<String>,
     pub create_table: bool,
+    /// Where the simulator says its hosted pages are.
+    pub sim_public_url: Option<String>,
 }
 
 impl Default for Options {
@@ -94,6 +96,7 @@ impl Default for Options {
             ofauth_base: None,
             dynamodb_endpoint: None,
             create_table: true,
+            sim_public_url: None,
         }
     }
 }
@@ -121,6 +124,7 @@ impl Harness {
             SimConfig {
                 api_key: API_KEY.into(),
                 allowed_redirects: vec![CALLBACK_URL.into()],
+                public_url: opts.sim_public_url.clone(),
                 webhook: opts.webhooks.map(|scheme| WebhookConfig {
                     url: webhook_url.clone(),
                     secret: WEBHOOK_SECRET.into(),
@@ -146,6 +150,11 @@ impl Harness {
             ("OFAUTH_TIMEOUT_MS", "800".to_string()),
             ("OFAUTH_CONNECT_TIMEOUT_MS", "300".to_string()),
             ("DYNAMODB_TIMEOUT_MS", "5000".to_string()),
+            ("DYNAMODB_ENDPOINT", endpoint.clone()),
+            // The simulator's hosted pages are on its own loopback address.
+            ("LINK_HOSTS", "127.0.0.1".to_string()),
+            // Off unless a test is about it (its own tests set it).
+            ("SESSION_RATE_LIMIT", "0".to_string()),
         ]);
         for (k, v) in &opts.env {
             env.insert(k, v.clone());

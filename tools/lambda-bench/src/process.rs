@@ -62,7 +62,9 @@ pub fn spawn(
         .env("OFAUTH_BASE_URL", &d.sim_url)
         .env("OFAUTH_CLIENT_APP_ID", "app_bench")
         .env("CALLBACK_URL", CALLBACK_URL)
-        .env("APP_URL", "https://app.example.com");
+        .env("APP_URL", "https://app.example.com")
+        .env("LINK_HOSTS", "127.0.0.1")
+        .env("SESSION_RATE_LIMIT", "0");
     if let Some(ca) = &d.ca_file {
         cmd.env("EXTRA_CA_CERTS", ca);
     }

@@ -3,8 +3,8 @@
 //! `<`, `>`, DEL or a control character, or a query of 70 KiB. Each answers with
 //! its documented error (the callback: a redirect to the app's error page; the
 //! JSON routes: 400 `invalid_request`), and the process is still alive and
-//! answering for the next invocation. And a panic inside a handler is answered
-//! with an error without ending the process.
+//! answering for the next invocation. (Release builds abort on a panic, see
+//! BENCHMARKS.md: these inputs must not reach one.)
 //!
 //! The binaries are the workspace's debug builds (`cargo test --workspace` builds
 //! them; otherwise `cargo build -p init-session -p callback -p webhook -p
@@ -216,19 +216,5 @@ async fn json_routes_answer_raw_input_with_400_and_live_on() {
     );
     assert_eq!(call(&mut api, ev).await.0, 400);
     alive(&mut child);
-    let _ = child.kill();
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_panicking_handler_is_answered_with_an_error_and_the_process_lives_on() {
-    let (mut api, mut child) = start("panic-probe").await;
-    let (_, outcome) = api
-        .invoke(ApiEvent::new("GET", "/panic").to_json_string())
-        .await
-        .expect("an answer, not a dead process");
-    assert!(matches!(outcome, Outcome::Error(_)), "{outcome:?}");
-    alive(&mut child);
-    let (status, _, _) = call(&mut api, ApiEvent::new("GET", "/ok").to_json_string()).await;
-    assert_eq!(status, 200);
     let _ = child.kill();
 }

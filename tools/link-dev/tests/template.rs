@@ -110,7 +110,18 @@ fn table_matches_the_store() {
             (schema::USER_INDEX_SORT_KEY.to_string(), "RANGE".to_string()),
         ]
     );
-    assert_eq!(s(&gsis[0]["Projection"]["ProjectionType"]), "ALL");
+    assert_eq!(s(&gsis[0]["Projection"]["ProjectionType"]), "INCLUDE");
+    let projected: BTreeSet<String> = gsis[0]["Projection"]["NonKeyAttributes"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(s)
+        .collect();
+    let read: BTreeSet<String> = schema::USER_INDEX_ATTRIBUTES
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
+    assert_eq!(projected, read, "the index projects what the list reads");
     let attrs: BTreeSet<(String, String)> = p["AttributeDefinitions"]
         .as_sequence()
         .unwrap()
@@ -174,6 +185,21 @@ async fn local_table_is_created_as_the_template_defines_it() {
     assert_eq!(
         described(gsi.key_schema()),
         key_list(&p["GlobalSecondaryIndexes"][0]["KeySchema"])
+    );
+    let local: BTreeSet<String> = gsi
+        .projection()
+        .map(|p| p.non_key_attributes().iter().cloned().collect())
+        .unwrap_or_default();
+    let template: BTreeSet<String> = p["GlobalSecondaryIndexes"][0]["Projection"]
+        ["NonKeyAttributes"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(s)
+        .collect();
+    assert_eq!(
+        local, template,
+        "the local index projects what the template's does"
     );
     let attrs: BTreeSet<String> = desc
         .attribute_definitions()
@@ -373,7 +399,11 @@ fn roles_are_least_privilege() {
     let allowed: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::from([
         (
             "InitSessionRole",
-            BTreeSet::from(["dynamodb:GetItem", "dynamodb:PutItem"]),
+            BTreeSet::from([
+                "dynamodb:GetItem",
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+            ]),
         ),
         (
             "CallbackRole",

@@ -193,13 +193,17 @@ pub async fn create_table(
                 GlobalSecondaryIndex::builder()
                     .index_name(text(&g["IndexName"])?)
                     .set_key_schema(Some(keys(&g["KeySchema"])?))
-                    .projection(
-                        Projection::builder()
-                            .projection_type(ProjectionType::from(
-                                text(&g["Projection"]["ProjectionType"])?.as_str(),
-                            ))
-                            .build(),
-                    )
+                    .projection({
+                        let mut p = Projection::builder().projection_type(ProjectionType::from(
+                            text(&g["Projection"]["ProjectionType"])?.as_str(),
+                        ));
+                        if let Some(attrs) = g["Projection"]["NonKeyAttributes"].as_sequence() {
+                            for a in attrs {
+                                p = p.non_key_attributes(text(a)?);
+                            }
+                        }
+                        p.build()
+                    })
                     .build()?,
             );
         }
