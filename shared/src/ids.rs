@@ -32,6 +32,11 @@ impl AttemptId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// A form fit for logs: enough to correlate, not enough to use.
+    pub fn masked(&self) -> String {
+        mask(&self.0)
+    }
 }
 
 impl fmt::Debug for AttemptId {

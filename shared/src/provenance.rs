@@ -338,6 +338,8 @@ impl Provenance {
         self.bind(attempt, connection, &verified.account, now).await
     }
 
+    /// Binds, on the record as it is now (read again when another write came
+    /// in between).
     async fn bind(
         &self,
         attempt: &LinkAttempt,
@@ -346,28 +348,44 @@ impl Provenance {
         now: SystemTime,
     ) -> Result<Finished, Refusal> {
         let from = [AttemptStatus::Pending, AttemptStatus::Returned];
-        match self
-            .store
-            .bind_connection(attempt, &from, connection, account, true, now)
-            .await
-        {
-            Ok(()) => Ok(Finished::Active),
-            Err(StoreError::ConnectionOwnedByAnotherUser) => {
-                let refusal = Refusal::new(
-                    codes::CONNECTION_CONFLICT,
-                    Severity::Security,
-                    format!(
-                        "{} was bound to another user meanwhile",
-                        connection.masked()
-                    ),
-                );
-                let end = AttemptEnd::Failed {
-                    error_code: codes::CONNECTION_CONFLICT.into(),
-                };
-                Err(self.refuse(attempt, end, refusal, now).await)
+        for _ in 0..3 {
+            let seen = self.store.get_connection(connection).await?;
+            match self
+                .store
+                .bind_connection(
+                    attempt,
+                    &from,
+                    connection,
+                    account,
+                    true,
+                    seen.as_ref(),
+                    now,
+                )
+                .await
+            {
+                Ok(()) => return Ok(Finished::Active),
+                Err(StoreError::ConnectionChanged) => continue,
+                Err(StoreError::ConnectionOwnedByAnotherUser) => {
+                    let refusal = Refusal::new(
+                        codes::CONNECTION_CONFLICT,
+                        Severity::Security,
+                        format!(
+                            "{} was bound to another user meanwhile",
+                            connection.masked()
+                        ),
+                    );
+                    let end = AttemptEnd::Failed {
+                        error_code: codes::CONNECTION_CONFLICT.into(),
+                    };
+                    return Err(self.refuse(attempt, end, refusal, now).await);
+                }
+                Err(e) => return Err(e.into()),
             }
-            Err(e) => Err(e.into()),
         }
+        Err(Refusal::unavailable(format_args!(
+            "{} kept changing while it was bound",
+            connection.masked()
+        )))
     }
 
     /// Whether an attempt can still be completed at `now`.

@@ -203,11 +203,8 @@ async fn apply(
 ) -> Result<&'static str, store::StoreError> {
     let connection = ev.connection;
     // This deployment's attempt, if the event names one (other client apps on the
-    // same OFAuth account name their own references, or none).
-    let attempt = match ev.client_reference_id.and_then(AttemptId::parse) {
-        Some(id) => svc.store.get_attempt(&id).await?,
-        None => None,
-    };
+    // same OFAuth account name their own references, or none): read with the record.
+    let attempt = ev.client_reference_id.and_then(AttemptId::parse);
     let account = ev.conn.user_data.clone().unwrap_or_default();
     let status = match ev.kind {
         Kind::Upsert => match ev.conn.status.as_deref() {
@@ -227,6 +224,7 @@ async fn apply(
         account: &account,
         attempt: attempt.as_ref(),
     };
+    let named = attempt.as_ref().map(|a| a.masked()).unwrap_or_default();
     Ok(match svc.store.apply_event(&event, now).await? {
         Applied::Applied { bound: true } => "bound",
         Applied::Applied { bound: false } => "applied",
@@ -240,7 +238,7 @@ async fn apply(
             tracing::warn!(
                 security = true,
                 connection = %connection.masked(),
-                event_user = %attempt.as_ref().map(|a| mask(&a.user_id)).unwrap_or_default(),
+                attempt = %named,
                 "a signed webhook names an attempt of a user other than the connection's owner; the owner is kept"
             );
             "applied"

@@ -9,7 +9,7 @@ use aws_sdk_dynamodb::types::TransactWriteItem;
 
 use super::attempts::{same_connection, transition, AttemptStatus, LinkAttempt};
 use super::item::{
-    connection_update, get_n, get_s, profile_from_item, req_s, s, ConnectionWrite, Item,
+    connection_update, get_n, get_s, n, profile_from_item, req_s, s, ConnectionWrite, Item,
 };
 use super::{is_condition_failure, keys, schema, unavailable, Store, StoreError, TransactFailure};
 use crate::ids::ConnectionId;
@@ -100,8 +100,11 @@ impl Store {
     /// Binds the connection to the attempt's user and completes the attempt, in
     /// one transaction: both happen or neither. The attempt must be in one of
     /// `from`, unexpired, this user's, and not have come back with another
-    /// connection; the connection must be unbound or already this user's.
-    /// `attested`: provenance was just proven (recorded on the connection).
+    /// connection; the connection must be unbound or already this user's, and
+    /// still be `seen` (the record read just before, or none): a newer state it
+    /// holds (a webhook's) is kept, only the owner is added. `attested`:
+    /// provenance was just proven (recorded on the connection).
+    #[allow(clippy::too_many_arguments)]
     pub async fn bind_connection(
         &self,
         attempt: &LinkAttempt,
@@ -109,6 +112,7 @@ impl Store {
         connection: &ConnectionId,
         account: &AccountProfile,
         attested: bool,
+        seen: Option<&ConnectionRecord>,
         now: SystemTime,
     ) -> Result<(), StoreError> {
         let (mut done, mut done_condition) =
@@ -117,25 +121,40 @@ impl Store {
         done.set("connectionId", s(connection.as_str()))
             .remove(schema::USER_INDEX_PARTITION_KEY)
             .remove(schema::USER_INDEX_SORT_KEY);
+        // The binding's confirmation time orders it against webhook events.
+        let now_ms = epoch_ms(now);
+        let newer_there = seen
+            .and_then(|r| r.last_event_at)
+            .is_some_and(|t| t >= now_ms);
         let mut bind = connection_update(
             connection,
             &ConnectionWrite {
                 owner: Some(&attempt.user_id),
-                // The binding's confirmation time orders it against webhook events.
-                state: Some(("active", epoch_ms(now))),
-                account: Some((account, true)),
+                state: (!newer_there).then_some(("active", now_ms)),
+                account: (!newer_there).then_some((account, true)),
                 attested_by: attested.then_some(&attempt.id),
                 last_attempt: Some(&attempt.id),
             },
             &rfc3339(now),
         );
-        let (user, owner) = (
-            bind.name("userId"),
-            bind.value("owner", s(&attempt.user_id)),
-        );
-        let unbound_or_owned = format!("attribute_not_exists({user}) OR {user} = {owner}");
+        let unchanged = match seen {
+            None => "attribute_not_exists(pk)".to_string(),
+            Some(r) => {
+                let (user, owner) = (
+                    bind.name("userId"),
+                    bind.value("owner", s(&attempt.user_id)),
+                );
+                let version = bind.name("version");
+                let same = if r.version == 0 {
+                    format!("attribute_not_exists({version})")
+                } else {
+                    format!("{version} = {}", bind.value("seenVersion", n(r.version)))
+                };
+                format!("{same} AND (attribute_not_exists({user}) OR {user} = {owner})")
+            }
+        };
         let done = done.transact(&self.table, keys::attempt(&attempt.id), &done_condition)?;
-        let bind = bind.transact(&self.table, keys::connection(connection), &unbound_or_owned)?;
+        let bind = bind.transact(&self.table, keys::connection(connection), &unchanged)?;
         match self
             .transact(vec![
                 TransactWriteItem::builder().update(done).build(),
@@ -156,7 +175,12 @@ impl Store {
                     _ => Err(StoreError::AttemptNotUsable),
                 }
             }
-            Err(TransactFailure::Condition(_)) => Err(StoreError::ConnectionOwnedByAnotherUser),
+            Err(TransactFailure::Condition(_)) => match self.get_connection(connection).await? {
+                Some(r) if r.is_owned_by_another(&attempt.user_id) => {
+                    Err(StoreError::ConnectionOwnedByAnotherUser)
+                }
+                _ => Err(StoreError::ConnectionChanged),
+            },
             Err(TransactFailure::Other(e)) => Err(e),
         }
     }

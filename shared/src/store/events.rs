@@ -20,7 +20,7 @@ use super::attempts::{transition, AttemptStatus, LinkAttempt};
 use super::connections::ConnectionRecord;
 use super::item::{connection_update, n, s, ConnectionWrite, Update};
 use super::{keys, schema, Store, StoreError, TransactFailure};
-use crate::ids::ConnectionId;
+use crate::ids::{AttemptId, ConnectionId};
 use crate::ofauth::AccountProfile;
 use crate::time::{epoch, rfc3339};
 
@@ -41,8 +41,9 @@ pub struct ConnectionEvent<'a> {
     /// The status OFAuth reports; `None` keeps the record's.
     pub status: Option<&'a str>,
     pub account: &'a AccountProfile,
-    /// This deployment's attempt the event names (its `clientReferenceId`), as read.
-    pub attempt: Option<&'a LinkAttempt>,
+    /// The attempt the event names (its `clientReferenceId`), when it has this
+    /// deployment's shape; read (again) with the record each time the event is decided.
+    pub attempt: Option<&'a AttemptId>,
 }
 
 /// What happened to an event.
@@ -71,20 +72,22 @@ pub(crate) struct Plan<'a> {
     pub foreign: bool,
 }
 
-/// Decides an event against the record (if any). `None`: nothing to write.
+/// Decides an event against the record and the attempt it names (if they exist).
+/// `None`: nothing to write.
 pub(crate) fn plan<'a>(
     ev: &ConnectionEvent<'a>,
     record: Option<&'a ConnectionRecord>,
+    attempt: Option<&'a LinkAttempt>,
     now_epoch: i64,
 ) -> Option<Plan<'a>> {
     let newer = record
         .and_then(|r| r.last_event_at)
         .is_none_or(|t| ev.event_at_ms > t);
-    let foreign = match (ev.attempt, record) {
+    let foreign = match (attempt, record) {
         (Some(a), Some(r)) => r.is_owned_by_another(&a.user_id),
         _ => false,
     };
-    let attest = ev.attempt.filter(|_| !foreign);
+    let attest = attempt.filter(|_| !foreign);
     if record.is_none() && attest.is_none() {
         return None;
     }
@@ -128,7 +131,11 @@ impl Store {
     ) -> Result<Applied, StoreError> {
         for _ in 0..ATTEMPTS {
             let record = self.get_connection(ev.connection).await?;
-            let Some(plan) = plan(ev, record.as_ref(), epoch(now)) else {
+            let attempt = match ev.attempt {
+                Some(id) => self.get_attempt(id).await?,
+                None => None,
+            };
+            let Some(plan) = plan(ev, record.as_ref(), attempt.as_ref(), epoch(now)) else {
                 return Ok(if record.is_none() {
                     Applied::Unattributed
                 } else if self.get(keys::event(ev.event_id)).await?.is_some() {
@@ -137,7 +144,10 @@ impl Store {
                     Applied::Superseded
                 });
             };
-            match self.write_event(ev, record.as_ref(), &plan, now).await {
+            match self
+                .write_event(ev, record.as_ref(), attempt.as_ref(), &plan, now)
+                .await
+            {
                 Ok(()) => {
                     return Ok(if plan.foreign {
                         Applied::ForeignAttempt
@@ -162,6 +172,7 @@ impl Store {
         &self,
         ev: &ConnectionEvent<'_>,
         record: Option<&ConnectionRecord>,
+        attempt: Option<&LinkAttempt>,
         plan: &Plan<'_>,
         now: SystemTime,
     ) -> Result<(), TransactFailure> {
@@ -210,8 +221,7 @@ impl Store {
                 .transact(&self.table, keys::attempt(&a.id), &cond)
                 .map_err(TransactFailure::Other)?;
             items.push(TransactWriteItem::builder().update(done).build());
-        } else if let Some(a) = ev
-            .attempt
+        } else if let Some(a) = attempt
             .filter(|a| plan.write.attested_by.is_some() && a.status != AttemptStatus::Verifying)
         {
             // Attesting an attempt that is not verifying: it must still not be when
@@ -251,7 +261,6 @@ fn unchanged_since(u: &mut Update, record: Option<&ConnectionRecord>) -> String 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ids::AttemptId;
 
     fn attempt(status: AttemptStatus, conn: Option<&ConnectionId>) -> LinkAttempt {
         let mut a = LinkAttempt::pending(
@@ -285,50 +294,50 @@ mod tests {
     fn webhooks_attest_and_bind_only_verifying_attempts() {
         let conn = ConnectionId::parse("conn_1").unwrap();
         let account = AccountProfile::default();
-        let ev = |attempt, at| ConnectionEvent {
+        let ev = |at| ConnectionEvent {
             event_id: "e",
             event_type: "connection.created",
             event_at_ms: at,
             connection: &conn,
             status: Some("active"),
             account: &account,
-            attempt,
+            attempt: None,
         };
         // A pending attempt: attested, not bound.
         let pending = attempt(AttemptStatus::Pending, None);
-        let p = plan(&ev(Some(&pending), 10), None, 0).unwrap();
+        let p = plan(&ev(10), None, Some(&pending), 0).unwrap();
         assert_eq!(p.write.owner, None);
         assert_eq!(p.write.attested_by, Some(&pending.id));
         // A verifying attempt for this connection: bound.
         let verifying = attempt(AttemptStatus::Verifying, Some(&conn));
-        let p = plan(&ev(Some(&verifying), 10), None, 0).unwrap();
+        let p = plan(&ev(10), None, Some(&verifying), 0).unwrap();
         assert_eq!(p.write.owner, Some("user-1"));
         assert!(p.bind.is_some());
         // ... but not once it expired, nor for another connection.
-        assert!(plan(&ev(Some(&verifying), 10), None, i64::MAX)
+        assert!(plan(&ev(10), None, Some(&verifying), i64::MAX)
             .unwrap()
             .bind
             .is_none());
         let other = ConnectionId::parse("conn_2").unwrap();
         let elsewhere = attempt(AttemptStatus::Verifying, Some(&other));
-        assert!(plan(&ev(Some(&elsewhere), 10), None, 0)
+        assert!(plan(&ev(10), None, Some(&elsewhere), 0)
             .unwrap()
             .bind
             .is_none());
         // Owned by someone else: state only, flagged.
         let owned = record(Some("user-2"), 5, None);
-        let p = plan(&ev(Some(&verifying), 10), Some(&owned), 0).unwrap();
+        let p = plan(&ev(10), Some(&owned), Some(&verifying), 0).unwrap();
         assert!(p.foreign && p.bind.is_none() && p.write.attested_by.is_none());
         assert_eq!(p.write.owner, None);
         // Older than the record and nothing new to attest: nothing.
         let attested = record(None, 50, Some(&pending));
-        assert!(plan(&ev(Some(&pending), 10), Some(&attested), 0).is_none());
+        assert!(plan(&ev(10), Some(&attested), Some(&pending), 0).is_none());
         // Older, but binds: the owner is written, the newer state kept.
         let newer_unbound = record(None, 50, None);
-        let p = plan(&ev(Some(&verifying), 10), Some(&newer_unbound), 0).unwrap();
+        let p = plan(&ev(10), Some(&newer_unbound), Some(&verifying), 0).unwrap();
         assert_eq!(p.write.owner, Some("user-1"));
         assert_eq!(p.write.state, None);
         // Not ours and no record: not ours to keep.
-        assert!(plan(&ev(None, 10), None, 0).is_none());
+        assert!(plan(&ev(10), None, None, 0).is_none());
     }
 }

@@ -105,6 +105,10 @@ pub enum StoreError {
     /// An item in the table does not have the shape this code writes.
     #[error("corrupt item: {0}")]
     Corrupt(String),
+    /// The connection's record changed between its read and a write that
+    /// depended on it; read it again and decide again.
+    #[error("the connection changed meanwhile")]
+    ConnectionChanged,
     /// A page's start key is not one of the user's list entries.
     #[error("the page key is not valid")]
     InvalidPageKey,

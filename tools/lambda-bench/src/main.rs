@@ -118,6 +118,7 @@ async fn bind_bench_connection(store: &Store) -> Result<(), Error> {
             &conn,
             &AccountProfile::default(),
             true,
+            None,
             SystemTime::now(),
         )
         .await?;
