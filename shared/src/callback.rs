@@ -170,11 +170,11 @@ pub fn parse_callback(pairs: &[(String, String)]) -> Result<Callback, &'static s
     Ok(Callback { attempt, outcome })
 }
 
-/// Handles one request to the callback function. Always answers with a redirect
-/// to one of the app's configured targets (or 405 for a non-GET).
-pub async fn handle(req: Request, svc: &CallbackService) -> Response<Body> {
-    if req.method() != Method::GET && req.method() != Method::HEAD {
-        return http::respond(Err(ApiError::method_not_allowed("GET")));
+/// What a request says, decided before anything is looked up: the parsed
+/// callback, or the code it is refused with.
+pub fn read_callback(req: &Request) -> Result<Callback, &'static str> {
+    if crate::apigw::is_malformed(req) {
+        return Err(codes::INVALID_REQUEST);
     }
     let pairs: Vec<(String, String)> = match req.query_string_parameters_ref() {
         Some(q) => q
@@ -188,12 +188,16 @@ pub async fn handle(req: Request, svc: &CallbackService) -> Response<Body> {
             .collect(),
         None => Vec::new(),
     };
-    let parsed = if crate::apigw::is_malformed(&req) {
-        Err(codes::INVALID_REQUEST)
-    } else {
-        parse_callback(&pairs)
-    };
-    let callback = match parsed {
+    parse_callback(&pairs)
+}
+
+/// Handles one request to the callback function. Always answers with a redirect
+/// to one of the app's configured targets (or 405 for a non-GET).
+pub async fn handle(req: Request, svc: &CallbackService) -> Response<Body> {
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        return http::respond(Err(ApiError::method_not_allowed("GET")));
+    }
+    let callback = match read_callback(&req) {
         Ok(c) => c,
         Err(code) => {
             Refusal::new(code, Severity::Info, "callback refused before any lookup").log(None);
@@ -234,7 +238,7 @@ async fn complete(cb: &Callback, svc: &CallbackService) -> Result<Response<Body>
                 // a reload after completion: nothing to do, nothing to hand out.
                 AttemptStatus::Completed | AttemptStatus::Verifying if same => {
                     tracing::info!(outcome = "already_completed", attempt = ?attempt.id);
-                    Ok(success_redirect(&svc.app, connection, None))
+                    Ok(redirect_for(&svc.app, &cb.outcome, None))
                 }
                 // A reload before completion: a new code replaces the old one.
                 AttemptStatus::Returned if same => {
@@ -270,11 +274,7 @@ async fn complete(cb: &Callback, svc: &CallbackService) -> Result<Response<Body>
             };
             store.end_attempt(&attempt, &end, now).await?;
             tracing::info!(outcome = "cancelled", attempt = ?cb.attempt, step = step.as_ref().map(CancelStep::as_str));
-            let mut params = vec![("status", "cancelled")];
-            if let Some(s) = step {
-                params.push(("step", s.as_str()));
-            }
-            Ok(target_redirect(&svc.app.cancelled, &params))
+            Ok(redirect_for(&svc.app, &cb.outcome, None))
         }
         CallbackOutcome::Error { code } => {
             if attempt.status != AttemptStatus::Pending {
@@ -288,10 +288,7 @@ async fn complete(cb: &Callback, svc: &CallbackService) -> Result<Response<Body>
             };
             store.end_attempt(&attempt, &end, now).await?;
             tracing::info!(outcome = "link_error", attempt = ?cb.attempt, error_code = code.as_str());
-            Ok(target_redirect(
-                &svc.app.error,
-                &[("status", "error"), ("error_code", code.as_str())],
-            ))
+            Ok(redirect_for(&svc.app, &cb.outcome, None))
         }
     }
 }
@@ -328,28 +325,49 @@ async fn give_code(
         attested = verified.attested,
         reconnect = attempt.reconnect.is_some(),
     );
-    Ok(success_redirect(&svc.app, connection, Some(&code)))
+    let success = CallbackOutcome::Success {
+        connection: connection.clone(),
+    };
+    Ok(redirect_for(&svc.app, &success, Some(&code)))
 }
 
-/// The app's return page: `status=success&connection_id=…` and, when the browser
-/// still has to complete the flow, `code=…`.
-fn success_redirect(
+/// Where the browser goes for a callback's outcome, with only the documented
+/// parameters: `status=success&connection_id=…` (and `code=…` when the browser
+/// still has to complete the flow), `status=cancelled&step=…`, or
+/// `status=error&error_code=…`.
+pub fn redirect_for(
     app: &AppTargets,
-    connection: &ConnectionId,
+    outcome: &CallbackOutcome,
     code: Option<&CompletionCode>,
 ) -> Response<Body> {
-    let code = code.map(CompletionCode::reveal);
-    let mut params = vec![
-        ("status", "success"),
-        ("connection_id", connection.as_str()),
-    ];
-    if let Some(c) = &code {
-        params.push(("code", c));
+    match outcome {
+        CallbackOutcome::Success { connection } => {
+            let code = code.map(CompletionCode::reveal);
+            let mut params = vec![
+                ("status", "success"),
+                ("connection_id", connection.as_str()),
+            ];
+            if let Some(c) = &code {
+                params.push(("code", c));
+            }
+            target_redirect(&app.success, &params)
+        }
+        CallbackOutcome::Cancelled { step } => {
+            let mut params = vec![("status", "cancelled")];
+            if let Some(s) = step {
+                params.push(("step", s.as_str()));
+            }
+            target_redirect(&app.cancelled, &params)
+        }
+        CallbackOutcome::Error { code } => target_redirect(
+            &app.error,
+            &[("status", "error"), ("error_code", code.as_str())],
+        ),
     }
-    target_redirect(&app.success, &params)
 }
 
-fn error_redirect(app: &AppTargets, code: &str) -> Response<Body> {
+/// The app's error page for a refusal of this service's.
+pub fn error_redirect(app: &AppTargets, code: &str) -> Response<Body> {
     target_redirect(&app.error, &[("status", "error"), ("error_code", code)])
 }
 

@@ -83,7 +83,7 @@ async fn route(req: &Request, svc: &ConnectionsService) -> Result<Response<Body>
 
 /// The `{id}` of `/link/connections/{id}`: API Gateway's path parameter, else the
 /// last path segment (local routers). `None` for the collection itself.
-fn connection_id_param(req: &Request) -> Option<Result<ConnectionId, ()>> {
+pub fn connection_id_param(req: &Request) -> Option<Result<ConnectionId, ()>> {
     if let Some(id) = req.path_parameters_ref().and_then(|p| p.first("id")) {
         return Some(ConnectionId::parse(id).ok_or(()));
     }

@@ -144,10 +144,12 @@ pub fn verify(
     Err(SignatureError::Missing)
 }
 
+/// Overflow-safe: any `i64` a header can carry (`t=-9223372036854775808`).
 fn check_age(timestamp: i64, now: i64) -> Result<(), SignatureError> {
-    let age = now - timestamp;
-    if age.abs() > TOLERANCE_SECS {
-        return Err(SignatureError::Stale { age_secs: age });
+    if now.abs_diff(timestamp) > TOLERANCE_SECS as u64 {
+        return Err(SignatureError::Stale {
+            age_secs: now.saturating_sub(timestamp),
+        });
     }
     Ok(())
 }
@@ -257,6 +259,18 @@ mod tests {
             verify(&h2, BODY, SECRET, now),
             Err(SignatureError::Mismatch)
         );
+    }
+
+    #[test]
+    fn extreme_timestamps_are_stale_not_a_panic() {
+        let now = 1_800_000_000;
+        for t in [i64::MIN, i64::MAX, -1, 0] {
+            let h = ofauth_headers(t, BODY, SECRET);
+            assert!(matches!(
+                verify(&h, BODY, SECRET, now),
+                Err(SignatureError::Stale { .. })
+            ));
+        }
     }
 
     #[test]

@@ -113,6 +113,58 @@ async fn receive(req: &Request, svc: &WebhookService) -> Result<Response<Body>, 
             )
             .detail(format_args!("check {check}: {e}; nothing written"))
         })?;
+    let event = match read_event(body, &verified)? {
+        Delivery::Ignored {
+            event_type,
+            event_id,
+        } => {
+            tracing::info!(outcome = "ignored", event_type, event = %mask(&event_id), scheme = verified.scheme.as_str());
+            return Ok(ok("ignored"));
+        }
+        Delivery::Connection(event) => event,
+    };
+    // OFAuth retries a failed delivery; nothing was half-written.
+    let outcome = apply(svc, &event, now)
+        .await
+        .map_err(|e| ApiError::from(e).detail(format_args!("event {}", mask(&event.event_id))))?;
+    tracing::info!(
+        outcome,
+        event_type = %event.event_type,
+        event = %mask(&event.event_id),
+        connection = %event.connection.masked(),
+        scheme = verified.scheme.as_str(),
+    );
+    Ok(ok(outcome))
+}
+
+/// A signed delivery, read.
+#[derive(Debug)]
+pub enum Delivery {
+    /// An event type this service does not act on (`rules.updated`, new types).
+    Ignored {
+        event_type: String,
+        event_id: String,
+    },
+    Connection(ConnectionDelivery),
+}
+
+/// A delivery about one connection.
+#[derive(Debug)]
+pub struct ConnectionDelivery {
+    pub event_type: String,
+    kind: Kind,
+    pub event_id: String,
+    /// When OFAuth says it happened (Unix milliseconds).
+    pub event_at_ms: i64,
+    pub connection: ConnectionId,
+    pub status: Option<String>,
+    pub account: AccountProfile,
+    pub client_reference_id: Option<String>,
+}
+
+/// Reads a verified delivery's body: what happened to which connection, or why it
+/// is refused (`invalid_json`, `invalid_event`).
+pub fn read_event(body: &[u8], verified: &signature::Verified) -> Result<Delivery, ApiError> {
     let event: RawEvent = serde_json::from_slice(body).map_err(|e| {
         let code = if e.is_data() {
             "invalid_event"
@@ -134,15 +186,16 @@ async fn receive(req: &Request, svc: &WebhookService) -> Result<Response<Body>, 
         .timestamp
         .as_ref()
         .and_then(timestamp_ms)
-        .unwrap_or(verified.timestamp * 1000);
-
-    let change_kind = match event.kind.as_str() {
+        .unwrap_or(verified.timestamp.saturating_mul(1000));
+    let kind = match event.kind.as_str() {
         "connection.created" | "connection.updated" => Kind::Upsert,
         "connection.expired" => Kind::Expired,
         "connection.disconnected" => Kind::Disconnected,
-        other => {
-            tracing::info!(outcome = "ignored", event_type = other, event = %mask(&event_id), scheme = verified.scheme.as_str());
-            return Ok(ok("ignored"));
+        _ => {
+            return Ok(Delivery::Ignored {
+                event_type: event.kind.chars().take(64).collect(),
+                event_id,
+            })
         }
     };
     let data = event
@@ -150,46 +203,31 @@ async fn receive(req: &Request, svc: &WebhookService) -> Result<Response<Body>, 
         .ok_or_else(|| invalid_event("The event has no data."))?;
     let conn = data
         .connection
-        .as_ref()
         .ok_or_else(|| invalid_event("The event names no connection."))?;
     let connection = ConnectionId::parse(&conn.id)
         .ok_or_else(|| invalid_event("The connection id is not valid."))?;
-
-    let received = Received {
-        event_type: &event.kind,
-        kind: change_kind,
-        event_id: &event_id,
-        event_at_ms,
-        connection: &connection,
-        conn,
-        client_reference_id: data.client_reference_id.as_deref(),
+    let status = match kind {
+        Kind::Upsert => match conn.status.as_deref() {
+            Some(s) if is_token(s) => Some(s.to_string()),
+            _ if event.kind == "connection.created" => Some("active".into()),
+            _ => None,
+        },
+        Kind::Expired => Some("expired".into()),
+        Kind::Disconnected => Some("disconnected".into()),
     };
-    // OFAuth retries a failed delivery; nothing was half-written.
-    let outcome = apply(svc, &received, now)
-        .await
-        .map_err(|e| ApiError::from(e).detail(format_args!("event {}", mask(&event_id))))?;
-    tracing::info!(
-        outcome,
-        event_type = %event.kind,
-        event = %mask(&event_id),
-        connection = %connection.masked(),
-        scheme = verified.scheme.as_str(),
-    );
-    Ok(ok(outcome))
+    Ok(Delivery::Connection(ConnectionDelivery {
+        event_type: event.kind,
+        kind,
+        event_id,
+        event_at_ms,
+        connection,
+        status,
+        account: conn.user_data.unwrap_or_default(),
+        client_reference_id: data.client_reference_id,
+    }))
 }
 
-/// A verified, parsed delivery about one connection.
-struct Received<'a> {
-    event_type: &'a str,
-    kind: Kind,
-    event_id: &'a str,
-    event_at_ms: i64,
-    connection: &'a ConnectionId,
-    conn: &'a RawConnection,
-    client_reference_id: Option<&'a str>,
-}
-
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
     Upsert,
     Expired,
@@ -198,33 +236,21 @@ enum Kind {
 
 async fn apply(
     svc: &WebhookService,
-    ev: &Received<'_>,
+    ev: &ConnectionDelivery,
     now: SystemTime,
 ) -> Result<&'static str, store::StoreError> {
-    let connection = ev.connection;
     // This deployment's attempt, if the event names one (other client apps on the
     // same OFAuth account name their own references, or none): read with the record.
-    let attempt = ev.client_reference_id.and_then(AttemptId::parse);
-    let account = ev.conn.user_data.clone().unwrap_or_default();
-    let status = match ev.kind {
-        Kind::Upsert => match ev.conn.status.as_deref() {
-            Some(s) if is_token(s) => Some(s),
-            _ if ev.event_type == "connection.created" => Some("active"),
-            _ => None,
-        },
-        Kind::Expired => Some("expired"),
-        Kind::Disconnected => Some("disconnected"),
-    };
+    let attempt = ev.client_reference_id.as_deref().and_then(AttemptId::parse);
     let event = ConnectionEvent {
-        event_id: ev.event_id,
-        event_type: ev.event_type,
+        event_id: &ev.event_id,
+        event_type: &ev.event_type,
         event_at_ms: ev.event_at_ms,
-        connection,
-        status,
-        account: &account,
+        connection: &ev.connection,
+        status: ev.status.as_deref(),
+        account: &ev.account,
         attempt: attempt.as_ref(),
     };
-    let named = attempt.as_ref().map(|a| a.masked()).unwrap_or_default();
     Ok(match svc.store.apply_event(&event, now).await? {
         Applied::Applied { bound: true } => "bound",
         Applied::Applied { bound: false } => "applied",
@@ -237,8 +263,8 @@ async fn apply(
         Applied::ForeignAttempt => {
             tracing::warn!(
                 security = true,
-                connection = %connection.masked(),
-                attempt = %named,
+                connection = %ev.connection.masked(),
+                attempt = %attempt.as_ref().map(AttemptId::masked).unwrap_or_default(),
                 "a signed webhook names an attempt of a user other than the connection's owner; the owner is kept"
             );
             "applied"
@@ -256,16 +282,23 @@ fn digest_id(timestamp: i64, body: &[u8]) -> String {
     format!("sha256_{}", hex::encode(ctx.finish()))
 }
 
-/// An event timestamp: RFC 3339 text, or Unix seconds or milliseconds.
+/// An event timestamp: RFC 3339 text, or Unix seconds or milliseconds. Only
+/// plausible times (1970 to 9999) count; anything else is no timestamp.
 fn timestamp_ms(v: &serde_json::Value) -> Option<i64> {
-    match v {
-        serde_json::Value::String(s) => parse_rfc3339_ms(s),
+    const MAX_MS: i64 = 253_402_300_799_999; // 9999-12-31T23:59:59.999Z
+    let ms = match v {
+        serde_json::Value::String(s) => parse_rfc3339_ms(s)?,
         serde_json::Value::Number(n) => {
             let n = n.as_i64()?;
-            Some(if n < 100_000_000_000 { n * 1000 } else { n })
+            if n < 100_000_000_000 {
+                n.checked_mul(1000)?
+            } else {
+                n
+            }
         }
-        _ => None,
-    }
+        _ => return None,
+    };
+    (0..=MAX_MS).contains(&ms).then_some(ms)
 }
 
 #[cfg(test)]
@@ -287,6 +320,9 @@ mod tests {
             Some(1_795_428_000_250)
         );
         assert_eq!(timestamp_ms(&serde_json::json!("soon")), None);
+        assert_eq!(timestamp_ms(&serde_json::json!(i64::MIN)), None);
+        assert_eq!(timestamp_ms(&serde_json::json!(-1)), None);
+        assert_eq!(timestamp_ms(&serde_json::json!(i64::MAX)), None);
     }
 
     #[test]

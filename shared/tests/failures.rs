@@ -454,3 +454,49 @@ async fn a_session_url_off_the_link_hosts_is_refused() {
         assert!(h.items_of("attempt").await.is_empty(), "{public}");
     }
 }
+
+#[tokio::test]
+async fn a_write_committed_behind_a_timeout_is_found_by_the_reload() {
+    // The Lambda deadline can drop a write's future after DynamoDB committed it:
+    // the user is told to reload. The reload must then succeed, not refuse.
+    let h = Harness::new().await;
+    let (url, attempt) = h.start_attempt("user-1", "").await;
+    let query = h.hosted(&url, "approve").await;
+    let conn = query_param(&format!("https://x/?{query}"), "connection_id").unwrap();
+    // The callback's write committed, its answer lost: the attempt is returned.
+    let first = h.return_to_app(&query).await;
+    assert!(first.contains("code="), "{first}");
+    // The reload of the callback: a new code, success.
+    let reload = h.return_to_app(&query).await;
+    let code = query_param(&reload, "code").expect("a code on the reload");
+    // The completion's transaction committed, its answer lost (done here directly).
+    let a = h
+        .store
+        .get_attempt(&link_shared::ids::AttemptId::parse(&attempt).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    h.store
+        .bind_connection(
+            &a,
+            &[link_shared::store::AttemptStatus::Returned],
+            &link_shared::ids::ConnectionId::parse(&conn).unwrap(),
+            &a.account,
+            true,
+            None,
+            std::time::SystemTime::now(),
+        )
+        .await
+        .unwrap();
+    // The app retries the completion: the connection is the user's, 200.
+    let (status, body) = h.complete_code("user-1", &code).await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (200, Some("active")),
+        "{body}"
+    );
+    // And a reload of the return leg lands on the success page.
+    let again = h.return_to_app(&query).await;
+    assert!(again.contains("status=success"), "{again}");
+    assert_eq!(h.items_of("connection").await.len(), 1);
+}
