@@ -485,3 +485,67 @@ fn roles_are_least_privilege() {
         assert_eq!(secret, 1, "{role} reads exactly the one secret");
     }
 }
+
+/// AWS's published guidance for Lambda, CloudWatch Logs and DynamoDB, as this
+/// template meets it (the README lists the exceptions and why).
+#[test]
+fn production_settings_follow_aws_security_guidance() {
+    let t = template();
+    let params = &t["Parameters"];
+    let res = resources(&t);
+    // Active X-Ray tracing by default.
+    assert_eq!(params["EnableTracing"]["Default"], "true");
+    assert!(format!("{:?}", t["Globals"]["Function"]["Tracing"]).contains("Active"));
+    // A customer-managed key, when given, on the functions' environment, the
+    // table and every log group.
+    assert!(format!("{:?}", t["Globals"]["Function"]["KmsKeyArn"]).contains("KmsKeyArn"));
+    let table = res
+        .values()
+        .find(|r| r["Type"] == "AWS::DynamoDB::Table")
+        .unwrap();
+    assert!(format!(
+        "{:?}",
+        table["Properties"]["SSESpecification"]["KMSMasterKeyId"]
+    )
+    .contains("KmsKeyArn"));
+    let groups: Vec<(&String, &Value)> = res
+        .iter()
+        .filter(|(_, r)| r["Type"] == "AWS::Logs::LogGroup")
+        .collect();
+    assert_eq!(groups.len(), 5);
+    for (name, g) in &groups {
+        assert!(
+            format!("{:?}", g["Properties"]["KmsKeyId"]).contains("KmsKeyArn"),
+            "{name}"
+        );
+        assert!(g["Properties"]["RetentionInDays"] != Value::Null, "{name}");
+    }
+    for (name, f) in functions(&t) {
+        let b = binary(&f);
+        let p = &f["Properties"];
+        // Named, with its log group under Lambda's standard name for it.
+        let fname = format!("{:?}", p["FunctionName"]);
+        assert!(
+            fname.contains(&format!("${{AWS::StackName}}-{b}")),
+            "{name}: {fname}"
+        );
+        let group_ref = s(&p["LoggingConfig"]["LogGroup"]);
+        let group = &res[&group_ref]["Properties"]["LogGroupName"];
+        assert!(
+            format!("{group:?}").contains(&format!("/aws/lambda/${{AWS::StackName}}-{b}")),
+            "{name}: {group:?}"
+        );
+        // Reserved concurrency from a parameter (0: none).
+        let reserved = format!("{:?}", p["ReservedConcurrentExecutions"]);
+        assert!(reserved.contains("Concurrency"), "{name}: {reserved}");
+        let param = reserved
+            .split('"')
+            .find(|w| w.ends_with("Concurrency"))
+            .unwrap()
+            .to_string();
+        assert!(
+            params[param.as_str()]["Default"].as_u64().unwrap() > 0,
+            "{name}"
+        );
+    }
+}
