@@ -83,6 +83,21 @@ impl Provenance {
         }
     }
 
+    /// Ends the attempt as `connection_not_verified`.
+    async fn not_verified(
+        &self,
+        attempt: &LinkAttempt,
+        severity: Severity,
+        reason: String,
+        now: SystemTime,
+    ) -> Refusal {
+        let end = AttemptEnd::Failed {
+            error_code: codes::CONNECTION_NOT_VERIFIED.into(),
+        };
+        let refusal = Refusal::new(codes::CONNECTION_NOT_VERIFIED, severity, reason);
+        self.refuse(attempt, end, refusal, now).await
+    }
+
     /// Checks a connection an attempt came back with: not another user's, live at
     /// OFAuth, for a reconnect the same connection and account, and for a new
     /// connection produced by this attempt as far as OFAuth attests it now.
@@ -147,21 +162,12 @@ impl Provenance {
         let account = match check {
             Ok(ConnectionCheck::Authenticated(account)) => account,
             Ok(ConnectionCheck::NotAuthenticated) => {
-                let refusal = Refusal::new(
-                    codes::CONNECTION_NOT_VERIFIED,
-                    Severity::Warn,
-                    format!(
-                        "OFAuth does not confirm {}; nothing recorded",
-                        connection.masked()
-                    ),
+                let reason = format!(
+                    "OFAuth does not confirm {}; nothing recorded",
+                    connection.masked()
                 );
                 return Err(self
-                    .refuse(
-                        attempt,
-                        failed(codes::CONNECTION_NOT_VERIFIED),
-                        refusal,
-                        now,
-                    )
+                    .not_verified(attempt, Severity::Warn, reason, now)
                     .await);
             }
             Err(e) => {
@@ -190,21 +196,12 @@ impl Provenance {
             (origin, _) => origin,
         };
         if origin == Origin::Elsewhere {
-            let refusal = Refusal::new(
-                codes::CONNECTION_NOT_VERIFIED,
-                Severity::Security,
-                format!(
-                    "OFAuth attests that {} came from another origin (another attempt or an import)",
-                    connection.masked()
-                ),
+            let reason = format!(
+                "OFAuth attests that {} came from another origin (another attempt or an import)",
+                connection.masked()
             );
             return Err(self
-                .refuse(
-                    attempt,
-                    failed(codes::CONNECTION_NOT_VERIFIED),
-                    refusal,
-                    now,
-                )
+                .not_verified(attempt, Severity::Security, reason, now)
                 .await);
         }
         Ok(Verified {
@@ -290,18 +287,13 @@ impl Provenance {
                 None => self.search(attempt, connection).await,
             };
             if origin == Origin::Elsewhere {
-                let refusal = Refusal::new(
-                    codes::CONNECTION_NOT_VERIFIED,
-                    Severity::Security,
-                    format!(
-                        "OFAuth attests that {} came from another origin",
-                        connection.masked()
-                    ),
+                let reason = format!(
+                    "OFAuth attests that {} came from another origin",
+                    connection.masked()
                 );
-                let end = AttemptEnd::Failed {
-                    error_code: codes::CONNECTION_NOT_VERIFIED.into(),
-                };
-                return Err(self.refuse(attempt, end, refusal, now).await);
+                return Err(self
+                    .not_verified(attempt, Severity::Security, reason, now)
+                    .await);
             }
             attested = origin == Origin::ThisAttempt;
         }

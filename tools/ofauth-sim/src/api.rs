@@ -285,7 +285,12 @@ async fn delete_connection(
     if let Some(resp) = gate(&sim, Method::DELETE, &path, &headers, Value::Null).await {
         return resp;
     }
-    if state::disconnect(&sim, &id) {
+    done_or_not_found(state::disconnect(&sim, &id))
+}
+
+/// OFAuth's answer to an action on a connection: done, or it does not know it.
+fn done_or_not_found(done: bool) -> Response {
+    if done {
         Json(json!({ "success": true })).into_response()
     } else {
         api_error(
@@ -305,15 +310,7 @@ async fn invalidate_connection(
     if let Some(resp) = gate(&sim, Method::POST, &path, &headers, Value::Null).await {
         return resp;
     }
-    if state::expire(&sim, &id) {
-        Json(json!({ "success": true })).into_response()
-    } else {
-        api_error(
-            StatusCode::NOT_FOUND,
-            "RESOURCE_NOT_FOUND",
-            "Connection not found",
-        )
-    }
+    done_or_not_found(state::expire(&sim, &id))
 }
 
 /// A connection as OFAuth's model types it: every field a string where the model
