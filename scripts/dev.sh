@@ -46,7 +46,7 @@ trap cleanup EXIT INT TERM
 set -m  # each background job in its own process group, so Ctrl-C stops its children too
 
 step "building the local tools and functions (the first build takes about 3 minutes on 2 cores)"
-cargo build -p link-dev -p ofauth-sim -p init-session -p callback -p webhook -p connections 2>&1 \
+cargo build -p link-dev -p ofauth-sim -p init-session -p callback -p webhook -p connections -p reconcile 2>&1 \
   | grep --line-buffered -E '^ *(Compiling|Finished|error|warning: unused)' | awk '{ n++; printf "\r    %d crates built%s", n, ($1 == "Finished" ? "\n" : "") }'
 [ -x target/debug/link-dev ] || die "the build failed; run cargo build to see why"
 
@@ -93,6 +93,7 @@ API (as deployed, under cargo lambda watch):
   POST   http://localhost:$WATCH_PORT/link/webhook            (OFAuth's signed webhooks)
   GET    http://localhost:$WATCH_PORT/link/connections        (header x-user-id)
   DELETE http://localhost:$WATCH_PORT/link/connections/<id>   (header x-user-id)
+  Reconciler, on demand (it runs every 15 minutes when deployed):  make reconcile
   OFAuth: $OFAUTH_BASE_URL    DynamoDB Local: $DYNAMODB_ENDPOINT (table $TABLE_NAME)
 
 Logs: .local/*.log   Stop: Ctrl-C

@@ -42,6 +42,14 @@ pub mod vars {
     /// Sessions a user may start per window, and the window.
     pub const SESSION_RATE_LIMIT: &str = "SESSION_RATE_LIMIT";
     pub const SESSION_RATE_WINDOW_SECS: &str = "SESSION_RATE_WINDOW_SECS";
+    /// Apply sandbox webhook events (`live: false`), for a deployment on a sandbox key.
+    pub const WEBHOOK_ACCEPT_SANDBOX: &str = "WEBHOOK_ACCEPT_SANDBOX";
+    /// The reconciler: what it does with an unbound connection of this
+    /// deployment's (`disconnect` or `report`), after how long, and how many
+    /// pages (OFAuth's list and the table) one run reads at most.
+    pub const RECONCILE_UNBOUND: &str = "RECONCILE_UNBOUND";
+    pub const RECONCILE_UNBOUND_GRACE_SECS: &str = "RECONCILE_UNBOUND_GRACE_SECS";
+    pub const RECONCILE_MAX_PAGES: &str = "RECONCILE_MAX_PAGES";
 
     /// Every variable the functions read, for the template/code consistency test.
     pub const ALL: &[&str] = &[
@@ -73,6 +81,10 @@ pub mod vars {
         LINK_HOSTS,
         SESSION_RATE_LIMIT,
         SESSION_RATE_WINDOW_SECS,
+        WEBHOOK_ACCEPT_SANDBOX,
+        RECONCILE_UNBOUND,
+        RECONCILE_UNBOUND_GRACE_SECS,
+        RECONCILE_MAX_PAGES,
     ];
 }
 
@@ -148,6 +160,27 @@ pub struct AppTargets {
     pub error: Url,
 }
 
+/// What the reconciler does with a connection this deployment made that nobody
+/// owns once its attempt can no longer bind it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnboundAction {
+    /// Report it, then disconnect it at OFAuth after the grace period (billing stops).
+    Disconnect,
+    /// Only report it.
+    Report,
+}
+
+/// The reconciler's settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReconcileSettings {
+    pub unbound: UnboundAction,
+    /// How long after its attempt stopped being able to bind it an unbound
+    /// connection is left before it is disconnected.
+    pub unbound_grace: Duration,
+    /// Pages (of OFAuth's list, then of the table) one run reads at most.
+    pub max_pages: u32,
+}
+
 /// Everything the functions need, read once.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -188,6 +221,9 @@ pub struct Config {
     /// At most this many sessions per user per window (`None`: no limit).
     pub session_rate_limit: Option<u32>,
     pub session_rate_window: Duration,
+    /// Apply sandbox webhook events (`live: false`).
+    pub accept_sandbox_webhooks: bool,
+    pub reconcile: ReconcileSettings,
 }
 
 impl Config {
@@ -380,6 +416,29 @@ impl Config {
             },
         };
 
+        let unbound = match get(vars::RECONCILE_UNBOUND).as_deref() {
+            None | Some("disconnect") => UnboundAction::Disconnect,
+            Some("report") => UnboundAction::Report,
+            Some(_) => {
+                return Err(ConfigError::new(
+                    vars::RECONCILE_UNBOUND,
+                    "must be disconnect or report",
+                ))
+            }
+        };
+        // An unbound connection with no record is known to be this deployment's
+        // only through its attempt: the grace must end before the attempt is removed.
+        let unbound_grace = Duration::from_secs(number(
+            vars::RECONCILE_UNBOUND_GRACE_SECS,
+            21_600,
+            0..=attempt_retention.as_secs(),
+        )?);
+        let reconcile = ReconcileSettings {
+            unbound,
+            unbound_grace,
+            max_pages: number(vars::RECONCILE_MAX_PAGES, 50, 1..=1_000)? as u32,
+        };
+
         Ok(Self {
             table_name,
             dynamodb_endpoint,
@@ -404,6 +463,8 @@ impl Config {
             link_hosts,
             session_rate_limit,
             session_rate_window,
+            accept_sandbox_webhooks: flag(vars::WEBHOOK_ACCEPT_SANDBOX, false)?,
+            reconcile,
         })
     }
 }
@@ -547,6 +608,40 @@ mod tests {
                 .var,
             "OFAUTH_API_KEY"
         );
+    }
+
+    #[test]
+    fn reconciler_and_sandbox_settings() {
+        let c = cfg(&[]).unwrap();
+        assert_eq!(c.reconcile.unbound, UnboundAction::Disconnect);
+        assert_eq!(c.reconcile.unbound_grace, Duration::from_secs(21_600));
+        assert_eq!(c.reconcile.max_pages, 50);
+        assert!(!c.accept_sandbox_webhooks);
+        let c = cfg(&[
+            ("RECONCILE_UNBOUND", "report"),
+            ("RECONCILE_UNBOUND_GRACE_SECS", "0"),
+            ("WEBHOOK_ACCEPT_SANDBOX", "true"),
+        ])
+        .unwrap();
+        assert_eq!(c.reconcile.unbound, UnboundAction::Report);
+        assert!(c.accept_sandbox_webhooks);
+        assert_eq!(
+            cfg(&[("RECONCILE_UNBOUND", "delete")]).unwrap_err().var,
+            "RECONCILE_UNBOUND"
+        );
+        // Past the attempts' retention an unrecorded connection can no longer be
+        // proven ours: such a grace is refused.
+        assert_eq!(
+            cfg(&[("RECONCILE_UNBOUND_GRACE_SECS", "86401")])
+                .unwrap_err()
+                .var,
+            "RECONCILE_UNBOUND_GRACE_SECS"
+        );
+        assert!(cfg(&[
+            ("RECONCILE_UNBOUND_GRACE_SECS", "100000"),
+            ("ATTEMPT_RETENTION_SECS", "200000")
+        ])
+        .is_ok());
     }
 
     #[test]

@@ -16,6 +16,7 @@ pub mod identity;
 pub mod ids;
 pub mod ofauth;
 pub mod provenance;
+pub mod reconcile;
 pub mod refusal;
 pub mod session;
 pub mod signature;

@@ -70,7 +70,8 @@ impl LinkSession {
 /// The connected account's profile from `GET /v2/access/self`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
 pub struct AccountProfile {
-    #[serde(default, deserialize_with = "string_or_number")]
+    /// `id` (docs), `userId` (the v3 SDKs' webhooks).
+    #[serde(default, alias = "userId", deserialize_with = "string_or_number")]
     pub id: Option<String>,
     #[serde(default)]
     pub username: Option<String>,
@@ -96,6 +97,10 @@ pub struct ListedConnection {
     pub imported: bool,
     #[serde(default)]
     pub created_at: Option<String>,
+    /// When OFAuth last changed it: orders the reconciler's observation against
+    /// webhook events (OFAuth's clock).
+    #[serde(default)]
+    pub updated_at: Option<String>,
 }
 
 /// A page of `GET /v2/account/connections`.
@@ -110,7 +115,7 @@ pub struct ConnectionPage {
 /// What a bounded search of OFAuth's connections list found for one id.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Lookup {
-    Found(ListedConnection),
+    Found(Box<ListedConnection>),
     /// Not within the pages searched (newest first): too old, or not listed yet.
     NotFound {
         pages: u32,
@@ -122,8 +127,10 @@ pub enum Lookup {
 pub enum ConnectionCheck {
     /// `isAuth: true`: the connection exists and is authenticated.
     Authenticated(AccountProfile),
-    /// `isAuth: false`, or OFAuth does not know the connection.
+    /// `isAuth: false`, or `SESSION_EXPIRED`: it exists and needs a reconnect.
     NotAuthenticated,
+    /// `SESSION_NOT_PROVIDED`: OFAuth does not know the connection.
+    Unknown,
 }
 
 /// An OFAuth call that did not give a usable answer.
@@ -334,9 +341,12 @@ impl OfAuthClient {
                 status: 401,
                 kind: Some(kind),
                 ..
-            }) if kind == "SESSION_NOT_PROVIDED" || kind == "SESSION_EXPIRED" => {
-                Ok(ConnectionCheck::NotAuthenticated)
-            }
+            }) if kind == "SESSION_NOT_PROVIDED" => Ok(ConnectionCheck::Unknown),
+            Err(OfAuthError::Rejected {
+                status: 401,
+                kind: Some(kind),
+                ..
+            }) if kind == "SESSION_EXPIRED" => Ok(ConnectionCheck::NotAuthenticated),
             Err(e) => Err(e),
         }
     }
@@ -371,7 +381,7 @@ impl OfAuthClient {
             let page = self.list_connections(page_size, pages * page_size).await?;
             pages += 1;
             if let Some(found) = page.list.into_iter().find(|c| c.id == id.as_str()) {
-                return Ok(Lookup::Found(found));
+                return Ok(Lookup::Found(Box::new(found)));
             }
             if !page.has_more {
                 break;

@@ -161,7 +161,7 @@ impl Provenance {
         });
         let account = match check {
             Ok(ConnectionCheck::Authenticated(account)) => account,
-            Ok(ConnectionCheck::NotAuthenticated) => {
+            Ok(ConnectionCheck::NotAuthenticated | ConnectionCheck::Unknown) => {
                 let reason = format!(
                     "OFAuth does not confirm {}; nothing recorded",
                     connection.masked()

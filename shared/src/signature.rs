@@ -7,15 +7,41 @@
 //!   (`v1,<base64>` entries, space separated), HMAC-SHA256 over
 //!   `"<id>.<timestamp>.<raw body>"` keyed with the base64-decoded secret after `whsec_`.
 //!
-//! Both reject timestamps more than five minutes from now, and compare in constant time.
+//! Both reject timestamps more than five minutes from now. The work per delivery is
+//! bounded before any hashing: at most [`MAX_CANDIDATES`] signatures (the Svix
+//! scheme allows several for key rotation), and the body is size-checked by the
+//! caller; the HMAC is then computed once and compared in constant time with each
+//! candidate.
 
 use aws_lc_rs::hmac;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
 use lambda_http::http::HeaderMap;
+use std::cell::Cell;
 
 /// Largest clock difference accepted, either way.
 pub const TOLERANCE_SECS: i64 = 300;
+
+/// Most signatures one delivery may carry (a rotation needs two).
+pub const MAX_CANDIDATES: usize = 5;
+
+thread_local! {
+    static HMACS: Cell<u64> = const { Cell::new(0) };
+}
+
+/// How many HMACs this thread has computed: the work a delivery cost, for tests.
+pub fn hmacs_computed() -> u64 {
+    HMACS.with(Cell::get)
+}
+
+/// The one HMAC of a delivery, compared in constant time with each candidate.
+fn matches_any(key: &hmac::Key, signed: &[u8], candidates: &[Vec<u8>]) -> bool {
+    HMACS.with(|n| n.set(n.get() + 1));
+    let tag = hmac::sign(key, signed);
+    candidates.iter().fold(false, |found, c| {
+        found | aws_lc_rs::constant_time::verify_slices_are_equal(tag.as_ref(), c).is_ok()
+    })
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scheme {
@@ -77,6 +103,20 @@ pub fn verify(
             .parse()
             .map_err(|_| SignatureError::Malformed("svix-timestamp"))?;
         check_age(timestamp, now)?;
+        let entries: Vec<&str> = sig.split_whitespace().collect();
+        if entries.len() > MAX_CANDIDATES {
+            return Err(SignatureError::Malformed("too many signatures"));
+        }
+        let candidates: Vec<Vec<u8>> = entries
+            .iter()
+            .filter_map(|entry| entry.strip_prefix("v1,"))
+            .filter_map(|b64| BASE64.decode(b64).ok())
+            .collect();
+        if candidates.is_empty() {
+            return Err(SignatureError::Malformed(
+                "no v1 signature in svix-signature",
+            ));
+        }
         let key_bytes = BASE64
             .decode(secret.strip_prefix("whsec_").unwrap_or(secret))
             .map_err(|_| {
@@ -89,20 +129,7 @@ pub fn verify(
         signed.extend_from_slice(ts.as_bytes());
         signed.push(b'.');
         signed.extend_from_slice(body);
-        let candidates: Vec<Vec<u8>> = sig
-            .split_whitespace()
-            .filter_map(|entry| entry.strip_prefix("v1,"))
-            .filter_map(|b64| BASE64.decode(b64).ok())
-            .collect();
-        if candidates.is_empty() {
-            return Err(SignatureError::Malformed(
-                "no v1 signature in svix-signature",
-            ));
-        }
-        if candidates
-            .iter()
-            .any(|c| hmac::verify(&key, &signed, c).is_ok())
-        {
+        if matches_any(&key, &signed, &candidates) {
             return Ok(Verified {
                 scheme: Scheme::Svix,
                 delivery_id: Some(id.to_string()),
@@ -114,6 +141,9 @@ pub fn verify(
     if let Some(sig) = header(headers, "ofauth-signature") {
         let mut t = None;
         let mut v1 = Vec::new();
+        if sig.split(',').count() > MAX_CANDIDATES + 1 {
+            return Err(SignatureError::Malformed("too many signatures"));
+        }
         for part in sig.split(',') {
             match part.trim().split_once('=') {
                 Some(("t", v)) => t = Some(v.trim()),
@@ -132,7 +162,7 @@ pub fn verify(
         signed.extend_from_slice(ts.as_bytes());
         signed.push(b'.');
         signed.extend_from_slice(body);
-        if v1.iter().any(|c| hmac::verify(&key, &signed, c).is_ok()) {
+        if matches_any(&key, &signed, &v1) {
             return Ok(Verified {
                 scheme: Scheme::OfAuth,
                 delivery_id: None,
@@ -271,6 +301,63 @@ mod tests {
                 Err(SignatureError::Stale { .. })
             ));
         }
+    }
+
+    /// The case: a 10 KB header of ~1,700 candidates on a 256 KiB body.
+    /// Refused before any hashing; a valid delivery costs one HMAC however many
+    /// candidates (up to the cap) it carries.
+    #[test]
+    fn candidates_are_capped_before_hashing_and_hashed_once() {
+        let now = 1_800_000_000;
+        let body = vec![b'x'; 256 * 1024];
+        let good = svix_headers("msg_1", now, &body, SECRET);
+        // The good entry alone (the helper puts a decoy before it).
+        let sig = good["svix-signature"]
+            .to_str()
+            .unwrap()
+            .split_whitespace()
+            .last()
+            .unwrap()
+            .to_string();
+        let mut flood = good.clone();
+        flood.insert(
+            "svix-signature",
+            HeaderValue::from_str(&format!("{}{sig}", "v1,AAAA ".repeat(1_700))).unwrap(),
+        );
+        let before = hmacs_computed();
+        assert_eq!(
+            verify(&flood, &body, SECRET, now),
+            Err(SignatureError::Malformed("too many signatures"))
+        );
+        assert_eq!(hmacs_computed(), before, "no HMAC for a refused header");
+        let mut h = HeaderMap::new();
+        let many = (0..1_700).map(|_| "v1=00").collect::<Vec<_>>().join(",");
+        h.insert(
+            "ofauth-signature",
+            HeaderValue::from_str(&format!("t={now},{many}")).unwrap(),
+        );
+        assert_eq!(
+            verify(&h, &body, SECRET, now),
+            Err(SignatureError::Malformed("too many signatures"))
+        );
+        assert_eq!(hmacs_computed(), before);
+        // Four decoys and the good one: accepted, one HMAC.
+        let mut five = good.clone();
+        five.insert(
+            "svix-signature",
+            HeaderValue::from_str(&format!("v1,AAAA v1,AAAA v1,AAAA v1,AAAA {sig}")).unwrap(),
+        );
+        assert!(verify(&five, &body, SECRET, now).is_ok());
+        assert_eq!(hmacs_computed(), before + 1);
+        let h = ofauth_headers(now, &body, SECRET);
+        let one = h["ofauth-signature"].to_str().unwrap().to_string();
+        let mut h5 = HeaderMap::new();
+        h5.insert(
+            "ofauth-signature",
+            HeaderValue::from_str(&format!("{one},v1=00,v1=00,v1=00,v1=00")).unwrap(),
+        );
+        assert!(verify(&h5, &body, SECRET, now).is_ok());
+        assert_eq!(hmacs_computed(), before + 2);
     }
 
     #[test]

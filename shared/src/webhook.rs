@@ -8,7 +8,14 @@
 //! cannot know who is at the browser). It binds only an attempt whose user has
 //! already completed the flow and was waiting for this attestation (`verifying`).
 //! Each event id is applied at most once, and an older event never overwrites a
-//! newer state (see [`crate::store`]'s events).
+//! newer state (see [`crate::store`]'s events for the order).
+//!
+//! Two payload dialects: OFAuth's docs (`type`, `timestamp`,
+//! `data.connection.userData.id`) and its v3 SDKs (`eventType`, `live`,
+//! `data.connection.platformUserId`, `userData.userId`). Only an event's own
+//! `timestamp` orders it: a signature's timestamp is the delivery's, new on every
+//! retry. A sandbox event (`live: false`) is acknowledged and not applied unless
+//! the deployment accepts sandbox events (`WEBHOOK_ACCEPT_SANDBOX`).
 
 use std::time::SystemTime;
 
@@ -33,11 +40,22 @@ pub const MAX_BODY_BYTES: usize = 256 * 1024;
 pub struct WebhookService {
     pub store: Store,
     pub secret: Secret,
+    /// Apply sandbox events (`live: false`): for a deployment on a sandbox key.
+    pub accept_sandbox: bool,
 }
 
 impl WebhookService {
     pub fn new(store: Store, secret: Secret) -> Self {
-        Self { store, secret }
+        Self {
+            store,
+            secret,
+            accept_sandbox: false,
+        }
+    }
+
+    pub fn accept_sandbox(mut self, accept: bool) -> Self {
+        self.accept_sandbox = accept;
+        self
     }
 }
 
@@ -49,6 +67,9 @@ struct RawEvent {
     id: Option<String>,
     #[serde(default)]
     timestamp: Option<serde_json::Value>,
+    /// v3: `false` for a sandbox event.
+    #[serde(default)]
+    live: Option<bool>,
     #[serde(default)]
     data: Option<RawData>,
 }
@@ -70,6 +91,9 @@ struct RawConnection {
     status: Option<String>,
     #[serde(default)]
     user_data: Option<AccountProfile>,
+    /// v3: the connected account's id, outside `userData`.
+    #[serde(default)]
+    platform_user_id: Option<serde_json::Value>,
 }
 
 fn ok(outcome: &str) -> Response<Body> {
@@ -121,6 +145,10 @@ async fn receive(req: &Request, svc: &WebhookService) -> Result<Response<Body>, 
             tracing::info!(outcome = "ignored", event_type, event = %mask(&event_id), scheme = verified.scheme.as_str());
             return Ok(ok("ignored"));
         }
+        Delivery::Connection(event) if event.live == Some(false) && !svc.accept_sandbox => {
+            tracing::info!(outcome = "sandbox_ignored", event_type = %event.event_type, event = %mask(&event.event_id), scheme = verified.scheme.as_str());
+            return Ok(ok("sandbox_ignored"));
+        }
         Delivery::Connection(event) => event,
     };
     // OFAuth retries a failed delivery; nothing was half-written.
@@ -154,8 +182,10 @@ pub struct ConnectionDelivery {
     pub event_type: String,
     kind: Kind,
     pub event_id: String,
-    /// When OFAuth says it happened (Unix milliseconds).
-    pub event_at_ms: i64,
+    /// When OFAuth says it happened (Unix milliseconds), if the event says.
+    pub event_at_ms: Option<i64>,
+    /// `Some(false)`: a sandbox event (v3 dialect).
+    pub live: Option<bool>,
     pub connection: ConnectionId,
     pub status: Option<String>,
     pub account: AccountProfile,
@@ -178,15 +208,12 @@ pub fn read_event(body: &[u8], verified: &signature::Verified) -> Result<Deliver
         .delivery_id
         .clone()
         .or_else(|| event.id.clone())
-        .unwrap_or_else(|| digest_id(verified.timestamp, body));
+        .unwrap_or_else(|| digest_id(body));
     if event_id.is_empty() || event_id.len() > 200 {
         return Err(invalid_event("The event id is not valid."));
     }
-    let event_at_ms = event
-        .timestamp
-        .as_ref()
-        .and_then(timestamp_ms)
-        .unwrap_or(verified.timestamp.saturating_mul(1000));
+    // Never the signature's timestamp: it is the delivery's, new on each retry.
+    let event_at_ms = event.timestamp.as_ref().and_then(timestamp_ms);
     let kind = match event.kind.as_str() {
         "connection.created" | "connection.updated" => Kind::Upsert,
         "connection.expired" => Kind::Expired,
@@ -215,14 +242,23 @@ pub fn read_event(body: &[u8], verified: &signature::Verified) -> Result<Deliver
         Kind::Expired => Some("expired".into()),
         Kind::Disconnected => Some("disconnected".into()),
     };
+    let mut account = conn.user_data.unwrap_or_default();
+    if account.id.is_none() {
+        account.id = match conn.platform_user_id {
+            Some(serde_json::Value::String(s)) if !s.is_empty() => Some(s),
+            Some(serde_json::Value::Number(n)) => Some(n.to_string()),
+            _ => None,
+        };
+    }
     Ok(Delivery::Connection(ConnectionDelivery {
         event_type: event.kind,
         kind,
         event_id,
         event_at_ms,
+        live: event.live,
         connection,
         status,
-        account: conn.user_data.unwrap_or_default(),
+        account,
         client_reference_id: data.client_reference_id,
     }))
 }
@@ -246,6 +282,10 @@ async fn apply(
         event_id: &ev.event_id,
         event_type: &ev.event_type,
         event_at_ms: ev.event_at_ms,
+        rank: match ev.kind {
+            Kind::Upsert if ev.event_type == "connection.created" => 0,
+            _ => store::lifecycle_rank(ev.status.as_deref().unwrap_or("active")),
+        },
         connection: &ev.connection,
         status: ev.status.as_deref(),
         account: &ev.account,
@@ -272,14 +312,13 @@ async fn apply(
     })
 }
 
-/// An id for a delivery that carries none: the digest of what was signed, so an
-/// exact replay maps to the same id.
-fn digest_id(timestamp: i64, body: &[u8]) -> String {
-    let mut ctx = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
-    ctx.update(timestamp.to_string().as_bytes());
-    ctx.update(b".");
-    ctx.update(body);
-    format!("sha256_{}", hex::encode(ctx.finish()))
+/// An id for a delivery that carries none: the digest of its body, so a retry
+/// (re-signed with a new timestamp) maps to the same id.
+fn digest_id(body: &[u8]) -> String {
+    format!(
+        "sha256_{}",
+        hex::encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, body))
+    )
 }
 
 /// An event timestamp: RFC 3339 text, or Unix seconds or milliseconds. Only
@@ -327,7 +366,55 @@ mod tests {
 
     #[test]
     fn digest_ids_are_stable() {
-        assert_eq!(digest_id(1, b"x"), digest_id(1, b"x"));
-        assert_ne!(digest_id(1, b"x"), digest_id(2, b"x"));
+        assert_eq!(digest_id(b"x"), digest_id(b"x"));
+        assert_ne!(digest_id(b"x"), digest_id(b"y"));
+    }
+
+    fn verified(timestamp: i64) -> signature::Verified {
+        signature::Verified {
+            scheme: signature::Scheme::OfAuth,
+            delivery_id: None,
+            timestamp,
+        }
+    }
+
+    fn connection(d: Delivery) -> ConnectionDelivery {
+        match d {
+            Delivery::Connection(c) => c,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// Both dialects read to the same event; only a body timestamp orders it.
+    #[test]
+    fn both_dialects() {
+        let docs = br#"{"type":"connection.updated","timestamp":"2026-11-23T10:00:00Z",
+            "data":{"clientReferenceId":"r","connection":{"id":"conn_1","status":"active",
+            "userData":{"id":"42","username":"u","name":"N","avatar":"a"}}}}"#;
+        let v3 = br#"{"eventType":"connection.updated","live":true,
+            "data":{"clientReferenceId":"r","connection":{"id":"conn_1","platformUserId":"42",
+            "status":"active","userData":{"userId":"42","username":"u","name":"N","avatar":"a"},
+            "permissions":[]}}}"#;
+        let a = connection(read_event(docs, &verified(1)).unwrap());
+        let b = connection(read_event(v3, &verified(1)).unwrap());
+        assert_eq!(a.account, b.account);
+        assert_eq!(a.account.id.as_deref(), Some("42"));
+        assert_eq!(
+            (a.status.as_deref(), b.status.as_deref()),
+            (Some("active"), Some("active"))
+        );
+        assert_eq!(a.event_at_ms, Some(1_795_428_000_000));
+        assert_eq!((a.live, b.live), (None, Some(true)));
+        // v3 carries no event time: unordered, not the delivery's time.
+        assert_eq!(b.event_at_ms, None);
+        // A retry is re-signed with a new timestamp and keeps its id.
+        let c = connection(read_event(v3, &verified(999)).unwrap());
+        assert_eq!(b.event_id, c.event_id);
+        // platformUserId alone names the account too.
+        let bare = br#"{"eventType":"connection.created","live":false,
+            "data":{"connection":{"id":"conn_1","platformUserId":7}}}"#;
+        let d = connection(read_event(bare, &verified(1)).unwrap());
+        assert_eq!(d.account.id.as_deref(), Some("7"));
+        assert_eq!(d.live, Some(false));
     }
 }

@@ -591,3 +591,264 @@ async fn the_connections_list_pages_with_a_cursor() {
         "{body}"
     );
 }
+
+/// A signed delivery of `body` (OFAuth's scheme, now), straight to the handler:
+/// its outcome.
+async fn deliver_now(h: &Harness, body: &serde_json::Value) -> String {
+    let body = body.to_string();
+    let headers = ofauth_sim::sign_headers(
+        WEBHOOK_SECRET,
+        SignatureScheme::Ofauth,
+        "",
+        now(),
+        body.as_bytes(),
+    );
+    let resp = h.deliver(&headers, &body).await;
+    assert_eq!(resp.status(), 200, "{}", body_text(&resp));
+    json_body(&resp)["outcome"].as_str().unwrap().to_string()
+}
+
+fn updated(id: &str, conn: &str, timestamp: &str, username: &str) -> serde_json::Value {
+    serde_json::json!({
+        "id": id, "type": "connection.updated", "timestamp": timestamp,
+        "data": { "connection": { "id": conn, "status": "active", "userData": { "username": username } } }
+    })
+}
+
+/// Ordering by event time, then a tie-break: two different events stamped in the
+/// same second are both applied (the later delivery last); an expiry of that
+/// second ranks after an update of it, whichever arrives first.
+#[tokio::test]
+async fn two_events_in_the_same_second_are_both_applied() {
+    let h = with_webhooks(SignatureScheme::Ofauth).await;
+    let conn = h.connect("user-1", "").await;
+    h.sim.wait_for_deliveries(1, WAIT).await;
+    let t = link_shared::time::rfc3339(std::time::SystemTime::now() + Duration::from_secs(60));
+    assert_eq!(
+        deliver_now(&h, &updated("evt_s1", &conn, &t, "first")).await,
+        "applied"
+    );
+    assert_eq!(
+        deliver_now(&h, &updated("evt_s2", &conn, &t, "second")).await,
+        "applied"
+    );
+    assert_eq!(s(&only_record(&h).await, "username"), "second");
+    let expired = serde_json::json!({
+        "id": "evt_s3", "type": "connection.expired", "timestamp": t,
+        "data": { "connection": { "id": conn, "status": "expired" } }
+    });
+    assert_eq!(deliver_now(&h, &expired).await, "applied");
+    // An update of the same second, delivered after the expiry: the expiry stays.
+    assert_eq!(
+        deliver_now(&h, &updated("evt_s4", &conn, &t, "third")).await,
+        "superseded"
+    );
+    assert_eq!(s(&only_record(&h).await, "status"), "expired");
+}
+
+/// Events without a time of their own (the v3 dialect documents none) are not
+/// ordered by the signature's timestamp, which is new on every retry: a retry of
+/// an older event, re-signed later, does not revive a disconnected record, and
+/// neither does another untimed event.
+#[tokio::test]
+async fn a_retried_older_event_without_a_timestamp_does_not_revive_a_disconnected_record() {
+    let h = with_webhooks(SignatureScheme::Svix).await;
+    let conn = h.connect("user-1", "").await;
+    h.sim.wait_for_deliveries(1, WAIT).await;
+    let event = |kind: &str, status: &str| {
+        serde_json::json!({
+            "eventType": kind, "live": true,
+            "data": { "connection": { "id": conn, "status": status, "userData": { "userId": "42" } } }
+        })
+        .to_string()
+    };
+    let send = |id: &'static str, t: i64, body: String| {
+        let h = &h;
+        async move {
+            let headers = h.sim.sign(SignatureScheme::Svix, id, t, body.as_bytes());
+            let resp = h.deliver(&headers, &body).await;
+            assert_eq!(resp.status(), 200, "{}", body_text(&resp));
+            json_body(&resp)["outcome"].as_str().unwrap().to_string()
+        }
+    };
+    let t = now();
+    let update = event("connection.updated", "active");
+    assert_eq!(send("msg_upd", t - 120, update.clone()).await, "applied");
+    assert_eq!(
+        send(
+            "msg_disc",
+            t - 60,
+            event("connection.disconnected", "disconnected")
+        )
+        .await,
+        "applied"
+    );
+    assert_eq!(s(&only_record(&h).await, "status"), "disconnected");
+    // OFAuth retries the update (same svix-id), signed now: a duplicate.
+    assert_eq!(send("msg_upd", t, update.clone()).await, "duplicate");
+    // The same untimed body under the documented scheme, which carries no id,
+    // delivered twice with different signature times: neither revives it.
+    for signed_at in [t - 30, t] {
+        let headers = h
+            .sim
+            .sign(SignatureScheme::Ofauth, "", signed_at, update.as_bytes());
+        let resp = h.deliver(&headers, &update).await;
+        assert_eq!(json_body(&resp)["outcome"], "superseded");
+    }
+    // Another untimed event: it may not move the record back from disconnected.
+    assert_eq!(
+        send("msg_other", t, event("connection.updated", "active")).await,
+        "superseded"
+    );
+    let rec = only_record(&h).await;
+    assert_eq!(s(&rec, "status"), "disconnected");
+    assert_eq!(s(&rec, "gsi1pk"), "");
+}
+
+/// OFAuth's docs' payload and its v3 SDKs' payload, end to end from the
+/// simulator: both attest, and both name the account.
+#[tokio::test]
+async fn both_payload_dialects_are_read() {
+    for (scheme, dialect) in [
+        (SignatureScheme::Ofauth, ofauth_sim::Dialect::Docs),
+        (SignatureScheme::Svix, ofauth_sim::Dialect::V3),
+    ] {
+        let h = with_webhooks(scheme).await;
+        h.sim.set_webhook_mode(WebhookMode {
+            dialect,
+            ..WebhookMode::default()
+        });
+        let (url, attempt) = h.start_attempt("user-1", "").await;
+        let query = h.hosted(&url, "approve").await;
+        let d = h.sim.wait_for_deliveries(1, WAIT).await;
+        assert_eq!(
+            d[0].outcome.as_deref(),
+            Some("applied"),
+            "{dialect:?}: {d:?}"
+        );
+        let conn = param(&query, "connection_id");
+        let sim_conn = h.sim.connection(&conn).unwrap();
+        let rec = only_record(&h).await;
+        assert_eq!(s(&rec, "attestedAttemptId"), attempt, "{dialect:?}");
+        assert_eq!(s(&rec, "accountId"), sim_conn.user_id, "{dialect:?}");
+        assert_eq!(s(&rec, "username"), sim_conn.username, "{dialect:?}");
+        // An expiry in the same dialect reaches the record after the completion.
+        assert_eq!(return_and_complete(&h, "user-1", &query).await.0, 200);
+        h.sim.expire_connection(&conn);
+        let d = h.sim.wait_for_deliveries(2, WAIT).await;
+        assert_eq!(
+            d[1].outcome.as_deref(),
+            Some("applied"),
+            "{dialect:?}: {d:?}"
+        );
+        assert_eq!(
+            s(&only_record(&h).await, "status"),
+            "expired",
+            "{dialect:?}"
+        );
+    }
+}
+
+/// A sandbox event (`live: false`) on a live deployment is acknowledged and not
+/// applied; a deployment that accepts sandbox events applies it.
+#[tokio::test]
+async fn a_sandbox_event_on_a_live_deployment_is_acknowledged_and_ignored() {
+    for accept in [false, true] {
+        let h = Harness::with(Options {
+            webhooks: Some(SignatureScheme::Svix),
+            env: vec![("WEBHOOK_ACCEPT_SANDBOX", accept.to_string())],
+            ..Options::default()
+        })
+        .await;
+        h.sim.set_webhook_mode(WebhookMode {
+            dialect: ofauth_sim::Dialect::V3,
+            live: Some(false),
+            ..WebhookMode::default()
+        });
+        let url = h.start("user-1", "").await;
+        h.hosted(&url, "approve").await;
+        let d = h.sim.wait_for_deliveries(1, WAIT).await;
+        assert_eq!(d[0].status, 200, "acknowledged, so OFAuth does not retry");
+        if accept {
+            assert_eq!(d[0].outcome.as_deref(), Some("applied"));
+            assert_eq!(h.items_of("connection").await.len(), 1);
+        } else {
+            assert_eq!(d[0].outcome.as_deref(), Some("sandbox_ignored"));
+            assert!(h.items_of("connection").await.is_empty());
+            assert!(h.items_of("event").await.is_empty());
+        }
+    }
+}
+
+/// More signatures than a rotation needs are refused before any hashing (the
+/// work is counted, not timed); a valid delivery costs one HMAC.
+#[tokio::test]
+async fn too_many_signatures_are_refused_before_hashing() {
+    let h = with_webhooks(SignatureScheme::Svix).await;
+    let conn = h.connect("user-1", "").await;
+    let body = format!(
+        r#"{{"id":"evt_many","type":"connection.updated","data":{{"connection":{{"id":"{conn}","status":"active"}},"pad":"{}"}}}}"#,
+        "x".repeat(200 * 1024)
+    );
+    let good = h
+        .sim
+        .sign(SignatureScheme::Svix, "msg_many", now(), body.as_bytes());
+    let sig = good
+        .iter()
+        .find(|(k, _)| k == "svix-signature")
+        .unwrap()
+        .1
+        .clone();
+    let with_sig = |value: String| {
+        good.iter()
+            .map(|(k, v)| {
+                (
+                    k.clone(),
+                    if k == "svix-signature" {
+                        value.clone()
+                    } else {
+                        v.clone()
+                    },
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let before = link_shared::signature::hmacs_computed();
+    let flood = with_sig(format!("{}{sig}", "v1,AAAA ".repeat(1_700)));
+    let resp = h.deliver(&flood, &body).await;
+    assert_eq!(resp.status(), 401);
+    assert_eq!(
+        link_shared::signature::hmacs_computed(),
+        before,
+        "no hashing"
+    );
+    let six = with_sig(format!("{}{sig}", "v1,AAAA ".repeat(5)));
+    assert_eq!(h.deliver(&six, &body).await.status(), 401);
+    assert_eq!(link_shared::signature::hmacs_computed(), before);
+    let five = with_sig(format!("{}{sig}", "v1,AAAA ".repeat(4)));
+    assert_eq!(h.deliver(&five, &body).await.status(), 200);
+    assert_eq!(link_shared::signature::hmacs_computed(), before + 1);
+    // A body over the limit is refused before hashing too.
+    let huge = "x".repeat(link_shared::webhook::MAX_BODY_BYTES + 1);
+    let signed = h
+        .sim
+        .sign(SignatureScheme::Svix, "msg_huge", now(), huge.as_bytes());
+    assert_eq!(h.deliver(&signed, &huge).await.status(), 400);
+    assert_eq!(link_shared::signature::hmacs_computed(), before + 1);
+}
+
+/// This service's own confirmation (the binding's `access/self` check, on its
+/// clock) never makes a later OFAuth event look old: OFAuth's clock running a
+/// minute behind ours, an expiry it reports after the binding still applies.
+#[tokio::test]
+async fn our_confirmation_time_does_not_beat_a_later_ofauth_event() {
+    let h = Harness::new().await; // no webhooks: the binding is the only write
+    let conn = h.connect("user-1", "").await;
+    let behind = link_shared::time::rfc3339(std::time::SystemTime::now() - Duration::from_secs(60));
+    let expired = serde_json::json!({
+        "id": "evt_behind", "type": "connection.expired", "timestamp": behind,
+        "data": { "connection": { "id": conn, "status": "expired" } }
+    });
+    assert_eq!(deliver_now(&h, &expired).await, "applied");
+    assert_eq!(s(&only_record(&h).await, "status"), "expired");
+}

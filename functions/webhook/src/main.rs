@@ -9,7 +9,8 @@ async fn main() -> Result<(), Error> {
     bootstrap::init_tracing();
     let shared = bootstrap::init().await?;
     shared.warm_up(None).await;
-    let svc = webhook::WebhookService::new(shared.store.clone(), shared.webhook_secret().await?);
+    let svc = webhook::WebhookService::new(shared.store.clone(), shared.webhook_secret().await?)
+        .accept_sandbox(shared.config.accept_sandbox_webhooks);
     let svc = &svc;
     apigw::run(move |req| webhook::handle(req, svc)).await
 }

@@ -10,6 +10,7 @@ use aws_sdk_dynamodb::types::TransactWriteItem;
 use super::attempts::{same_connection, transition, AttemptStatus, LinkAttempt};
 use super::item::{
     connection_update, get_n, get_s, n, profile_from_item, req_s, s, ConnectionWrite, Item,
+    StateWrite,
 };
 use super::{is_condition_failure, keys, schema, unavailable, Store, StoreError, TransactFailure};
 use crate::ids::ConnectionId;
@@ -30,8 +31,11 @@ pub struct ConnectionRecord {
     pub attested_attempt: Option<String>,
     /// Bumped by every write; the webhook's read-decide-write checks it.
     pub version: i64,
-    /// When its current state took effect (Unix milliseconds).
+    /// The OFAuth event its state came from: event time (Unix milliseconds) and
+    /// the tie-break within one instant ([`super::lifecycle_rank`]). Never this
+    /// service's own clock.
     pub last_event_at: Option<i64>,
+    pub last_event_rank: u8,
 }
 
 impl ConnectionRecord {
@@ -51,6 +55,9 @@ impl ConnectionRecord {
             attested_attempt: get_s(item, "attestedAttemptId").map(str::to_string),
             version: get_n(item, "version").unwrap_or(0),
             last_event_at: get_n(item, "lastEventAt"),
+            last_event_rank: get_n(item, "lastEventRank")
+                .and_then(|r| u8::try_from(r).ok())
+                .unwrap_or(0),
         })
     }
 
@@ -121,7 +128,10 @@ impl Store {
         done.set("connectionId", s(connection.as_str()))
             .remove(schema::USER_INDEX_PARTITION_KEY)
             .remove(schema::USER_INDEX_SORT_KEY);
-        // The binding's confirmation time orders it against webhook events.
+        // OFAuth's `access/self` just confirmed it live. A state OFAuth reported
+        // at or after this moment wins over that confirmation; the confirmation
+        // never enters OFAuth's order (`lastEventAt`), so it never makes a later
+        // OFAuth event look old.
         let now_ms = epoch_ms(now);
         let newer_there = seen
             .and_then(|r| r.last_event_at)
@@ -130,7 +140,7 @@ impl Store {
             connection,
             &ConnectionWrite {
                 owner: Some(&attempt.user_id),
-                state: (!newer_there).then_some(("active", now_ms)),
+                state: (!newer_there).then_some(StateWrite::confirmed("active")),
                 account: (!newer_there).then_some((account, true)),
                 attested_by: attested.then_some(&attempt.id),
                 last_attempt: Some(&attempt.id),
@@ -281,7 +291,7 @@ impl Store {
         let mut update = connection_update(
             id,
             &ConnectionWrite {
-                state: Some(("disconnected", epoch_ms(now))),
+                state: Some(StateWrite::confirmed("disconnected")),
                 ..ConnectionWrite::default()
             },
             &rfc3339(now),

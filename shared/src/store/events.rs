@@ -1,6 +1,21 @@
-//! Signed webhook events applied to connection records: at most once per event id
-//! (an `EVENT#<id>` marker, kept for [`EVENT_RETENTION_SECS`]), never over a newer
-//! state (`lastEventAt`), and all in one transaction.
+//! Signed webhook events (and the reconciler's observations of OFAuth's list)
+//! applied to connection records: at most once per event id (an `EVENT#<id>`
+//! marker, kept for [`EVENT_RETENTION_SECS`]), never over a newer state, and all
+//! in one transaction.
+//!
+//! The order (see [`plan`]):
+//! - `disconnected` is final: OFAuth deletes a disconnected connection, and
+//!   nothing brings a disconnected record back.
+//! - An event with a time of its own is ordered by (event time, rank), against the
+//!   record's `lastEventAt`/`lastEventRank`; the rank ([`lifecycle_rank`]) breaks
+//!   ties within one instant (created, then updated, then expired, then
+//!   disconnected). An equal key is applied: two different events of one second
+//!   both count, the later delivery last.
+//! - An event without a time (the v3 dialect documents none) never moves the
+//!   status back along the lifecycle (active, expired, disconnected) and leaves
+//!   the order as it was.
+//! - Only OFAuth's clock enters the order: this service's own confirmations (a
+//!   binding, a disconnect) never write `lastEventAt`.
 //!
 //! A webhook attests; it does not bind. An event naming one of this deployment's
 //! attempts records that OFAuth says that attempt produced the connection
@@ -18,7 +33,7 @@ use aws_sdk_dynamodb::types::{ConditionCheck, Put, TransactWriteItem};
 
 use super::attempts::{transition, AttemptStatus, LinkAttempt};
 use super::connections::ConnectionRecord;
-use super::item::{connection_update, n, s, ConnectionWrite, Update};
+use super::item::{connection_update, n, s, ConnectionWrite, StateWrite, Update};
 use super::{keys, schema, Store, StoreError, TransactFailure};
 use crate::ids::{AttemptId, ConnectionId};
 use crate::ofauth::AccountProfile;
@@ -35,8 +50,10 @@ const ATTEMPTS: usize = 3;
 pub struct ConnectionEvent<'a> {
     pub event_id: &'a str,
     pub event_type: &'a str,
-    /// When OFAuth says it happened (Unix milliseconds); orders deliveries.
-    pub event_at_ms: i64,
+    /// When OFAuth says it happened (Unix milliseconds), if the event says.
+    pub event_at_ms: Option<i64>,
+    /// The tie-break within one instant ([`lifecycle_rank`]; 0 for `created`).
+    pub rank: u8,
     pub connection: &'a ConnectionId,
     /// The status OFAuth reports; `None` keeps the record's.
     pub status: Option<&'a str>,
@@ -62,6 +79,16 @@ pub enum Applied {
     ForeignAttempt,
 }
 
+/// A status's place in the lifecycle, and the tie-break between events of one
+/// instant: `created` events rank 0, then any live status, `expired`, `disconnected`.
+pub fn lifecycle_rank(status: &str) -> u8 {
+    match status {
+        "disconnected" => 3,
+        "expired" => 2,
+        _ => 1,
+    }
+}
+
 /// What an event does to the record, decided from what the table holds.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct Plan<'a> {
@@ -80,9 +107,18 @@ pub(crate) fn plan<'a>(
     attempt: Option<&'a LinkAttempt>,
     now_epoch: i64,
 ) -> Option<Plan<'a>> {
-    let newer = record
-        .and_then(|r| r.last_event_at)
-        .is_none_or(|t| ev.event_at_ms > t);
+    let gone = record.is_some_and(|r| r.status == "disconnected");
+    let status = ev
+        .status
+        .or(record.map(|r| r.status.as_str()))
+        .unwrap_or("active");
+    let newer = !gone
+        && match ev.event_at_ms {
+            Some(at) => record
+                .and_then(|r| r.last_event_at.map(|t| (t, r.last_event_rank)))
+                .is_none_or(|last| (at, ev.rank) >= last),
+            None => record.is_none_or(|r| lifecycle_rank(status) >= lifecycle_rank(&r.status)),
+        };
     let foreign = match (attempt, record) {
         (Some(a), Some(r)) => r.is_owned_by_another(&a.user_id),
         _ => false,
@@ -94,6 +130,7 @@ pub(crate) fn plan<'a>(
     let unbound = record.is_none_or(|r| r.user_id.is_none());
     let bind = attest.filter(|a| {
         unbound
+            && !gone
             && a.status == AttemptStatus::Verifying
             && a.connection.as_ref() == Some(ev.connection)
             && !a.is_expired(now_epoch)
@@ -103,14 +140,13 @@ pub(crate) fn plan<'a>(
     if !newer && new_attestation.is_none() && bind.is_none() {
         return None;
     }
-    let status = ev
-        .status
-        .or(record.map(|r| r.status.as_str()))
-        .unwrap_or("active");
     Some(Plan {
         write: ConnectionWrite {
             owner: bind.map(|a| a.user_id.as_str()),
-            state: newer.then_some((status, ev.event_at_ms)),
+            state: newer.then_some(StateWrite {
+                status,
+                order: ev.event_at_ms.map(|at| (at, ev.rank)),
+            }),
             account: newer.then_some((ev.account, false)),
             attested_by: attest.map(|a| &a.id),
             last_attempt: bind.map(|a| &a.id),
@@ -287,6 +323,7 @@ mod tests {
             attested_attempt: attested.map(|a| a.id.as_str().to_string()),
             version: 1,
             last_event_at: Some(last),
+            last_event_rank: 1,
         }
     }
 
@@ -297,7 +334,8 @@ mod tests {
         let ev = |at| ConnectionEvent {
             event_id: "e",
             event_type: "connection.created",
-            event_at_ms: at,
+            event_at_ms: Some(at),
+            rank: 0,
             connection: &conn,
             status: Some("active"),
             account: &account,
@@ -339,5 +377,51 @@ mod tests {
         assert_eq!(p.write.state, None);
         // Not ours and no record: not ours to keep.
         assert!(plan(&ev(10), None, None, 0).is_none());
+    }
+
+    /// The order: (event time, rank), an equal key applied; untimed events only
+    /// forward along the lifecycle; `disconnected` final.
+    #[test]
+    fn the_order() {
+        let conn = ConnectionId::parse("conn_1").unwrap();
+        let account = AccountProfile::default();
+        let ev = |at: Option<i64>, status: &'static str| ConnectionEvent {
+            event_id: "e",
+            event_type: "connection.updated",
+            event_at_ms: at,
+            rank: lifecycle_rank(status),
+            connection: &conn,
+            status: Some(status),
+            account: &account,
+            attempt: None,
+        };
+        fn state(p: Option<Plan<'_>>) -> Option<(String, Option<(i64, u8)>)> {
+            p.and_then(|p| p.write.state)
+                .map(|s| (s.status.to_string(), s.order))
+        }
+        let mut rec = record(Some("user-1"), 1_000, None);
+        // Same instant, same rank: applied (two different events of one second).
+        assert_eq!(
+            state(plan(&ev(Some(1_000), "active"), Some(&rec), None, 0)),
+            Some(("active".to_string(), Some((1_000, 1))))
+        );
+        // Same instant: expiry ranks after an update, not before.
+        assert!(state(plan(&ev(Some(1_000), "expired"), Some(&rec), None, 0)).is_some());
+        rec.status = "expired".into();
+        rec.last_event_rank = 2;
+        assert!(plan(&ev(Some(1_000), "active"), Some(&rec), None, 0).is_none());
+        assert!(plan(&ev(Some(999), "active"), Some(&rec), None, 0).is_none());
+        assert!(plan(&ev(Some(1_001), "active"), Some(&rec), None, 0).is_some());
+        // Untimed: forward only, and the order is left alone.
+        assert!(plan(&ev(None, "active"), Some(&rec), None, 0).is_none());
+        assert_eq!(
+            state(plan(&ev(None, "disconnected"), Some(&rec), None, 0)),
+            Some(("disconnected".to_string(), None))
+        );
+        // Disconnected is final, whatever the time.
+        rec.status = "disconnected".into();
+        rec.last_event_at = None;
+        assert!(plan(&ev(Some(i64::MAX), "active"), Some(&rec), None, 0).is_none());
+        assert!(plan(&ev(None, "disconnected"), Some(&rec), None, 0).is_none());
     }
 }

@@ -176,14 +176,35 @@ pub(crate) fn set_profile(u: &mut Update, account: &AccountProfile, whole: bool)
 pub(crate) struct ConnectionWrite<'a> {
     /// Bind the connection to this user: owner, first-connected time, list index.
     pub owner: Option<&'a str>,
-    /// A new status and the time it took effect (Unix milliseconds).
-    pub state: Option<(&'a str, i64)>,
+    /// A new status, and its place in OFAuth's order if it came from OFAuth.
+    pub state: Option<StateWrite<'a>>,
     /// The account as reported, and whether it is the whole profile.
     pub account: Option<(&'a AccountProfile, bool)>,
     /// OFAuth attested that this attempt produced the connection.
     pub attested_by: Option<&'a AttemptId>,
     /// The attempt that last bound or re-authenticated it.
     pub last_attempt: Option<&'a AttemptId>,
+}
+
+/// A status to write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct StateWrite<'a> {
+    pub status: &'a str,
+    /// OFAuth's event time (Unix milliseconds) and tie-break rank, recorded as the
+    /// record's `lastEventAt`/`lastEventRank`. `None` (this service's own
+    /// confirmation, or an event without a time of its own) leaves them as they
+    /// were: only OFAuth's clock orders OFAuth's events.
+    pub order: Option<(i64, u8)>,
+}
+
+impl<'a> StateWrite<'a> {
+    /// A status this service confirmed itself (a binding, a disconnect).
+    pub fn confirmed(status: &'a str) -> Self {
+        Self {
+            status,
+            order: None,
+        }
+    }
 }
 
 /// The update for a [`ConnectionWrite`] on `connection` at `now`.
@@ -197,7 +218,7 @@ pub(crate) fn connection_update(
         .set("connectionId", s(connection.as_str()))
         .set("updatedAt", s(now))
         .increment("version");
-    let disconnected = matches!(w.state, Some(("disconnected", _)));
+    let disconnected = w.state.is_some_and(|st| st.status == "disconnected");
     if let Some(owner) = w.owner {
         u.set("userId", s(owner))
             .set_if_absent("connectedAt", s(now));
@@ -206,8 +227,12 @@ pub(crate) fn connection_update(
                 .set_if_absent(schema::USER_INDEX_SORT_KEY, s(now));
         }
     }
-    if let Some((status, at_ms)) = w.state {
-        u.set("status", s(status)).set("lastEventAt", n(at_ms));
+    if let Some(st) = w.state {
+        u.set("status", s(st.status));
+        if let Some((at_ms, rank)) = st.order {
+            u.set("lastEventAt", n(at_ms))
+                .set("lastEventRank", n(i64::from(rank)));
+        }
         if disconnected {
             u.remove(schema::USER_INDEX_PARTITION_KEY)
                 .remove(schema::USER_INDEX_SORT_KEY);
@@ -253,12 +278,16 @@ mod tests {
         };
         let bind = ConnectionWrite {
             owner: Some("user-1"),
-            state: Some(("active", 1)),
+            state: Some(StateWrite {
+                status: "active",
+                order: Some((1, 1)),
+            }),
             account: Some((&account, true)),
             ..ConnectionWrite::default()
         };
         let expr = connection_update(&conn, &bind, "t").expression();
         assert!(expr.contains("#gsi1pk = :gsi1pk"), "{expr}");
+        assert!(expr.contains("#lastEventAt = :lastEventAt"), "{expr}");
         assert!(expr.contains("REMOVE #accountId, #name, #avatar"), "{expr}");
         let partial = ConnectionWrite {
             account: Some((&account, false)),
@@ -271,10 +300,11 @@ mod tests {
         );
         let gone = ConnectionWrite {
             owner: Some("user-1"),
-            state: Some(("disconnected", 1)),
+            state: Some(StateWrite::confirmed("disconnected")),
             ..ConnectionWrite::default()
         };
         let expr = connection_update(&conn, &gone, "t").expression();
+        assert!(!expr.contains("lastEventAt"), "our own clock: {expr}");
         assert!(expr.ends_with("REMOVE #gsi1pk, #gsi1sk"), "{expr}");
         assert!(!expr.contains(":gsi1pk"), "{expr}");
     }

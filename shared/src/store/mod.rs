@@ -9,6 +9,8 @@
 //!   `USER#<user>`, `gsi1sk` = the time it was first connected), newest first.
 //! - `EVENT#<event id>` ([`events`]): a processed webhook event, for idempotency.
 //! - `RATE#session#<user>#<window>` ([`limits`]): sessions a user started in a window.
+//! - `RECONCILE#cursor` and `RECONCILE#seen#<sweep>#<chunk>` ([`reconcile`]): the
+//!   reconciler's place in its sweep, its lease, and what the sweep saw (TTL).
 //!
 //! The conditional expressions here are the security boundary (an attempt is used
 //! once, a connection never changes owner), so they are tested against DynamoDB
@@ -19,6 +21,7 @@ mod connections;
 mod events;
 mod item;
 mod limits;
+mod reconcile;
 
 use std::time::Duration;
 
@@ -28,8 +31,9 @@ use aws_sdk_dynamodb::Client;
 
 pub use attempts::{AttemptEnd, AttemptStatus, LinkAttempt, Returned};
 pub use connections::{ConnectionRecord, PageKey, UserConnection};
-pub use events::{Applied, ConnectionEvent, EVENT_RETENTION_SECS};
+pub use events::{lifecycle_rank, Applied, ConnectionEvent, EVENT_RETENTION_SECS};
 pub use limits::RateCheck;
+pub use reconcile::{Cursor, Known, Lease, Phase};
 
 /// Table layout. template.yaml defines the table (and the local one is created
 /// from it); a test checks that these names match it.

@@ -9,11 +9,12 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use link_fixtures::ApiEvent;
 use link_shared::callback::CallbackService;
 use link_shared::complete::CompleteService;
-use link_shared::config::Config;
 use link_shared::config::Secret;
+use link_shared::config::{Config, ReconcileSettings};
 use link_shared::connections::ConnectionsService;
 use link_shared::lambda_http::{Body, Request, Response};
 use link_shared::ofauth::OfAuthClient;
+use link_shared::reconcile::{ReconcileService, RunReport};
 use link_shared::session::SessionService;
 use link_shared::store::Store;
 use link_shared::webhook::WebhookService;
@@ -66,6 +67,10 @@ pub struct Harness {
     pub complete: CompleteService,
     pub connections: ConnectionsService,
     pub webhook: WebhookService,
+    /// The reconciler as configured (tests with other settings build their own
+    /// with [`Harness::reconciler`]).
+    pub reconcile: ReconcileService,
+    pub ofauth: OfAuthClient,
     /// `http://127.0.0.1:<port>/link/webhook`: the webhook handler over real HTTP.
     pub webhook_url: String,
     bridge: tokio::task::JoinHandle<()>,
@@ -86,6 +91,8 @@ pub struct Options {
     pub create_table: bool,
     /// Where the simulator says its hosted pages are.
     pub sim_public_url: Option<String>,
+    /// How long the simulator's Link sessions last.
+    pub session_ttl: Option<Duration>,
 }
 
 impl Default for Options {
@@ -97,6 +104,7 @@ impl Default for Options {
             dynamodb_endpoint: None,
             create_table: true,
             sim_public_url: None,
+            session_ttl: None,
         }
     }
 }
@@ -125,6 +133,7 @@ impl Harness {
                 api_key: API_KEY.into(),
                 allowed_redirects: vec![CALLBACK_URL.into()],
                 public_url: opts.sim_public_url.clone(),
+                session_ttl: opts.session_ttl.unwrap_or(Duration::from_secs(3600)),
                 webhook: opts.webhooks.map(|scheme| WebhookConfig {
                     url: webhook_url.clone(),
                     secret: WEBHOOK_SECRET.into(),
@@ -178,8 +187,15 @@ impl Harness {
         let session = SessionService::new(&config, store.clone(), ofauth.clone());
         let connections = ConnectionsService::new(&config, store.clone(), ofauth.clone());
         let complete = CompleteService::new(&config, store.clone(), ofauth.clone());
-        let callback = CallbackService::new(&config, store.clone(), ofauth);
-        let webhook = WebhookService::new(store.clone(), Secret::new(WEBHOOK_SECRET));
+        let callback = CallbackService::new(&config, store.clone(), ofauth.clone());
+        let webhook = WebhookService::new(store.clone(), Secret::new(WEBHOOK_SECRET))
+            .accept_sandbox(config.accept_sandbox_webhooks);
+        let reconcile = ReconcileService::new(
+            store.clone(),
+            ofauth.clone(),
+            config.reconcile.clone(),
+            config.list_page_size,
+        );
         let bridge = tokio::spawn(serve_webhook(bridge_listener, webhook.clone()));
         Self {
             sim,
@@ -192,9 +208,28 @@ impl Harness {
             complete,
             connections,
             webhook,
+            reconcile,
+            ofauth,
             webhook_url,
             bridge,
         }
+    }
+
+    /// A reconciler with these settings and list page size.
+    pub fn reconciler(&self, settings: ReconcileSettings, page_size: u32) -> ReconcileService {
+        ReconcileService::new(self.store.clone(), self.ofauth.clone(), settings, page_size)
+    }
+
+    /// One run of `svc`, with a minute before its deadline.
+    pub async fn reconcile_with(&self, svc: &ReconcileService) -> RunReport {
+        svc.run(std::time::Instant::now() + Duration::from_secs(60))
+            .await
+            .expect("reconcile run")
+    }
+
+    /// One run of the configured reconciler.
+    pub async fn reconcile(&self) -> RunReport {
+        self.reconcile_with(&self.reconcile).await
     }
 
     /// `GET /link/connections` as `user`: (status, body).

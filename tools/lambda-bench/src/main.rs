@@ -301,6 +301,65 @@ async fn list_lookup_per_page(d: &Downstream, runs: usize) -> Result<report::Lis
     Ok(out)
 }
 
+/// Full reconciler sweeps, in this process, through the timing proxies, over
+/// what the function benchmarks left: OFAuth's list holds every connection the
+/// callback runs made (this deployment's, their attempts still in flight) and the
+/// table every attempt and record. One sweep first (it settles the records
+/// OFAuth never had), then `sweeps` measured.
+async fn reconcile_per_page(
+    d: &Downstream,
+    sweeps: usize,
+) -> Result<report::ReconcilePerPage, Error> {
+    use link_shared::config::{ReconcileSettings, UnboundAction};
+    use link_shared::ofauth::OfAuthClient;
+    use link_shared::reconcile::ReconcileService;
+    let ofauth = OfAuthClient::new(
+        url::Url::parse(&format!("http://{}", d.sim_proxy.addr))?,
+        Secret::new(API_KEY),
+        Duration::from_secs(2),
+        Duration::from_secs(5),
+        link_shared::tls::client_config(&Default::default())?,
+    )?;
+    let store = Store::new(
+        local_dynamodb::client(
+            &format!("http://{}", d.ddb_proxy.addr),
+            Duration::from_secs(5),
+        ),
+        &d.table,
+    );
+    let settings = ReconcileSettings {
+        unbound: UnboundAction::Report,
+        unbound_grace: Duration::from_secs(3600),
+        max_pages: 100_000,
+    };
+    let svc = ReconcileService::new(store, ofauth, settings, 50);
+    let deadline = || std::time::Instant::now() + Duration::from_secs(600);
+    svc.run(deadline()).await?;
+    let mut per_page = Vec::with_capacity(sweeps);
+    let mut own_per_page = Vec::with_capacity(sweeps);
+    let mut out = report::ReconcilePerPage {
+        sweeps,
+        ..Default::default()
+    };
+    for _ in 0..sweeps {
+        d.take();
+        let started = std::time::Instant::now();
+        let run = svc.run(deadline()).await?;
+        let total = started.elapsed();
+        let down = d.take();
+        if !run.sweep_done || run.counts.errors > 0 {
+            return Err(format!("a reconcile sweep did not finish cleanly: {run:?}").into());
+        }
+        let pages = run.counts.pages.max(1);
+        (out.pages_per_sweep, out.connections_checked_per_sweep) = (pages, run.counts.checked);
+        per_page.push(total / pages);
+        own_per_page.push(total.saturating_sub(down) / pages);
+    }
+    out.ms_per_page = ms(median(&mut per_page));
+    out.own_ms_per_page = ms(median(&mut own_per_page));
+    Ok(out)
+}
+
 async fn bench_function(
     function: &str,
     o: &Options,
@@ -509,7 +568,8 @@ async fn main() -> Result<(), Error> {
     }
 
     let lookup = list_lookup_per_page(&d, o.runs.min(200)).await?;
-    report::write(&o, &reports, &lookup)?;
+    let reconcile = reconcile_per_page(&d, 5).await?;
+    report::write(&o, &reports, &lookup, &reconcile)?;
     if reports.iter().any(|r| r.errors > 0) {
         std::process::exit(1);
     }

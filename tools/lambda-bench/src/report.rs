@@ -55,8 +55,24 @@ pub struct ListLookup {
     pub two_pages_own_ms_per_page: f64,
 }
 
+/// Reconciler sweeps over OFAuth's list and the table as the benchmark left
+/// them: medians per page read (either kind), and the function's own part.
+#[derive(Debug, Default, Serialize)]
+pub struct ReconcilePerPage {
+    pub sweeps: usize,
+    pub pages_per_sweep: u32,
+    pub connections_checked_per_sweep: u32,
+    pub ms_per_page: f64,
+    pub own_ms_per_page: f64,
+}
+
 /// Prints the table and writes `.local/bench/results.json`.
-pub fn write(o: &Options, reports: &[FunctionReport], lookup: &ListLookup) -> Result<(), Error> {
+pub fn write(
+    o: &Options,
+    reports: &[FunctionReport],
+    lookup: &ListLookup,
+    reconcile: &ReconcilePerPage,
+) -> Result<(), Error> {
     println!(
         "lambda-bench: profile {}, {} starts, {} warm invocations, {} downstreams{}; {}",
         o.profile,
@@ -134,6 +150,14 @@ pub fn write(o: &Options, reports: &[FunctionReport], lookup: &ListLookup) -> Re
         lookup.two_pages_ms_per_page,
         lookup.two_pages_own_ms_per_page
     );
+    println!(
+        "reconcile (a full sweep of OFAuth's list, pages of 50, and of the table, pages of 100 items; \
+         {} pages and {} connections of ours checked per sweep): {:.3} ms per page ({:.3} ms own)",
+        reconcile.pages_per_sweep,
+        reconcile.connections_checked_per_sweep,
+        reconcile.ms_per_page,
+        reconcile.own_ms_per_page
+    );
 
     let out_dir = root().join(".local/bench");
     std::fs::create_dir_all(&out_dir)?;
@@ -146,6 +170,7 @@ pub fn write(o: &Options, reports: &[FunctionReport], lookup: &ListLookup) -> Re
         ("pinned", serde_json::json!(o.pin)),
         ("functions", serde_json::to_value(reports)?),
         ("list_lookup", serde_json::to_value(lookup)?),
+        ("reconcile", serde_json::to_value(reconcile)?),
     ]);
     std::fs::write(
         out_dir.join("results.json"),

@@ -105,7 +105,7 @@ fn connection_event(kind: &str, conn: &str, reference: Option<&str>, status: &st
 
 /// One entry of the catalogue.
 struct Entry {
-    event: ApiEvent,
+    event: serde_json::Value,
     expected: Expected,
 }
 
@@ -169,7 +169,13 @@ fn seed_connection(id: &str, user: &str) -> Seed {
 fn catalogue() -> BTreeMap<String, Entry> {
     let mut out = BTreeMap::new();
     let mut add = |name: &str, event: ApiEvent, expected: Expected| {
-        out.insert(name.to_string(), Entry { event, expected });
+        out.insert(
+            name.to_string(),
+            Entry {
+                event: event.json(),
+                expected,
+            },
+        );
     };
     let error_at = |code: &str| format!("{APP}/link/error?status=error&error_code={code}");
     let existing = "conn_eventexisting";
@@ -516,6 +522,18 @@ fn catalogue() -> BTreeMap<String, Entry> {
         api("GET", "/link/connections", None),
         expect("connections", 401).error("unauthenticated"),
     );
+    // reconcile: a scheduled run (200: it ran, not busy, no error).
+    out.insert(
+        "reconcile-scheduled".into(),
+        Entry {
+            event: link_fixtures::scheduled_event("2026-11-23T12:00:00Z"),
+            expected: expect("reconcile", 200).seed(Seed {
+                connections: connections(&[("conn_eventreconcile", USER)]),
+                sim_connections: vec![sim("conn_eventreconcile", None)],
+                ..Seed::default()
+            }),
+        },
+    );
     out
 }
 
@@ -526,7 +544,7 @@ pub fn files() -> Result<BTreeMap<String, String>, Error> {
     for (name, entry) in catalogue() {
         files.insert(
             format!("{name}.json"),
-            serde_json::to_string_pretty(&entry.event.json())? + "\n",
+            serde_json::to_string_pretty(&entry.event)? + "\n",
         );
         expected.insert(name, entry.expected);
     }

@@ -11,6 +11,7 @@ use link_shared::config::{Config, SecretSource};
 use link_shared::connections::{self, ConnectionsService};
 use link_shared::lambda_http::{Body, Response};
 use link_shared::ofauth::OfAuthClient;
+use link_shared::reconcile::ReconcileService;
 use link_shared::session::{self, SessionService};
 use link_shared::webhook::{self, WebhookService};
 use ofauth_sim::{SimConfig, Simulator};
@@ -69,7 +70,13 @@ async fn every_event_gives_its_expected_answer() {
         panic!(".env.example must set OFAUTH_WEBHOOK_SECRET")
     };
     let webhook_svc = WebhookService::new(store.clone(), webhook_secret.clone());
-    let return_leg = ReturnLeg::new(&config, store.clone(), ofauth);
+    let return_leg = ReturnLeg::new(&config, store.clone(), ofauth.clone());
+    let reconcile = ReconcileService::new(
+        store.clone(),
+        ofauth,
+        config.reconcile.clone(),
+        config.list_page_size,
+    );
 
     let expected = link_dev::expectations(&root().join("events")).unwrap();
     let files = std::fs::read_dir(root().join("events"))
@@ -87,6 +94,16 @@ async fn every_event_gives_its_expected_answer() {
             std::fs::read_to_string(root().join("events").join(format!("{name}.json"))).unwrap();
         let raw =
             link_dev::prepare_event(&raw, exp.sign.as_deref(), webhook_secret.expose()).unwrap();
+        if exp.function == "reconcile" {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+            let report = reconcile.run(deadline).await.unwrap();
+            assert!(
+                !report.busy && report.counts.errors == 0,
+                "{name}: {report:?}"
+            );
+            assert!(report.counts.checked >= 1, "{name}: {report:?}");
+            continue;
+        }
         let req =
             link_shared::apigw::request(serde_json::from_str(&raw).unwrap(), Default::default());
         let resp = match exp.function.as_str() {

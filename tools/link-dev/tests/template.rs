@@ -271,7 +271,9 @@ fn template_routes(t: &Value) -> BTreeSet<(String, String, String, String)> {
     let mut out = BTreeSet::new();
     for f in functions(t).values() {
         for ev in f["Properties"]["Events"].as_mapping().unwrap().values() {
-            assert_eq!(ev["Type"], "HttpApi");
+            if ev["Type"] != "HttpApi" {
+                continue;
+            }
             let p = &ev["Properties"];
             out.insert((
                 binary(f),
@@ -341,10 +343,16 @@ fn functions_build_with_cargo_lambda_for_arm64() {
     let bins: BTreeSet<String> = functions(&t).values().map(binary).collect();
     assert_eq!(
         bins,
-        ["callback", "connections", "init-session", "webhook"]
-            .iter()
-            .map(|b| b.to_string())
-            .collect()
+        [
+            "callback",
+            "connections",
+            "init-session",
+            "reconcile",
+            "webhook"
+        ]
+        .iter()
+        .map(|b| b.to_string())
+        .collect()
     );
     // Every binary the template builds exists in the workspace.
     for b in &bins {
@@ -426,12 +434,24 @@ fn roles_are_least_privilege() {
             "ConnectionsRole",
             BTreeSet::from(["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"]),
         ),
+        (
+            "ReconcileRole",
+            BTreeSet::from([
+                "dynamodb:GetItem",
+                "dynamodb:BatchGetItem",
+                "dynamodb:Scan",
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+                "dynamodb:ConditionCheckItem",
+            ]),
+        ),
     ]);
     let secret_param: BTreeMap<&str, &str> = BTreeMap::from([
         ("InitSessionRole", "OFAuthApiKeySecretName"),
         ("CallbackRole", "OFAuthApiKeySecretName"),
         ("WebhookRole", "OFAuthWebhookSecretName"),
         ("ConnectionsRole", "OFAuthApiKeySecretName"),
+        ("ReconcileRole", "OFAuthApiKeySecretName"),
     ]);
     for (role, st) in &sts {
         assert_eq!(st["Effect"], "Allow");
@@ -512,7 +532,7 @@ fn production_settings_follow_aws_security_guidance() {
         .iter()
         .filter(|(_, r)| r["Type"] == "AWS::Logs::LogGroup")
         .collect();
-    assert_eq!(groups.len(), 5);
+    assert_eq!(groups.len(), 6);
     for (name, g) in &groups {
         assert!(
             format!("{:?}", g["Properties"]["KmsKeyId"]).contains("KmsKeyArn"),
@@ -548,4 +568,77 @@ fn production_settings_follow_aws_security_guidance() {
             "{name}"
         );
     }
+}
+
+/// The webhook route has throttle limits of its own, and the reconciler runs on a
+/// schedule (a parameter, every 15 minutes by default), once at a time, with no
+/// retries that would overlap the next tick.
+#[test]
+fn webhook_throttle_and_reconciler_schedule() {
+    let t = template();
+    let params = &t["Parameters"];
+    let res = resources(&t);
+    let api = res
+        .values()
+        .find(|r| r["Type"] == "AWS::Serverless::HttpApi")
+        .unwrap();
+    let route = format!("{} {}", routes::WEBHOOK.0, routes::WEBHOOK.1);
+    let own = &api["Properties"]["RouteSettings"][route.as_str()];
+    assert_eq!(
+        s(&own["ThrottlingBurstLimit"]),
+        "WebhookThrottlingBurstLimit"
+    );
+    assert_eq!(s(&own["ThrottlingRateLimit"]), "WebhookThrottlingRateLimit");
+    assert!(
+        params["WebhookThrottlingRateLimit"]["Default"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+
+    let fns = functions(&t);
+    let (_, reconcile) = fns
+        .iter()
+        .find(|(_, f)| binary(f) == "reconcile")
+        .expect("a reconcile function");
+    let p = &reconcile["Properties"];
+    let events: Vec<&Value> = p["Events"].as_mapping().unwrap().values().collect();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0]["Type"], "ScheduleV2");
+    assert_eq!(
+        s(&events[0]["Properties"]["ScheduleExpression"]),
+        "ReconcileSchedule"
+    );
+    assert_eq!(params["ReconcileSchedule"]["Default"], "rate(15 minutes)");
+    assert_eq!(
+        events[0]["Properties"]["RetryPolicy"]["MaximumRetryAttempts"],
+        0
+    );
+    assert_eq!(p["EventInvokeConfig"]["MaximumRetryAttempts"], 0);
+    assert_eq!(params["ReconcileConcurrency"]["Default"], 1);
+    // Its timeout leaves the run's deadline margin and more.
+    let timeout = p["Timeout"].as_u64().unwrap();
+    assert!(
+        Duration::from_secs(timeout) >= link_shared::reconcile::DEADLINE_MARGIN * 4,
+        "{timeout}"
+    );
+    // The unbound-connection setting's default is the code's, and its grace
+    // fits the attempts' retention.
+    assert_eq!(params["ReconcileUnbound"]["Default"], "disconnect");
+    let grace = params["ReconcileUnboundGraceSeconds"]["Default"]
+        .as_u64()
+        .unwrap();
+    let cfg = link_shared::config::Config::from_lookup(|k| match k {
+        "TABLE_NAME" => Some("t".into()),
+        "APP_URL" => Some("https://app.example.com".into()),
+        _ => None,
+    })
+    .unwrap();
+    assert_eq!(cfg.reconcile.unbound_grace.as_secs(), grace);
+    assert!(
+        params["ReconcileUnboundGraceSeconds"]["MaxValue"]
+            .as_u64()
+            .unwrap()
+            <= cfg.attempt_retention.as_secs()
+    );
 }

@@ -46,6 +46,10 @@ async fn gate(
             method: method.to_string(),
             path: path.to_string(),
             body,
+            connection: headers
+                .get("x-connection-id")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string),
         });
         inner.faults.clone()
     };

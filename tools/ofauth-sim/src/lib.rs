@@ -81,6 +81,18 @@ pub enum SignatureScheme {
     Svix,
 }
 
+/// The payload shape of a system webhook.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Dialect {
+    /// OFAuth's docs: `id`, `type`, `timestamp`, `data.connection.userData.id`.
+    #[default]
+    Docs,
+    /// OFAuth's v3 SDKs: `eventType`, `live`, `connection.platformUserId`,
+    /// `userData.userId`; no event id or time of its own.
+    V3,
+}
+
 /// Test switches for webhook delivery.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
@@ -93,6 +105,11 @@ pub struct WebhookMode {
     pub delay_ms: u64,
     /// Override the configured scheme.
     pub scheme: Option<SignatureScheme>,
+    /// Lose every event (OFAuth gave up on it).
+    pub drop: bool,
+    pub dialect: Dialect,
+    /// The v3 dialect's `live` (default true; false is a sandbox event).
+    pub live: Option<bool>,
 }
 
 /// One delivery attempt, for assertions.
@@ -201,6 +218,9 @@ pub struct RecordedRequest {
     pub method: String,
     pub path: String,
     pub body: Value,
+    /// The `x-connection-id` header (Access API calls).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connection: Option<String>,
 }
 
 /// A running simulator.

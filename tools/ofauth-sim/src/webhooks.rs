@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde_json::{json, Value};
 
 use crate::state::{iso, random_hex, Sim};
-use crate::{Delivery, SignatureScheme, SimConnection, SimEvent, WebhookMode};
+use crate::{Delivery, Dialect, SignatureScheme, SimConnection, SimEvent, WebhookMode};
 
 /// Builds a system webhook event for a connection and sends (or holds) it.
 pub(crate) fn emit(sim: &Arc<Sim>, kind: &str, conn: &SimConnection) {
@@ -15,23 +15,37 @@ pub(crate) fn emit(sim: &Arc<Sim>, kind: &str, conn: &SimConnection) {
         return;
     }
     let id = format!("evt_{}", random_hex(12));
-    let data = json!({
-        "clientReferenceId": conn.client_reference_id,
-        "connection": {
-            "id": conn.id,
-            "status": conn.status,
-            "permissions": [],
-            "userData": { "id": conn.user_id, "name": conn.name, "username": conn.username, "avatar": conn.avatar },
-        },
-    });
-    let body =
-        json!({ "id": id, "type": kind, "timestamp": iso(SystemTime::now(), true), "data": data });
+    let mut inner = sim.lock();
+    let body = match inner.webhook_mode.dialect {
+        Dialect::Docs => json!({
+            "id": id, "type": kind, "timestamp": iso(SystemTime::now(), true),
+            "data": {
+                "clientReferenceId": conn.client_reference_id,
+                "connection": {
+                    "id": conn.id, "status": conn.status, "permissions": [],
+                    "userData": { "id": conn.user_id, "name": conn.name, "username": conn.username, "avatar": conn.avatar },
+                },
+            },
+        }),
+        Dialect::V3 => json!({
+            "eventType": kind, "live": inner.webhook_mode.live.unwrap_or(true),
+            "data": {
+                "clientReferenceId": conn.client_reference_id,
+                "connection": {
+                    "id": conn.id, "platformUserId": conn.user_id, "status": conn.status, "permissions": [],
+                    "userData": { "userId": conn.user_id, "name": conn.name, "username": conn.username, "avatar": conn.avatar },
+                },
+            },
+        }),
+    };
     let event = SimEvent {
         id,
         event_type: kind.to_string(),
         body,
     };
-    let mut inner = sim.lock();
+    if inner.webhook_mode.drop {
+        return;
+    }
     if inner.webhook_mode.hold {
         inner.held.push(event);
         return;

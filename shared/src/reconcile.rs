@@ -1,0 +1,510 @@
+//! reconcile: a scheduled run that makes the table and OFAuth agree when webhooks
+//! were lost (OFAuth gives up after 5 deliveries).
+//!
+//! A sweep has two passes, resumed run after run from a cursor in the table:
+//! 1. **OFAuth's list** (`GET /v2/account/connections`, page by page). Only this
+//!    deployment's connections are looked at: those the table has a record of, or
+//!    whose `clientReferenceId` is one of its attempts. Anything else (another
+//!    client app on the same OFAuth account, an imported connection) is never
+//!    touched. A record whose status differs from OFAuth's is updated through the
+//!    webhook's own path and order (the list's `updatedAt` is OFAuth's clock), so
+//!    a newer webhook state is never overwritten. A connection of ours that nobody
+//!    owns, once its attempt can no longer bind it, is reported and, after a grace
+//!    period, disconnected at OFAuth so that billing stops (`RECONCILE_UNBOUND`).
+//! 2. **The table** (a paged scan of the records not yet disconnected). A record
+//!    the list did not show during the sweep is asked about on its own
+//!    (`GET /v2/access/self`): one OFAuth no longer knows is marked disconnected,
+//!    one that needs a reconnect expired. (Offsets can shift while a sweep pages,
+//!    so absence from the list alone is never taken as proof.)
+//!
+//! Work per run is bounded: at most `RECONCILE_MAX_PAGES` pages, and nothing new
+//! is started within [`DEADLINE_MARGIN`] of the function's deadline. A lease on
+//! the cursor keeps two runs from working at once.
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant, SystemTime};
+
+use serde::Serialize;
+
+use crate::config::{ReconcileSettings, UnboundAction};
+use crate::ids::{AttemptId, ConnectionId};
+use crate::ofauth::{AccountProfile, ConnectionCheck, ListedConnection, OfAuthClient};
+use crate::store::{
+    lifecycle_rank, Applied, AttemptStatus, ConnectionEvent, ConnectionRecord, Cursor, Known,
+    LinkAttempt, Phase, Store, StoreError,
+};
+use crate::time::{epoch, epoch_ms, parse_rfc3339_ms};
+
+/// Nothing new starts this close to the deadline: room for one OFAuth call and
+/// a few table writes at their timeouts, and the cursor's save.
+pub const DEADLINE_MARGIN: Duration = Duration::from_secs(15);
+
+/// Items one table page reads (of every kind).
+const TABLE_PAGE_ITEMS: i32 = 100;
+
+/// What the reconciler needs, built once per process.
+#[derive(Debug, Clone)]
+pub struct ReconcileService {
+    store: Store,
+    ofauth: OfAuthClient,
+    settings: ReconcileSettings,
+    page_size: u32,
+}
+
+/// One run's counts (the log line and the invocation's answer).
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Counts {
+    /// Connections of this deployment looked at.
+    pub checked: u32,
+    /// Records brought in line with OFAuth.
+    pub changed: u32,
+    /// Connections of ours that nobody owns and nobody can bind any more.
+    pub reported: u32,
+    /// Of those, disconnected at OFAuth by this run.
+    pub disconnected: u32,
+    /// OFAuth calls or writes that failed (retried by a later run).
+    pub errors: u32,
+    /// Pages read (OFAuth's list and the table).
+    pub pages: u32,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunReport {
+    #[serde(flatten)]
+    pub counts: Counts,
+    /// Another run holds the lease: nothing was done.
+    pub busy: bool,
+    /// This run finished a sweep.
+    pub sweep_done: bool,
+    /// Where the next run starts (`listing`, `table`, `done`).
+    pub phase: &'static str,
+}
+
+/// A run that could not read or save its cursor.
+#[derive(Debug, thiserror::Error)]
+#[error("reconcile run failed: {0}")]
+pub struct RunError(#[from] StoreError);
+
+impl ReconcileService {
+    pub fn new(
+        store: Store,
+        ofauth: OfAuthClient,
+        settings: ReconcileSettings,
+        page_size: u32,
+    ) -> Self {
+        Self {
+            store,
+            ofauth,
+            settings,
+            page_size,
+        }
+    }
+
+    /// One run, ending before `deadline`.
+    pub async fn run(&self, deadline: Instant) -> Result<RunReport, RunError> {
+        let now = SystemTime::now();
+        let run_id = AttemptId::generate()
+            .map(|a| a.as_str().to_string())
+            .unwrap_or_else(|_| epoch_ms(now).to_string());
+        let left = deadline.saturating_duration_since(Instant::now());
+        let until_ms =
+            epoch_ms(now) + i64::try_from(left.as_millis()).unwrap_or(i64::MAX / 2) + 5_000;
+        let Some(lease) = self
+            .store
+            .acquire_reconcile_lease(&run_id, epoch_ms(now), until_ms)
+            .await?
+        else {
+            tracing::info!(outcome = "busy", "another reconcile run holds the lease");
+            return Ok(RunReport {
+                counts: Counts::default(),
+                busy: true,
+                sweep_done: false,
+                phase: "busy",
+            });
+        };
+        let mut cursor = match &lease.cursor {
+            Some(c) if c.phase != Phase::Done => c.clone(),
+            _ => Cursor {
+                sweep: epoch_ms(now),
+                phase: Phase::Listing {
+                    offset: 0,
+                    chunks: 0,
+                },
+            },
+        };
+        let mut run = Run {
+            svc: self,
+            deadline,
+            counts: Counts::default(),
+            seen: None,
+        };
+        let outcome = run.sweep(&mut cursor).await;
+        let sweep_done = cursor.phase == Phase::Done;
+        // The cursor is saved whatever happened: the pages done stay done.
+        let saved = self
+            .store
+            .save_reconcile_cursor(&lease, &cursor, true, SystemTime::now())
+            .await;
+        let counts = run.counts;
+        let phase = match cursor.phase {
+            Phase::Listing { .. } => "listing",
+            Phase::Table { .. } => "table",
+            Phase::Done => "done",
+        };
+        if let Err(e) = outcome.and(saved) {
+            tracing::error!(outcome = "failed", error = %e, checked = counts.checked, changed = counts.changed, reported = counts.reported, disconnected = counts.disconnected, errors = counts.errors, pages = counts.pages, phase, "reconcile run failed");
+            return Err(RunError(e));
+        }
+        tracing::info!(
+            outcome = "reconciled",
+            checked = counts.checked,
+            changed = counts.changed,
+            reported = counts.reported,
+            disconnected = counts.disconnected,
+            errors = counts.errors,
+            pages = counts.pages,
+            sweep_done,
+            phase,
+        );
+        Ok(RunReport {
+            counts,
+            busy: false,
+            sweep_done,
+            phase,
+        })
+    }
+}
+
+/// Runs the service as a Lambda function: each invocation (a scheduled event,
+/// or any JSON object from `cargo lambda invoke`) is one run, ended well before
+/// the invocation's deadline; it answers the run's counts.
+pub async fn serve(svc: &ReconcileService) -> Result<(), lambda_runtime::Error> {
+    lambda_runtime::run(lambda_runtime::service_fn(
+        move |event: lambda_runtime::LambdaEvent<serde_json::Value>| async move {
+            let left_ms = event
+                .context
+                .deadline
+                .saturating_sub(u64::try_from(epoch_ms(SystemTime::now())).unwrap_or(0));
+            let deadline = Instant::now() + Duration::from_millis(left_ms);
+            let report = svc.run(deadline).await?;
+            Ok::<_, lambda_runtime::Error>(serde_json::to_value(report)?)
+        },
+    ))
+    .await
+}
+
+/// One run's state.
+struct Run<'a> {
+    svc: &'a ReconcileService,
+    deadline: Instant,
+    counts: Counts,
+    /// The ids the sweep's list pages showed, read once per run for the table pass.
+    seen: Option<HashSet<String>>,
+}
+
+impl Run<'_> {
+    fn time_left(&self) -> bool {
+        self.deadline.saturating_duration_since(Instant::now()) > DEADLINE_MARGIN
+    }
+
+    fn budget_left(&self) -> bool {
+        self.counts.pages < self.svc.settings.max_pages && self.time_left()
+    }
+
+    /// Pages through the sweep until it is done or the run's budget is spent,
+    /// keeping `cursor` at the first thing not done.
+    async fn sweep(&mut self, cursor: &mut Cursor) -> Result<(), StoreError> {
+        while self.budget_left() {
+            match cursor.phase.clone() {
+                Phase::Listing { offset, chunks } => {
+                    let page = match self
+                        .svc
+                        .ofauth
+                        .list_connections(self.svc.page_size, offset)
+                        .await
+                    {
+                        Ok(p) => p,
+                        Err(e) => {
+                            tracing::warn!(error = %e, offset, "OFAuth's connections list could not be read; the next run resumes here");
+                            self.counts.errors += 1;
+                            return Ok(());
+                        }
+                    };
+                    self.counts.pages += 1;
+                    let (done, seen) = self.listing_page(&page.list).await?;
+                    self.svc
+                        .store
+                        .put_seen(cursor.sweep, chunks, &seen, SystemTime::now())
+                        .await?;
+                    let offset = offset + u32::try_from(done).unwrap_or(u32::MAX);
+                    cursor.phase =
+                        if done < page.list.len() || (page.has_more && !page.list.is_empty()) {
+                            Phase::Listing {
+                                offset,
+                                chunks: chunks + 1,
+                            }
+                        } else {
+                            Phase::Table {
+                                after: None,
+                                chunks: chunks + 1,
+                            }
+                        };
+                }
+                Phase::Table { after, chunks } => {
+                    if self.seen.is_none() {
+                        self.seen = Some(self.svc.store.load_seen(cursor.sweep, chunks).await?);
+                    }
+                    let (records, next) = self
+                        .svc
+                        .store
+                        .scan_connections(after.as_deref(), TABLE_PAGE_ITEMS)
+                        .await?;
+                    self.counts.pages += 1;
+                    for r in &records {
+                        if !self.time_left() {
+                            // The page is read again next run: what was done is
+                            // idempotent (and those records are no longer in doubt).
+                            return Ok(());
+                        }
+                        self.table_record(r).await?;
+                    }
+                    let Some(k) = next else {
+                        cursor.phase = Phase::Done;
+                        return Ok(());
+                    };
+                    cursor.phase = Phase::Table {
+                        after: Some(k),
+                        chunks,
+                    };
+                }
+                Phase::Done => return Ok(()),
+            }
+        }
+        Ok(())
+    }
+
+    /// One page of OFAuth's list: how many items were done (all, unless time ran
+    /// out) and the ids of this deployment's records among them.
+    async fn listing_page(
+        &mut self,
+        list: &[ListedConnection],
+    ) -> Result<(usize, Vec<String>), StoreError> {
+        let ids: Vec<ConnectionId> = list
+            .iter()
+            .filter_map(|c| ConnectionId::parse(&c.id))
+            .collect();
+        let refs: Vec<AttemptId> = list
+            .iter()
+            .filter_map(|c| c.client_reference_id.as_deref().and_then(AttemptId::parse))
+            .collect();
+        let known = self.svc.store.known(&ids, &refs).await?;
+        let mut seen = Vec::new();
+        for (i, listed) in list.iter().enumerate() {
+            if !self.time_left() {
+                return Ok((i, seen));
+            }
+            let Some(id) = ConnectionId::parse(&listed.id) else {
+                continue;
+            };
+            if known.records.contains_key(id.as_str()) {
+                seen.push(id.as_str().to_string());
+            }
+            self.listed(&id, listed, &known).await;
+        }
+        Ok((list.len(), seen))
+    }
+
+    /// One listed connection. Errors are counted and left to a later run.
+    async fn listed(&mut self, id: &ConnectionId, listed: &ListedConnection, known: &Known) {
+        let record = known.records.get(id.as_str());
+        let attempt = listed
+            .client_reference_id
+            .as_deref()
+            .and_then(|r| known.attempts.get(r));
+        if record.is_none() && attempt.is_none() {
+            return; // Not this deployment's.
+        }
+        self.counts.checked += 1;
+        if let Some(r) = record {
+            if r.status == "disconnected" {
+                return;
+            }
+            let status = listed.status.as_deref().filter(|s| crate::ids::is_token(s));
+            if let Some(status) = status.filter(|s| *s != r.status) {
+                let at = listed.updated_at.as_deref().and_then(parse_rfc3339_ms);
+                let account = listed.user_data.clone().unwrap_or_default();
+                self.observe(r, status, at, &account).await;
+            }
+            if r.user_id.is_some() {
+                return;
+            }
+        }
+        self.unbound(id, listed, record, attempt).await;
+    }
+
+    /// Applies what OFAuth reports of a record, in the webhook's order.
+    async fn observe(
+        &mut self,
+        record: &ConnectionRecord,
+        status: &str,
+        at_ms: Option<i64>,
+        account: &AccountProfile,
+    ) {
+        let event_id = format!(
+            "reconcile:{}:{}:{status}",
+            record.id.as_str(),
+            at_ms.map_or_else(|| "untimed".to_string(), |t| t.to_string())
+        );
+        let event = ConnectionEvent {
+            event_id: &event_id,
+            event_type: "reconcile.observed",
+            event_at_ms: at_ms,
+            rank: lifecycle_rank(status),
+            connection: &record.id,
+            status: Some(status),
+            account,
+            attempt: None,
+        };
+        match self.svc.store.apply_event(&event, SystemTime::now()).await {
+            Ok(Applied::Applied { .. } | Applied::ForeignAttempt) => {
+                self.counts.changed += 1;
+                tracing::info!(outcome = "changed", connection = %record.id.masked(), from = %record.status, to = status, "record brought in line with OFAuth");
+            }
+            Ok(_) => {}
+            Err(e) => {
+                self.counts.errors += 1;
+                tracing::warn!(error = %e, connection = %record.id.masked(), "could not update the record");
+            }
+        }
+    }
+
+    /// A connection of ours nobody owns: left alone while its attempt can still
+    /// bind it; then reported, and after the grace period disconnected at OFAuth
+    /// (when so configured) and recorded as disconnected.
+    async fn unbound(
+        &mut self,
+        id: &ConnectionId,
+        listed: &ListedConnection,
+        record: Option<&ConnectionRecord>,
+        attempt: Option<&LinkAttempt>,
+    ) {
+        let now = SystemTime::now();
+        let now_epoch = epoch(now);
+        if attempt.is_some_and(|a| can_still_bind(a, now_epoch)) {
+            return;
+        }
+        // Since when nobody can bind it: the latest of its attempt's end, its
+        // creation at OFAuth and the record's last change.
+        let since = [
+            attempt.map(|a| a.expires_at_epoch),
+            listed
+                .created_at
+                .as_deref()
+                .and_then(parse_rfc3339_ms)
+                .map(|ms| ms / 1000),
+            record
+                .and_then(|r| parse_rfc3339_ms(&r.updated_at))
+                .map(|ms| ms / 1000),
+        ]
+        .into_iter()
+        .flatten()
+        .max()
+        .unwrap_or(now_epoch);
+        let age = now_epoch.saturating_sub(since);
+        self.counts.reported += 1;
+        let due =
+            i64::try_from(self.svc.settings.unbound_grace.as_secs()).unwrap_or(i64::MAX) <= age;
+        let disconnect = due && self.svc.settings.unbound == UnboundAction::Disconnect;
+        tracing::warn!(
+            outcome = "unbound",
+            connection = %id.masked(),
+            attempt = %attempt.map(|a| a.id.masked()).unwrap_or_default(),
+            attempt_status = attempt.map(|a| a.status.as_str()).unwrap_or("none"),
+            unbindable_for_secs = age,
+            action = if disconnect { "disconnect" } else { "report" },
+            "a connection this deployment made is bound to no user and can no longer be"
+        );
+        if !disconnect {
+            return;
+        }
+        // Read again, strongly consistent, right before acting: still nobody's,
+        // and its attempt still unable to bind it.
+        let still_unbound = match (
+            self.svc.store.get_connection(id).await,
+            match attempt {
+                Some(a) => self.svc.store.get_attempt(&a.id).await.map(Some),
+                None => Ok(None),
+            },
+        ) {
+            (Ok(r), Ok(a)) => {
+                r.is_none_or(|r| r.user_id.is_none() && r.status != "disconnected")
+                    && !a.flatten().is_some_and(|a| can_still_bind(&a, now_epoch))
+            }
+            (Err(e), _) | (_, Err(e)) => {
+                self.counts.errors += 1;
+                tracing::warn!(error = %e, connection = %id.masked(), "could not read the record again");
+                return;
+            }
+        };
+        if !still_unbound {
+            return;
+        }
+        if let Err(e) = self.svc.ofauth.delete_connection(id).await {
+            self.counts.errors += 1;
+            tracing::warn!(error = %e, connection = %id.masked(), "could not disconnect an unbound connection at OFAuth");
+            return;
+        }
+        self.counts.disconnected += 1;
+        let attested = attempt.map(|a| &a.id);
+        if let Err(e) = self
+            .svc
+            .store
+            .record_unbound_disconnected(id, attested, now)
+            .await
+        {
+            // OFAuth no longer has it: the table pass finds the record and marks it.
+            self.counts.errors += 1;
+            tracing::warn!(error = %e, connection = %id.masked(), "disconnected at OFAuth but not recorded");
+        }
+    }
+
+    /// One record in the table pass: asked about on its own when the sweep's
+    /// list did not show it (it may also be newer than the list pages read).
+    async fn table_record(&mut self, record: &ConnectionRecord) -> Result<(), StoreError> {
+        if self
+            .seen
+            .as_ref()
+            .is_some_and(|s| s.contains(record.id.as_str()))
+        {
+            return Ok(());
+        }
+        self.counts.checked += 1;
+        let status = match self.svc.ofauth.check_connection(&record.id).await {
+            Ok(ConnectionCheck::Unknown) => "disconnected",
+            Ok(ConnectionCheck::NotAuthenticated) => "expired",
+            Ok(ConnectionCheck::Authenticated(_)) => return Ok(()),
+            Err(e) => {
+                self.counts.errors += 1;
+                tracing::warn!(error = %e, connection = %record.id.masked(), "could not check a record OFAuth did not list");
+                return Ok(());
+            }
+        };
+        if status != record.status {
+            // No time of OFAuth's: an untimed observation only moves forward.
+            self.observe(record, status, None, &AccountProfile::default())
+                .await;
+        }
+        Ok(())
+    }
+}
+
+/// Whether an attempt may still bind its connection: in flight and not expired.
+fn can_still_bind(a: &LinkAttempt, now_epoch: i64) -> bool {
+    matches!(
+        a.status,
+        AttemptStatus::Pending | AttemptStatus::Returned | AttemptStatus::Verifying
+    ) && !a.is_expired(now_epoch)
+}

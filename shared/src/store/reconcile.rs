@@ -1,0 +1,374 @@
+//! The reconciler's items and reads (see [`crate::reconcile`]):
+//! - `RECONCILE#cursor`: where the current sweep stands, and a lease so that two
+//!   runs never work at once (a scheduler may deliver one tick twice).
+//! - `RECONCILE#seen#<sweep>#<chunk>`: the ids of this deployment's connections
+//!   that OFAuth's list showed during a sweep, one item per page read (TTL). The
+//!   table pass of the sweep reads them back: a record OFAuth did not list is
+//!   checked on its own.
+//! - Batched reads of the records and attempts a page of OFAuth's list names, a
+//!   paged scan of the connection records, and the record of an unbound
+//!   connection the reconciler disconnected at OFAuth.
+
+use std::collections::{HashMap, HashSet};
+use std::time::SystemTime;
+
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, ReturnValue};
+
+use super::attempts::LinkAttempt;
+use super::connections::ConnectionRecord;
+use super::item::{connection_update, get_n, get_s, n, s, ConnectionWrite, Item, StateWrite};
+use super::{is_condition_failure, keys, schema, unavailable, Store, StoreError};
+use crate::ids::{AttemptId, ConnectionId};
+use crate::time::{epoch, rfc3339};
+
+const CURSOR_KEY: &str = "RECONCILE#cursor";
+
+/// How long a sweep's seen ids are kept (a sweep normally ends within hours).
+const SEEN_RETENTION_SECS: i64 = 2 * 86_400;
+
+/// BatchGetItem's limit.
+const BATCH_GET_MAX: usize = 100;
+
+/// Where a sweep stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Phase {
+    /// Reading OFAuth's list from `offset`; `chunks` seen-id items written so far.
+    Listing { offset: u32, chunks: u32 },
+    /// Reading the table after `after` (a partition key), the list read in `chunks`.
+    Table { after: Option<String>, chunks: u32 },
+    /// The sweep is finished; the next run starts a new one.
+    Done,
+}
+
+/// The reconciler's cursor: the sweep (its start, Unix milliseconds, is its id) and its phase.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor {
+    pub sweep: i64,
+    pub phase: Phase,
+}
+
+impl Cursor {
+    fn from_item(item: &Item) -> Option<Self> {
+        let sweep = get_n(item, "sweep")?;
+        let chunks = get_n(item, "chunks")
+            .and_then(|c| u32::try_from(c).ok())
+            .unwrap_or(0);
+        let phase = match get_s(item, "phase")? {
+            "listing" => Phase::Listing {
+                offset: get_n(item, "offset")
+                    .and_then(|o| u32::try_from(o).ok())
+                    .unwrap_or(0),
+                chunks,
+            },
+            "table" => Phase::Table {
+                after: get_s(item, "after").map(str::to_string),
+                chunks,
+            },
+            _ => Phase::Done,
+        };
+        Some(Self { sweep, phase })
+    }
+}
+
+/// A held lease: the run that holds it may write the cursor.
+#[derive(Debug, Clone)]
+pub struct Lease {
+    id: String,
+    /// The cursor as the lease found it (`None`: never run).
+    pub cursor: Option<Cursor>,
+}
+
+/// The records and attempts a page of OFAuth's list names.
+#[derive(Debug, Default)]
+pub struct Known {
+    pub records: HashMap<String, ConnectionRecord>,
+    pub attempts: HashMap<String, LinkAttempt>,
+}
+
+impl Store {
+    /// Takes the lease until `until_ms` unless another run holds it. `None`: busy.
+    pub async fn acquire_reconcile_lease(
+        &self,
+        run_id: &str,
+        now_ms: i64,
+        until_ms: i64,
+    ) -> Result<Option<Lease>, StoreError> {
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(schema::PARTITION_KEY, s(CURSOR_KEY))
+            .update_expression("SET #entity = :entity, #leaseId = :id, #leaseUntil = :until")
+            .condition_expression("attribute_not_exists(#leaseUntil) OR #leaseUntil < :now")
+            .expression_attribute_names("#entity", "entity")
+            .expression_attribute_names("#leaseId", "leaseId")
+            .expression_attribute_names("#leaseUntil", "leaseUntil")
+            .expression_attribute_values(":entity", s("reconcile"))
+            .expression_attribute_values(":id", s(run_id))
+            .expression_attribute_values(":until", n(until_ms))
+            .expression_attribute_values(":now", n(now_ms))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match out {
+            Ok(out) => Ok(Some(Lease {
+                id: run_id.to_string(),
+                cursor: out.attributes.as_ref().and_then(Cursor::from_item),
+            })),
+            Err(e) if is_condition_failure(&e) => Ok(None),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    /// Saves the cursor, while the lease is still this run's; `release` ends it.
+    pub async fn save_reconcile_cursor(
+        &self,
+        lease: &Lease,
+        cursor: &Cursor,
+        release: bool,
+        now: SystemTime,
+    ) -> Result<(), StoreError> {
+        let (phase, offset, after, chunks) = match &cursor.phase {
+            Phase::Listing { offset, chunks } => ("listing", *offset, None, *chunks),
+            Phase::Table { after, chunks } => ("table", 0, after.clone(), *chunks),
+            Phase::Done => ("done", 0, None, 0),
+        };
+        let mut expr = "SET #sweep = :sweep, #phase = :phase, #offset = :offset, #chunks = :chunks, #savedAt = :saved".to_string();
+        let mut req = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(schema::PARTITION_KEY, s(CURSOR_KEY))
+            .condition_expression("#leaseId = :id")
+            .expression_attribute_names("#leaseId", "leaseId")
+            .expression_attribute_names("#sweep", "sweep")
+            .expression_attribute_names("#phase", "phase")
+            .expression_attribute_names("#offset", "offset")
+            .expression_attribute_names("#chunks", "chunks")
+            .expression_attribute_names("#savedAt", "savedAt")
+            .expression_attribute_values(":id", s(&lease.id))
+            .expression_attribute_values(":sweep", n(cursor.sweep))
+            .expression_attribute_values(":phase", s(phase))
+            .expression_attribute_values(":offset", n(i64::from(offset)))
+            .expression_attribute_values(":chunks", n(i64::from(chunks)))
+            .expression_attribute_values(":saved", s(rfc3339(now)));
+        if release {
+            expr.push_str(", #leaseUntil = :zero");
+            req = req
+                .expression_attribute_names("#leaseUntil", "leaseUntil")
+                .expression_attribute_values(":zero", n(0));
+        }
+        match after {
+            Some(a) => {
+                expr.push_str(", #after = :after");
+                req = req.expression_attribute_values(":after", s(a));
+            }
+            None => expr.push_str(" REMOVE #after"),
+        }
+        req.expression_attribute_names("#after", "after")
+            .update_expression(expr)
+            .send()
+            .await
+            .map_err(|e| {
+                if is_condition_failure(&e) {
+                    StoreError::Unavailable("the reconciler's lease was lost".into())
+                } else {
+                    unavailable(e)
+                }
+            })?;
+        Ok(())
+    }
+
+    /// Records which of this deployment's connections a page of the list showed.
+    pub async fn put_seen(
+        &self,
+        sweep: i64,
+        chunk: u32,
+        ids: &[String],
+        now: SystemTime,
+    ) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item(schema::PARTITION_KEY, s(seen_key(sweep, chunk)))
+            .item("entity", s("reconcile-seen"))
+            .item("ids", AttributeValue::Ss(ids.to_vec()))
+            .item(schema::TTL_ATTRIBUTE, n(epoch(now) + SEEN_RETENTION_SECS))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    /// Every id the sweep's list pages showed.
+    pub async fn load_seen(&self, sweep: i64, chunks: u32) -> Result<HashSet<String>, StoreError> {
+        let keys: Vec<String> = (0..chunks).map(|c| seen_key(sweep, c)).collect();
+        let mut seen = HashSet::new();
+        for item in self.batch_get(keys, true).await?.into_values() {
+            if let Some(AttributeValue::Ss(ids)) = item.get("ids") {
+                seen.extend(ids.iter().cloned());
+            }
+        }
+        Ok(seen)
+    }
+
+    /// The records of these connections and the attempts with these ids, where
+    /// the table has them. Eventually consistent (half the read units): every
+    /// write that follows reads again, strongly consistent.
+    pub async fn known(
+        &self,
+        connections: &[ConnectionId],
+        attempts: &[AttemptId],
+    ) -> Result<Known, StoreError> {
+        let mut pks: Vec<String> = connections.iter().map(keys::connection).collect();
+        pks.extend(attempts.iter().map(keys::attempt));
+        let mut known = Known::default();
+        for (pk, item) in self.batch_get(pks, false).await? {
+            if let Some(id) = pk.strip_prefix("CONNECTION#") {
+                known
+                    .records
+                    .insert(id.to_string(), ConnectionRecord::from_item(&item)?);
+            } else if let Some(id) = pk.strip_prefix("ATTEMPT#") {
+                known
+                    .attempts
+                    .insert(id.to_string(), LinkAttempt::from_item(&item)?);
+            }
+        }
+        Ok(known)
+    }
+
+    /// One page of connection records not yet disconnected, after `after`:
+    /// at most `limit` items are read (of every kind), so a page costs the same
+    /// whatever the table holds. The last key read when there is more.
+    pub async fn scan_connections(
+        &self,
+        after: Option<&str>,
+        limit: i32,
+    ) -> Result<(Vec<ConnectionRecord>, Option<String>), StoreError> {
+        let out = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .limit(limit)
+            .filter_expression("#entity = :connection AND #status <> :disconnected")
+            .expression_attribute_names("#entity", "entity")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":connection", s("connection"))
+            .expression_attribute_values(":disconnected", s("disconnected"))
+            .set_exclusive_start_key(
+                after.map(|a| HashMap::from([(schema::PARTITION_KEY.to_string(), s(a))])),
+            )
+            .send()
+            .await
+            .map_err(unavailable)?;
+        let records = out
+            .items()
+            .iter()
+            .map(ConnectionRecord::from_item)
+            .collect::<Result<Vec<_>, _>>()?;
+        let next = out
+            .last_evaluated_key()
+            .and_then(|k| get_s(k, schema::PARTITION_KEY))
+            .map(str::to_string);
+        Ok((records, next))
+    }
+
+    /// Records an unbound connection the reconciler disconnected at OFAuth (created
+    /// when the table had no record). Never touches a record someone owns.
+    pub async fn record_unbound_disconnected(
+        &self,
+        id: &ConnectionId,
+        attested_by: Option<&AttemptId>,
+        now: SystemTime,
+    ) -> Result<(), StoreError> {
+        let mut update = connection_update(
+            id,
+            &ConnectionWrite {
+                state: Some(StateWrite::confirmed("disconnected")),
+                attested_by,
+                ..ConnectionWrite::default()
+            },
+            &rfc3339(now),
+        );
+        let condition = format!("attribute_not_exists({})", update.name("userId"));
+        let req = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(schema::PARTITION_KEY, s(keys::connection(id)))
+            .condition_expression(condition);
+        update.apply(req).send().await.map_err(|e| {
+            if is_condition_failure(&e) {
+                StoreError::ConnectionOwnedByAnotherUser
+            } else {
+                unavailable(e)
+            }
+        })?;
+        Ok(())
+    }
+
+    /// BatchGetItem of any number of keys (in batches of 100, unprocessed keys
+    /// retried a few times).
+    async fn batch_get(
+        &self,
+        pks: Vec<String>,
+        consistent: bool,
+    ) -> Result<HashMap<String, Item>, StoreError> {
+        let mut found = HashMap::new();
+        let unique: Vec<String> = pks
+            .into_iter()
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        for chunk in unique.chunks(BATCH_GET_MAX) {
+            let mut pending: Vec<Item> = chunk
+                .iter()
+                .map(|pk| HashMap::from([(schema::PARTITION_KEY.to_string(), s(pk))]))
+                .collect();
+            for _ in 0..5 {
+                if pending.is_empty() {
+                    break;
+                }
+                let request = KeysAndAttributes::builder()
+                    .set_keys(Some(std::mem::take(&mut pending)))
+                    .consistent_read(consistent)
+                    .build()
+                    .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, request)
+                    .send()
+                    .await
+                    .map_err(unavailable)?;
+                for item in out
+                    .responses
+                    .and_then(|mut r| r.remove(&self.table))
+                    .unwrap_or_default()
+                {
+                    if let Some(pk) = get_s(&item, schema::PARTITION_KEY) {
+                        found.insert(pk.to_string(), item);
+                    }
+                }
+                pending = out
+                    .unprocessed_keys
+                    .and_then(|mut u| u.remove(&self.table))
+                    .map(|k| k.keys)
+                    .unwrap_or_default();
+            }
+            if !pending.is_empty() {
+                return Err(StoreError::Unavailable(
+                    "DynamoDB left keys unprocessed after 5 tries".into(),
+                ));
+            }
+        }
+        Ok(found)
+    }
+}
+
+fn seen_key(sweep: i64, chunk: u32) -> String {
+    format!("RECONCILE#seen#{sweep}#{chunk}")
+}

@@ -1,0 +1,350 @@
+//! The reconciler, against DynamoDB Local and the simulator: each kind of drift
+//! it repairs when webhooks are lost, what it must never touch, a run cut short
+//! by its page budget and resumed, two runs at once, and a run racing a webhook.
+
+mod support;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use link_shared::config::{ReconcileSettings, UnboundAction};
+use ofauth_sim::{SignatureScheme, WebhookMode};
+use support::*;
+
+fn settings(unbound: UnboundAction, grace_secs: u64, max_pages: u32) -> ReconcileSettings {
+    ReconcileSettings {
+        unbound,
+        unbound_grace: Duration::from_secs(grace_secs),
+        max_pages,
+    }
+}
+
+async fn record(h: &Harness, conn: &str) -> HashMap<String, AttributeValue> {
+    h.item(&format!("CONNECTION#{conn}"))
+        .await
+        .unwrap_or_else(|| panic!("no record of {conn}"))
+}
+
+fn deletes_of(h: &Harness, conn: &str) -> usize {
+    h.sim
+        .requests()
+        .iter()
+        .filter(|r| r.method == "DELETE" && r.path.ends_with(conn))
+        .count()
+}
+
+/// Webhooks on, then lost (OFAuth gave up): an expiry and a disconnect that
+/// happened at OFAuth reach the records through the reconciler, and the
+/// user's list shows them.
+#[tokio::test]
+async fn lost_expiry_and_lost_disconnect_are_caught_up() {
+    let h = Harness::with(Options {
+        webhooks: Some(SignatureScheme::Ofauth),
+        ..Options::default()
+    })
+    .await;
+    let expired = h.connect("user-1", "").await;
+    let gone = h.connect("user-1", "").await;
+    let delivered = h
+        .sim
+        .wait_for_deliveries(2, Duration::from_secs(10))
+        .await
+        .len();
+    h.sim.set_webhook_mode(WebhookMode {
+        drop: true,
+        ..WebhookMode::default()
+    });
+    assert!(h.sim.expire_connection(&expired));
+    assert!(h.sim.disconnect_connection(&gone));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(h.sim.deliveries().len(), delivered, "the events were lost");
+    assert_eq!(s(&record(&h, &expired).await, "status"), "active");
+    assert_eq!(s(&record(&h, &gone).await, "status"), "active");
+
+    let run = h.reconcile().await;
+    assert!(run.sweep_done, "{run:?}");
+    assert_eq!((run.counts.changed, run.counts.errors), (2, 0), "{run:?}");
+    assert_eq!(s(&record(&h, &expired).await, "status"), "expired");
+    let rec = record(&h, &gone).await;
+    assert_eq!(s(&rec, "status"), "disconnected");
+    assert_eq!(
+        s(&rec, "gsi1pk"),
+        "",
+        "a disconnected record leaves the list"
+    );
+    let (status, list) = h.list_connections("user-1").await;
+    assert_eq!(status, 200);
+    let listed: Vec<(&str, &str)> = list["connections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["id"].as_str().unwrap(), c["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(listed, vec![(expired.as_str(), "expired")]);
+
+    // Idempotent: the next sweep finds nothing to change.
+    let again = h.reconcile().await;
+    assert_eq!(
+        (again.counts.changed, again.counts.errors),
+        (0, 0),
+        "{again:?}"
+    );
+}
+
+/// A record whose connection OFAuth never had (or deleted long ago): OFAuth
+/// does not list it, and asked on its own does not know it.
+#[tokio::test]
+async fn a_record_without_an_ofauth_connection_is_marked_disconnected() {
+    let h = Harness::new().await;
+    let kept = h.connect("user-1", "").await;
+    h.ddb
+        .put_item()
+        .table_name(&h.table)
+        .item("pk", AttributeValue::S("CONNECTION#conn_ghost".into()))
+        .item("entity", AttributeValue::S("connection".into()))
+        .item("connectionId", AttributeValue::S("conn_ghost".into()))
+        .item("userId", AttributeValue::S("user-1".into()))
+        .item("status", AttributeValue::S("active".into()))
+        .item("gsi1pk", AttributeValue::S("USER#user-1".into()))
+        .item("gsi1sk", AttributeValue::S("2026-01-01T00:00:00Z".into()))
+        .item(
+            "connectedAt",
+            AttributeValue::S("2026-01-01T00:00:00Z".into()),
+        )
+        .item(
+            "updatedAt",
+            AttributeValue::S("2026-01-01T00:00:00Z".into()),
+        )
+        .item("version", AttributeValue::N("1".into()))
+        .send()
+        .await
+        .unwrap();
+    let run = h.reconcile().await;
+    assert_eq!((run.counts.changed, run.counts.errors), (1, 0), "{run:?}");
+    assert_eq!(s(&record(&h, "conn_ghost").await, "status"), "disconnected");
+    assert_eq!(s(&record(&h, &kept).await, "status"), "active");
+    // Asked about on its own only because the list did not show it.
+    let asked = |id: &str| {
+        h.sim
+            .requests()
+            .iter()
+            .filter(|r| r.path == "/v2/access/self" && r.connection.as_deref() == Some(id))
+            .count()
+    };
+    let kept_before = asked(&kept);
+    assert_eq!(asked("conn_ghost"), 1);
+    let run = h.reconcile().await;
+    assert_eq!(run.counts.changed, 0, "{run:?}");
+    assert_eq!(
+        asked(&kept),
+        kept_before,
+        "a listed record is not asked about"
+    );
+    assert_eq!(
+        asked("conn_ghost"),
+        1,
+        "a disconnected record is left alone"
+    );
+}
+
+/// A connection one of our attempts made that nobody owns: left alone while the
+/// attempt could still bind it; reported after; disconnected at OFAuth after the
+/// grace period (or only reported, per the setting). Connections of other apps
+/// on the same OFAuth account, imported ones and another deployment's are
+/// never touched.
+#[tokio::test]
+async fn unbound_connections_of_ours_are_reported_then_disconnected_and_others_left_alone() {
+    let h = Harness::with(Options {
+        session_ttl: Some(Duration::from_secs(2)),
+        ..Options::default()
+    })
+    .await;
+    // Abandoned after OFAuth made the connection: the browser never came back.
+    let (url, attempt) = h.start_attempt("user-1", "").await;
+    let query = h.hosted(&url, "approve").await;
+    let abandoned = query_param(&format!("https://x/?{query}"), "connection_id").unwrap();
+    // Not ours: another app's reference, another deployment's attempt id, imported.
+    let others = ["conn_otherapp", "conn_otherdeploy", "conn_imported"];
+    h.sim.insert_connection(others[0], Some("order-7781"));
+    h.sim.insert_connection(
+        others[1],
+        Some("la_00000000000000000000000000000000000000ff"),
+    );
+    h.sim.insert_connection(others[2], None);
+
+    // While the attempt can still bind it: not even reported.
+    let disconnect_now = h.reconciler(settings(UnboundAction::Disconnect, 0, 100), 50);
+    let run = h.reconcile_with(&disconnect_now).await;
+    assert_eq!(
+        (run.counts.reported, run.counts.disconnected),
+        (0, 0),
+        "{run:?}"
+    );
+
+    tokio::time::sleep(Duration::from_millis(3_100)).await; // the session is over
+                                                            // Within the grace period, or set to report: reported only.
+    for svc in [
+        h.reconciler(settings(UnboundAction::Disconnect, 3_600, 100), 50),
+        h.reconciler(settings(UnboundAction::Report, 0, 100), 50),
+    ] {
+        let run = h.reconcile_with(&svc).await;
+        assert_eq!(
+            (run.counts.reported, run.counts.disconnected),
+            (1, 0),
+            "{run:?}"
+        );
+        assert!(h.sim.connection(&abandoned).is_some());
+    }
+    assert_eq!(deletes_of(&h, &abandoned), 0);
+
+    // After the grace period: disconnected at OFAuth (billing stops) and recorded.
+    let run = h.reconcile_with(&disconnect_now).await;
+    assert_eq!(
+        (run.counts.reported, run.counts.disconnected),
+        (1, 1),
+        "{run:?}"
+    );
+    assert!(h.sim.connection(&abandoned).is_none());
+    assert_eq!(deletes_of(&h, &abandoned), 1);
+    let rec = record(&h, &abandoned).await;
+    assert_eq!(s(&rec, "status"), "disconnected");
+    assert_eq!(s(&rec, "userId"), "");
+    assert_eq!(s(&rec, "attestedAttemptId"), attempt);
+    // Done once: the next sweep has nothing left to do.
+    let run = h.reconcile_with(&disconnect_now).await;
+    assert_eq!(
+        (run.counts.reported, run.counts.disconnected),
+        (0, 0),
+        "{run:?}"
+    );
+
+    for other in others {
+        assert!(
+            h.sim.connection(other).is_some(),
+            "{other} was disconnected"
+        );
+        assert_eq!(deletes_of(&h, other), 0, "{other}");
+        assert!(
+            h.item(&format!("CONNECTION#{other}")).await.is_none(),
+            "{other} was recorded"
+        );
+    }
+}
+
+/// A page budget of one: each run reads one page and leaves a cursor; the
+/// runs after it resume there until the sweep is done, and the result is the
+/// same as one long run. Two runs at once: one works, the other finds the lease.
+#[tokio::test]
+async fn a_run_cut_short_by_its_page_budget_is_resumed() {
+    let h = Harness::new().await;
+    let mut conns = Vec::new();
+    for user in ["user-1", "user-2", "user-3"] {
+        conns.push(h.connect(user, "").await);
+    }
+    for (i, c) in conns.iter().enumerate() {
+        h.sim
+            .insert_connection(&format!("conn_foreign{i}"), Some("elsewhere"));
+        assert!(h.sim.expire_connection(c)); // no webhooks: lost
+    }
+    let svc = h.reconciler(settings(UnboundAction::Disconnect, 0, 1), 2);
+    let mut runs = Vec::new();
+    loop {
+        let run = h.reconcile_with(&svc).await;
+        assert!(!run.busy && run.counts.errors == 0, "{run:?}");
+        assert!(run.counts.pages <= 1, "{run:?}");
+        runs.push(run.clone());
+        if run.sweep_done {
+            break;
+        }
+        assert!(runs.len() < 20, "{runs:?}");
+        let cursor = h.item("RECONCILE#cursor").await.unwrap();
+        assert_ne!(s(&cursor, "phase"), "done");
+    }
+    // 6 listed connections in pages of 2 (the last one is seen empty-handed or
+    // not), then at least one page of the table.
+    assert!(runs.len() >= 4, "{runs:?}");
+    assert_eq!(runs.iter().map(|r| r.counts.changed).sum::<u32>(), 3);
+    for c in &conns {
+        assert_eq!(s(&record(&h, c).await, "status"), "expired", "{c}");
+    }
+
+    let h = Arc::new(h);
+    let svc = Arc::new(h.reconciler(settings(UnboundAction::Disconnect, 0, 100), 2));
+    let (a, b) = tokio::join!(
+        {
+            let (h, svc) = (h.clone(), svc.clone());
+            async move { h.reconcile_with(&svc).await }
+        },
+        {
+            let (h, svc) = (h.clone(), svc.clone());
+            async move { h.reconcile_with(&svc).await }
+        }
+    );
+    assert_eq!(
+        [a.busy, b.busy].iter().filter(|b| **b).count(),
+        1,
+        "{a:?} {b:?}"
+    );
+    // The lease is released at the end of a run.
+    assert!(!h.reconcile_with(&svc).await.busy);
+}
+
+/// A reconciler run and a webhook about the same connection at the same moment:
+/// whichever lands first, the newer state (by OFAuth's clock) is what stays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_run_racing_a_webhook_keeps_the_newer_state() {
+    for round in 0..4 {
+        let h = Arc::new(Harness::new().await);
+        let conn = h.connect("user-1", "").await;
+        // OFAuth expired it (webhook lost): the list says expired, at its updatedAt.
+        assert!(h.sim.expire_connection(&conn));
+        let expired_at =
+            link_shared::time::parse_rfc3339_ms(&h.sim.connection(&conn).unwrap().updated_at)
+                .unwrap();
+        // Even rounds: a reconnect OFAuth reports 5 s after the expiry (newer);
+        // odd rounds: an update from 5 s before it (older).
+        let newer = round % 2 == 0;
+        let at = if newer {
+            expired_at + 5_000
+        } else {
+            expired_at - 5_000
+        };
+        let body = serde_json::json!({
+            "id": format!("evt_race_{round}"), "type": "connection.updated",
+            "timestamp": at,
+            "data": { "connection": { "id": conn, "status": "active" } }
+        })
+        .to_string();
+        let now = link_shared::time::epoch(std::time::SystemTime::now());
+        let headers = ofauth_sim::sign_headers(
+            WEBHOOK_SECRET,
+            SignatureScheme::Ofauth,
+            "",
+            now,
+            body.as_bytes(),
+        );
+        let (run, delivered) = tokio::join!(
+            {
+                let h = h.clone();
+                async move { h.reconcile().await }
+            },
+            {
+                let h = h.clone();
+                async move { h.deliver(&headers, &body).await.status().as_u16() }
+            }
+        );
+        assert_eq!(
+            (run.counts.errors, delivered),
+            (0, 200),
+            "round {round}: {run:?}"
+        );
+        let want = if newer { "active" } else { "expired" };
+        assert_eq!(
+            s(&record(&h, &conn).await, "status"),
+            want,
+            "round {round}: the newer state"
+        );
+    }
+}
