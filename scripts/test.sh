@@ -26,7 +26,11 @@ step "cargo fmt --check"
 cargo fmt --all --check
 step "cargo clippy --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
-step "building the tests"
+step "building the tests and the functions' binaries"
+# `cargo test` builds a package's binaries only for that package's own
+# integration tests; the raw-input tests (tools/lambda-bench) run every
+# function's debug binary, so they are built here explicitly.
+cargo build --workspace --bins
 cargo test --workspace --all-targets --no-run 2>&1 | grep -E '^(error|warning)' || true
 step "waiting for the installs"
 wait_installs

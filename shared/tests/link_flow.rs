@@ -128,7 +128,7 @@ async fn new_connection_is_confirmed_and_recorded() {
 async fn reconnect_updates_the_same_record() {
     let h = Harness::new().await;
     let conn = h.connect("user-1", "").await;
-    let first = h.item(&format!("CONNECTION#{conn}")).await.unwrap();
+    let first = h.record(&conn).await;
     h.sim.expire_connection(&conn);
 
     let url = h
@@ -153,7 +153,7 @@ async fn reconnect_updates_the_same_record() {
         "no duplicate record"
     );
     assert_eq!(h.user_connections("user-1").await.len(), 1);
-    let rec = h.item(&format!("CONNECTION#{conn}")).await.unwrap();
+    let rec = h.record(&conn).await;
     assert_eq!(s(&rec, "connectedAt"), s(&first, "connectedAt"));
     assert_eq!(s(&rec, "status"), "active");
     assert_ne!(s(&rec, "lastAttemptId"), s(&first, "lastAttemptId"));
@@ -182,13 +182,7 @@ async fn reconnect_of_another_users_connection_is_not_found() {
         1,
         "no attempt stored for mallory"
     );
-    assert_eq!(
-        s(
-            &h.item(&format!("CONNECTION#{conn}")).await.unwrap(),
-            "userId"
-        ),
-        "alice"
-    );
+    assert_eq!(s(&h.record(&conn).await, "userId"), "alice");
 }
 
 #[tokio::test]
@@ -316,7 +310,7 @@ async fn connection_unknown_to_ofauth_is_not_recorded() {
 async fn another_users_connection_never_moves() {
     let h = Harness::new().await;
     let conn = h.connect("alice", "").await;
-    let alice_rec = h.item(&format!("CONNECTION#{conn}")).await.unwrap();
+    let alice_rec = h.record(&conn).await;
 
     // Mallory starts her own attempt and comes back with Alice's (leaked) connection id.
     let url = h.start("mallory", "").await;
@@ -334,10 +328,7 @@ async fn another_users_connection_never_moves() {
     let before = self_calls(&h);
     assert_error_redirect(&h.callback(&forged).await, "connection_conflict");
 
-    assert_eq!(
-        h.item(&format!("CONNECTION#{conn}")).await.unwrap(),
-        alice_rec
-    );
+    assert_eq!(h.record(&conn).await, alice_rec);
     // The record is checked first: Alice's connection is not even asked about
     // (OFAuth limits access/self per connection), and Mallory's attempt is spent.
     assert_eq!(self_calls(&h), before);

@@ -83,18 +83,9 @@ async fn forged_callback_with_another_attempts_abandoned_connection_is_refused()
     assert!(loc.ends_with("error_code=connection_not_verified"), "{loc}");
     mallory_has_nothing(&h, &conn).await;
     // The victim's own return still completes.
-    let loc = h.return_to_app(&query).await;
-    let (status, _) = h
-        .complete_code("victim", &query_param(&loc, "code").unwrap())
-        .await;
+    let (status, _) = h.return_and_complete("victim", &query).await;
     assert_eq!(status, 200);
-    assert_eq!(
-        s(
-            &h.item(&format!("CONNECTION#{conn}")).await.unwrap(),
-            "userId"
-        ),
-        "victim"
-    );
+    assert_eq!(s(&h.record(&conn).await, "userId"), "victim");
 }
 
 #[tokio::test]
@@ -115,13 +106,10 @@ async fn forged_callback_with_a_new_connection_before_its_webhook_is_refused() {
     // The signed webhook attests the victim's attempt; the victim completes.
     h.sim.release_webhooks(false);
     h.sim.wait_for_deliveries(1, WAIT).await;
-    let rec = h.item(&format!("CONNECTION#{conn}")).await.unwrap();
+    let rec = h.record(&conn).await;
     assert_eq!(s(&rec, "attestedAttemptId"), victim_attempt);
     assert_eq!(s(&rec, "userId"), "");
-    let loc = h.return_to_app(&query).await;
-    let (status, _) = h
-        .complete_code("victim", &query_param(&loc, "code").unwrap())
-        .await;
+    let (status, _) = h.return_and_complete("victim", &query).await;
     assert_eq!(status, 200);
     mallory_has_nothing(&h, &conn).await;
 }
@@ -154,23 +142,14 @@ async fn unattested_forgery_only_ever_waits_and_never_binds() {
     // The attestation names the victim's attempt: Mallory's claim stays unbound.
     h.sim.release_webhooks(false);
     h.sim.wait_for_deliveries(1, WAIT).await;
-    let rec = h.item(&format!("CONNECTION#{conn}")).await.unwrap();
+    let rec = h.record(&conn).await;
     assert_eq!(s(&rec, "attestedAttemptId"), victim_attempt);
     assert_eq!(s(&rec, "userId"), "");
     mallory_has_nothing(&h, &conn).await;
     // The victim completes normally.
-    let loc = h.return_to_app(&query).await;
-    let (status, _) = h
-        .complete_code("victim", &query_param(&loc, "code").unwrap())
-        .await;
+    let (status, _) = h.return_and_complete("victim", &query).await;
     assert_eq!(status, 200);
-    assert_eq!(
-        s(
-            &h.item(&format!("CONNECTION#{conn}")).await.unwrap(),
-            "userId"
-        ),
-        "victim"
-    );
+    assert_eq!(s(&h.record(&conn).await, "userId"), "victim");
     mallory_has_nothing(&h, &conn).await;
 }
 
@@ -211,7 +190,7 @@ async fn fixation_through_the_redirect_flow_is_refused_and_disconnected() {
     assert!(h.sim.connection(&conn).is_none());
     // The signed webhooks (created, then disconnected) never bind it to Mallory.
     h.sim.wait_for_deliveries(2, WAIT).await;
-    let rec = h.item(&format!("CONNECTION#{conn}")).await.unwrap();
+    let rec = h.record(&conn).await;
     assert_eq!(s(&rec, "userId"), "");
     assert_eq!(s(&rec, "status"), "disconnected");
     for user in ["mallory", "victim"] {
@@ -262,7 +241,7 @@ async fn completion_before_attestation_waits_then_binds_when_the_webhook_lands()
     h.sim.release_webhooks(false);
     let d = h.sim.wait_for_deliveries(1, WAIT).await;
     assert_eq!(d[0].outcome.as_deref(), Some("bound"));
-    let rec = h.item(&format!("CONNECTION#{conn}")).await.unwrap();
+    let rec = h.record(&conn).await;
     assert_eq!(s(&rec, "userId"), "user-1");
     assert_eq!(s(&rec, "status"), "active");
     assert_eq!(s(&rec, "attestedAttemptId"), attempt);
@@ -296,7 +275,7 @@ async fn without_webhooks_the_connections_list_attests() {
         (200, Some("active")),
         "{body}"
     );
-    let rec = h.item(&format!("CONNECTION#{conn}")).await.unwrap();
+    let rec = h.record(&conn).await;
     assert_eq!(s(&rec, "attestedAttemptId"), attempt);
     assert_eq!(s(&rec, "userId"), "user-1");
 }
@@ -334,14 +313,7 @@ async fn no_attestation_before_expiry_means_never_bound() {
         "data": { "clientReferenceId": attempt, "connection": { "id": conn, "status": "active" } }
     })
     .to_string();
-    let now = link_shared::time::epoch(std::time::SystemTime::now());
-    let headers = ofauth_sim::sign_headers(
-        WEBHOOK_SECRET,
-        SignatureScheme::Svix,
-        "msg_late",
-        now,
-        body.as_bytes(),
-    );
+    let headers = signed_now(SignatureScheme::Svix, "msg_late", &body);
     let resp = h.deliver(&headers, &body).await;
     assert_eq!(
         json_body(&resp)["outcome"],
@@ -349,7 +321,7 @@ async fn no_attestation_before_expiry_means_never_bound() {
         "{}",
         body_text(&resp)
     );
-    let rec = h.item(&format!("CONNECTION#{conn}")).await.unwrap();
+    let rec = h.record(&conn).await;
     assert_eq!(s(&rec, "userId"), "");
     assert_eq!(h.disconnect("user-1", &conn).await.status(), 404);
 }
@@ -359,7 +331,7 @@ async fn reconnect_with_another_account_is_refused_and_invalidated() {
     // Mallory sends her own reconnect URL; the victim signs in with their account.
     let h = Harness::new().await;
     let conn = h.connect("mallory", "").await;
-    let before = h.item(&format!("CONNECTION#{conn}")).await.unwrap();
+    let before = h.record(&conn).await;
     let url = h
         .start("mallory", &format!(r#"{{"connectionId":"{conn}"}}"#))
         .await;
@@ -372,7 +344,7 @@ async fn reconnect_with_another_account_is_refused_and_invalidated() {
     // Invalidated at OFAuth (the victim's session is no longer behind it) and
     // the record is as it was.
     assert_eq!(h.sim.connection(&conn).unwrap().status, "expired");
-    assert_eq!(h.item(&format!("CONNECTION#{conn}")).await.unwrap(), before);
+    assert_eq!(h.record(&conn).await, before);
     let attempt = h
         .item(&format!("ATTEMPT#{}", param(&query, "client_reference_id")))
         .await
@@ -409,13 +381,7 @@ async fn reconnect_needs_presence_too() {
     // Alice's connection is hers and untouched at OFAuth (only new connections
     // are disconnected on a refused completion).
     assert!(h.sim.connection(&conn).is_some());
-    assert_eq!(
-        s(
-            &h.item(&format!("CONNECTION#{conn}")).await.unwrap(),
-            "userId"
-        ),
-        "alice"
-    );
+    assert_eq!(s(&h.record(&conn).await, "userId"), "alice");
 }
 
 #[tokio::test]
@@ -444,13 +410,7 @@ async fn popup_flow_completes_with_the_attempt_and_the_connection() {
         (200, Some("active")),
         "{body}"
     );
-    assert_eq!(
-        s(
-            &h.item(&format!("CONNECTION#{conn}")).await.unwrap(),
-            "userId"
-        ),
-        "user-1"
-    );
+    assert_eq!(s(&h.record(&conn).await, "userId"), "user-1");
     // `redirect: true` sends the top window to `successUrl` (the callback): it
     // lands on the success page with nothing more to do.
     let loc = h.return_to_app(&query).await;

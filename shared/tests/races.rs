@@ -199,14 +199,7 @@ async fn a_completion_and_a_newer_webhook_end_in_the_newest_state() {
             "data": { "clientReferenceId": attempt, "connection": { "id": conn, "status": "expired" } }
         })
         .to_string();
-        let now = link_shared::time::epoch(std::time::SystemTime::now());
-        let headers = ofauth_sim::sign_headers(
-            WEBHOOK_SECRET,
-            SignatureScheme::Ofauth,
-            "",
-            now,
-            body.as_bytes(),
-        );
+        let headers = signed_now(SignatureScheme::Ofauth, "", &body);
         let (a, b) = tokio::join!(
             {
                 let h = h.clone();
@@ -218,7 +211,7 @@ async fn a_completion_and_a_newer_webhook_end_in_the_newest_state() {
             }
         );
         assert_eq!((a, b), (200, 200), "round {round}");
-        let rec = h.item(&format!("CONNECTION#{conn}")).await.unwrap();
+        let rec = h.record(&conn).await;
         assert_eq!(
             s(&rec, "status"),
             "expired",

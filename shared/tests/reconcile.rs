@@ -4,7 +4,6 @@
 
 mod support;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,12 +18,6 @@ fn settings(unbound: UnboundAction, grace_secs: u64, max_pages: u32) -> Reconcil
         unbound_grace: Duration::from_secs(grace_secs),
         max_pages,
     }
-}
-
-async fn record(h: &Harness, conn: &str) -> HashMap<String, AttributeValue> {
-    h.item(&format!("CONNECTION#{conn}"))
-        .await
-        .unwrap_or_else(|| panic!("no record of {conn}"))
 }
 
 fn deletes_of(h: &Harness, conn: &str) -> usize {
@@ -60,14 +53,14 @@ async fn lost_expiry_and_lost_disconnect_are_caught_up() {
     assert!(h.sim.disconnect_connection(&gone));
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(h.sim.deliveries().len(), delivered, "the events were lost");
-    assert_eq!(s(&record(&h, &expired).await, "status"), "active");
-    assert_eq!(s(&record(&h, &gone).await, "status"), "active");
+    assert_eq!(s(&h.record(&expired).await, "status"), "active");
+    assert_eq!(s(&h.record(&gone).await, "status"), "active");
 
     let run = h.reconcile().await;
     assert!(run.sweep_done, "{run:?}");
     assert_eq!((run.counts.changed, run.counts.errors), (2, 0), "{run:?}");
-    assert_eq!(s(&record(&h, &expired).await, "status"), "expired");
-    let rec = record(&h, &gone).await;
+    assert_eq!(s(&h.record(&expired).await, "status"), "expired");
+    let rec = h.record(&gone).await;
     assert_eq!(s(&rec, "status"), "disconnected");
     assert_eq!(
         s(&rec, "gsi1pk"),
@@ -123,8 +116,8 @@ async fn a_record_without_an_ofauth_connection_is_marked_disconnected() {
         .unwrap();
     let run = h.reconcile().await;
     assert_eq!((run.counts.changed, run.counts.errors), (1, 0), "{run:?}");
-    assert_eq!(s(&record(&h, "conn_ghost").await, "status"), "disconnected");
-    assert_eq!(s(&record(&h, &kept).await, "status"), "active");
+    assert_eq!(s(&h.record("conn_ghost").await, "status"), "disconnected");
+    assert_eq!(s(&h.record(&kept).await, "status"), "active");
     // Asked about on its own only because the list did not show it.
     let asked = |id: &str| {
         h.sim
@@ -208,7 +201,7 @@ async fn unbound_connections_of_ours_are_reported_then_disconnected_and_others_l
     );
     assert!(h.sim.connection(&abandoned).is_none());
     assert_eq!(deletes_of(&h, &abandoned), 1);
-    let rec = record(&h, &abandoned).await;
+    let rec = h.record(&abandoned).await;
     assert_eq!(s(&rec, "status"), "disconnected");
     assert_eq!(s(&rec, "userId"), "");
     assert_eq!(s(&rec, "attestedAttemptId"), attempt);
@@ -267,7 +260,7 @@ async fn a_run_cut_short_by_its_page_budget_is_resumed() {
     assert!(runs.len() >= 4, "{runs:?}");
     assert_eq!(runs.iter().map(|r| r.counts.changed).sum::<u32>(), 3);
     for c in &conns {
-        assert_eq!(s(&record(&h, c).await, "status"), "expired", "{c}");
+        assert_eq!(s(&h.record(c).await, "status"), "expired", "{c}");
     }
 
     let h = Arc::new(h);
@@ -317,14 +310,7 @@ async fn a_run_racing_a_webhook_keeps_the_newer_state() {
             "data": { "connection": { "id": conn, "status": "active" } }
         })
         .to_string();
-        let now = link_shared::time::epoch(std::time::SystemTime::now());
-        let headers = ofauth_sim::sign_headers(
-            WEBHOOK_SECRET,
-            SignatureScheme::Ofauth,
-            "",
-            now,
-            body.as_bytes(),
-        );
+        let headers = signed_now(SignatureScheme::Ofauth, "", &body);
         let (run, delivered) = tokio::join!(
             {
                 let h = h.clone();
@@ -342,7 +328,7 @@ async fn a_run_racing_a_webhook_keeps_the_newer_state() {
         );
         let want = if newer { "active" } else { "expired" };
         assert_eq!(
-            s(&record(&h, &conn).await, "status"),
+            s(&h.record(&conn).await, "status"),
             want,
             "round {round}: the newer state"
         );

@@ -30,14 +30,6 @@ async fn only_record(
     conns.into_iter().next().unwrap()
 }
 
-/// Completes a redirect flow from the callback query: returns the answer.
-async fn return_and_complete(h: &Harness, user: &str, query: &str) -> (u16, serde_json::Value) {
-    let loc = h.return_to_app(query).await;
-    assert!(loc.contains("status=success"), "{loc}");
-    h.complete_code(user, &query_param(&loc, "code").unwrap())
-        .await
-}
-
 #[tokio::test]
 async fn webhook_before_callback_attests_and_the_completion_binds() {
     for scheme in [SignatureScheme::Ofauth, SignatureScheme::Svix] {
@@ -54,7 +46,7 @@ async fn webhook_before_callback_attests_and_the_completion_binds() {
         assert!(h.user_connections("user-1").await.is_empty());
 
         // The browser arrives afterwards and the user completes: bound at once.
-        let (status, body) = return_and_complete(&h, "user-1", &query).await;
+        let (status, body) = h.return_and_complete("user-1", &query).await;
         assert_eq!((status, body["status"].as_str()), (200, Some("active")));
         let rec = only_record(&h).await;
         assert_eq!(s(&rec, "userId"), "user-1");
@@ -72,7 +64,7 @@ async fn callback_before_webhook_ends_in_one_record() {
     let url = h.start("user-1", "").await;
     let query = h.hosted(&url, "approve").await;
     // OFAuth's connections list attests it: bound at completion.
-    let (status, _) = return_and_complete(&h, "user-1", &query).await;
+    let (status, _) = h.return_and_complete("user-1", &query).await;
     assert_eq!(status, 200);
     let before = only_record(&h).await;
     h.sim.release_webhooks(false);
@@ -98,7 +90,7 @@ async fn callback_that_never_arrives_leaves_an_attested_unbound_connection() {
     assert_eq!(status, 200);
     assert!(body["connections"].as_array().unwrap().is_empty());
     // The user comes back later (a reload of the return leg) and completes it.
-    let (status, _) = return_and_complete(&h, "user-1", &query).await;
+    let (status, _) = h.return_and_complete("user-1", &query).await;
     assert_eq!(status, 200);
     let (_, body) = h.list_connections("user-1").await;
     let list = body["connections"].as_array().unwrap();
@@ -177,7 +169,7 @@ async fn out_of_order_deliveries_keep_the_newest_state() {
     let url = h.start("user-2", "").await;
     let query = h.hosted(&url, "approve").await;
     h.sim.wait_for_deliveries(1, WAIT).await;
-    assert_eq!(return_and_complete(&h, "user-2", &query).await.0, 200);
+    assert_eq!(h.return_and_complete("user-2", &query).await.0, 200);
     h.sim.set_webhook_mode(WebhookMode {
         hold: true,
         ..WebhookMode::default()
@@ -596,13 +588,7 @@ async fn the_connections_list_pages_with_a_cursor() {
 /// its outcome.
 async fn deliver_now(h: &Harness, body: &serde_json::Value) -> String {
     let body = body.to_string();
-    let headers = ofauth_sim::sign_headers(
-        WEBHOOK_SECRET,
-        SignatureScheme::Ofauth,
-        "",
-        now(),
-        body.as_bytes(),
-    );
+    let headers = signed_now(SignatureScheme::Ofauth, "", &body);
     let resp = h.deliver(&headers, &body).await;
     assert_eq!(resp.status(), 200, "{}", body_text(&resp));
     json_body(&resp)["outcome"].as_str().unwrap().to_string()
@@ -733,7 +719,7 @@ async fn both_payload_dialects_are_read() {
         assert_eq!(s(&rec, "accountId"), sim_conn.user_id, "{dialect:?}");
         assert_eq!(s(&rec, "username"), sim_conn.username, "{dialect:?}");
         // An expiry in the same dialect reaches the record after the completion.
-        assert_eq!(return_and_complete(&h, "user-1", &query).await.0, 200);
+        assert_eq!(h.return_and_complete("user-1", &query).await.0, 200);
         h.sim.expire_connection(&conn);
         let d = h.sim.wait_for_deliveries(2, WAIT).await;
         assert_eq!(

@@ -288,19 +288,28 @@ impl Store {
         user_id: &str,
         now: SystemTime,
     ) -> Result<(), StoreError> {
-        let mut update = connection_update(
-            id,
-            &ConnectionWrite {
-                state: Some(StateWrite::confirmed("disconnected")),
-                ..ConnectionWrite::default()
-            },
-            &rfc3339(now),
-        );
-        let condition = format!(
-            "{} = {}",
-            update.name("userId"),
-            update.value("owner", s(user_id))
-        );
+        let write = ConnectionWrite {
+            state: Some(StateWrite::confirmed("disconnected")),
+            ..ConnectionWrite::default()
+        };
+        self.write_connection_if(id, &write, now, |u| {
+            format!("{} = {}", u.name("userId"), u.value("owner", s(user_id)))
+        })
+        .await
+    }
+
+    /// One [`ConnectionWrite`] to a connection's item, on a condition built
+    /// with the update's placeholders; `ConnectionOwnedByAnotherUser` when the
+    /// condition fails (nothing written).
+    pub(super) async fn write_connection_if(
+        &self,
+        id: &ConnectionId,
+        write: &ConnectionWrite<'_>,
+        now: SystemTime,
+        condition: impl FnOnce(&mut super::item::Update) -> String,
+    ) -> Result<(), StoreError> {
+        let mut update = connection_update(id, write, &rfc3339(now));
+        let condition = condition(&mut update);
         let req = self
             .client
             .update_item()

@@ -16,7 +16,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, ReturnValue};
 
 use super::attempts::LinkAttempt;
 use super::connections::ConnectionRecord;
-use super::item::{connection_update, get_n, get_s, n, s, ConnectionWrite, Item, StateWrite};
+use super::item::{get_n, get_s, n, s, ConnectionWrite, Item, StateWrite};
 use super::{is_condition_failure, keys, schema, unavailable, Store, StoreError};
 use crate::ids::{AttemptId, ConnectionId};
 use crate::time::{epoch, rfc3339};
@@ -284,30 +284,15 @@ impl Store {
         attested_by: Option<&AttemptId>,
         now: SystemTime,
     ) -> Result<(), StoreError> {
-        let mut update = connection_update(
-            id,
-            &ConnectionWrite {
-                state: Some(StateWrite::confirmed("disconnected")),
-                attested_by,
-                ..ConnectionWrite::default()
-            },
-            &rfc3339(now),
-        );
-        let condition = format!("attribute_not_exists({})", update.name("userId"));
-        let req = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(schema::PARTITION_KEY, s(keys::connection(id)))
-            .condition_expression(condition);
-        update.apply(req).send().await.map_err(|e| {
-            if is_condition_failure(&e) {
-                StoreError::ConnectionOwnedByAnotherUser
-            } else {
-                unavailable(e)
-            }
-        })?;
-        Ok(())
+        let write = ConnectionWrite {
+            state: Some(StateWrite::confirmed("disconnected")),
+            attested_by,
+            ..ConnectionWrite::default()
+        };
+        self.write_connection_if(id, &write, now, |u| {
+            format!("attribute_not_exists({})", u.name("userId"))
+        })
+        .await
     }
 
     /// BatchGetItem of any number of keys (in batches of 100, unprocessed keys

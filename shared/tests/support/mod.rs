@@ -369,6 +369,22 @@ impl Harness {
         query_param(&loc, "connection_id").unwrap()
     }
 
+    /// The record of a connection (which must exist).
+    pub async fn record(&self, conn: &str) -> HashMap<String, AttributeValue> {
+        self.item(&format!("CONNECTION#{conn}"))
+            .await
+            .unwrap_or_else(|| panic!("no record of {conn}"))
+    }
+
+    /// The browser back through the callback with `query`, then `user`'s
+    /// completion with the code it was given: the completion's answer.
+    pub async fn return_and_complete(&self, user: &str, query: &str) -> (u16, serde_json::Value) {
+        let loc = self.return_to_app(query).await;
+        assert!(loc.contains("status=success"), "{loc}");
+        self.complete_code(user, &query_param(&loc, "code").unwrap())
+            .await
+    }
+
     /// Every item in the table.
     pub async fn items(&self) -> Vec<HashMap<String, AttributeValue>> {
         let out = self
@@ -433,6 +449,13 @@ pub fn s(item: &HashMap<String, AttributeValue>, k: &str) -> String {
         .and_then(|v| v.as_s().ok())
         .cloned()
         .unwrap_or_default()
+}
+
+/// Signature headers for `body`, as the deployment's webhook endpoint (its
+/// secret) would receive them now.
+pub fn signed_now(scheme: SignatureScheme, id: &str, body: &str) -> Vec<(String, String)> {
+    let now = link_shared::time::epoch(std::time::SystemTime::now());
+    ofauth_sim::sign_headers(WEBHOOK_SECRET, scheme, id, now, body.as_bytes())
 }
 
 /// Serves the webhook handler over HTTP, the way API Gateway would invoke it.

@@ -6,10 +6,11 @@
 //! answering for the next invocation. (Release builds abort on a panic, see
 //! BENCHMARKS.md: these inputs must not reach one.)
 //!
-//! The binaries are the workspace's debug builds (`cargo test --workspace` builds
-//! them; otherwise `cargo build -p init-session -p callback -p webhook -p
-//! connections -p lambda-bench`). No downstream is needed: every request here is
-//! refused before DynamoDB or OFAuth would be asked.
+//! The binaries are the workspace's debug builds: `cargo build --workspace
+//! --bins` first (`make test` does; `cargo test` alone builds a package's
+//! binaries only for that package's own integration tests). No downstream is
+//! needed: every request here is refused before DynamoDB or OFAuth would be
+//! asked.
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -27,7 +28,7 @@ fn binary(name: &str) -> PathBuf {
         .join(name);
     assert!(
         path.exists(),
-        "{} is missing: cargo build -p {name} (cargo test --workspace builds it)",
+        "{} is missing: run `cargo build --workspace --bins` first",
         path.display()
     );
     path
