@@ -133,6 +133,18 @@ pub fn response(resp: Response<Body>) -> ApiGatewayV2httpResponse {
     out
 }
 
+/// One request through `handler`, counted in the metrics as
+/// `Requests{Route, Outcome}` (see [`crate::telemetry`]).
+pub async fn counted<F, Fut>(req: Request<Body>, handler: F) -> Response<Body>
+where
+    F: FnOnce(Request<Body>) -> Fut,
+    Fut: Future<Output = Response<Body>>,
+{
+    let route = crate::telemetry::route_of(req.uri().path());
+    let preflight = req.method() == lambda_http::http::Method::OPTIONS;
+    crate::telemetry::request(route, preflight, handler(req)).await
+}
+
 /// Runs a handler as a Lambda function behind an API Gateway HTTP API: each event
 /// becomes a request ([`request`]) and each response the event's answer
 /// ([`response`]).
@@ -144,8 +156,9 @@ where
     let handler = &handler;
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<ApiGatewayV2httpRequest>| async move {
-            let req = request(event.payload, event.context);
-            Ok::<_, Error>(response(handler(req).await))
+            let resp = counted(request(event.payload, event.context), handler).await;
+            crate::telemetry::flush();
+            Ok::<_, Error>(response(resp))
         },
     ))
     .await

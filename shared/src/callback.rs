@@ -9,6 +9,7 @@
 //! completes the flow with `POST /link/complete` ([`crate::complete`]). The browser
 //! only ever goes to the app's configured targets.
 
+use crate::telemetry;
 use std::time::{Duration, SystemTime};
 
 use lambda_http::http::Method;
@@ -74,6 +75,17 @@ impl CancelStep {
             Self::Other(v) => v,
         }
     }
+
+    /// For the metrics' `Step` dimension: a fixed set, `"other"` for the rest.
+    pub fn metric_label(&self) -> &'static str {
+        match self {
+            Self::PreLogin => "pre-login",
+            Self::Authorization => "authorization",
+            Self::Login => "login",
+            Self::TwoFactor => "2fa",
+            Self::Other(_) => "other",
+        }
+    }
 }
 
 /// OFAuth's error codes. The list is open ("etc."), so unknown codes are kept.
@@ -104,6 +116,17 @@ impl LinkErrorCode {
             Self::AccountLocked => "account_locked",
             Self::TwoFactorFailed => "2fa_failed",
             Self::Other(v) => v,
+        }
+    }
+
+    /// For the metrics' `Code` dimension: a fixed set, `"other"` for the rest.
+    pub fn metric_label(&self) -> &'static str {
+        match self {
+            Self::SessionExpired => "session_expired",
+            Self::InvalidCredentials => "invalid_credentials",
+            Self::AccountLocked => "account_locked",
+            Self::TwoFactorFailed => "2fa_failed",
+            Self::Other(_) => "other",
         }
     }
 }
@@ -237,6 +260,7 @@ async fn complete(cb: &Callback, svc: &CallbackService) -> Result<Response<Body>
                 // Completed in the popup before the page followed `successUrl`, or
                 // a reload after completion: nothing to do, nothing to hand out.
                 AttemptStatus::Completed | AttemptStatus::Verifying if same => {
+                    telemetry::outcome("already_completed");
                     tracing::info!(outcome = "already_completed", attempt = ?attempt.id);
                     Ok(redirect_for(&svc.app, &cb.outcome, None))
                 }
@@ -273,6 +297,8 @@ async fn complete(cb: &Callback, svc: &CallbackService) -> Result<Response<Body>
                 step: step.as_ref().map(|s| s.as_str().to_string()),
             };
             store.end_attempt(&attempt, &end, now).await?;
+            telemetry::outcome("cancelled");
+            telemetry::link_cancelled(step.as_ref().map_or("none", CancelStep::metric_label));
             tracing::info!(outcome = "cancelled", attempt = ?cb.attempt, step = step.as_ref().map(CancelStep::as_str));
             Ok(redirect_for(&svc.app, &cb.outcome, None))
         }
@@ -287,6 +313,8 @@ async fn complete(cb: &Callback, svc: &CallbackService) -> Result<Response<Body>
                 error_code: code.as_str().to_string(),
             };
             store.end_attempt(&attempt, &end, now).await?;
+            telemetry::outcome("link_error");
+            telemetry::link_error(code.metric_label());
             tracing::info!(outcome = "link_error", attempt = ?cb.attempt, error_code = code.as_str());
             Ok(redirect_for(&svc.app, &cb.outcome, None))
         }
@@ -317,6 +345,7 @@ async fn give_code(
         .store
         .return_attempt(attempt, &returned, now)
         .await?;
+    telemetry::outcome("returned");
     tracing::info!(
         outcome = "returned",
         user = %mask(&attempt.user_id),

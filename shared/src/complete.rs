@@ -118,7 +118,7 @@ pub fn parse_request(body: &[u8]) -> Result<Completion, ApiError> {
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 struct Answer<'a> {
-    status: &'a str,
+    status: &'static str,
     connection_id: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     verify_by: Option<String>,
@@ -193,6 +193,7 @@ async fn complete(req: &Request, svc: &CompleteService) -> Result<Response<Body>
             },
         ),
     };
+    crate::telemetry::outcome(answer.status);
     tracing::info!(
         outcome = answer.status,
         status = status.as_u16(),

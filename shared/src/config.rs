@@ -50,6 +50,8 @@ pub mod vars {
     pub const RECONCILE_UNBOUND: &str = "RECONCILE_UNBOUND";
     pub const RECONCILE_UNBOUND_GRACE_SECS: &str = "RECONCILE_UNBOUND_GRACE_SECS";
     pub const RECONCILE_MAX_PAGES: &str = "RECONCILE_MAX_PAGES";
+    /// The CloudWatch namespace of the functions' metrics (EMF); unset: no metrics.
+    pub const METRICS_NAMESPACE: &str = "METRICS_NAMESPACE";
 
     /// Every variable the functions read, for the template/code consistency test.
     pub const ALL: &[&str] = &[
@@ -85,6 +87,7 @@ pub mod vars {
         RECONCILE_UNBOUND,
         RECONCILE_UNBOUND_GRACE_SECS,
         RECONCILE_MAX_PAGES,
+        METRICS_NAMESPACE,
     ];
 }
 
@@ -224,6 +227,8 @@ pub struct Config {
     /// Apply sandbox webhook events (`live: false`).
     pub accept_sandbox_webhooks: bool,
     pub reconcile: ReconcileSettings,
+    /// Where the metrics go (`None`: not recorded).
+    pub metrics_namespace: Option<String>,
 }
 
 impl Config {
@@ -465,8 +470,24 @@ impl Config {
             session_rate_window,
             accept_sandbox_webhooks: flag(vars::WEBHOOK_ACCEPT_SANDBOX, false)?,
             reconcile,
+            metrics_namespace: match get(vars::METRICS_NAMESPACE) {
+                None => None,
+                Some(ns) if is_metrics_namespace(&ns) => Some(ns),
+                Some(_) => return Err(ConfigError::new(
+                    vars::METRICS_NAMESPACE,
+                    "must be 1-255 letters, digits or . - _ / # : (space), not starting with AWS/",
+                )),
+            },
         })
     }
+}
+
+/// A CloudWatch namespace: 1-255 of `[A-Za-z0-9.\-_/#: ]`, not in `AWS/`.
+fn is_metrics_namespace(v: &str) -> bool {
+    (1..=255).contains(&v.len())
+        && !v.starts_with("AWS/")
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b".-_/#: ".contains(&b))
 }
 
 /// `^app_[a-zA-Z0-9]+$`, OFAuth's client app id pattern.
@@ -617,6 +638,20 @@ mod tests {
         assert_eq!(c.reconcile.unbound_grace, Duration::from_secs(21_600));
         assert_eq!(c.reconcile.max_pages, 50);
         assert!(!c.accept_sandbox_webhooks);
+        assert_eq!(c.metrics_namespace, None);
+        assert_eq!(
+            cfg(&[("METRICS_NAMESPACE", "OFAuthLink/prod")])
+                .unwrap()
+                .metrics_namespace
+                .as_deref(),
+            Some("OFAuthLink/prod")
+        );
+        for bad in ["AWS/Lambda", "a{b}", &"x".repeat(256)] {
+            assert_eq!(
+                cfg(&[("METRICS_NAMESPACE", bad)]).unwrap_err().var,
+                "METRICS_NAMESPACE"
+            );
+        }
         let c = cfg(&[
             ("RECONCILE_UNBOUND", "report"),
             ("RECONCILE_UNBOUND_GRACE_SECS", "0"),

@@ -185,6 +185,7 @@ async fn list(
         .store
         .list_connections(user_id, SystemTime::now(), page.limit, page.after.as_ref())
         .await?;
+    crate::telemetry::outcome("listed");
     tracing::info!(outcome = "listed", user = %mask(user_id), count = records.len(), more = next.is_some());
     let views: Vec<ConnectionView> = records.iter().map(ConnectionView::from).collect();
     let mut body = serde_json::json!({ "connections": views });
@@ -218,6 +219,7 @@ async fn disconnect(
     svc.store
         .mark_disconnected(id, user_id, SystemTime::now())
         .await?;
+    crate::telemetry::outcome("disconnected");
     tracing::info!(outcome = "disconnected", user = %mask(user_id), connection = %id.masked());
     Ok(http::no_content())
 }

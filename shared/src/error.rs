@@ -124,6 +124,7 @@ impl ApiError {
     /// service's own faults, `warn` for a dependency's, `info` for a refused request.
     pub fn log(&self) {
         let (status, code) = (self.status.as_u16(), self.code);
+        crate::telemetry::outcome(code);
         let detail = self.detail.as_deref().unwrap_or("");
         if self.security {
             tracing::warn!(outcome = code, status, security = true, detail);

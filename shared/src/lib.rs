@@ -21,6 +21,7 @@ pub mod refusal;
 pub mod session;
 pub mod signature;
 pub mod store;
+pub mod telemetry;
 pub mod time;
 pub mod tls;
 pub mod webhook;

@@ -3,6 +3,7 @@
 //! `POST /v2/account/connections/{id}/invalidate`, with one `reqwest::Client` per
 //! process and explicit connect and total timeouts on every call.
 
+use crate::telemetry::{self, CallResult};
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -300,7 +301,9 @@ impl OfAuthClient {
     /// `POST /v2/link/init`.
     pub async fn link_init(&self, body: &LinkInitRequest<'_>) -> Result<LinkSession, OfAuthError> {
         let url = self.endpoint("/v2/link/init")?;
-        let resp = self.send(|| self.http.post(url.clone()).json(body)).await?;
+        let resp = self
+            .send("link_init", || self.http.post(url.clone()).json(body))
+            .await?;
         read_json(resp).await
     }
 
@@ -315,7 +318,7 @@ impl OfAuthClient {
     ) -> Result<ConnectionCheck, OfAuthError> {
         let url = self.endpoint("/v2/access/self")?;
         let sent = self
-            .send(|| {
+            .send("access_self", || {
                 self.http
                     .get(url.clone())
                     .header("x-connection-id", id.as_str())
@@ -359,7 +362,7 @@ impl OfAuthClient {
     ) -> Result<ConnectionPage, OfAuthError> {
         let url = self.endpoint("/v2/account/connections")?;
         let resp = self
-            .send(|| {
+            .send("list_connections", || {
                 self.http
                     .get(url.clone())
                     .query(&[("limit", limit), ("offset", offset)])
@@ -397,7 +400,10 @@ impl OfAuthClient {
             "/v2/account/connections/{}/invalidate",
             id.as_str()
         ))?;
-        match self.send(|| self.http.post(url.clone())).await {
+        match self
+            .send("invalidate", || self.http.post(url.clone()))
+            .await
+        {
             Ok(_) | Err(OfAuthError::Rejected { status: 404, .. }) => Ok(()),
             Err(e) => Err(e),
         }
@@ -407,7 +413,7 @@ impl OfAuthClient {
     /// A connection OFAuth no longer knows counts as disconnected.
     pub async fn delete_connection(&self, id: &ConnectionId) -> Result<(), OfAuthError> {
         let url = self.endpoint(&format!("/v2/account/connections/{}", id.as_str()))?;
-        match self.send(|| self.http.delete(url.clone())).await {
+        match self.send("delete", || self.http.delete(url.clone())).await {
             Ok(_) | Err(OfAuthError::Rejected { status: 404, .. }) => Ok(()),
             Err(e) => Err(e),
         }
@@ -416,13 +422,15 @@ impl OfAuthClient {
     /// Sends with the API key and turns every non-2xx answer into an `OfAuthError`.
     /// When OFAuth refuses the key, reads it again (at most once a minute) and, if
     /// it changed, sends once more with the new one.
+    /// `endpoint` names the call in the metrics.
     async fn send(
         &self,
+        endpoint: &'static str,
         build: impl Fn() -> reqwest::RequestBuilder,
     ) -> Result<reqwest::Response, OfAuthError> {
-        match self.send_once(build(), &self.key.current()).await {
+        match self.send_once(endpoint, build(), &self.key.current()).await {
             Err(e) if e.is_refused_key() => match self.key.refresh().await {
-                Some(fresh) => self.send_once(build(), &fresh).await,
+                Some(fresh) => self.send_once(endpoint, build(), &fresh).await,
                 None => Err(e),
             },
             other => other,
@@ -431,16 +439,34 @@ impl OfAuthClient {
 
     async fn send_once(
         &self,
+        endpoint: &'static str,
         req: reqwest::RequestBuilder,
         key: &Secret,
     ) -> Result<reqwest::Response, OfAuthError> {
-        let resp = req
+        let started = std::time::Instant::now();
+        let sent = req
             .header("apikey", key.expose())
             .header("accept", "application/json")
             .send()
-            .await
-            .map_err(classify_transport)?;
+            .await;
+        let resp = match sent {
+            Ok(resp) => resp,
+            Err(e) => {
+                let result = if e.is_timeout() {
+                    CallResult::Timeout
+                } else {
+                    CallResult::Unreachable
+                };
+                telemetry::ofauth_call(endpoint, result, None);
+                return Err(classify_transport(e));
+            }
+        };
         let status = resp.status();
+        telemetry::ofauth_call(
+            endpoint,
+            CallResult::Status(status.as_u16()),
+            Some(started.elapsed()),
+        );
         if status.is_success() {
             return Ok(resp);
         }

@@ -21,6 +21,7 @@
 //! is started within [`DEADLINE_MARGIN`] of the function's deadline. A lease on
 //! the cursor keeps two runs from working at once.
 
+use crate::telemetry;
 use std::collections::HashSet;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -69,6 +70,20 @@ pub struct Counts {
     pub pages: u32,
 }
 
+impl Counts {
+    /// The counts as the reconciler's metrics (see [`crate::telemetry`]).
+    fn as_metrics(&self) -> [(&'static str, u64); 6] {
+        [
+            ("ReconcileChecked", self.checked.into()),
+            ("ReconcileChanged", self.changed.into()),
+            ("ReconcileReported", self.reported.into()),
+            ("ReconcileDisconnected", self.disconnected.into()),
+            ("ReconcileErrors", self.errors.into()),
+            ("ReconcilePages", self.pages.into()),
+        ]
+    }
+}
+
 /// How a run ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -112,11 +127,13 @@ impl ReconcileService {
         let left = deadline.saturating_duration_since(Instant::now());
         let until_ms =
             epoch_ms(now) + i64::try_from(left.as_millis()).unwrap_or(i64::MAX / 2) + 5_000;
-        let Some(lease) = self
+        let lease = self
             .store
             .acquire_reconcile_lease(&run_id, epoch_ms(now), until_ms)
-            .await?
-        else {
+            .await
+            .inspect_err(|_| telemetry::reconcile_run("failed", &[]))?;
+        let Some(lease) = lease else {
+            telemetry::reconcile_run("busy", &[]);
             tracing::info!(outcome = "busy", "another reconcile run holds the lease");
             return Ok(RunReport {
                 counts: Counts::default(),
@@ -154,7 +171,16 @@ impl ReconcileService {
             Phase::Table { .. } => "table",
             Phase::Done => "done",
         };
-        if let Err(e) = outcome.and(saved) {
+        let failed = outcome.and(saved).err();
+        telemetry::reconcile_run(
+            if failed.is_some() {
+                "failed"
+            } else {
+                "reconciled"
+            },
+            &counts.as_metrics(),
+        );
+        if let Some(e) = failed {
             tracing::error!(outcome = "failed", error = %e, checked = counts.checked, changed = counts.changed, reported = counts.reported, disconnected = counts.disconnected, errors = counts.errors, pages = counts.pages, phase, "reconcile run failed");
             return Err(RunError(e));
         }
@@ -189,8 +215,9 @@ pub async fn serve(svc: &ReconcileService) -> Result<(), lambda_runtime::Error> 
                 .deadline
                 .saturating_sub(u64::try_from(epoch_ms(SystemTime::now())).unwrap_or(0));
             let deadline = Instant::now() + Duration::from_millis(left_ms);
-            let report = svc.run(deadline).await?;
-            Ok::<_, lambda_runtime::Error>(serde_json::to_value(report)?)
+            let report = svc.run(deadline).await;
+            telemetry::flush();
+            Ok::<_, lambda_runtime::Error>(serde_json::to_value(report?)?)
         },
     ))
     .await

@@ -82,6 +82,7 @@ impl Refusal {
 
     pub fn log(&self, attempt: Option<&AttemptId>) {
         let (code, reason) = (self.code, self.reason.as_ref());
+        crate::telemetry::outcome(code);
         match self.severity {
             Severity::Info => tracing::info!(outcome = code, attempt = ?attempt, reason),
             Severity::Warn => tracing::warn!(outcome = code, attempt = ?attempt, reason),

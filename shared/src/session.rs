@@ -273,6 +273,7 @@ async fn create_session(req: &Request, svc: &SessionService) -> Result<Response<
         // OFAuth session simply expires.
         Err(e) => return Err(e.into()),
     }
+    crate::telemetry::outcome("session_created");
     tracing::info!(
         outcome = "session_created",
         status = 200,

@@ -17,6 +17,7 @@
 //! retry. A sandbox event (`live: false`) is acknowledged and not applied unless
 //! the deployment accepts sandbox events (`WEBHOOK_ACCEPT_SANDBOX`).
 
+use crate::telemetry;
 use std::time::SystemTime;
 
 use lambda_http::http::{Method, StatusCode};
@@ -130,6 +131,7 @@ async fn receive(req: &Request, svc: &WebhookService) -> Result<Response<Body>, 
                 SignatureError::Stale { .. } => "stale",
                 SignatureError::Mismatch => "mismatch",
             };
+            telemetry::signature_failure(check);
             ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "invalid_signature",
@@ -142,10 +144,12 @@ async fn receive(req: &Request, svc: &WebhookService) -> Result<Response<Body>, 
             event_type,
             event_id,
         } => {
+            telemetry::outcome("ignored");
             tracing::info!(outcome = "ignored", event_type, event = %mask(&event_id), scheme = verified.scheme.as_str());
             return Ok(ok("ignored"));
         }
         Delivery::Connection(event) if event.live == Some(false) && !svc.accept_sandbox => {
+            telemetry::outcome("sandbox_ignored");
             tracing::info!(outcome = "sandbox_ignored", event_type = %event.event_type, event = %mask(&event.event_id), scheme = verified.scheme.as_str());
             return Ok(ok("sandbox_ignored"));
         }
@@ -155,6 +159,7 @@ async fn receive(req: &Request, svc: &WebhookService) -> Result<Response<Body>, 
     let outcome = apply(svc, &event, now)
         .await
         .map_err(|e| ApiError::from(e).detail(format_args!("event {}", mask(&event.event_id))))?;
+    telemetry::outcome(outcome);
     tracing::info!(
         outcome,
         event_type = %event.event_type,

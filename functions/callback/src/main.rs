@@ -5,12 +5,13 @@
 
 use link_shared::complete::{handle_return_leg, ReturnLeg};
 use link_shared::lambda_http::Error;
-use link_shared::{apigw, bootstrap};
+use link_shared::{apigw, bootstrap, telemetry};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     bootstrap::init_tracing();
     let shared = bootstrap::init().await?;
+    telemetry::install_for(&shared.config, "callback");
     let ofauth = shared.ofauth_warmed().await?;
     let svc = ReturnLeg::new(&shared.config, shared.store.clone(), ofauth);
     let svc = &svc;

@@ -3,12 +3,13 @@
 //! (configuration, clients, the API key), then one bounded run per invocation.
 
 use link_shared::lambda_http::Error;
-use link_shared::{bootstrap, reconcile};
+use link_shared::{bootstrap, reconcile, telemetry};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     bootstrap::init_tracing();
     let shared = bootstrap::init().await?;
+    telemetry::install_for(&shared.config, "reconcile");
     let ofauth = shared.ofauth().await?;
     let svc = reconcile::ReconcileService::new(
         shared.store.clone(),

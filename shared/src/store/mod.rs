@@ -23,6 +23,7 @@ mod item;
 mod limits;
 mod reconcile;
 
+use crate::telemetry;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
@@ -221,12 +222,28 @@ fn transact_error(
     e: SdkError<TransactWriteItemsError, aws_sdk_dynamodb::config::http::HttpResponse>,
 ) -> StoreError {
     match &e {
-        SdkError::ServiceError(se) => StoreError::Unavailable(format!(
-            "{}: {}",
-            se.err().code().unwrap_or("unknown"),
-            se.err().message().unwrap_or("")
-        )),
+        SdkError::ServiceError(se) => {
+            telemetry::dynamodb_error(error_kind(se.err().code()));
+            StoreError::Unavailable(format!(
+                "{}: {}",
+                se.err().code().unwrap_or("unknown"),
+                se.err().message().unwrap_or("")
+            ))
+        }
         _ => unavailable(e),
+    }
+}
+
+/// The `Kind` dimension of a DynamoDB service error.
+fn error_kind(code: Option<&str>) -> &'static str {
+    match code {
+        Some(
+            "ThrottlingException"
+            | "ProvisionedThroughputExceededException"
+            | "RequestLimitExceeded",
+        ) => "throttled",
+        Some("TransactionCanceledException" | "TransactionConflictException") => "transaction",
+        _ => "service",
     }
 }
 
@@ -243,6 +260,13 @@ where
     E: ProvideErrorMetadata + std::fmt::Debug,
     R: std::fmt::Debug,
 {
+    telemetry::dynamodb_error(match &e {
+        SdkError::ServiceError(se) => error_kind(se.err().code()),
+        SdkError::TimeoutError(_) => "timeout",
+        SdkError::DispatchFailure(d) if d.is_timeout() => "timeout",
+        SdkError::DispatchFailure(_) => "unreachable",
+        _ => "other",
+    });
     let detail = match &e {
         SdkError::ServiceError(se) => format!(
             "{}: {}",

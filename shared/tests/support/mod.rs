@@ -2,6 +2,7 @@
 //! API Gateway events built the way API Gateway sends them.
 #![allow(dead_code)]
 
+use link_shared::apigw::counted;
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -235,7 +236,10 @@ impl Harness {
     /// `GET /link/connections` as `user`: (status, body).
     pub async fn list_connections(&self, user: &str) -> (u16, serde_json::Value) {
         let req = api_event("GET", "/link/connections", Some(user), "", &[], None);
-        let resp = link_shared::connections::handle(req, &self.connections).await;
+        let resp = counted(req, |r| {
+            link_shared::connections::handle(r, &self.connections)
+        })
+        .await;
         (resp.status().as_u16(), json_body(&resp))
     }
 
@@ -243,7 +247,10 @@ impl Harness {
     pub async fn disconnect(&self, user: &str, id: &str) -> Response<Body> {
         let path = format!("/link/connections/{id}");
         let req = api_event("DELETE", &path, Some(user), "", &[], Some(id));
-        link_shared::connections::handle(req, &self.connections).await
+        counted(req, |r| {
+            link_shared::connections::handle(r, &self.connections)
+        })
+        .await
     }
 
     /// A signed delivery straight to the webhook handler.
@@ -253,17 +260,23 @@ impl Harness {
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect();
         let req = api_event("POST", "/link/webhook", None, body, &h, None);
-        link_shared::webhook::handle(req, &self.webhook).await
+        counted(req, |r| link_shared::webhook::handle(r, &self.webhook)).await
     }
 
     /// `POST /link/session` as the given user (JWT `sub`), with a body.
     pub async fn create_session(&self, user: &str, body: &str) -> Response<Body> {
-        link_shared::session::handle(session_event(Some(user), body, &[]), &self.session).await
+        counted(session_event(Some(user), body, &[]), |r| {
+            link_shared::session::handle(r, &self.session)
+        })
+        .await
     }
 
     /// `GET /link/callback?<query>`.
     pub async fn callback(&self, query: &str) -> Response<Body> {
-        link_shared::callback::handle(callback_event(query), &self.callback).await
+        counted(callback_event(query), |r| {
+            link_shared::callback::handle(r, &self.callback)
+        })
+        .await
     }
 
     /// `POST /link/complete` as `user` with a JSON body: (status, body).
@@ -280,7 +293,7 @@ impl Harness {
             &[],
             None,
         );
-        let resp = link_shared::complete::handle(req, &self.complete).await;
+        let resp = counted(req, |r| link_shared::complete::handle(r, &self.complete)).await;
         (resp.status().as_u16(), json_body(&resp))
     }
 
@@ -476,7 +489,7 @@ async fn serve_webhook(listener: tokio::net::TcpListener, svc: WebhookService) {
                     h.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
                 let text = String::from_utf8_lossy(&body).into_owned();
                 let req = api_event(method.as_str(), "/link/webhook", None, &text, &hr, None);
-                let resp = link_shared::webhook::handle(req, &svc).await;
+                let resp = counted(req, |r| link_shared::webhook::handle(r, &svc)).await;
                 let status = axum::http::StatusCode::from_u16(resp.status().as_u16()).unwrap();
                 (
                     status,

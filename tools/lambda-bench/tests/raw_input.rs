@@ -41,6 +41,11 @@ fn closed_port() -> u16 {
 
 /// Starts a function's binary under a Runtime API, with Lambda's environment.
 async fn start(name: &str) -> (RuntimeApi, Child) {
+    start_with(name, Stdio::null(), &[]).await
+}
+
+/// [`start`] with the process's stdout going to `stdout`, and more environment.
+async fn start_with(name: &str, stdout: Stdio, env: &[(&str, &str)]) -> (RuntimeApi, Child) {
     let api = RuntimeApi::start(Duration::from_secs(5)).await.unwrap();
     let nowhere = format!("http://127.0.0.1:{}", closed_port());
     let child = Command::new(binary(name))
@@ -61,7 +66,8 @@ async fn start(name: &str) -> (RuntimeApi, Child) {
         .env("APP_URL", APP)
         .env("CALLBACK_URL", "https://links.example.com/link/callback")
         .env("WARM_CONNECTIONS", "false")
-        .stdout(Stdio::null())
+        .envs(env.iter().copied())
+        .stdout(stdout)
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
@@ -114,7 +120,14 @@ fn hostile() -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn callback_redirects_raw_input_to_the_error_page_and_lives_on() {
-    let (mut api, mut child) = start("callback").await;
+    // Its stdout is kept: the metrics (EMF) are checked at the end.
+    let out = std::env::temp_dir().join(format!("raw-input-callback-{}.log", std::process::id()));
+    let (mut api, mut child) = start_with(
+        "callback",
+        Stdio::from(std::fs::File::create(&out).unwrap()),
+        &[("METRICS_NAMESPACE", "OFAuthLink/raw-input")],
+    )
+    .await;
     let want = format!("{APP}/link/error?status=error&error_code=invalid_request");
     for q in hostile() {
         let ev = raw(
@@ -147,6 +160,28 @@ async fn callback_redirects_raw_input_to_the_error_page_and_lives_on() {
     );
     alive(&mut child);
     let _ = child.kill();
+    let _ = child.wait();
+
+    // Each invocation flushed its metrics to stdout as EMF before it answered:
+    // 8 requests counted as invalid_request, and one cold start.
+    let text = std::fs::read_to_string(&out).unwrap();
+    let _ = std::fs::remove_file(&out);
+    let mut requests = 0;
+    let mut cold_starts = 0;
+    for doc in text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|d| d["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "OFAuthLink/raw-input")
+    {
+        // (The raw path with a space is no known route: `Route=other`.)
+        if doc["Outcome"] == "invalid_request" {
+            requests += doc["Requests"].as_u64().unwrap();
+        }
+        if doc["Function"] == "callback" {
+            cold_starts += doc["ColdStart"].as_u64().unwrap();
+        }
+    }
+    assert_eq!((requests, cold_starts), (8, 1), "{text}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -642,3 +642,160 @@ fn webhook_throttle_and_reconciler_schedule() {
             <= cfg.attempt_retention.as_secs()
     );
 }
+
+/// A `!Ref`'s target, if `v` is one.
+fn reference(v: &Value) -> Option<String> {
+    match v {
+        Value::Tagged(t) if t.tag == "!Ref" => t.value.as_str().map(str::to_string),
+        _ => None,
+    }
+}
+
+/// The custom metrics (the stack's `OFAuthLink/…` namespace) a piece of the
+/// template reads: (metric, dimension values).
+fn custom_metrics(v: &Value, out: &mut Vec<(String, Vec<String>)>) {
+    match v {
+        Value::Mapping(m) => {
+            let ns = m.get("Namespace").map(|n| s(n)).unwrap_or_default();
+            if ns.starts_with("OFAuthLink/") {
+                let dims = m
+                    .get("Dimensions")
+                    .and_then(Value::as_sequence)
+                    .map(|d| d.iter().map(|d| s(&d["Value"])).collect())
+                    .unwrap_or_default();
+                out.push((s(&m["MetricName"]), dims));
+            }
+            m.values().for_each(|v| custom_metrics(v, out));
+        }
+        Value::Sequence(seq) => seq.iter().for_each(|v| custom_metrics(v, out)),
+        Value::Tagged(t) => custom_metrics(&t.value, out),
+        _ => {}
+    }
+}
+
+#[test]
+fn alarms_and_the_dashboard_read_what_the_code_emits() {
+    let t = template();
+    let params = &t["Parameters"];
+    let res = resources(&t);
+    let sources: String = ["shared/src", "shared/src/store"]
+        .iter()
+        .flat_map(|d| std::fs::read_dir(root().join(d)).unwrap())
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "rs"))
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .collect();
+
+    // Every function has its error and throttle alarm, and the other alarms
+    // the operations section documents are there.
+    let alarms: BTreeMap<String, &Value> = res
+        .iter()
+        .filter(|(_, r)| r["Type"] == "AWS::CloudWatch::Alarm")
+        .map(|(_, r)| {
+            let name = s(&r["Properties"]["AlarmName"]);
+            (name.trim_start_matches("${AWS::StackName}-").to_string(), r)
+        })
+        .collect();
+    let mut expected: BTreeSet<String> = [
+        "api-5xx-rate",
+        "ofauth-failure-rate",
+        "ofauth-latency",
+        "webhook-invalid-signatures",
+        "reconciler-not-running",
+        "reconciler-failing",
+        "dynamodb-throttles",
+        "completion-rate",
+    ]
+    .iter()
+    .map(|a| a.to_string())
+    .collect();
+    for f in functions(&t).values() {
+        for kind in ["errors", "throttles"] {
+            expected.insert(format!("{}-{kind}", binary(f)));
+        }
+    }
+    assert_eq!(alarms.keys().cloned().collect::<BTreeSet<_>>(), expected);
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+
+    for (name, alarm) in &alarms {
+        let p = &alarm["Properties"];
+        // To the topic, and back to OK.
+        assert_eq!(
+            reference(&p["AlarmActions"][0]).as_deref(),
+            Some("AlarmTopic"),
+            "{name}"
+        );
+        assert_eq!(
+            reference(&p["OKActions"][0]).as_deref(),
+            Some("AlarmTopic"),
+            "{name}"
+        );
+        // Its threshold (or, for a fixed "at least one", its window) is a parameter.
+        let tuned = reference(&p["Threshold"]).or_else(|| reference(&p["EvaluationPeriods"]));
+        let tuned = tuned.unwrap_or_else(|| panic!("{name}: no parameter"));
+        assert!(
+            params[tuned.as_str()]["Default"].is_number(),
+            "{name}: {tuned}"
+        );
+        // The README says what it means and what to check first (the
+        // per-function ones once, as `<function>-errors`).
+        let documented = match name.rsplit_once('-') {
+            Some((f, kind @ ("errors" | "throttles"))) if f != "webhook-invalid" => {
+                format!("`<function>-{kind}`")
+            }
+            _ => format!("`{name}`"),
+        };
+        assert!(readme.contains(&documented), "README lacks {documented}");
+    }
+
+    // The custom metrics they and the dashboard read are ones the code emits,
+    // with outcome values the code writes.
+    let mut used = Vec::new();
+    for r in alarms.values() {
+        custom_metrics(r, &mut used);
+    }
+    let dashboard = res
+        .values()
+        .find(|r| r["Type"] == "AWS::CloudWatch::Dashboard")
+        .expect("a dashboard");
+    let body = s(&dashboard["Properties"]["DashboardBody"][0]);
+    for line in body.lines().filter(|l| l.contains("[\"${Ns}\"")) {
+        let row: Vec<String> = line
+            .trim()
+            .trim_end_matches(',')
+            .trim_end_matches(']')
+            .trim_start_matches('[')
+            .split(", ")
+            .filter_map(|x| x.strip_prefix('"').and_then(|x| x.strip_suffix('"')))
+            .map(str::to_string)
+            .collect();
+        used.push((
+            row[1].clone(),
+            row[2..].iter().skip(1).step_by(2).cloned().collect(),
+        ));
+    }
+    for name in body.split("MetricName=\\\"").skip(1) {
+        used.push((name.split('\\').next().unwrap().to_string(), vec![]));
+    }
+    assert!(used.len() > 20, "{used:?}");
+    for (metric, values) in &used {
+        if metric == "Errors" || metric == "Throttles" {
+            continue; // AWS/Lambda's, in the dashboard's search
+        }
+        assert!(
+            link_shared::telemetry::METRICS.contains(&metric.as_str()),
+            "{metric} is not emitted"
+        );
+        for v in values {
+            assert!(
+                sources.contains(&format!("\"{v}\"")),
+                "{metric}: {v} is never written"
+            );
+        }
+    }
+    // The functions get the namespace the alarms read.
+    assert_eq!(
+        s(&t["Globals"]["Function"]["Environment"]["Variables"]["METRICS_NAMESPACE"]),
+        "OFAuthLink/${AWS::StackName}"
+    );
+}

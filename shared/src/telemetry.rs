@@ -1,0 +1,249 @@
+//! CloudWatch metrics in Embedded Metric Format (EMF): counters and latencies are
+//! recorded through the `metrics` facade and written to stdout as EMF documents
+//! after each invocation by `metrics_cloudwatch_embedded`, so CloudWatch Logs
+//! extracts them with no API call and no agent (no added latency, no PutMetricData
+//! permission).
+//!
+//! One namespace (`METRICS_NAMESPACE`; unset: metrics off, as in local runs), and
+//! only low-cardinality dimensions: a route, an outcome code, an OFAuth endpoint
+//! and status class, a DynamoDB error kind, a function name. Never a user,
+//! attempt or connection id: codes that come from outside (OFAuth's `error_code`,
+//! `step`) are mapped to a fixed set first (`"other"` for the rest).
+//!
+//! | metric | dimensions | one per |
+//! |---|---|---|
+//! | `Requests` | `Route`, `Outcome` | HTTP request (the outcome code of its one log line) |
+//! | `LinkCancelled` | `Step` | callback with `status=cancelled` |
+//! | `LinkErrors` | `Code` | callback with `status=error` |
+//! | `SignatureFailures` | `Check` | webhook refused as `invalid_signature` |
+//! | `OFAuthCalls` | `Endpoint`, `Result`; and none | OFAuth call |
+//! | `OFAuthFailures` | none | OFAuth call answered 5xx or 429, or not answered |
+//! | `OFAuthLatency` (ms) | `Endpoint`; and none | OFAuth call answered |
+//! | `DynamoDBErrors` | `Kind`; and none | DynamoDB call that failed (not a condition) |
+//! | `ReconcileRuns` | `Outcome` | reconciler run (`reconciled`, `busy`, `failed`) |
+//! | `ReconcileChecked`, `…Changed`, `…Reported`, `…Disconnected`, `…Errors`, `…Pages` | none | reconciler run |
+//! | `ColdStart` | `Function` | process |
+//!
+//! The aggregate series (no dimension) exist for the alarms, which cannot sum
+//! over a dimension's values.
+
+use std::cell::Cell;
+use std::future::Future;
+use std::io::Write;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use metrics::{counter, histogram, Unit};
+use metrics_cloudwatch_embedded::Collector;
+
+/// Every metric name this code emits (the template's alarms and dashboard may
+/// use only these: a test holds both sides).
+pub const METRICS: &[&str] = &[
+    "Requests",
+    "LinkCancelled",
+    "LinkErrors",
+    "SignatureFailures",
+    "OFAuthCalls",
+    "OFAuthFailures",
+    "OFAuthLatency",
+    "DynamoDBErrors",
+    "ReconcileRuns",
+    "ReconcileChecked",
+    "ReconcileChanged",
+    "ReconcileReported",
+    "ReconcileDisconnected",
+    "ReconcileErrors",
+    "ReconcilePages",
+    "ColdStart",
+];
+
+static COLLECTOR: OnceLock<&'static Collector> = OnceLock::new();
+
+tokio::task_local! {
+    /// The outcome code of the request being handled (see [`outcome`]).
+    static OUTCOME: Cell<Option<&'static str>>;
+}
+
+/// Installs the EMF recorder for this process, with `namespace`, and counts the
+/// cold start of `function`. Once per process; later calls do nothing.
+pub fn install(namespace: &str, function: &'static str) {
+    if COLLECTOR.get().is_some() {
+        return;
+    }
+    match metrics_cloudwatch_embedded::Builder::new()
+        .cloudwatch_namespace(namespace.to_string())
+        .init()
+    {
+        Ok(collector) => {
+            let _ = COLLECTOR.set(collector);
+            metrics::describe_histogram!("OFAuthLatency", Unit::Milliseconds, "OFAuth call time");
+            counter!("ColdStart", "Function" => function).increment(1);
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "metrics are off: the recorder could not be installed")
+        }
+    }
+}
+
+/// [`install`] with the configured namespace; nothing when none is configured.
+pub fn install_for(config: &crate::config::Config, function: &'static str) {
+    if let Some(ns) = &config.metrics_namespace {
+        install(ns, function);
+    }
+}
+
+/// Whether metrics are being recorded in this process.
+pub fn enabled() -> bool {
+    COLLECTOR.get().is_some()
+}
+
+/// Writes what was recorded since the last flush as EMF documents (one JSON line
+/// per dimension set) to stdout, where Lambda sends it to CloudWatch Logs.
+pub fn flush() {
+    if let Some(c) = COLLECTOR.get() {
+        let out = std::io::stdout();
+        let mut out = out.lock();
+        let _ = c.flush(&mut out);
+        let _ = out.flush();
+    }
+}
+
+/// Writes what was recorded since the last flush to `w` (tests read the documents).
+pub fn flush_to(w: impl Write) -> std::io::Result<()> {
+    match COLLECTOR.get() {
+        Some(c) => c.flush(w),
+        None => Ok(()),
+    }
+}
+
+/// Records the outcome code of the request being handled: the code its one log
+/// line carries. The last one recorded counts. Outside [`request`] it does nothing.
+pub fn outcome(code: &'static str) {
+    let _ = OUTCOME.try_with(|c| c.set(Some(code)));
+}
+
+/// Runs one request's handler and counts it as `Requests{Route, Outcome}`.
+pub async fn request<R>(
+    route: &'static str,
+    preflight: bool,
+    handler: impl Future<Output = R>,
+) -> R {
+    // Boxed: a handler's future is large (in debug builds, deep enough to
+    // overflow a test thread's stack when held inline); one allocation a request.
+    let (result, code) = OUTCOME
+        .scope(
+            Cell::new(None),
+            Box::pin(async {
+                let r = handler.await;
+                (r, OUTCOME.with(Cell::get))
+            }),
+        )
+        .await;
+    let code = code.unwrap_or(if preflight { "preflight" } else { "unrecorded" });
+    counter!("Requests", "Route" => route, "Outcome" => code).increment(1);
+    result
+}
+
+/// The route a path belongs to, for the `Route` dimension: one of a fixed set.
+pub fn route_of(path: &str) -> &'static str {
+    match path {
+        "/link/session" => "session",
+        "/link/callback" => "callback",
+        "/link/complete" => "complete",
+        "/link/webhook" => "webhook",
+        p if p == "/link/connections" || p.starts_with("/link/connections/") => "connections",
+        _ => "other",
+    }
+}
+
+/// A callback cancelled at `step` (already one of a fixed set, or `"other"`).
+pub fn link_cancelled(step: &'static str) {
+    counter!("LinkCancelled", "Step" => step).increment(1);
+}
+
+/// A callback with OFAuth's `error_code` (one of a fixed set, or `"other"`).
+pub fn link_error(code: &'static str) {
+    counter!("LinkErrors", "Code" => code).increment(1);
+}
+
+/// A webhook delivery refused at signature check `check`.
+pub fn signature_failure(check: &'static str) {
+    counter!("SignatureFailures", "Check" => check).increment(1);
+}
+
+/// How an OFAuth call ended, for the `Result` dimension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallResult {
+    /// Answered with this status.
+    Status(u16),
+    Timeout,
+    Unreachable,
+}
+
+impl CallResult {
+    fn label(self) -> &'static str {
+        match self {
+            Self::Status(s) if (200..300).contains(&s) => "2xx",
+            Self::Status(429) => "429",
+            Self::Status(s) if (400..500).contains(&s) => "4xx",
+            Self::Status(s) if (500..600).contains(&s) => "5xx",
+            Self::Status(_) => "other",
+            Self::Timeout => "timeout",
+            Self::Unreachable => "unreachable",
+        }
+    }
+
+    /// OFAuth failing or refusing to serve, as opposed to an answer about a request.
+    fn is_failure(self) -> bool {
+        !matches!(self.label(), "2xx" | "4xx")
+    }
+}
+
+/// One OFAuth call to `endpoint`, with how long it took when it was answered.
+pub fn ofauth_call(endpoint: &'static str, result: CallResult, took: Option<Duration>) {
+    counter!("OFAuthCalls", "Endpoint" => endpoint, "Result" => result.label()).increment(1);
+    counter!("OFAuthCalls").increment(1);
+    if result.is_failure() {
+        counter!("OFAuthFailures").increment(1);
+    }
+    if let Some(took) = took {
+        let ms = took.as_secs_f64() * 1000.0;
+        histogram!("OFAuthLatency", "Endpoint" => endpoint).record(ms);
+        histogram!("OFAuthLatency").record(ms);
+    }
+}
+
+/// A DynamoDB call that failed, by kind (`throttled`, `timeout`, `unreachable`,
+/// `service`, `other`).
+pub fn dynamodb_error(kind: &'static str) {
+    counter!("DynamoDBErrors", "Kind" => kind).increment(1);
+    counter!("DynamoDBErrors").increment(1);
+}
+
+/// The reconciler's run.
+pub fn reconcile_run(outcome: &'static str, counts: &[(&'static str, u64)]) {
+    counter!("ReconcileRuns", "Outcome" => outcome).increment(1);
+    for (name, value) in counts {
+        counter!(*name).increment(*value);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_and_results_are_a_fixed_set() {
+        assert_eq!(route_of("/link/connections/lc_x"), "connections");
+        assert_eq!(route_of("/link/connectionsX"), "other");
+        assert_eq!(route_of("/link/session"), "session");
+        assert_eq!(route_of("/anything/else"), "other");
+        assert_eq!(CallResult::Status(201).label(), "2xx");
+        assert_eq!(CallResult::Status(404).label(), "4xx");
+        assert_eq!(CallResult::Status(429).label(), "429");
+        assert_eq!(CallResult::Status(503).label(), "5xx");
+        assert!(CallResult::Status(429).is_failure());
+        assert!(CallResult::Timeout.is_failure());
+        assert!(!CallResult::Status(401).is_failure());
+    }
+}
