@@ -140,9 +140,12 @@ where
     F: FnOnce(Request<Body>) -> Fut,
     Fut: Future<Output = Response<Body>>,
 {
+    use tracing::Instrument;
     let route = crate::telemetry::route_of(req.uri().path());
     let preflight = req.method() == lambda_http::http::Method::OPTIONS;
-    crate::telemetry::request(route, preflight, handler(req)).await
+    crate::telemetry::request(route, preflight, handler(req))
+        .instrument(crate::telemetry::request_span(route))
+        .await
 }
 
 /// Runs a handler as a Lambda function behind an API Gateway HTTP API: each event

@@ -227,6 +227,7 @@ pub async fn handle(req: Request, svc: &CallbackService) -> Response<Body> {
             return error_redirect(&svc.app, code);
         }
     };
+    telemetry::correlate(&callback.attempt);
     let result = tokio::time::timeout(http::time_budget(&req), complete(&callback, svc))
         .await
         .unwrap_or_else(|_| Err(Refusal::unavailable("callback ran out of time")));

@@ -221,6 +221,7 @@ async fn redirect(
     svc: &CompleteService,
     now: SystemTime,
 ) -> Result<(LinkAttempt, ConnectionId, Finished), ApiError> {
+    crate::telemetry::correlate(code.attempt());
     let invalid = || {
         Refusal::new(
             codes::INVALID_CODE,
@@ -322,6 +323,7 @@ async fn embed(
     svc: &CompleteService,
     now: SystemTime,
 ) -> Result<(LinkAttempt, ConnectionId, Finished), ApiError> {
+    crate::telemetry::correlate(attempt_id);
     let not_found = || {
         ApiError::new(
             StatusCode::NOT_FOUND,

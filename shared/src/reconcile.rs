@@ -24,6 +24,7 @@
 use crate::telemetry;
 use std::collections::HashSet;
 use std::time::{Duration, Instant, SystemTime};
+use tracing::Instrument;
 
 use serde::Serialize;
 
@@ -296,7 +297,10 @@ impl Run<'_> {
                             // idempotent (and those records are no longer in doubt).
                             return Ok(());
                         }
-                        self.table_record(r).await?;
+                        let flow = r.attested_attempt.as_deref().and_then(AttemptId::parse);
+                        self.table_record(r)
+                            .instrument(telemetry::flow_span(flow.as_ref()))
+                            .await?;
                     }
                     let Some(k) = next else {
                         cursor.phase = Phase::Done;
@@ -339,7 +343,13 @@ impl Run<'_> {
             if known.records.contains_key(id.as_str()) {
                 seen.push(id.as_str().to_string());
             }
-            self.listed(&id, listed, &known).await;
+            let flow = listed
+                .client_reference_id
+                .as_deref()
+                .and_then(AttemptId::parse);
+            self.listed(&id, listed, &known)
+                .instrument(telemetry::flow_span(flow.as_ref()))
+                .await;
         }
         Ok((list.len(), seen))
     }

@@ -226,6 +226,7 @@ async fn create_session(req: &Request, svc: &SessionService) -> Result<Response<
     }
 
     let attempt_id = AttemptId::generate().map_err(ApiError::internal)?;
+    crate::telemetry::correlate(&attempt_id);
     let init = LinkInitRequest {
         client_app_id: svc.client_app_id.as_deref(),
         redirect_url: callback_url.as_str(),

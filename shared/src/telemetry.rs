@@ -36,6 +36,8 @@ use std::time::Duration;
 use metrics::{counter, histogram, Unit};
 use metrics_cloudwatch_embedded::Collector;
 
+use crate::ids::AttemptId;
+
 /// Every metric name this code emits (the template's alarms and dashboard may
 /// use only these: a test holds both sides).
 pub const METRICS: &[&str] = &[
@@ -142,6 +144,29 @@ pub async fn request<R>(
     let code = code.unwrap_or(if preflight { "preflight" } else { "unrecorded" });
     counter!("Requests", "Route" => route, "Outcome" => code).increment(1);
     result
+}
+
+/// The span each request runs in: its route, and the flow it belongs to once
+/// known ([`correlate`]). Every log line inside carries them (`span.flow`).
+pub fn request_span(route: &'static str) -> tracing::Span {
+    tracing::info_span!("request", route, flow = tracing::field::Empty)
+}
+
+/// Marks the current request as part of `attempt`'s flow: its log lines from
+/// here on carry the masked attempt id as `span.flow`, the one correlation id
+/// of a user's flow across every function.
+pub fn correlate(attempt: &AttemptId) {
+    tracing::Span::current().record("flow", attempt.masked().as_str());
+}
+
+/// A span for work on one flow outside a request (the reconciler's look at one
+/// connection).
+pub fn flow_span(attempt: Option<&AttemptId>) -> tracing::Span {
+    let span = tracing::info_span!("connection", flow = tracing::field::Empty);
+    if let Some(a) = attempt {
+        span.record("flow", a.masked().as_str());
+    }
+    span
 }
 
 /// The route a path belongs to, for the `Route` dimension: one of a fixed set.

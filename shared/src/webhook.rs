@@ -283,6 +283,9 @@ async fn apply(
     // This deployment's attempt, if the event names one (other client apps on the
     // same OFAuth account name their own references, or none): read with the record.
     let attempt = ev.client_reference_id.as_deref().and_then(AttemptId::parse);
+    if let Some(a) = &attempt {
+        telemetry::correlate(a);
+    }
     let event = ConnectionEvent {
         event_id: &ev.event_id,
         event_type: &ev.event_type,

@@ -656,7 +656,7 @@ fn reference(v: &Value) -> Option<String> {
 fn custom_metrics(v: &Value, out: &mut Vec<(String, Vec<String>)>) {
     match v {
         Value::Mapping(m) => {
-            let ns = m.get("Namespace").map(|n| s(n)).unwrap_or_default();
+            let ns = m.get("Namespace").map(s).unwrap_or_default();
             if ns.starts_with("OFAuthLink/") {
                 let dims = m
                     .get("Dimensions")
