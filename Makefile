@@ -1,5 +1,5 @@
 # The README's commands.
-.PHONY: dev test bench reconcile
+.PHONY: dev test bench reconcile smoke
 dev:  ## run the whole stack locally
 	@bash scripts/dev.sh
 test: ## install what is needed and run every check and test
@@ -9,3 +9,6 @@ bench: ## measure each function as Lambda runs it (see BENCHMARKS.md)
 reconcile: ## run the reconciler once against a running `make dev` (from another terminal)
 	@PATH="$(CURDIR)/.tools/venv/bin:$$PATH" cargo lambda invoke reconcile --invoke-port $${WATCH_PORT:-9000} \
 	  --data-file events/reconcile-scheduled.json
+smoke: ## read-only checks of a deployed stack: make smoke URL=https://<api> [ORIGIN=https://<app>]
+	@test -n "$(URL)" || { echo "usage: make smoke URL=<the stack's ApiUrl> [ORIGIN=<your app's origin>]"; exit 2; }
+	@cargo run --quiet -p link-dev -- smoke --url "$(URL)" $(if $(ORIGIN),--origin "$(ORIGIN)")

@@ -27,6 +27,8 @@ for _ in $(seq 1 300); do
 done
 grep -q '^Ready\.' .local/dev-check.log || { cat .local/dev-check.log; die "make dev did not come up"; }
 bash scripts/invoke-events.sh
+step "make smoke against the local stack"
+make --no-print-directory smoke URL="http://localhost:$WATCH_PORT" ORIGIN="http://localhost:$DEMO_PORT"
 
 step "browser test: the demo flow in headless Chromium"
 rm -rf .local/screenshots

@@ -1,10 +1,12 @@
 //! Development tools shared by the tests, `make dev` and `make test`: the events
 //! catalogue ([`events`]), what each event needs to exist first ([`seed`]), the
-//! checks the scripts run ([`checks`]), and the demo server ([`demo`]).
+//! checks the scripts run ([`checks`]), the smoke test of a deployment
+//! ([`smoke`]), and the demo server ([`demo`]).
 
 pub mod checks;
 pub mod demo;
 pub mod events;
+pub mod smoke;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};

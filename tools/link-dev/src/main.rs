@@ -98,6 +98,16 @@ enum Task {
         #[arg(long, env = "DEMO_API_BASE")]
         api_base: String,
     },
+    /// Read-only checks of a deployed stack (or `make dev`): CORS, no JWT,
+    /// a forged callback, a bad webhook signature. Needs no key; writes nothing.
+    Smoke {
+        /// The API's base URL (the stack's ApiUrl output).
+        #[arg(long)]
+        url: reqwest::Url,
+        /// The app's origin, one of AllowedOrigins (checked when given).
+        #[arg(long)]
+        origin: Option<String>,
+    },
     /// Prints what DynamoDB holds for a connection, as JSON (for the browser test).
     ShowConnection {
         id: String,
@@ -183,6 +193,20 @@ async fn main() -> Result<(), Error> {
             port,
             api_base,
         } => link_dev::demo::serve(dir, port, api_base).await?,
+        Task::Smoke { url, origin } => {
+            let results = link_dev::smoke::run(&url, origin.as_deref()).await?;
+            let failed = results.iter().filter(|(_, e)| e.is_some()).count();
+            for (name, problem) in &results {
+                match problem {
+                    None => println!("    ok    {name}"),
+                    Some(p) => println!("    FAIL  {name}: {p}"),
+                }
+            }
+            println!("{} passed, {failed} failed", results.len() - failed);
+            if failed > 0 {
+                return Err(format!("{failed} smoke check(s) failed against {url}").into());
+            }
+        }
         Task::ShowConnection { id, table } => {
             let id = link_shared::ids::ConnectionId::parse(&id).ok_or("not a connection id")?;
             let t = table.open();
