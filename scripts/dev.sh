@@ -67,7 +67,9 @@ else
 fi
 
 step "starting cargo lambda watch on port $WATCH_PORT (functions compile on first request)"
-cargo lambda watch --invoke-port "$WATCH_PORT" --env-file .env.local \
+# --disable-cors: watch's own CORS layer allows every origin; the functions
+# answer CORS themselves (only ALLOWED_ORIGINS), as API Gateway does deployed.
+cargo lambda watch --invoke-port "$WATCH_PORT" --disable-cors --env-file .env.local \
   --env-var "DYNAMODB_ENDPOINT=$DYNAMODB_ENDPOINT" --env-var "OFAUTH_BASE_URL=$OFAUTH_BASE_URL" \
   --env-var "CALLBACK_URL=$CALLBACK_URL" --env-var "APP_URL=$APP_URL" \
   --env-var "ALLOWED_ORIGINS=$ALLOWED_ORIGINS" >.local/watch.log 2>&1 &

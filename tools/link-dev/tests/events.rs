@@ -2,6 +2,9 @@
 //! .env.example, against DynamoDB Local and the simulator: the same files
 //! `cargo lambda invoke --data-file` sends (see scripts/invoke-events.sh).
 
+mod openapi;
+
+use openapi::OpenApi;
 use std::collections::HashMap;
 use std::path::PathBuf;
 
@@ -88,6 +91,8 @@ async fn every_event_gives_its_expected_answer() {
     assert_eq!(files, expected.len(), "every event file has an expectation");
     assert!(expected.len() >= 30);
 
+    let api = OpenApi::load(&root().join("openapi.yaml"));
+    let mut contract = Vec::new();
     for (name, exp) in &expected {
         table.seed(&sim.url(), &exp.seed).await.unwrap();
         let raw =
@@ -106,6 +111,7 @@ async fn every_event_gives_its_expected_answer() {
         }
         let req =
             link_shared::apigw::request(serde_json::from_str(&raw).unwrap(), Default::default());
+        let (method, path) = (req.method().to_string(), req.uri().path().to_string());
         let resp = match exp.function.as_str() {
             "init-session" => session::handle(req, &session_svc).await,
             "callback" => handle_return_leg(req, &return_leg).await,
@@ -134,6 +140,16 @@ async fn every_event_gives_its_expected_answer() {
             let body: serde_json::Value = serde_json::from_str(&text(&resp)).unwrap();
             assert_eq!(body["mode"], "hosted", "{name}");
         }
+        // The answer is what openapi.yaml says this route answers.
+        if let Err(e) = api.check(
+            &method,
+            &path,
+            resp.status().as_u16(),
+            resp.headers(),
+            &text(&resp),
+        ) {
+            contract.push(format!("{name}: {e}"));
+        }
         if exp.status == 204 {
             assert_eq!(
                 resp.headers()["access-control-allow-origin"],
@@ -141,6 +157,39 @@ async fn every_event_gives_its_expected_answer() {
             );
         }
     }
+    assert!(
+        contract.is_empty(),
+        "answers that openapi.yaml does not describe:\n{}",
+        contract.join("\n")
+    );
+}
+
+/// openapi.yaml describes exactly the template's routes (and their CORS
+/// preflights), and the routes behind the JWT authorizer declare it.
+#[test]
+fn openapi_describes_every_route() {
+    use link_shared::config::routes;
+    let api = OpenApi::load(&root().join("openapi.yaml"));
+    let mut expected = std::collections::BTreeSet::new();
+    for (m, p) in [
+        routes::SESSION,
+        routes::CALLBACK,
+        routes::COMPLETE,
+        routes::WEBHOOK,
+        routes::CONNECTIONS,
+        routes::DISCONNECT,
+    ] {
+        expected.insert((m.to_string(), p.to_string()));
+    }
+    for p in [
+        routes::SESSION.1,
+        routes::COMPLETE.1,
+        routes::CONNECTIONS.1,
+        routes::DISCONNECT.1,
+    ] {
+        expected.insert(("OPTIONS".to_string(), p.to_string()));
+    }
+    assert_eq!(api.operations(), expected);
 }
 
 /// events/ is what `link-dev make-events` writes from the catalogue: the files
