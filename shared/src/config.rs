@@ -50,6 +50,9 @@ pub mod vars {
     pub const RECONCILE_UNBOUND: &str = "RECONCILE_UNBOUND";
     pub const RECONCILE_UNBOUND_GRACE_SECS: &str = "RECONCILE_UNBOUND_GRACE_SECS";
     pub const RECONCILE_MAX_PAGES: &str = "RECONCILE_MAX_PAGES";
+    /// Days a disconnected or expired connection keeps the account's personal
+    /// fields (0: kept until erased).
+    pub const PERSONAL_DATA_RETENTION_DAYS: &str = "PERSONAL_DATA_RETENTION_DAYS";
     /// The CloudWatch namespace of the functions' metrics (EMF); unset: no metrics.
     pub const METRICS_NAMESPACE: &str = "METRICS_NAMESPACE";
 
@@ -88,6 +91,7 @@ pub mod vars {
         RECONCILE_UNBOUND_GRACE_SECS,
         RECONCILE_MAX_PAGES,
         METRICS_NAMESPACE,
+        PERSONAL_DATA_RETENTION_DAYS,
     ];
 }
 
@@ -103,6 +107,8 @@ pub mod routes {
     pub const CONNECTIONS: (&str, &str) = ("GET", "/link/connections");
     pub const DISCONNECT: (&str, &str) = ("DELETE", "/link/connections/{id}");
     pub const COMPLETE: (&str, &str) = ("POST", "/link/complete");
+    /// Erases the signed-in user's data (a data-subject request).
+    pub const ERASE: (&str, &str) = ("DELETE", "/link/me");
 }
 
 /// The path of the callback route; the derived callback URL ends with it.
@@ -182,6 +188,9 @@ pub struct ReconcileSettings {
     pub unbound_grace: Duration,
     /// Pages (of OFAuth's list, then of the table) one run reads at most.
     pub max_pages: u32,
+    /// How long a disconnected or expired connection keeps the account's
+    /// personal fields before the reconciler takes them off (`None`: kept).
+    pub personal_data_retention: Option<Duration>,
 }
 
 /// Everything the functions need, read once.
@@ -442,6 +451,14 @@ impl Config {
             unbound,
             unbound_grace,
             max_pages: number(vars::RECONCILE_MAX_PAGES, 50, 1..=1_000)? as u32,
+            personal_data_retention: match number(
+                vars::PERSONAL_DATA_RETENTION_DAYS,
+                30,
+                0..=3_650,
+            )? {
+                0 => None,
+                days => Some(Duration::from_secs(days * 86_400)),
+            },
         };
 
         Ok(Self {
@@ -639,6 +656,17 @@ mod tests {
         assert_eq!(c.reconcile.max_pages, 50);
         assert!(!c.accept_sandbox_webhooks);
         assert_eq!(c.metrics_namespace, None);
+        assert_eq!(
+            c.reconcile.personal_data_retention,
+            Some(Duration::from_secs(30 * 86_400))
+        );
+        assert_eq!(
+            cfg(&[("PERSONAL_DATA_RETENTION_DAYS", "0")])
+                .unwrap()
+                .reconcile
+                .personal_data_retention,
+            None
+        );
         assert_eq!(
             cfg(&[("METRICS_NAMESPACE", "OFAuthLink/prod")])
                 .unwrap()

@@ -4,6 +4,8 @@
 //! billing) and then marks it. A connection still `verifying` (waiting for OFAuth
 //! to attest its origin) is listed but cannot be disconnected.
 
+use crate::config::routes;
+use crate::store::UserItem;
 use std::time::SystemTime;
 
 use lambda_http::http::{Method, StatusCode};
@@ -73,6 +75,12 @@ pub async fn handle(req: Request, svc: &ConnectionsService) -> Response<Body> {
 async fn route(req: &Request, svc: &ConnectionsService) -> Result<Response<Body>, ApiError> {
     let user_id = identity::caller(req, &svc.identity)
         .ok_or_else(|| ApiError::unauthenticated("Sign in to see your connections."))?;
+    if req.raw_http_path().trim_end_matches('/') == routes::ERASE.1 {
+        return match *req.method() {
+            Method::DELETE => erase(&user_id, svc).await,
+            _ => Err(ApiError::method_not_allowed("DELETE, OPTIONS")),
+        };
+    }
     match (req.method(), connection_id_param(req)) {
         (&Method::GET, None) => list(req, &user_id, svc).await,
         (&Method::DELETE, Some(Ok(id))) => disconnect(&user_id, &id, svc).await,
@@ -222,6 +230,71 @@ async fn disconnect(
     crate::telemetry::outcome("disconnected");
     tracing::info!(outcome = "disconnected", user = %mask(user_id), connection = %id.masked());
     Ok(http::no_content())
+}
+
+/// `DELETE /link/me`: erases the signed-in user's data, for a data-subject
+/// request. Each live connection of theirs is disconnected at OFAuth first (a
+/// failure stops here: a retry finishes the job), then its record keeps only
+/// what an audit needs (the connection id, times, status `disconnected`, the
+/// attempt that produced it, `erasedAt`): no user id, no account fields. Their
+/// attempts waiting for attestation are deleted; the connection one of them
+/// produced (OFAuth attested it, nobody owns it) is disconnected first. Attempts
+/// in no list expire on their own within `ATTEMPT_RETENTION_SECS`.
+async fn erase(user_id: &str, svc: &ConnectionsService) -> Result<Response<Body>, ApiError> {
+    let now = SystemTime::now();
+    let (mut erased, mut disconnected) = (0u32, 0u32);
+    let changed = || {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "temporarily_unavailable",
+            "The data changed while it was being erased; try again.",
+        )
+    };
+    for item in svc.store.user_items(user_id).await? {
+        match item {
+            UserItem::Connection(r) => {
+                if r.status != "disconnected" {
+                    svc.ofauth.delete_connection(&r.id).await.map_err(|e| {
+                        ApiError::from(e).detail(format_args!(
+                            "erasure: OFAuth disconnect of {} failed",
+                            r.id.masked()
+                        ))
+                    })?;
+                    disconnected += 1;
+                }
+                if !svc.store.erase_connection(&r, now).await? {
+                    return Err(changed());
+                }
+                erased += 1;
+            }
+            UserItem::Attempt(a) => {
+                if let Some(c) = &a.connection {
+                    // Only a connection OFAuth attested this attempt produced,
+                    // and nobody owns: never one a forged claim names.
+                    let produced = svc.store.get_connection(c).await?.filter(|r| {
+                        r.user_id.is_none()
+                            && r.attested_attempt.as_deref() == Some(a.id.as_str())
+                            && r.status != "disconnected"
+                    });
+                    if let Some(r) = produced {
+                        svc.ofauth.delete_connection(c).await?;
+                        disconnected += 1;
+                        if !svc.store.erase_connection(&r, now).await? {
+                            return Err(changed());
+                        }
+                    }
+                }
+                svc.store.delete_attempt(&a.id).await?;
+                erased += 1;
+            }
+        }
+    }
+    crate::telemetry::outcome("erased");
+    tracing::info!(outcome = "erased", user = %mask(user_id), erased, disconnected);
+    Ok(http::json(
+        StatusCode::OK,
+        &serde_json::json!({ "erased": erased, "disconnected": disconnected }),
+    ))
 }
 
 #[cfg(test)]

@@ -69,11 +69,13 @@ pub struct Counts {
     pub errors: u32,
     /// Pages read (OFAuth's list and the table).
     pub pages: u32,
+    /// Records whose personal fields were past their retention and taken off.
+    pub scrubbed: u32,
 }
 
 impl Counts {
     /// The counts as the reconciler's metrics (see [`crate::telemetry`]).
-    fn as_metrics(&self) -> [(&'static str, u64); 6] {
+    fn as_metrics(&self) -> [(&'static str, u64); 7] {
         [
             ("ReconcileChecked", self.checked.into()),
             ("ReconcileChanged", self.changed.into()),
@@ -81,6 +83,7 @@ impl Counts {
             ("ReconcileDisconnected", self.disconnected.into()),
             ("ReconcileErrors", self.errors.into()),
             ("ReconcilePages", self.pages.into()),
+            ("ReconcileScrubbed", self.scrubbed.into()),
         ]
     }
 }
@@ -193,6 +196,7 @@ impl ReconcileService {
             disconnected = counts.disconnected,
             errors = counts.errors,
             pages = counts.pages,
+            scrubbed = counts.scrubbed,
             sweep_done,
             phase,
         );
@@ -511,6 +515,10 @@ impl Run<'_> {
     /// One record in the table pass: asked about on its own when the sweep's
     /// list did not show it (it may also be newer than the list pages read).
     async fn table_record(&mut self, record: &ConnectionRecord) -> Result<(), StoreError> {
+        self.scrub_if_due(record).await;
+        if record.status == "disconnected" {
+            return Ok(()); // final: read only for the scrub
+        }
         if self
             .seen
             .as_ref()
@@ -535,6 +543,37 @@ impl Run<'_> {
                 .await;
         }
         Ok(())
+    }
+}
+
+impl Run<'_> {
+    /// Takes the account's personal fields off a record disconnected or expired
+    /// for longer than the retention (its last change, `updatedAt`, is when).
+    async fn scrub_if_due(&mut self, record: &ConnectionRecord) {
+        let Some(retention) = self.svc.settings.personal_data_retention else {
+            return;
+        };
+        if !matches!(record.status.as_str(), "disconnected" | "expired")
+            || !crate::store::holds_personal_data(record)
+        {
+            return;
+        }
+        let now = SystemTime::now();
+        let since = crate::time::parse_rfc3339(&record.updated_at).unwrap_or(i64::MAX);
+        if crate::time::epoch(now).saturating_sub(since) < retention.as_secs() as i64 {
+            return;
+        }
+        match self.svc.store.scrub_personal_data(record, now).await {
+            Ok(true) => {
+                self.counts.scrubbed += 1;
+                tracing::info!(outcome = "scrubbed", connection = %record.id.masked(), status = %record.status, "personal fields past their retention removed");
+            }
+            Ok(false) => {} // changed meanwhile: the next sweep looks again
+            Err(e) => {
+                self.counts.errors += 1;
+                tracing::warn!(error = %e, connection = %record.id.masked(), "could not scrub a record");
+            }
+        }
     }
 }
 

@@ -21,7 +21,7 @@
 //! | `OFAuthLatency` (ms) | `Endpoint`; and none | OFAuth call answered |
 //! | `DynamoDBErrors` | `Kind`; and none | DynamoDB call that failed (not a condition) |
 //! | `ReconcileRuns` | `Outcome` | reconciler run (`reconciled`, `busy`, `failed`) |
-//! | `ReconcileChecked`, `…Changed`, `…Reported`, `…Disconnected`, `…Errors`, `…Pages` | none | reconciler run |
+//! | `ReconcileChecked`, `…Changed`, `…Reported`, `…Disconnected`, `…Errors`, `…Pages`, `…Scrubbed` | none | reconciler run |
 //! | `ColdStart` | `Function` | process |
 //!
 //! The aggregate series (no dimension) exist for the alarms, which cannot sum
@@ -56,6 +56,7 @@ pub const METRICS: &[&str] = &[
     "ReconcileDisconnected",
     "ReconcileErrors",
     "ReconcilePages",
+    "ReconcileScrubbed",
     "ColdStart",
 ];
 

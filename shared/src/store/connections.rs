@@ -221,8 +221,10 @@ impl Store {
             .query()
             .table_name(&self.table)
             .index_name(schema::USER_INDEX)
-            .key_condition_expression("gsi1pk = :u")
+            // Disconnected connections sort after `~`: never read here.
+            .key_condition_expression("gsi1pk = :u AND gsi1sk < :gone")
             .expression_attribute_values(":u", s(keys::user(user_id)))
+            .expression_attribute_values(":gone", s(keys::GONE))
             .scan_index_forward(false)
             .limit(limit.clamp(1, 100) as i32)
             .set_exclusive_start_key(start)
@@ -310,19 +312,31 @@ impl Store {
     ) -> Result<(), StoreError> {
         let mut update = connection_update(id, write, &rfc3339(now));
         let condition = condition(&mut update);
+        if self.update_connection_if(id, update, condition).await? {
+            Ok(())
+        } else {
+            Err(StoreError::ConnectionOwnedByAnotherUser)
+        }
+    }
+
+    /// One conditional update of a connection item: false when the condition
+    /// failed (nothing written).
+    pub(super) async fn update_connection_if(
+        &self,
+        id: &ConnectionId,
+        update: super::item::Update,
+        condition: String,
+    ) -> Result<bool, StoreError> {
         let req = self
             .client
             .update_item()
             .table_name(&self.table)
             .key(schema::PARTITION_KEY, s(keys::connection(id)))
             .condition_expression(condition);
-        update.apply(req).send().await.map_err(|e| {
-            if is_condition_failure(&e) {
-                StoreError::ConnectionOwnedByAnotherUser
-            } else {
-                unavailable(e)
-            }
-        })?;
-        Ok(())
+        match update.apply(req).send().await {
+            Ok(_) => Ok(true),
+            Err(e) if is_condition_failure(&e) => Ok(false),
+            Err(e) => Err(unavailable(e)),
+        }
     }
 }

@@ -221,10 +221,10 @@ pub(crate) fn connection_update(
     let disconnected = w.state.is_some_and(|st| st.status == "disconnected");
     if let Some(owner) = w.owner {
         u.set("userId", s(owner))
-            .set_if_absent("connectedAt", s(now));
+            .set_if_absent("connectedAt", s(now))
+            .set(schema::USER_INDEX_PARTITION_KEY, s(keys::user(owner)));
         if !disconnected {
-            u.set(schema::USER_INDEX_PARTITION_KEY, s(keys::user(owner)))
-                .set_if_absent(schema::USER_INDEX_SORT_KEY, s(now));
+            u.set_if_absent(schema::USER_INDEX_SORT_KEY, s(now));
         }
     }
     if let Some(st) = w.state {
@@ -234,8 +234,9 @@ pub(crate) fn connection_update(
                 .set("lastEventRank", n(i64::from(rank)));
         }
         if disconnected {
-            u.remove(schema::USER_INDEX_PARTITION_KEY)
-                .remove(schema::USER_INDEX_SORT_KEY);
+            // Out of the user's list (whose key condition stops before `~`),
+            // still under the user for an erasure.
+            u.set(schema::USER_INDEX_SORT_KEY, s(keys::gone(now)));
         }
     }
     if let Some((account, whole)) = w.account {
@@ -305,7 +306,13 @@ mod tests {
         };
         let expr = connection_update(&conn, &gone, "t").expression();
         assert!(!expr.contains("lastEventAt"), "our own clock: {expr}");
-        assert!(expr.ends_with("REMOVE #gsi1pk, #gsi1sk"), "{expr}");
-        assert!(!expr.contains(":gsi1pk"), "{expr}");
+        // Out of the list (its sort key after `~`), still under the user for
+        // an erasure.
+        assert!(expr.contains("#gsi1pk = :gsi1pk"), "{expr}");
+        assert!(expr.contains("#gsi1sk = :gsi1sk"), "{expr}");
+        assert!(
+            !expr.contains("REMOVE") && !expr.contains("if_not_exists(#gsi1sk"),
+            "{expr}"
+        );
     }
 }

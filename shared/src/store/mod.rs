@@ -21,6 +21,7 @@ mod connections;
 mod events;
 mod item;
 mod limits;
+mod privacy;
 mod reconcile;
 
 use crate::telemetry;
@@ -34,6 +35,7 @@ pub use attempts::{AttemptEnd, AttemptStatus, LinkAttempt, Returned};
 pub use connections::{ConnectionRecord, PageKey, UserConnection};
 pub use events::{lifecycle_rank, Applied, ConnectionEvent, EVENT_RETENTION_SECS};
 pub use limits::RateCheck;
+pub use privacy::{holds_personal_data, UserItem};
 pub use reconcile::{Cursor, Known, Lease, Phase};
 
 /// Table layout. template.yaml defines the table (and the local one is created
@@ -89,6 +91,15 @@ pub mod keys {
     /// The `byUser` index's partition key.
     pub fn user(user_id: &str) -> String {
         format!("USER#{user_id}")
+    }
+
+    /// Sort keys at or after this are a user's disconnected connections: not in
+    /// the list (timestamps sort before it), found by an erasure.
+    pub const GONE: &str = "~";
+
+    /// The `byUser` sort key of a connection disconnected at `now`.
+    pub fn gone(now: &str) -> String {
+        format!("{GONE}{now}")
     }
 }
 

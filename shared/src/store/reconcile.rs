@@ -240,7 +240,8 @@ impl Store {
         Ok(known)
     }
 
-    /// One page of connection records not yet disconnected, after `after`:
+    /// One page of connection records not yet disconnected (or disconnected and
+    /// still holding personal data), after `after`:
     /// at most `limit` items are read (of every kind), so a page costs the same
     /// whatever the table holds. The last key read when there is more.
     pub async fn scan_connections(
@@ -253,9 +254,18 @@ impl Store {
             .scan()
             .table_name(&self.table)
             .limit(limit)
-            .filter_expression("#entity = :connection AND #status <> :disconnected")
+            // Disconnected ones only while they still hold personal data (the
+            // retention's scrub).
+            .filter_expression(
+                "#entity = :connection AND (#status <> :disconnected OR attribute_exists(#username) \
+                 OR attribute_exists(#name) OR attribute_exists(#avatar) OR attribute_exists(#accountId))",
+            )
             .expression_attribute_names("#entity", "entity")
             .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#username", "username")
+            .expression_attribute_names("#name", "name")
+            .expression_attribute_names("#avatar", "avatar")
+            .expression_attribute_names("#accountId", "accountId")
             .expression_attribute_values(":connection", s("connection"))
             .expression_attribute_values(":disconnected", s("disconnected"))
             .set_exclusive_start_key(

@@ -253,6 +253,16 @@ impl Harness {
         .await
     }
 
+    /// `DELETE /link/me` as `user` (an erasure): (status, body).
+    pub async fn erase(&self, user: &str) -> (u16, serde_json::Value) {
+        let req = api_event("DELETE", "/link/me", Some(user), "", &[], None);
+        let resp = counted(req, |r| {
+            link_shared::connections::handle(r, &self.connections)
+        })
+        .await;
+        (resp.status().as_u16(), json_body(&resp))
+    }
+
     /// A signed delivery straight to the webhook handler.
     pub async fn deliver(&self, headers: &[(String, String)], body: &str) -> Response<Body> {
         let h: Vec<(&str, &str)> = headers

@@ -331,6 +331,7 @@ async fn reconcile_per_page(
         unbound: UnboundAction::Report,
         unbound_grace: Duration::from_secs(3600),
         max_pages: 100_000,
+        personal_data_retention: None,
     };
     let svc = ReconcileService::new(store, ofauth, settings, 50);
     let deadline = || std::time::Instant::now() + Duration::from_secs(600);

@@ -517,6 +517,17 @@ fn catalogue() -> BTreeMap<String, Entry> {
             .error("connection_not_found")
             .seed(seed_connection(existing, USER)),
     );
+    // An erasure (a data-subject request) by a user of its own: their one
+    // connection is disconnected at OFAuth, its record kept without them.
+    add(
+        "connections-erase",
+        api("DELETE", "/link/me", Some("user-erase-1")).route("/link/me"),
+        expect("connections", 200).seed(Seed {
+            connections: connections(&[("conn_eventerase", "user-erase-1")]),
+            sim_connections: vec![sim("conn_eventerase", None)],
+            ..Seed::default()
+        }),
+    );
     add(
         "connections-unauthenticated",
         api("GET", "/link/connections", None),

@@ -178,6 +178,7 @@ fn openapi_describes_every_route() {
         routes::WEBHOOK,
         routes::CONNECTIONS,
         routes::DISCONNECT,
+        routes::ERASE,
     ] {
         expected.insert((m.to_string(), p.to_string()));
     }
@@ -186,6 +187,7 @@ fn openapi_describes_every_route() {
         routes::COMPLETE.1,
         routes::CONNECTIONS.1,
         routes::DISCONNECT.1,
+        routes::ERASE.1,
     ] {
         expected.insert(("OPTIONS".to_string(), p.to_string()));
     }

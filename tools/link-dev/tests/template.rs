@@ -296,6 +296,7 @@ fn routes_match_the_code_and_the_local_router() {
         ("webhook", routes::WEBHOOK, "NONE"),
         ("connections", routes::CONNECTIONS, "JwtAuthorizer"),
         ("connections", routes::DISCONNECT, "JwtAuthorizer"),
+        ("connections", routes::ERASE, "JwtAuthorizer"),
     ]
     .iter()
     .map(|(b, (m, p), a)| (b.to_string(), m.to_string(), p.to_string(), a.to_string()))
@@ -432,7 +433,13 @@ fn roles_are_least_privilege() {
         ),
         (
             "ConnectionsRole",
-            BTreeSet::from(["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"]),
+            // DeleteItem: an erasure deletes the user's attempts.
+            BTreeSet::from([
+                "dynamodb:GetItem",
+                "dynamodb:UpdateItem",
+                "dynamodb:Query",
+                "dynamodb:DeleteItem",
+            ]),
         ),
         (
             "ReconcileRole",

@@ -1,0 +1,161 @@
+//! Personal data's lifecycle: what an erasure finds under a user, and the two
+//! writes that take the personal fields (the OnlyFans account's id, username,
+//! name and avatar; for an erasure also the user's id) off an item while keeping
+//! what an audit needs (the connection id, times, status, the attempt that
+//! produced it, and when and why the fields went).
+
+use std::time::SystemTime;
+
+use super::attempts::LinkAttempt;
+use super::connections::ConnectionRecord;
+use super::item::{get_s, n, s, Update};
+use super::{keys, schema, unavailable, Store, StoreError};
+use crate::ids::AttemptId;
+use crate::time::rfc3339;
+
+/// The connected account's fields (on connections and attempts).
+const PROFILE: [&str; 4] = ["accountId", "username", "name", "avatar"];
+
+/// What the `byUser` index holds for a user.
+#[derive(Debug)]
+pub enum UserItem {
+    /// A connection bound to the user (live or disconnected).
+    Connection(ConnectionRecord),
+    /// An attempt of the user's waiting for OFAuth's attestation.
+    Attempt(LinkAttempt),
+}
+
+impl Store {
+    /// Everything the `byUser` index holds under `user_id`, each read again
+    /// (strongly consistent) from the table.
+    pub async fn user_items(&self, user_id: &str) -> Result<Vec<UserItem>, StoreError> {
+        let mut keys_found = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(schema::USER_INDEX)
+                .key_condition_expression("gsi1pk = :u")
+                .expression_attribute_values(":u", s(keys::user(user_id)))
+                .projection_expression("pk")
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(unavailable)?;
+            for item in out.items() {
+                if let Some(pk) = get_s(item, schema::PARTITION_KEY) {
+                    keys_found.push(pk.to_string());
+                }
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                break;
+            }
+        }
+        let mut items = Vec::new();
+        for pk in keys_found {
+            let Some(item) = self.get(pk).await? else {
+                continue;
+            };
+            match get_s(&item, "entity") {
+                Some("connection") => {
+                    let r = ConnectionRecord::from_item(&item)?;
+                    if r.is_owned_by(user_id) {
+                        items.push(UserItem::Connection(r));
+                    }
+                }
+                Some("attempt") => {
+                    let a = LinkAttempt::from_item(&item)?;
+                    if a.user_id == user_id {
+                        items.push(UserItem::Attempt(a));
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(items)
+    }
+
+    /// Erases a user's connection record: disconnected (the caller disconnected
+    /// it at OFAuth first), with no user, no account fields and no index keys;
+    /// `erasedAt` says when. False when it changed since it was read.
+    pub async fn erase_connection(
+        &self,
+        record: &ConnectionRecord,
+        now: SystemTime,
+    ) -> Result<bool, StoreError> {
+        let mut u = Update::default();
+        for attr in PROFILE.iter().chain(&[
+            "userId",
+            schema::USER_INDEX_PARTITION_KEY,
+            schema::USER_INDEX_SORT_KEY,
+        ]) {
+            u.remove(attr);
+        }
+        u.set("status", s("disconnected"))
+            .set("erasedAt", s(rfc3339(now)))
+            .increment("version");
+        let condition = unchanged(&mut u, record);
+        self.update_connection_if(&record.id, u, condition).await
+    }
+
+    /// Removes an attempt of the user's (an erasure; its connection was
+    /// disconnected at OFAuth first).
+    pub async fn delete_attempt(&self, id: &AttemptId) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key(schema::PARTITION_KEY, s(keys::attempt(id)))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    /// Takes the account's personal fields off a connection that has been
+    /// disconnected or expired for the retention period: its username, name
+    /// and avatar; and, once disconnected (final), the account's id too (an
+    /// expired one keeps it: a reconnect must come back with the same account).
+    /// False when the record changed since it was read.
+    pub async fn scrub_personal_data(
+        &self,
+        record: &ConnectionRecord,
+        now: SystemTime,
+    ) -> Result<bool, StoreError> {
+        let mut u = Update::default();
+        for attr in PROFILE {
+            if attr != "accountId" || record.status == "disconnected" {
+                u.remove(attr);
+            }
+        }
+        u.set("scrubbedAt", s(rfc3339(now))).increment("version");
+        let condition = format!(
+            "({}) AND {} = {}",
+            unchanged(&mut u, record),
+            u.name("status"),
+            u.value("status", s(record.status.as_str()))
+        );
+        self.update_connection_if(&record.id, u, condition).await
+    }
+}
+
+/// The record is as it was read: same `version` (none yet reads as 0).
+fn unchanged(u: &mut Update, record: &ConnectionRecord) -> String {
+    let (name, read) = (u.name("version"), u.value("read", n(record.version)));
+    if record.version == 0 {
+        format!("attribute_not_exists({name}) OR {name} = {read}")
+    } else {
+        format!("{name} = {read}")
+    }
+}
+
+/// Whether a record still holds personal fields the retention would take off.
+pub fn holds_personal_data(record: &ConnectionRecord) -> bool {
+    let a = &record.account;
+    a.username.is_some()
+        || a.name.is_some()
+        || a.avatar.is_some()
+        || (record.status == "disconnected" && a.id.is_some())
+}
