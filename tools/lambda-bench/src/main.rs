@@ -97,6 +97,8 @@ struct Downstream {
     ca_file: Option<PathBuf>,
     store: Store,
     table: String,
+    /// The functions record and write their EMF metrics (as deployed).
+    metrics: bool,
 }
 
 impl Downstream {
@@ -557,6 +559,7 @@ async fn main() -> Result<(), Error> {
         sim,
         store,
         table,
+        metrics: !o.no_metrics,
     };
 
     let mut reports = Vec::new();

@@ -28,6 +28,10 @@ pub struct Options {
     /// JVM it starts, the simulator) to the others, for the warm invocations.
     #[arg(long)]
     pub pin: bool,
+    /// Run the functions without METRICS_NAMESPACE (no EMF metrics), to measure
+    /// what the metrics cost.
+    #[arg(long)]
+    pub no_metrics: bool,
 }
 
 impl Options {

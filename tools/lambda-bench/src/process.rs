@@ -64,9 +64,12 @@ pub fn spawn(
         .env("CALLBACK_URL", CALLBACK_URL)
         .env("APP_URL", "https://app.example.com")
         .env("LINK_HOSTS", "127.0.0.1")
-        .env("SESSION_RATE_LIMIT", "0")
-        // As deployed: the EMF metrics are written after every invocation.
-        .env("METRICS_NAMESPACE", "OFAuthLink/bench");
+        .env("SESSION_RATE_LIMIT", "0");
+    // As deployed: the EMF metrics are written after every invocation
+    // (`--no-metrics` measures without them).
+    if d.metrics {
+        cmd.env("METRICS_NAMESPACE", "OFAuthLink/bench");
+    }
     if let Some(ca) = &d.ca_file {
         cmd.env("EXTRA_CA_CERTS", ca);
     }
