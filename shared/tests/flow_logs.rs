@@ -9,8 +9,6 @@
 
 mod support;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use link_shared::ids::mask;
@@ -18,28 +16,9 @@ use ofauth_sim::{SignatureScheme, WebhookMode};
 use serde_json::Value;
 use support::*;
 
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_log_line_of_a_flow_carries_its_correlation_id() {
-    let capture = Capture::default();
-    let writer = capture.clone();
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter("info")
-        .with_writer(move || writer.clone())
-        .init();
+    let capture = LogCapture::install();
 
     let h = Harness::with(Options {
         webhooks: Some(SignatureScheme::Ofauth),
@@ -66,7 +45,7 @@ async fn every_log_line_of_a_flow_carries_its_correlation_id() {
     assert_eq!(h.reconcile().await.counts.changed, 1);
 
     let flow = mask(&attempt);
-    let text = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    let text = capture.text();
     let lines: Vec<Value> = text
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))

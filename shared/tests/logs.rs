@@ -8,25 +8,9 @@
 
 mod support;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use aws_sdk_dynamodb::types::AttributeValue;
 use ofauth_sim::{ErrorShape, Faults, SignatureScheme};
 use support::*;
-
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 /// Every whole identifier or secret the run produced that must not be logged.
 fn secrets_in(text: &str) -> Vec<String> {
@@ -52,13 +36,7 @@ fn secrets_in(text: &str) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_fault_path_logs_a_whole_id_or_a_secret() {
-    let capture = Capture::default();
-    let writer = capture.clone();
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter("info")
-        .with_writer(move || writer.clone())
-        .init();
+    let capture = LogCapture::install();
 
     let h = Harness::with(Options {
         webhooks: Some(SignatureScheme::Ofauth),
@@ -173,7 +151,7 @@ async fn no_fault_path_logs_a_whole_id_or_a_secret() {
     .await;
     store_down.deliver(&signed, &body).await;
 
-    let text = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    let text = capture.text();
     let lines = text.lines().count();
     assert!(lines > 20, "the paths above log: {lines} lines");
     assert!(text.contains("temporarily_unavailable") && text.contains("completion_refused"));

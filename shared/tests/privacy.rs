@@ -15,14 +15,6 @@ use support::*;
 const PERSONAL: [&str; 4] = ["accountId", "username", "name", "avatar"];
 const WAIT: Duration = Duration::from_secs(10);
 
-fn deletes_of(h: &Harness, conn: &str) -> usize {
-    h.sim
-        .requests()
-        .iter()
-        .filter(|r| r.method == "DELETE" && r.path.ends_with(conn))
-        .count()
-}
-
 fn listed(list: &serde_json::Value) -> Vec<String> {
     list["connections"]
         .as_array()

@@ -21,14 +21,6 @@ fn settings(unbound: UnboundAction, grace_secs: u64, max_pages: u32) -> Reconcil
     }
 }
 
-fn deletes_of(h: &Harness, conn: &str) -> usize {
-    h.sim
-        .requests()
-        .iter()
-        .filter(|r| r.method == "DELETE" && r.path.ends_with(conn))
-        .count()
-}
-
 /// Webhooks on, then lost (OFAuth gave up): an expiry and a disconnect that
 /// happened at OFAuth reach the records through the reconciler, and the
 /// user's list shows them.

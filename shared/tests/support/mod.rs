@@ -600,3 +600,45 @@ pub fn assert_error_redirect(resp: &Response<Body>, code: &str) {
     assert_eq!(resp.headers()["cache-control"], "no-store");
     assert_eq!(resp.headers()["referrer-policy"], "no-referrer");
 }
+
+/// The JSON log lines the process writes at INFO (the deployed level): install
+/// once per test binary, as the process's global subscriber.
+#[derive(Clone, Default)]
+pub struct LogCapture(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogCapture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl LogCapture {
+    pub fn install() -> Self {
+        let capture = Self::default();
+        let writer = capture.clone();
+        tracing_subscriber::fmt()
+            .json()
+            .with_env_filter("info")
+            .with_writer(move || writer.clone())
+            .init();
+        capture
+    }
+
+    /// Everything written so far.
+    pub fn text(&self) -> String {
+        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+    }
+}
+
+/// How many times OFAuth was asked to disconnect `conn`.
+pub fn deletes_of(h: &Harness, conn: &str) -> usize {
+    h.sim
+        .requests()
+        .iter()
+        .filter(|r| r.method == "DELETE" && r.path.ends_with(conn))
+        .count()
+}
