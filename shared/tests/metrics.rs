@@ -13,7 +13,7 @@ mod support;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use ofauth_sim::SignatureScheme;
+use ofauth_sim::{SignatureScheme, WebhookMode};
 use serde_json::Value;
 use support::*;
 
@@ -106,9 +106,15 @@ async fn one_flow_emits_exactly_its_metrics_and_no_ids() {
     link_shared::telemetry::install(NS, "test");
     assert!(link_shared::telemetry::enabled());
 
-    // A connect, and its signed connection.created.
+    // A connect (its connection.created held until after the callback, so the
+    // callback always searches OFAuth's list), then the signed event.
+    h.sim.set_webhook_mode(WebhookMode {
+        hold: true,
+        ..WebhookMode::default()
+    });
     let user = unique("user");
     let conn = h.connect(&user, "{}").await;
+    h.sim.release_webhooks(false);
     h.sim.wait_for_deliveries(1, Duration::from_secs(10)).await;
     // A cancelled attempt, and one OFAuth fails.
     let url = h.start(&user, "{}").await;
