@@ -99,6 +99,8 @@ struct Downstream {
     table: String,
     /// The functions record and write their EMF metrics (as deployed).
     metrics: bool,
+    /// Lambda's CPU share for `--memory`, which every function process runs under.
+    quota: Option<process::CpuQuota>,
 }
 
 impl Downstream {
@@ -560,6 +562,17 @@ async fn main() -> Result<(), Error> {
         store,
         table,
         metrics: !o.no_metrics,
+        quota: match o.memory {
+            None => None,
+            Some(mb) => match process::CpuQuota::create(mb) {
+                Ok(q) => Some(q),
+                Err(e) => {
+                    // The machine does not allow it: say so and skip.
+                    println!("lambda-bench: --memory {mb} skipped: {e}");
+                    return Ok(());
+                }
+            },
+        },
     };
 
     let mut reports = Vec::new();

@@ -32,6 +32,12 @@ pub struct Options {
     /// what the metrics cost.
     #[arg(long)]
     pub no_metrics: bool,
+    /// Run each function under Lambda's CPU share for this memory size (MB):
+    /// `memory / 1769` of a core, through a cgroup (v1) CPU quota, and with
+    /// `AWS_LAMBDA_FUNCTION_MEMORY_SIZE` set to it. Without it the function has
+    /// the machine's cores.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(128..=10240))]
+    pub memory: Option<u32>,
 }
 
 impl Options {

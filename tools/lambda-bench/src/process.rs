@@ -43,7 +43,10 @@ pub fn spawn(
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("AWS_LAMBDA_RUNTIME_API", api.addr.to_string())
         .env("AWS_LAMBDA_FUNCTION_NAME", function)
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env(
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+            d.quota.as_ref().map_or(128, |q| q.memory_mb).to_string(),
+        )
         .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
         .env(
             "AWS_LAMBDA_LOG_GROUP_NAME",
@@ -80,6 +83,9 @@ pub fn spawn(
     } else {
         cmd.env("OFAUTH_API_KEY", API_KEY)
             .env("OFAUTH_WEBHOOK_SECRET", WEBHOOK_SECRET);
+    }
+    if let Some(q) = &d.quota {
+        q.attach_on_exec(&mut cmd);
     }
     Ok(cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn()?)
 }
@@ -184,4 +190,72 @@ pub fn machine() -> String {
         .unwrap_or_else(|| "unknown cpu".into());
     let cores = cores();
     format!("{cores} cores, {cpu}, {}", std::env::consts::ARCH)
+}
+
+/// Lambda's CPU share for a memory size, as a cgroup (v1) CPU quota: one vCPU at
+/// 1,769 MB, in proportion below it (128 MB: 7.2 ms of CPU per 100 ms).
+#[derive(Debug)]
+pub struct CpuQuota {
+    pub memory_mb: u32,
+    dir: std::path::PathBuf,
+    procs: std::ffi::CString,
+}
+
+impl CpuQuota {
+    const ROOT: &'static str = "/sys/fs/cgroup/cpu";
+    const PERIOD_US: u64 = 100_000;
+
+    /// A cgroup of its own for this run, with the quota for `memory_mb`.
+    pub fn create(memory_mb: u32) -> Result<Self, Error> {
+        let root = Path::new(Self::ROOT);
+        if !root.join("cpu.cfs_quota_us").exists() {
+            return Err(format!("no cgroup v1 cpu controller at {}", Self::ROOT).into());
+        }
+        let dir = root.join(format!("lambda-bench-{}-{memory_mb}", std::process::id()));
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        let share = f64::from(memory_mb) / 1769.0;
+        let quota = ((Self::PERIOD_US as f64) * share).round().max(1000.0) as u64;
+        std::fs::write(dir.join("cpu.cfs_period_us"), Self::PERIOD_US.to_string())?;
+        std::fs::write(dir.join("cpu.cfs_quota_us"), quota.to_string())
+            .map_err(|e| format!("cannot set the quota in {}: {e}", dir.display()))?;
+        let procs = std::ffi::CString::new(dir.join("cgroup.procs").to_string_lossy().as_bytes())?;
+        Ok(Self {
+            memory_mb,
+            dir,
+            procs,
+        })
+    }
+
+    /// Puts the process `cmd` starts into the cgroup before it runs a single
+    /// instruction of the function (so Init is under the quota too).
+    pub fn attach_on_exec(&self, cmd: &mut Command) {
+        use std::os::unix::process::CommandExt;
+        let path = self.procs.clone();
+        // SAFETY: between fork and exec only async-signal-safe calls (open,
+        // write, close) on memory prepared before the fork. Writing "0" to
+        // cgroup.procs moves the writing process (cgroup v1).
+        unsafe {
+            cmd.pre_exec(move || {
+                let fd = libc::open(path.as_ptr(), libc::O_WRONLY);
+                if fd < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                let written = libc::write(fd, b"0".as_ptr().cast(), 1);
+                libc::close(fd);
+                if written != 1 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+    }
+}
+
+impl Drop for CpuQuota {
+    fn drop(&mut self) {
+        // Empty by now (every function process was waited for); a cgroup
+        // directory is removed with rmdir.
+        let _ = std::fs::remove_dir(&self.dir);
+    }
 }

@@ -79,10 +79,13 @@ pub fn write(
         o.starts,
         o.runs,
         if o.tls() { "TLS" } else { "plain HTTP" },
-        if o.pin {
-            ", function pinned to its own core"
-        } else {
-            ""
+        match (o.pin, o.memory) {
+            (_, Some(mb)) => format!(
+                ", under Lambda's CPU share for {mb} MB ({:.1}% of a core, cgroup quota)",
+                f64::from(mb) / 1769.0 * 100.0
+            ),
+            (true, None) => ", function pinned to its own core".to_string(),
+            (false, None) => String::new(),
         },
         machine()
     );
@@ -168,6 +171,7 @@ pub fn write(
         ("starts", serde_json::json!(o.starts)),
         ("tls_downstreams", serde_json::json!(o.tls())),
         ("pinned", serde_json::json!(o.pin)),
+        ("memory_mb", serde_json::json!(o.memory)),
         ("functions", serde_json::to_value(reports)?),
         ("list_lookup", serde_json::to_value(lookup)?),
         ("reconcile", serde_json::to_value(reconcile)?),
