@@ -85,7 +85,7 @@ pub fn spawn(
             .env("OFAUTH_WEBHOOK_SECRET", WEBHOOK_SECRET);
     }
     if let Some(q) = &d.quota {
-        q.attach_on_exec(&mut cmd);
+        q.attach_on_exec(&mut cmd)?;
     }
     Ok(cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn()?)
 }
@@ -193,45 +193,62 @@ pub fn machine() -> String {
 }
 
 /// Lambda's CPU share for a memory size, as a cgroup (v1) CPU quota: one vCPU at
-/// 1,769 MB, in proportion below it (128 MB: 7.2 ms of CPU per 100 ms).
+/// 1,769 MB, in proportion below it (128 MB: 7.2 ms of CPU per 100 ms). Each
+/// function process gets a cgroup of its own, as each Lambda execution
+/// environment has its own share: a new process never inherits a period whose
+/// budget the previous one spent.
 #[derive(Debug)]
 pub struct CpuQuota {
     pub memory_mb: u32,
-    dir: std::path::PathBuf,
-    procs: std::ffi::CString,
+    quota_us: u64,
+    created: std::sync::Mutex<Vec<std::path::PathBuf>>,
 }
 
 impl CpuQuota {
     const ROOT: &'static str = "/sys/fs/cgroup/cpu";
     const PERIOD_US: u64 = 100_000;
 
-    /// A cgroup of its own for this run, with the quota for `memory_mb`.
+    /// The quota for `memory_mb`, once the machine is known to allow it (a
+    /// first cgroup is made and removed).
     pub fn create(memory_mb: u32) -> Result<Self, Error> {
-        let root = Path::new(Self::ROOT);
-        if !root.join("cpu.cfs_quota_us").exists() {
+        if !Path::new(Self::ROOT).join("cpu.cfs_quota_us").exists() {
             return Err(format!("no cgroup v1 cpu controller at {}", Self::ROOT).into());
         }
-        let dir = root.join(format!("lambda-bench-{}-{memory_mb}", std::process::id()));
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         let share = f64::from(memory_mb) / 1769.0;
-        let quota = ((Self::PERIOD_US as f64) * share).round().max(1000.0) as u64;
-        std::fs::write(dir.join("cpu.cfs_period_us"), Self::PERIOD_US.to_string())?;
-        std::fs::write(dir.join("cpu.cfs_quota_us"), quota.to_string())
-            .map_err(|e| format!("cannot set the quota in {}: {e}", dir.display()))?;
-        let procs = std::ffi::CString::new(dir.join("cgroup.procs").to_string_lossy().as_bytes())?;
-        Ok(Self {
+        let q = Self {
             memory_mb,
-            dir,
-            procs,
-        })
+            quota_us: ((Self::PERIOD_US as f64) * share).round().max(1000.0) as u64,
+            created: Default::default(),
+        };
+        q.new_cgroup()?;
+        Ok(q)
     }
 
-    /// Puts the process `cmd` starts into the cgroup before it runs a single
-    /// instruction of the function (so Init is under the quota too).
-    pub fn attach_on_exec(&self, cmd: &mut Command) {
+    /// A new cgroup with the quota: the path of its `cgroup.procs`.
+    fn new_cgroup(&self) -> Result<std::ffi::CString, Error> {
+        let mut created = self.created.lock().unwrap();
+        let dir = Path::new(Self::ROOT).join(format!(
+            "lambda-bench-{}-{}-{}",
+            std::process::id(),
+            self.memory_mb,
+            created.len()
+        ));
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        created.push(dir.clone());
+        std::fs::write(dir.join("cpu.cfs_period_us"), Self::PERIOD_US.to_string())?;
+        std::fs::write(dir.join("cpu.cfs_quota_us"), self.quota_us.to_string())
+            .map_err(|e| format!("cannot set the quota in {}: {e}", dir.display()))?;
+        Ok(std::ffi::CString::new(
+            dir.join("cgroup.procs").to_string_lossy().as_bytes(),
+        )?)
+    }
+
+    /// Puts the process `cmd` starts into a new cgroup of its own before it
+    /// runs a single instruction of the function (so Init is under the quota).
+    pub fn attach_on_exec(&self, cmd: &mut Command) -> Result<(), Error> {
         use std::os::unix::process::CommandExt;
-        let path = self.procs.clone();
+        let path = self.new_cgroup()?;
         // SAFETY: between fork and exec only async-signal-safe calls (open,
         // write, close) on memory prepared before the fork. Writing "0" to
         // cgroup.procs moves the writing process (cgroup v1).
@@ -249,6 +266,7 @@ impl CpuQuota {
                 Ok(())
             });
         }
+        Ok(())
     }
 }
 
@@ -256,6 +274,8 @@ impl Drop for CpuQuota {
     fn drop(&mut self) {
         // Empty by now (every function process was waited for); a cgroup
         // directory is removed with rmdir.
-        let _ = std::fs::remove_dir(&self.dir);
+        for dir in self.created.lock().unwrap().iter() {
+            let _ = std::fs::remove_dir(dir);
+        }
     }
 }
