@@ -15,15 +15,6 @@ use support::*;
 const PERSONAL: [&str; 4] = ["accountId", "username", "name", "avatar"];
 const WAIT: Duration = Duration::from_secs(10);
 
-fn listed(list: &serde_json::Value) -> Vec<String> {
-    list["connections"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["id"].as_str().unwrap().to_string())
-        .collect()
-}
-
 #[tokio::test]
 async fn an_erasure_disconnects_at_ofauth_first_and_keeps_only_an_audit_trail() {
     let h = Harness::new().await;

@@ -213,14 +213,7 @@ async fn fixation_through_the_redirect_flow_is_refused_and_disconnected() {
 #[tokio::test]
 async fn completion_before_attestation_waits_then_binds_when_the_webhook_lands() {
     let h = with_webhooks(SignatureScheme::Svix).await;
-    h.sim.set_webhook_mode(WebhookMode {
-        hold: true,
-        ..WebhookMode::default()
-    });
-    h.sim.set_faults(Faults {
-        list_hidden: true,
-        ..Faults::default()
-    });
+    h.withhold_attestation();
     let (url, attempt) = h.start_attempt("user-1", "").await;
     let query = h.hosted(&url, "approve").await;
     let conn = param(&query, "connection_id");

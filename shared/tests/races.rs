@@ -7,7 +7,7 @@ mod support;
 use std::sync::Arc;
 
 use futures_like::join_all;
-use ofauth_sim::{Faults, SignatureScheme, WebhookMode};
+use ofauth_sim::SignatureScheme;
 use support::*;
 
 const N: usize = 16;
@@ -136,14 +136,7 @@ async fn completion_racing_an_attestation_never_misses_it() {
             })
             .await,
         );
-        h.sim.set_webhook_mode(WebhookMode {
-            hold: true,
-            ..WebhookMode::default()
-        });
-        h.sim.set_faults(Faults {
-            list_hidden: true,
-            ..Faults::default()
-        });
+        h.withhold_attestation();
         let url = h.start("user-1", "").await;
         let query = h.hosted(&url, "approve").await;
         let loc = h.return_to_app(&query).await;

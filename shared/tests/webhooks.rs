@@ -534,21 +534,11 @@ async fn the_connections_list_pages_with_a_cursor() {
     };
     let (status, first) = page(None).await;
     assert_eq!(status, 200);
-    let first_ids: Vec<String> = first["connections"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["id"].as_str().unwrap().to_string())
-        .collect();
+    let first_ids = listed(&first);
     assert_eq!(first_ids.len(), 4);
     let cursor = first["nextCursor"].as_str().unwrap().to_string();
     let (_, second) = page(Some(cursor.clone())).await;
-    let second_ids: Vec<String> = second["connections"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["id"].as_str().unwrap().to_string())
-        .collect();
+    let second_ids = listed(&second);
     assert_eq!(second["connections"].as_array().unwrap().len(), 2);
     // Newest first, each active connection once, the disconnected one never.
     let mut all = first_ids.clone();

@@ -216,6 +216,19 @@ impl Harness {
         }
     }
 
+    /// Nothing attests a connection yet: the simulator holds its webhooks and
+    /// its connections list lags (hides them).
+    pub fn withhold_attestation(&self) {
+        self.sim.set_webhook_mode(ofauth_sim::WebhookMode {
+            hold: true,
+            ..ofauth_sim::WebhookMode::default()
+        });
+        self.sim.set_faults(ofauth_sim::Faults {
+            list_hidden: true,
+            ..ofauth_sim::Faults::default()
+        });
+    }
+
     /// A reconciler with these settings and list page size.
     pub fn reconciler(&self, settings: ReconcileSettings, page_size: u32) -> ReconcileService {
         ReconcileService::new(self.store.clone(), self.ofauth.clone(), settings, page_size)
@@ -641,4 +654,14 @@ pub fn deletes_of(h: &Harness, conn: &str) -> usize {
         .iter()
         .filter(|r| r.method == "DELETE" && r.path.ends_with(conn))
         .count()
+}
+
+/// The connection ids of a `GET /link/connections` answer, in order.
+pub fn listed(list: &serde_json::Value) -> Vec<String> {
+    list["connections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_string())
+        .collect()
 }
