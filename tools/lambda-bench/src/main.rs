@@ -55,6 +55,16 @@ const FUNCTIONS: [&str; 5] = [
 ];
 /// The baseline: an empty handler on the same runtime (`src/bin/bench-empty.rs`).
 const BASELINE: &str = "bench-empty";
+/// The I/O floors: the empty handler plus 1, 2 or 4 bare HTTP exchanges with the
+/// simulator (`src/bin/bench-floor.rs`), as many as the functions make: the
+/// connections function 1, init-session, complete and the webhook 2, the
+/// callback 4.
+const FLOORS: [&str; 3] = ["floor-1", "floor-2", "floor-4"];
+
+/// How many exchanges a floor makes.
+fn floor_exchanges(function: &str) -> Option<&str> {
+    function.strip_prefix("floor-")
+}
 const API_KEY_SECRET_ID: &str = "ofauth/api-key";
 const WEBHOOK_SECRET_ID: &str = "ofauth/webhook-secret";
 const FUNCTION_TIMEOUT: Duration = Duration::from_secs(10);
@@ -63,6 +73,7 @@ const FUNCTION_TIMEOUT: Duration = Duration::from_secs(10);
 fn binary_of(function: &str) -> &str {
     match function {
         "complete" => "callback",
+        f if floor_exchanges(f).is_some() => "bench-floor",
         other => other,
     }
 }
@@ -252,7 +263,9 @@ async fn events_for(function: &str, n: usize, d: &Downstream) -> Result<Vec<Prep
                 .map(|_| signed_in("GET", "/link/connections"))
                 .collect(),
         ),
-        BASELINE => each((0..n).map(|_| event("GET", "/").to_json_string()).collect()),
+        f if f == BASELINE || floor_exchanges(f).is_some() => {
+            each((0..n).map(|_| event("GET", "/").to_json_string()).collect())
+        }
         other => return Err(format!("unknown function {other}").into()),
     })
 }
@@ -404,9 +417,21 @@ async fn bench_function(
     let payloads = events_for(function, o.runs + 1, d).await?;
     let mut samples: Vec<Sample> = Vec::with_capacity(o.runs);
     let mut cpu_before = None;
+    let mut perf = None;
+    let mut schedule = None;
     for (i, p) in payloads.into_iter().enumerate() {
         if i == 1 {
+            if let Some(file) = &o.perf {
+                perf = Some(process::perf_record(child.id(), file, function)?);
+            }
             cpu_before = cpu_time(child.id());
+            schedule = Some(tokio::time::Instant::now());
+        }
+        // A steady rate: invocation i (from the second) is sent at its slot, or
+        // at once when the previous one ran past it.
+        if let (Some(rate), Some(start)) = (o.rate, schedule) {
+            let slot = Duration::from_secs_f64((i - 1) as f64 / rate);
+            tokio::time::sleep_until(start + slot).await;
         }
         d.prepare(&p);
         d.take();
@@ -423,6 +448,12 @@ async fn bench_function(
     if let (Some(before), Some(after)) = (cpu_before, cpu_time(child.id())) {
         report.cpu_ms_per_invocation =
             ms(after.saturating_sub(before)) / samples.len().max(1) as f64;
+    }
+    if let (Some(start), Some(_)) = (schedule, o.rate) {
+        report.achieved_rate = Some(samples.len() as f64 / start.elapsed().as_secs_f64());
+    }
+    if let Some(perf) = perf {
+        process::perf_stop(perf)?;
     }
     let _ = child.kill();
     let _ = child.wait();

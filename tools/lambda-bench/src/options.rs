@@ -2,7 +2,7 @@
 
 use clap::Parser;
 
-use crate::{BASELINE, FUNCTIONS};
+use crate::{BASELINE, FLOORS, FUNCTIONS};
 
 /// Runs each function's binary as Lambda does and reports Init, latency, own
 /// time, CPU, memory and sizes (see BENCHMARKS.md).
@@ -19,7 +19,7 @@ pub struct Options {
     #[arg(long, default_value_t = 10)]
     pub starts: usize,
     /// The functions to run, comma-separated.
-    #[arg(long, value_delimiter = ',', default_values_t = FUNCTIONS.iter().chain([&BASELINE]).map(|f| f.to_string()))]
+    #[arg(long, value_delimiter = ',', default_values_t = FUNCTIONS.iter().chain([&BASELINE]).chain(FLOORS.iter()).map(|f| f.to_string()))]
     pub functions: Vec<String>,
     /// Plain-HTTP downstreams instead of TLS.
     #[arg(long)]
@@ -38,6 +38,15 @@ pub struct Options {
     /// the machine's cores.
     #[arg(long, value_parser = clap::value_parser!(u32).range(128..=10240))]
     pub memory: Option<u32>,
+    /// Send the warm invocations at this steady rate (per second) instead of
+    /// back to back: a quota is a budget per 100 ms period, and an instance
+    /// serving a steady trickle meets it with the budget refilled.
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// Record the warm invocations with `perf record -g` (DWARF call graphs)
+    /// into this file; use `--profile profiling` for symbols.
+    #[arg(long)]
+    pub perf: Option<std::path::PathBuf>,
 }
 
 impl Options {

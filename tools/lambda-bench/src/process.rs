@@ -84,10 +84,48 @@ pub fn spawn(
         cmd.env("OFAUTH_API_KEY", API_KEY)
             .env("OFAUTH_WEBHOOK_SECRET", WEBHOOK_SECRET);
     }
+    if let Some(n) = crate::floor_exchanges(function) {
+        cmd.env("FLOOR_EXCHANGES", n)
+            .env("FLOOR_URL", format!("{}/v2/access/self", d.sim_url));
+    }
     if let Some(q) = &d.quota {
         q.attach_on_exec(&mut cmd)?;
     }
     Ok(cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn()?)
+}
+
+/// `perf record` attached to the function's process (all its threads), DWARF
+/// call graphs, into `<file>.<function>`.
+pub fn perf_record(pid: u32, file: &Path, function: &str) -> Result<Child, Error> {
+    let out = file.with_extension(format!("{function}.data"));
+    let child = Command::new("perf")
+        .args([
+            "record",
+            "-q",
+            "-F",
+            "2999",
+            "--call-graph",
+            "dwarf,16384",
+            "-p",
+        ])
+        .arg(pid.to_string())
+        .arg("-o")
+        .arg(&out)
+        .stdout(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("perf: {e}"))?;
+    // perf needs a moment to attach before the first sample matters.
+    std::thread::sleep(Duration::from_millis(500));
+    eprintln!("perf: recording {function} into {}", out.display());
+    Ok(child)
+}
+
+/// Stops a `perf record` (SIGINT, as Ctrl-C) and waits for it to write its file.
+pub fn perf_stop(mut perf: Child) -> Result<(), Error> {
+    // SAFETY: kill(2) on a child this process started and has not waited for.
+    unsafe { libc::kill(perf.id() as i32, libc::SIGINT) };
+    perf.wait()?;
+    Ok(())
 }
 
 /// The function answered with a 2xx or 3xx HTTP response (a callback success is a
