@@ -113,6 +113,38 @@ pub struct ConnectionPage {
     pub has_more: bool,
 }
 
+/// A page of `GET /v2/account/connections` as the search reads it: each entry
+/// kept as its raw JSON (checked to be JSON, nothing allocated per field).
+#[derive(Deserialize)]
+struct SearchPage<'a> {
+    #[serde(borrow)]
+    list: Vec<&'a serde_json::value::RawValue>,
+    #[serde(default, rename = "hasMore")]
+    has_more: bool,
+}
+
+impl SearchPage<'_> {
+    /// The entry for `id`. Only an entry whose text holds the id, or an escape
+    /// (which could spell it differently), can be it; those are parsed whole and
+    /// their `id` compared.
+    fn find(&self, id: &ConnectionId) -> Result<Option<ListedConnection>, OfAuthError> {
+        for raw in &self.list {
+            let text = raw.get();
+            if text.contains(id.as_str()) || text.contains('\\') {
+                let entry: ListedConnection = serde_json::from_str(text).map_err(bad_response)?;
+                if entry.id == id.as_str() {
+                    return Ok(Some(entry));
+                }
+            }
+        }
+        Ok(None)
+    }
+}
+
+fn bad_response(e: serde_json::Error) -> OfAuthError {
+    OfAuthError::BadResponse(e.to_string())
+}
+
 /// What a bounded search of OFAuth's connections list found for one id.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Lookup {
@@ -360,19 +392,26 @@ impl OfAuthClient {
         limit: u32,
         offset: u32,
     ) -> Result<ConnectionPage, OfAuthError> {
+        read_json(self.list_page(limit, offset).await?).await
+    }
+
+    async fn list_page(&self, limit: u32, offset: u32) -> Result<reqwest::Response, OfAuthError> {
         let url = self.endpoint("/v2/account/connections")?;
-        let resp = self
-            .send("list_connections", || {
-                self.http
-                    .get(url.clone())
-                    .query(&[("limit", limit), ("offset", offset)])
-            })
-            .await?;
-        read_json(resp).await
+        self.send("list_connections", || {
+            self.http
+                .get(url.clone())
+                .query(&[("limit", limit), ("offset", offset)])
+        })
+        .await
     }
 
     /// Searches the connections list for `id`, newest first, at most `max_pages`
     /// pages of `page_size`: never an unbounded scan inside a request.
+    ///
+    /// Each page is read as [`SearchPage`]: the entries stay raw JSON and only
+    /// one that can be the connection sought is parsed whole. Parsing all 50 into
+    /// [`ListedConnection`]s was a tenth of the callback's CPU (issue 14's
+    /// profile).
     pub async fn find_connection(
         &self,
         id: &ConnectionId,
@@ -381,9 +420,11 @@ impl OfAuthClient {
     ) -> Result<Lookup, OfAuthError> {
         let mut pages = 0;
         while pages < max_pages {
-            let page = self.list_connections(page_size, pages * page_size).await?;
+            let resp = self.list_page(page_size, pages * page_size).await?;
+            let bytes = resp.bytes().await.map_err(classify_transport)?;
             pages += 1;
-            if let Some(found) = page.list.into_iter().find(|c| c.id == id.as_str()) {
+            let page: SearchPage = serde_json::from_slice(&bytes).map_err(bad_response)?;
+            if let Some(found) = page.find(id)? {
                 return Ok(Lookup::Found(Box::new(found)));
             }
             if !page.has_more {
@@ -520,7 +561,7 @@ async fn read_json<T: serde::de::DeserializeOwned>(
     resp: reqwest::Response,
 ) -> Result<T, OfAuthError> {
     let bytes = resp.bytes().await.map_err(classify_transport)?;
-    serde_json::from_slice(&bytes).map_err(|e| OfAuthError::BadResponse(e.to_string()))
+    serde_json::from_slice(&bytes).map_err(bad_response)
 }
 
 fn classify_transport(e: reqwest::Error) -> OfAuthError {
@@ -635,6 +676,41 @@ mod tests {
         assert_eq!(page.list[1].client_reference_id, None);
         assert!(page.list[1].imported);
         assert_eq!(page.list[2].client_reference_id, None);
+    }
+
+    #[test]
+    fn the_search_parses_only_the_entry_it_seeks() {
+        let page: SearchPage = serde_json::from_str(
+            r#"{"list":[
+                {"id":"conn_ab","clientReferenceId":"la_conn_abc_ref"},
+                {"id":"conn_\u0061bc","clientReferenceId":"la_2","imported":true},
+                {"id":"conn_xyz","userData":{"id":1}},
+                {"id":"conn_bad","userData":"not an object"}
+            ],"hasMore":false}"#,
+        )
+        .unwrap();
+        let find = |id: &str| page.find(&ConnectionId::parse(id).unwrap());
+        // A prefix of another id, or an id inside another field, is not a match.
+        assert_eq!(find("conn_a").unwrap(), None);
+        assert_eq!(find("conn_ab").unwrap().unwrap().id, "conn_ab");
+        // An id spelt with an escape is found (and parsed whole).
+        let abc = find("conn_abc").unwrap().unwrap();
+        assert_eq!(abc.client_reference_id.as_deref(), Some("la_2"));
+        assert!(abc.imported);
+        assert_eq!(
+            find("conn_xyz")
+                .unwrap()
+                .unwrap()
+                .user_data
+                .unwrap()
+                .id
+                .as_deref(),
+            Some("1")
+        );
+        assert_eq!(find("conn_none").unwrap(), None);
+        // The entry sought must have the documented shape; the others need not.
+        assert!(matches!(find("conn_bad"), Err(OfAuthError::BadResponse(_))));
+        assert!(serde_json::from_str::<SearchPage>(r#"{"list":[{"id":"x"},]}"#).is_err());
     }
 
     #[test]
