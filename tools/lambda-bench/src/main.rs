@@ -58,12 +58,14 @@ const BASELINE: &str = "bench-empty";
 /// The I/O floors: the empty handler plus 1, 2 or 4 bare HTTP exchanges with the
 /// simulator (`src/bin/bench-floor.rs`), as many as the functions make: the
 /// connections function 1, init-session, complete and the webhook 2, the
-/// callback 4.
-const FLOORS: [&str; 3] = ["floor-1", "floor-2", "floor-4"];
+/// callback 4; and `sdk-2`, two DynamoDB reads through the functions' own client.
+const FLOORS: [&str; 4] = ["floor-1", "floor-2", "floor-4", "sdk-2"];
 
 /// How many exchanges a floor makes.
 fn floor_exchanges(function: &str) -> Option<&str> {
-    function.strip_prefix("floor-")
+    function
+        .strip_prefix("floor-")
+        .or_else(|| function.strip_prefix("sdk-"))
 }
 const API_KEY_SECRET_ID: &str = "ofauth/api-key";
 const WEBHOOK_SECRET_ID: &str = "ofauth/webhook-secret";

@@ -86,7 +86,8 @@ pub fn spawn(
     }
     if let Some(n) = crate::floor_exchanges(function) {
         cmd.env("FLOOR_EXCHANGES", n)
-            .env("FLOOR_URL", format!("{}/v2/access/self", d.sim_url));
+            .env("FLOOR_URL", format!("{}/v2/access/self", d.sim_url))
+            .env("FLOOR_DYNAMODB", function.starts_with("sdk-").to_string());
     }
     if let Some(q) = &d.quota {
         q.attach_on_exec(&mut cmd)?;
@@ -105,7 +106,7 @@ pub fn perf_record(pid: u32, file: &Path, function: &str) -> Result<Child, Error
             "-F",
             "2999",
             "--call-graph",
-            "dwarf,16384",
+            "dwarf,65528",
             "-p",
         ])
         .arg(pid.to_string())
