@@ -240,7 +240,17 @@ pub async fn handle(req: Request, svc: &CallbackService) -> Response<Body> {
 async fn complete(cb: &Callback, svc: &CallbackService) -> Result<Response<Body>, Refusal> {
     let now = SystemTime::now();
     let store = &svc.provenance.store;
-    let attempt = store.get_attempt(&cb.attempt).await?.ok_or_else(|| {
+    // A success names its connection: its record is read with the attempt, in
+    // one request (provenance needs it before any OFAuth call).
+    let (attempt, record) = match &cb.outcome {
+        CallbackOutcome::Success { connection } => {
+            store
+                .get_attempt_and_connection(&cb.attempt, connection)
+                .await?
+        }
+        _ => (store.get_attempt(&cb.attempt).await?, None),
+    };
+    let attempt = attempt.ok_or_else(|| {
         Refusal::new(
             codes::INVALID_STATE,
             Severity::Warn,
@@ -281,7 +291,10 @@ async fn complete(cb: &Callback, svc: &CallbackService) -> Result<Response<Body>
                     if let Some(r) = Provenance::expired(&attempt, now) {
                         return Err(r);
                     }
-                    let verified = svc.provenance.verify(&attempt, connection, now).await?;
+                    let verified = svc
+                        .provenance
+                        .verify_read(&attempt, connection, record, now)
+                        .await?;
                     give_code(&attempt, connection, &verified, svc, now).await
                 }
                 _ => Err(used()),

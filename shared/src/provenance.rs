@@ -16,7 +16,7 @@ use std::time::SystemTime;
 use crate::ids::ConnectionId;
 use crate::ofauth::{AccountProfile, ConnectionCheck, Lookup, OfAuthClient};
 use crate::refusal::{codes, Refusal, Severity};
-use crate::store::{AttemptEnd, AttemptStatus, LinkAttempt, Store, StoreError};
+use crate::store::{AttemptEnd, AttemptStatus, ConnectionRecord, LinkAttempt, Store, StoreError};
 use crate::time::epoch;
 
 /// What a returned connection was verified to be.
@@ -109,6 +109,19 @@ impl Provenance {
         connection: &ConnectionId,
         now: SystemTime,
     ) -> Result<Verified, Refusal> {
+        let record = self.store.get_connection(connection).await?;
+        self.verify_read(attempt, connection, record, now).await
+    }
+
+    /// [`Self::verify`] on the connection's record as just read (the callback
+    /// reads it with the attempt, in one request).
+    pub async fn verify_read(
+        &self,
+        attempt: &LinkAttempt,
+        connection: &ConnectionId,
+        record: Option<ConnectionRecord>,
+        now: SystemTime,
+    ) -> Result<Verified, Refusal> {
         let failed = |code: &'static str| AttemptEnd::Failed {
             error_code: code.into(),
         };
@@ -126,7 +139,6 @@ impl Provenance {
                 .refuse(attempt, failed(codes::CONNECTION_MISMATCH), refusal, now)
                 .await);
         }
-        let record = self.store.get_connection(connection).await?;
         if record
             .as_ref()
             .is_some_and(|r| r.is_owned_by_another(&attempt.user_id))

@@ -477,3 +477,43 @@ async fn completion_codes_are_single_use_short_lived_and_checked() {
     let resp = link_shared::complete::handle(req, &h.complete).await;
     assert_eq!(resp.status(), 401);
 }
+
+/// The callback reads the attempt and the connection's record in one
+/// `BatchGetItem`: what it gets is what the two single reads give, whichever of
+/// the two exists.
+#[tokio::test]
+async fn the_attempt_and_the_record_read_together_are_the_single_reads() {
+    use link_shared::ids::{AttemptId, ConnectionId};
+    let h = Harness::new().await;
+    let conn_id = h.connect("alice", "{}").await;
+    let attempt_id = s(&h.record(&conn_id).await, "attestedAttemptId");
+    let (attempt, conn) = (
+        AttemptId::parse(&attempt_id).unwrap(),
+        ConnectionId::parse(&conn_id).unwrap(),
+    );
+    let other_attempt = AttemptId::generate().unwrap();
+    let other_conn = ConnectionId::parse("conn_nothere").unwrap();
+    for (a, c) in [
+        (&attempt, &conn),
+        (&attempt, &other_conn),
+        (&other_attempt, &conn),
+        (&other_attempt, &other_conn),
+    ] {
+        let (got_attempt, got_record) = h.store.get_attempt_and_connection(a, c).await.unwrap();
+        let single_attempt = h.store.get_attempt(a).await.unwrap();
+        let single_record = h.store.get_connection(c).await.unwrap();
+        assert_eq!(got_attempt.is_some(), single_attempt.is_some());
+        assert_eq!(format!("{got_attempt:?}"), format!("{single_attempt:?}"));
+        assert_eq!(format!("{got_record:?}"), format!("{single_record:?}"));
+    }
+    // The pair that exists is read whole: this attempt, bound to this user.
+    let (a, r) = h
+        .store
+        .get_attempt_and_connection(&attempt, &conn)
+        .await
+        .unwrap();
+    assert_eq!(a.unwrap().user_id, "alice");
+    let r = r.unwrap();
+    assert_eq!(r.user_id.as_deref(), Some("alice"));
+    assert_eq!(r.attested_attempt.as_deref(), Some(attempt_id.as_str()));
+}

@@ -104,6 +104,26 @@ impl Store {
             .transpose()
     }
 
+    /// Reads an attempt and a connection's record in one request (both strongly
+    /// consistent): what the callback needs before it may call OFAuth.
+    pub async fn get_attempt_and_connection(
+        &self,
+        attempt: &crate::ids::AttemptId,
+        connection: &ConnectionId,
+    ) -> Result<(Option<LinkAttempt>, Option<ConnectionRecord>), StoreError> {
+        let (attempt_key, record_key) = (keys::attempt(attempt), keys::connection(connection));
+        let mut items = self
+            .batch_get(vec![attempt_key.clone(), record_key.clone()], true)
+            .await?;
+        let (attempt, record) = (items.remove(&attempt_key), items.remove(&record_key));
+        Ok((
+            attempt.map(|i| LinkAttempt::from_item(&i)).transpose()?,
+            record
+                .map(|i| ConnectionRecord::from_item(&i))
+                .transpose()?,
+        ))
+    }
+
     /// Binds the connection to the attempt's user and completes the attempt, in
     /// one transaction: both happen or neither. The attempt must be in one of
     /// `from`, unexpired, this user's, and not have come back with another

@@ -306,8 +306,9 @@ impl Store {
     }
 
     /// BatchGetItem of any number of keys (in batches of 100, unprocessed keys
-    /// retried a few times).
-    async fn batch_get(
+    /// retried a few times): one request, and one pass of the SDK's pipeline,
+    /// for up to 100 items.
+    pub(super) async fn batch_get(
         &self,
         pks: Vec<String>,
         consistent: bool,

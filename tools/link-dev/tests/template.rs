@@ -416,8 +416,10 @@ fn roles_are_least_privilege() {
         ),
         (
             "CallbackRole",
+            // BatchGetItem: the callback reads the attempt and the record together.
             BTreeSet::from([
                 "dynamodb:GetItem",
+                "dynamodb:BatchGetItem",
                 "dynamodb:UpdateItem",
                 "dynamodb:ConditionCheckItem",
             ]),
