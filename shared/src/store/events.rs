@@ -166,10 +166,14 @@ impl Store {
         now: SystemTime,
     ) -> Result<Applied, StoreError> {
         for _ in 0..ATTEMPTS {
-            let record = self.get_connection(ev.connection).await?;
-            let attempt = match ev.attempt {
-                Some(id) => self.get_attempt(id).await?,
-                None => None,
+            // An event that names its attempt: both read in one request.
+            let (record, attempt) = match ev.attempt {
+                Some(id) => {
+                    let (attempt, record) =
+                        self.get_attempt_and_connection(id, ev.connection).await?;
+                    (record, attempt)
+                }
+                None => (self.get_connection(ev.connection).await?, None),
             };
             let Some(plan) = plan(ev, record.as_ref(), attempt.as_ref(), epoch(now)) else {
                 return Ok(if record.is_none() {

@@ -426,8 +426,10 @@ fn roles_are_least_privilege() {
         ),
         (
             "WebhookRole",
+            // BatchGetItem: an event naming its attempt reads it with the record.
             BTreeSet::from([
                 "dynamodb:GetItem",
+                "dynamodb:BatchGetItem",
                 "dynamodb:PutItem",
                 "dynamodb:UpdateItem",
                 "dynamodb:ConditionCheckItem",
