@@ -55,5 +55,7 @@ bash scripts/check-local-stack.sh
 step "benchmark, short pass (debug binaries; keeps the tool working, asserts no timings)"
 cargo build --quiet -p lambda-bench -p init-session -p callback -p webhook -p connections -p reconcile
 target/debug/lambda-bench --profile debug --runs 20 --starts 2
+step "benchmark, short pass under the 128 MB CPU quota (reports the budgets, asserts none; skips where cgroups are not writable)"
+target/debug/lambda-bench --profile debug --runs 10 --starts 1 --memory 128 --rate 20
 step "all checks passed"
 echo "$summary"

@@ -390,8 +390,12 @@ async fn bench_function(
         .join(&o.profile)
         .join(binary_of(function));
     if !binary.exists() {
+        let package = match binary_of(function) {
+            b @ ("bench-empty" | "bench-floor") => format!("lambda-bench --bin {b}"),
+            b => b.to_string(),
+        };
         return Err(format!(
-            "{} is missing: cargo build --profile {} -p {function}",
+            "{} is missing: cargo build --profile {} -p {package}",
             binary.display(),
             o.profile
         )

@@ -810,3 +810,35 @@ fn alarms_and_the_dashboard_read_what_the_code_emits() {
         "OFAuthLink/${AWS::StackName}"
     );
 }
+
+/// The functions' memory size is the one BENCHMARKS.md chose from the measured
+/// curve ("Choosing MemorySize": `FunctionMemorySize = N MB`), for every function
+/// (none overrides the global), and the sizes measured there can be chosen.
+#[test]
+fn memory_size_is_the_one_the_benchmarks_chose() {
+    let benchmarks = std::fs::read_to_string(root().join("BENCHMARKS.md")).unwrap();
+    let chosen: u64 = benchmarks
+        .split("FunctionMemorySize = ")
+        .nth(1)
+        .and_then(|rest| rest.split(" MB").next())
+        .and_then(|n| n.trim().parse().ok())
+        .expect("BENCHMARKS.md says `FunctionMemorySize = N MB`");
+    let t = template();
+    let param = &t["Parameters"]["FunctionMemorySize"];
+    assert_eq!(param["Default"].as_u64(), Some(chosen));
+    let allowed: BTreeSet<u64> = param["AllowedValues"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_u64)
+        .collect();
+    assert!([128, 256, 512].iter().all(|mb| allowed.contains(mb)));
+    let global = &t["Globals"]["Function"]["MemorySize"];
+    assert_eq!(s(global), "FunctionMemorySize", "{global:?}");
+    for (name, f) in functions(&t) {
+        assert!(
+            f["Properties"].get("MemorySize").is_none(),
+            "{name} overrides the chosen memory size"
+        );
+    }
+}
