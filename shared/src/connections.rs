@@ -195,12 +195,21 @@ async fn list(
         .await?;
     crate::telemetry::outcome("listed");
     tracing::info!(outcome = "listed", user = %mask(user_id), count = records.len(), more = next.is_some());
-    let views: Vec<ConnectionView> = records.iter().map(ConnectionView::from).collect();
-    let mut body = serde_json::json!({ "connections": views });
-    if let Some(k) = next {
-        body["nextCursor"] = serde_json::Value::String(encode_cursor(&k));
-    }
+    let body = ConnectionsPage {
+        connections: records.iter().map(ConnectionView::from).collect(),
+        next_cursor: next.map(|k| encode_cursor(&k)),
+    };
     Ok(http::json(StatusCode::OK, &body))
+}
+
+/// `GET /link/connections`' answer, serialized as it is (no `serde_json::Value`
+/// in between: for a page of 50 that was a map of owned strings per connection).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ConnectionsPage<'a> {
+    connections: Vec<ConnectionView<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_cursor: Option<String>,
 }
 
 async fn disconnect(
