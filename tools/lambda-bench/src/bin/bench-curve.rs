@@ -40,7 +40,9 @@ struct Point {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let files: Vec<String> = std::env::args().skip(1).collect();
     if files.is_empty() {
-        return Err("usage: bench-curve FILE... (results.json of lambda-bench --memory runs)".into());
+        return Err(
+            "usage: bench-curve FILE... (results.json of lambda-bench --memory runs)".into(),
+        );
     }
     // function -> memory -> the sequential and the steady-rate run.
     let mut curve: BTreeMap<String, BTreeMap<u64, Point>> = BTreeMap::new();
