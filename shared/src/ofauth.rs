@@ -125,16 +125,25 @@ struct SearchPage<'a> {
 
 impl SearchPage<'_> {
     /// The entry for `id`. Only an entry whose text holds the id, or an escape
-    /// (which could spell it differently), can be it; those are parsed whole and
-    /// their `id` compared.
+    /// (which could spell it differently), can be it; of those only the `id` is
+    /// read, and the one that matches is parsed whole (so another entry's odd
+    /// shape does not fail the search).
     fn find(&self, id: &ConnectionId) -> Result<Option<ListedConnection>, OfAuthError> {
+        #[derive(Deserialize)]
+        struct IdOnly<'a> {
+            #[serde(borrow)]
+            id: std::borrow::Cow<'a, str>,
+        }
         for raw in &self.list {
             let text = raw.get();
-            if text.contains(id.as_str()) || text.contains('\\') {
-                let entry: ListedConnection = serde_json::from_str(text).map_err(bad_response)?;
-                if entry.id == id.as_str() {
-                    return Ok(Some(entry));
-                }
+            if !text.contains(id.as_str()) && !text.contains('\\') {
+                continue;
+            }
+            let Ok(entry) = serde_json::from_str::<IdOnly>(text) else {
+                continue;
+            };
+            if entry.id == id.as_str() {
+                return serde_json::from_str(text).map(Some).map_err(bad_response);
             }
         }
         Ok(None)
@@ -685,7 +694,9 @@ mod tests {
                 {"id":"conn_ab","clientReferenceId":"la_conn_abc_ref"},
                 {"id":"conn_\u0061bc","clientReferenceId":"la_2","imported":true},
                 {"id":"conn_xyz","userData":{"id":1}},
-                {"id":"conn_bad","userData":"not an object"}
+                {"id":"conn_bad","userData":"not an object"},
+                {"id":"conn_odd","userData":"not an object","name":"\"q\""},
+                {"noId":"conn_noid"}
             ],"hasMore":false}"#,
         )
         .unwrap();
@@ -708,8 +719,12 @@ mod tests {
             Some("1")
         );
         assert_eq!(find("conn_none").unwrap(), None);
-        // The entry sought must have the documented shape; the others need not.
+        // The entry sought must have the documented shape; the others need not
+        // (conn_odd's escape makes it a candidate for every id, and its shape is
+        // wrong; an entry without an id is not a match).
         assert!(matches!(find("conn_bad"), Err(OfAuthError::BadResponse(_))));
+        assert!(matches!(find("conn_odd"), Err(OfAuthError::BadResponse(_))));
+        assert_eq!(find("conn_noid").unwrap(), None);
         assert!(serde_json::from_str::<SearchPage>(r#"{"list":[{"id":"x"},]}"#).is_err());
     }
 
