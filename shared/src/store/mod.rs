@@ -29,7 +29,10 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::KeysAndAttributes;
 use aws_sdk_dynamodb::Client;
+use item::{get_s, s, Item};
+use std::collections::{HashMap, HashSet};
 
 pub use attempts::{AttemptEnd, AttemptStatus, LinkAttempt, Returned};
 pub use connections::{ConnectionRecord, PageKey, UserConnection};
@@ -130,6 +133,9 @@ pub enum StoreError {
     InvalidPageKey,
 }
 
+/// BatchGetItem's limit.
+const BATCH_GET_MAX: usize = 100;
+
 /// The store, around one DynamoDB client per process.
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -178,6 +184,65 @@ impl Store {
             .await
             .map_err(unavailable)?;
         Ok(out.item)
+    }
+
+    /// BatchGetItem of any number of keys (in batches of 100, unprocessed keys
+    /// retried a few times): one request, and one pass of the SDK's pipeline,
+    /// for up to 100 items.
+    async fn batch_get(
+        &self,
+        pks: Vec<String>,
+        consistent: bool,
+    ) -> Result<HashMap<String, Item>, StoreError> {
+        let mut found = HashMap::new();
+        let unique: Vec<String> = pks
+            .into_iter()
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        for chunk in unique.chunks(BATCH_GET_MAX) {
+            let mut pending: Vec<Item> = chunk
+                .iter()
+                .map(|pk| HashMap::from([(schema::PARTITION_KEY.to_string(), s(pk))]))
+                .collect();
+            for _ in 0..5 {
+                if pending.is_empty() {
+                    break;
+                }
+                let request = KeysAndAttributes::builder()
+                    .set_keys(Some(std::mem::take(&mut pending)))
+                    .consistent_read(consistent)
+                    .build()
+                    .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, request)
+                    .send()
+                    .await
+                    .map_err(unavailable)?;
+                for item in out
+                    .responses
+                    .and_then(|mut r| r.remove(&self.table))
+                    .unwrap_or_default()
+                {
+                    if let Some(pk) = get_s(&item, schema::PARTITION_KEY) {
+                        found.insert(pk.to_string(), item);
+                    }
+                }
+                pending = out
+                    .unprocessed_keys
+                    .and_then(|mut u| u.remove(&self.table))
+                    .map(|k| k.keys)
+                    .unwrap_or_default();
+            }
+            if !pending.is_empty() {
+                return Err(StoreError::Unavailable(
+                    "DynamoDB left keys unprocessed after 5 tries".into(),
+                ));
+            }
+        }
+        Ok(found)
     }
 
     /// Runs a transaction and says which item failed its condition first.

@@ -12,7 +12,7 @@
 use std::collections::{HashMap, HashSet};
 use std::time::SystemTime;
 
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, ReturnValue};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
 use super::attempts::LinkAttempt;
 use super::connections::ConnectionRecord;
@@ -25,9 +25,6 @@ const CURSOR_KEY: &str = "RECONCILE#cursor";
 
 /// How long a sweep's seen ids are kept (a sweep normally ends within hours).
 const SEEN_RETENTION_SECS: i64 = 2 * 86_400;
-
-/// BatchGetItem's limit.
-const BATCH_GET_MAX: usize = 100;
 
 /// Where a sweep stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -303,65 +300,6 @@ impl Store {
             format!("attribute_not_exists({})", u.name("userId"))
         })
         .await
-    }
-
-    /// BatchGetItem of any number of keys (in batches of 100, unprocessed keys
-    /// retried a few times): one request, and one pass of the SDK's pipeline,
-    /// for up to 100 items.
-    pub(super) async fn batch_get(
-        &self,
-        pks: Vec<String>,
-        consistent: bool,
-    ) -> Result<HashMap<String, Item>, StoreError> {
-        let mut found = HashMap::new();
-        let unique: Vec<String> = pks
-            .into_iter()
-            .collect::<HashSet<_>>()
-            .into_iter()
-            .collect();
-        for chunk in unique.chunks(BATCH_GET_MAX) {
-            let mut pending: Vec<Item> = chunk
-                .iter()
-                .map(|pk| HashMap::from([(schema::PARTITION_KEY.to_string(), s(pk))]))
-                .collect();
-            for _ in 0..5 {
-                if pending.is_empty() {
-                    break;
-                }
-                let request = KeysAndAttributes::builder()
-                    .set_keys(Some(std::mem::take(&mut pending)))
-                    .consistent_read(consistent)
-                    .build()
-                    .map_err(|e| StoreError::Unavailable(e.to_string()))?;
-                let out = self
-                    .client
-                    .batch_get_item()
-                    .request_items(&self.table, request)
-                    .send()
-                    .await
-                    .map_err(unavailable)?;
-                for item in out
-                    .responses
-                    .and_then(|mut r| r.remove(&self.table))
-                    .unwrap_or_default()
-                {
-                    if let Some(pk) = get_s(&item, schema::PARTITION_KEY) {
-                        found.insert(pk.to_string(), item);
-                    }
-                }
-                pending = out
-                    .unprocessed_keys
-                    .and_then(|mut u| u.remove(&self.table))
-                    .map(|k| k.keys)
-                    .unwrap_or_default();
-            }
-            if !pending.is_empty() {
-                return Err(StoreError::Unavailable(
-                    "DynamoDB left keys unprocessed after 5 tries".into(),
-                ));
-            }
-        }
-        Ok(found)
     }
 }
 
