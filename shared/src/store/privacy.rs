@@ -54,9 +54,12 @@ impl Store {
                 break;
             }
         }
+        // Read again strongly consistent, up to 100 in one request; in the
+        // index's order.
+        let mut found = self.batch_get(keys_found.clone(), true).await?;
         let mut items = Vec::new();
         for pk in keys_found {
-            let Some(item) = self.get(pk).await? else {
+            let Some(item) = found.remove(&pk) else {
                 continue;
             };
             match get_s(&item, "entity") {

@@ -437,9 +437,11 @@ fn roles_are_least_privilege() {
         ),
         (
             "ConnectionsRole",
-            // DeleteItem: an erasure deletes the user's attempts.
+            // DeleteItem: an erasure deletes the user's attempts; BatchGetItem:
+            // it reads what the index holds for the user again, 100 at a time.
             BTreeSet::from([
                 "dynamodb:GetItem",
+                "dynamodb:BatchGetItem",
                 "dynamodb:UpdateItem",
                 "dynamodb:Query",
                 "dynamodb:DeleteItem",
