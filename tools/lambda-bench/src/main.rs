@@ -55,11 +55,11 @@ const FUNCTIONS: [&str; 5] = [
 ];
 /// The baseline: an empty handler on the same runtime (`src/bin/bench-empty.rs`).
 const BASELINE: &str = "bench-empty";
-/// The I/O floors: the empty handler plus 1, 2 or 4 bare HTTP exchanges with the
+/// The I/O floors: the empty handler plus 1 to 4 bare HTTP exchanges with the
 /// simulator (`src/bin/bench-floor.rs`), as many as the functions make: the
-/// connections function 1, init-session, complete and the webhook 2, the
+/// connections function 1, init-session and the webhook 2, the completion 3, the
 /// callback 4; and `sdk-2`, two DynamoDB reads through the functions' own client.
-const FLOORS: [&str; 4] = ["floor-1", "floor-2", "floor-4", "sdk-2"];
+const FLOORS: [&str; 5] = ["floor-1", "floor-2", "floor-3", "floor-4", "sdk-2"];
 
 /// How many exchanges a floor makes.
 fn floor_exchanges(function: &str) -> Option<&str> {

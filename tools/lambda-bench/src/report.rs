@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use crate::options::Options;
 use crate::process::machine;
-use crate::{root, Error, BASELINE, FLOORS};
+use crate::{root, Error, BASELINE};
 
 #[derive(Debug, Default, Serialize)]
 pub struct FunctionReport {
@@ -225,9 +225,10 @@ pub fn budgets(o: &Options, reports: &[FunctionReport]) -> Vec<String> {
     )];
     for r in reports {
         let floor = match r.function.as_str() {
-            "connections" => FLOORS[0],
-            "init-session" | "complete" | "webhook" => FLOORS[1],
-            "callback" => FLOORS[2],
+            "connections" => "floor-1",
+            "init-session" | "webhook" => "floor-2",
+            "complete" => "floor-3",
+            "callback" => "floor-4",
             _ => continue,
         };
         let ratio = r.cpu_ms_per_invocation / empty;
