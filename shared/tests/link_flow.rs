@@ -226,15 +226,8 @@ async fn expired_attempt_records_nothing() {
     let url = h.start("user-1", "").await;
     let query = h.hosted(&url, "approve").await;
     let pk = attempt_pk(&query);
-    h.ddb
-        .update_item()
-        .table_name(&h.table)
-        .key("pk", AttributeValue::S(pk.clone()))
-        .update_expression("SET expiresAtEpoch = :past")
-        .expression_attribute_values(":past", AttributeValue::N("1000".into()))
-        .send()
-        .await
-        .unwrap();
+    h.set(&pk, "expiresAtEpoch", AttributeValue::N("1000".into()))
+        .await;
     let resp = h.callback(&query).await;
     assert_error_redirect(&resp, "session_expired");
     assert!(h.items_of("connection").await.is_empty());

@@ -183,15 +183,12 @@ async fn personal_fields_leave_records_past_their_retention() {
     assert_eq!(s(&h.record(&expired).await, "status"), "expired");
     // Two days pass for all but `recent`.
     for conn in [&active, &gone, &expired] {
-        h.ddb
-            .update_item()
-            .table_name(&h.table)
-            .key("pk", AttributeValue::S(format!("CONNECTION#{conn}")))
-            .update_expression("SET updatedAt = :old")
-            .expression_attribute_values(":old", AttributeValue::S("2020-01-01T00:00:00Z".into()))
-            .send()
-            .await
-            .unwrap();
+        h.set(
+            &format!("CONNECTION#{conn}"),
+            "updatedAt",
+            AttributeValue::S("2020-01-01T00:00:00Z".into()),
+        )
+        .await;
     }
 
     let run = h.reconcile().await;

@@ -289,15 +289,12 @@ async fn no_attestation_before_expiry_means_never_bound() {
         .await;
     assert_eq!(status, 202);
     // The attempt expires with no attestation.
-    h.ddb
-        .update_item()
-        .table_name(&h.table)
-        .key("pk", AttributeValue::S(format!("ATTEMPT#{attempt}")))
-        .update_expression("SET expiresAtEpoch = :past")
-        .expression_attribute_values(":past", AttributeValue::N("1000".into()))
-        .send()
-        .await
-        .unwrap();
+    h.set(
+        &format!("ATTEMPT#{attempt}"),
+        "expiresAtEpoch",
+        AttributeValue::N("1000".into()),
+    )
+    .await;
     let (_, list) = h.list_connections("user-1").await;
     assert_eq!(list["connections"][0]["status"], "unverified");
     // A late attestation does not bind it.
@@ -452,15 +449,12 @@ async fn completion_codes_are_single_use_short_lived_and_checked() {
     );
     // Expired.
     let attempt = param(&query, "client_reference_id");
-    h.ddb
-        .update_item()
-        .table_name(&h.table)
-        .key("pk", AttributeValue::S(format!("ATTEMPT#{attempt}")))
-        .update_expression("SET codeExpiresAt = :past")
-        .expression_attribute_values(":past", AttributeValue::N("1000".into()))
-        .send()
-        .await
-        .unwrap();
+    h.set(
+        &format!("ATTEMPT#{attempt}"),
+        "codeExpiresAt",
+        AttributeValue::N("1000".into()),
+    )
+    .await;
     let (status, _) = h.complete_code("user-1", &fresh).await;
     assert_eq!(status, 400);
     assert!(h.items_of("connection").await.is_empty());

@@ -443,6 +443,21 @@ impl Harness {
             .collect()
     }
 
+    /// Sets one attribute of an item behind the code's back (a time passing, a
+    /// deadline moved into the past).
+    pub async fn set(&self, pk: &str, attr: &str, value: AttributeValue) {
+        self.ddb
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(pk.to_string()))
+            .update_expression("SET #a = :v")
+            .expression_attribute_names("#a", attr)
+            .expression_attribute_values(":v", value)
+            .send()
+            .await
+            .unwrap();
+    }
+
     pub async fn item(&self, pk: &str) -> Option<HashMap<String, AttributeValue>> {
         self.ddb
             .get_item()
