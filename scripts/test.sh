@@ -8,6 +8,11 @@ source "$(dirname "$0")/lib.sh"
 cd "$root"
 
 ensure_rust
+# A fresh clone's run takes about 4.3 GB on disk (target/ and the installs); the
+# free space is printed so that a full disk shows as such, not as a linker error.
+free_mb=$(df -Pm . | awk 'NR == 2 { print $4 }')
+step "free disk here: ${free_mb} MB (a fresh clone's run needs about 4,400 MB)"
+[ "$free_mb" -ge 4400 ] || echo "warning: less free disk than a fresh run needs; the build may fail with 'No space left on device'" >&2
 # The installs (Python tools, DynamoDB Local, Chromium, the browser test's npm
 # packages) wait on the network, not the CPU: they run while the compiler does.
 installs=()
