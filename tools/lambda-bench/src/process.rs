@@ -181,15 +181,19 @@ pub fn taskset(cpus: &str, pid: u32) -> Result<(), Error> {
     Ok(())
 }
 
+/// The clock tick `/proc/<pid>/stat` counts CPU time in: 10 ms, the Linux
+/// default `CLK_TCK` of 100.
+pub const CPU_TICK_MS: f64 = 10.0;
+
 /// CPU time (user + system, all threads) a process has used, from
-/// `/proc/<pid>/stat` (clock ticks of 10 ms, the Linux default `CLK_TCK` of 100).
+/// `/proc/<pid>/stat`, in clock ticks of [`CPU_TICK_MS`].
 pub fn cpu_time(pid: u32) -> Option<Duration> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // Fields after the command name, which is in parentheses and may hold spaces.
     let rest = &stat[stat.rfind(')')? + 2..];
     let f: Vec<&str> = rest.split_whitespace().collect();
     let ticks = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
-    Some(Duration::from_millis(ticks * 10))
+    Some(Duration::from_secs_f64(ticks as f64 * CPU_TICK_MS / 1000.0))
 }
 
 /// The arm64 bootstrap from `sam build`, and its deflated zip size.
