@@ -167,13 +167,9 @@ impl Store {
     ) -> Result<Applied, StoreError> {
         for _ in 0..ATTEMPTS {
             // An event that names its attempt: both read in one request.
-            let (record, attempt) = match ev.attempt {
-                Some(id) => {
-                    let (attempt, record) =
-                        self.get_attempt_and_connection(id, ev.connection).await?;
-                    (record, attempt)
-                }
-                None => (self.get_connection(ev.connection).await?, None),
+            let (attempt, record) = match ev.attempt {
+                Some(id) => self.get_attempt_and_connection(id, ev.connection).await?,
+                None => (None, self.get_connection(ev.connection).await?),
             };
             let Some(plan) = plan(ev, record.as_ref(), attempt.as_ref(), epoch(now)) else {
                 return Ok(if record.is_none() {
