@@ -251,13 +251,19 @@ impl CpuQuota {
     const ROOT: &'static str = "/sys/fs/cgroup/cpu";
     const PERIOD_US: u64 = 100_000;
 
+    /// The fraction of one core Lambda gives `memory_mb`: one vCPU at 1,769 MB.
+    pub fn share(memory_mb: u32) -> f64 {
+        f64::from(memory_mb) / 1769.0
+    }
+
     /// The quota for `memory_mb`, once the machine is known to allow it (a
-    /// first cgroup is made and removed).
+    /// first cgroup is made; every cgroup made is removed when the quota is
+    /// dropped).
     pub fn create(memory_mb: u32) -> Result<Self, Error> {
         if !Path::new(Self::ROOT).join("cpu.cfs_quota_us").exists() {
             return Err(format!("no cgroup v1 cpu controller at {}", Self::ROOT).into());
         }
-        let share = f64::from(memory_mb) / 1769.0;
+        let share = Self::share(memory_mb);
         let q = Self {
             memory_mb,
             quota_us: ((Self::PERIOD_US as f64) * share).round().max(1000.0) as u64,

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::options::Options;
-use crate::process::machine;
+use crate::process::{machine, CpuQuota};
 use crate::{root, Error, BASELINE};
 
 #[derive(Debug, Default, Serialize)]
@@ -88,7 +88,7 @@ pub fn write(
         match (o.pin, o.memory) {
             (_, Some(mb)) => format!(
                 ", under Lambda's CPU share for {mb} MB ({:.1}% of a core, cgroup quota)",
-                f64::from(mb) / 1769.0 * 100.0
+                CpuQuota::share(mb) * 100.0
             ),
             (true, None) => ", function pinned to its own core".to_string(),
             (false, None) => String::new(),
