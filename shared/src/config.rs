@@ -246,256 +246,311 @@ impl Config {
         Self::from_lookup(|k| std::env::var(k).ok())
     }
 
-    /// Reads configuration through `lookup`, so tests need not touch the process environment.
+    /// Reads configuration through `lookup`, so tests need not touch the process
+    /// environment. One line per setting: its variable, its default, its check.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let get = |k: &str| {
-            lookup(k)
-                .map(|v| v.trim().to_string())
-                .filter(|v| !v.is_empty())
-        };
-        let required = |k: &'static str| get(k).ok_or_else(|| ConfigError::new(k, "is required"));
-        let millis = |k: &'static str, default: u64| -> Result<Duration, ConfigError> {
-            match get(k) {
-                None => Ok(Duration::from_millis(default)),
-                Some(v) => match v.parse::<u64>() {
-                    Ok(n) if (1..=60_000).contains(&n) => Ok(Duration::from_millis(n)),
-                    _ => Err(ConfigError::new(
-                        k,
-                        "must be a whole number of milliseconds, 1 to 60000",
-                    )),
-                },
-            }
-        };
+        let env = Env(lookup);
+        let table_name = env.required(vars::TABLE_NAME)?;
+        let dynamodb_endpoint = env
+            .optional_url(vars::DYNAMODB_ENDPOINT, Scheme::Any)?
+            .map(String::from);
+        let app_url = env.required_url(vars::APP_URL)?;
+        let attempt_retention = env.secs(vars::ATTEMPT_RETENTION_SECS, 86_400, 0..=30 * 86_400)?;
+        Ok(Self {
+            dynamodb_timeout: env.millis(vars::DYNAMODB_TIMEOUT_MS, 2_500)?,
+            ofauth_base_url: env.url(vars::OFAUTH_BASE_URL, "https://api.ofauth.com")?,
+            ofauth_client_app_id: env.checked(
+                vars::OFAUTH_CLIENT_APP_ID,
+                is_client_app_id,
+                "must match ^app_[a-zA-Z0-9]+$",
+            )?,
+            api_key: env.secret(vars::OFAUTH_API_KEY, vars::OFAUTH_API_KEY_SECRET_ID)?,
+            webhook_secret: env
+                .secret(vars::OFAUTH_WEBHOOK_SECRET, vars::OFAUTH_WEBHOOK_SECRET_ID)?,
+            ofauth_connect_timeout: env.millis(vars::OFAUTH_CONNECT_TIMEOUT_MS, 1_500)?,
+            ofauth_timeout: env.millis(vars::OFAUTH_TIMEOUT_MS, 4_000)?,
+            callback_url: env.optional_url(vars::CALLBACK_URL, Scheme::Https)?,
+            app: AppTargets {
+                success: env.app_path(vars::APP_SUCCESS_PATH, "/link/success", &app_url)?,
+                cancelled: env.app_path(vars::APP_CANCEL_PATH, "/link/cancelled", &app_url)?,
+                error: env.app_path(vars::APP_ERROR_PATH, "/link/error", &app_url)?,
+            },
+            allowed_origins: env.origins(vars::ALLOWED_ORIGINS, &app_url)?,
+            user_id_claim: env.text(vars::USER_ID_CLAIM, "sub"),
+            dev_trust_user_header: env.dev_trust_user_header(dynamodb_endpoint.as_deref())?,
+            attempt_retention,
+            warm_connections: env.flag(vars::WARM_CONNECTIONS, true)?,
+            extra_ca_certs: env.get(vars::EXTRA_CA_CERTS).map(std::path::PathBuf::from),
+            list_page_size: env.number(vars::OFAUTH_LIST_PAGE_SIZE, 50, 1..=100)?,
+            list_max_pages: env.number(vars::OFAUTH_LIST_MAX_PAGES, 2, 1..=10)?,
+            completion_code_ttl: env.secs(vars::COMPLETION_CODE_TTL_SECS, 600, 30..=3600)?,
+            link_hosts: env.hosts(vars::LINK_HOSTS, "link.ofauth.com")?,
+            session_rate_limit: Some(env.number(vars::SESSION_RATE_LIMIT, 10, 0..=10_000)?)
+                .filter(|n| *n > 0),
+            session_rate_window: env.secs(vars::SESSION_RATE_WINDOW_SECS, 60, 1..=86_400)?,
+            accept_sandbox_webhooks: env.flag(vars::WEBHOOK_ACCEPT_SANDBOX, false)?,
+            reconcile: ReconcileSettings {
+                unbound: env.choice(
+                    vars::RECONCILE_UNBOUND,
+                    &[
+                        ("disconnect", UnboundAction::Disconnect),
+                        ("report", UnboundAction::Report),
+                    ],
+                )?,
+                // An unbound connection with no record is known to be this
+                // deployment's only through its attempt: the grace must end
+                // before the attempt is removed.
+                unbound_grace: env.secs(
+                    vars::RECONCILE_UNBOUND_GRACE_SECS,
+                    21_600,
+                    0..=attempt_retention.as_secs(),
+                )?,
+                max_pages: env.number(vars::RECONCILE_MAX_PAGES, 50, 1..=1_000)?,
+                personal_data_retention: Some(env.number::<u64>(
+                    vars::PERSONAL_DATA_RETENTION_DAYS,
+                    30,
+                    0..=3_650,
+                )?)
+                .filter(|days| *days > 0)
+                .map(|days| Duration::from_secs(days * 86_400)),
+            },
+            metrics_namespace: env.checked(
+                vars::METRICS_NAMESPACE,
+                is_metrics_namespace,
+                "must be 1-255 letters, digits or . - _ / # : (space), not starting with AWS/",
+            )?,
+            table_name,
+            dynamodb_endpoint,
+        })
+    }
+}
 
-        let table_name = required(vars::TABLE_NAME)?;
-        let dynamodb_endpoint = match get(vars::DYNAMODB_ENDPOINT) {
-            None => None,
-            Some(v) => Some(parse_url(vars::DYNAMODB_ENDPOINT, &v, false)?.to_string()),
-        };
-        let ofauth_base_url = parse_url(
-            vars::OFAUTH_BASE_URL,
-            &get(vars::OFAUTH_BASE_URL).unwrap_or_else(|| "https://api.ofauth.com".into()),
-            true,
-        )?;
-        let ofauth_client_app_id = match get(vars::OFAUTH_CLIENT_APP_ID) {
-            None => None,
-            Some(v) if is_client_app_id(&v) => Some(v),
-            Some(_) => {
-                return Err(ConfigError::new(
-                    vars::OFAUTH_CLIENT_APP_ID,
-                    "must match ^app_[a-zA-Z0-9]+$",
-                ))
-            }
-        };
-        let secret = |value_var: &'static str,
-                      id_var: &'static str|
-         -> Result<Option<SecretSource>, ConfigError> {
-            match (get(value_var), get(id_var)) {
-                (Some(_), Some(_)) => Err(ConfigError::new(
-                    value_var,
-                    format!("set either {value_var} (local) or {id_var} (AWS), not both"),
-                )),
-                (Some(v), None) => Ok(Some(SecretSource::Env(Secret(v)))),
-                (None, Some(id)) => Ok(Some(SecretSource::SecretsManager(id))),
-                (None, None) => Ok(None),
-            }
-        };
-        let api_key = secret(vars::OFAUTH_API_KEY, vars::OFAUTH_API_KEY_SECRET_ID)?;
-        let webhook_secret = secret(vars::OFAUTH_WEBHOOK_SECRET, vars::OFAUTH_WEBHOOK_SECRET_ID)?;
-        let callback_url = match get(vars::CALLBACK_URL) {
-            None => None,
-            Some(v) => Some(parse_url(vars::CALLBACK_URL, &v, true)?),
-        };
+/// Which URL schemes a URL setting takes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Scheme {
+    /// `https`, or `http` only on loopback (so local development works while a
+    /// deployed configuration cannot send secrets in clear).
+    Https,
+    /// `http` or `https` (an endpoint override).
+    Any,
+}
 
-        let app_url = parse_url(vars::APP_URL, &required(vars::APP_URL)?, true)?;
-        let target = |k: &'static str, default: &str| -> Result<Url, ConfigError> {
-            let path = get(k).unwrap_or_else(|| default.to_string());
-            if !path.starts_with('/') || path.starts_with("//") || path.contains('\\') {
-                return Err(ConfigError::new(
-                    k,
-                    "must be a path starting with a single '/'",
-                ));
-            }
-            let url = app_url.join(&path).map_err(|e| {
-                ConfigError::new(k, format!("does not form a URL with APP_URL: {e}"))
-            })?;
-            if url.origin() != app_url.origin() {
-                return Err(ConfigError::new(k, "must stay on APP_URL's origin"));
-            }
-            Ok(url)
-        };
-        let app = AppTargets {
-            success: target(vars::APP_SUCCESS_PATH, "/link/success")?,
-            cancelled: target(vars::APP_CANCEL_PATH, "/link/cancelled")?,
-            error: target(vars::APP_ERROR_PATH, "/link/error")?,
-        };
+/// The environment as settings: each reader takes the variable's name, its
+/// default and its check, and a failure names the variable. A value is trimmed;
+/// an empty one is unset.
+struct Env<F>(F);
 
-        let allowed_origins = match get(vars::ALLOWED_ORIGINS) {
-            None => vec![app_url.origin().ascii_serialization()],
-            Some(v) => v
-                .split(',')
-                .map(str::trim)
-                .filter(|o| !o.is_empty())
-                .map(|o| {
-                    let url = parse_url(vars::ALLOWED_ORIGINS, o, true)?;
-                    let origin = url.origin().ascii_serialization();
-                    if origin != o.trim_end_matches('/') {
-                        return Err(ConfigError::new(
-                            vars::ALLOWED_ORIGINS,
-                            format!("{o:?} is not a bare origin (scheme://host[:port]); '*' is not allowed"),
-                        ));
-                    }
-                    Ok(origin)
-                })
-                .collect::<Result<Vec<_>, _>>()?,
-        };
+impl<F: Fn(&str) -> Option<String>> Env<F> {
+    fn get(&self, var: &str) -> Option<String> {
+        (self.0)(var)
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    }
 
-        let user_id_claim = get(vars::USER_ID_CLAIM).unwrap_or_else(|| "sub".into());
-        let flag = |k: &'static str, default: bool| match get(k).as_deref() {
+    fn required(&self, var: &'static str) -> Result<String, ConfigError> {
+        self.get(var)
+            .ok_or_else(|| ConfigError::new(var, "is required"))
+    }
+
+    fn text(&self, var: &str, default: &str) -> String {
+        self.get(var).unwrap_or_else(|| default.to_string())
+    }
+
+    /// An optional value that must pass `valid`.
+    fn checked(
+        &self,
+        var: &'static str,
+        valid: fn(&str) -> bool,
+        problem: &'static str,
+    ) -> Result<Option<String>, ConfigError> {
+        match self.get(var) {
+            Some(v) if !valid(&v) => Err(ConfigError::new(var, problem)),
+            v => Ok(v),
+        }
+    }
+
+    fn flag(&self, var: &'static str, default: bool) -> Result<bool, ConfigError> {
+        match self.get(var).as_deref() {
             None => Ok(default),
-            Some("false") | Some("0") => Ok(false),
-            Some("true") | Some("1") => Ok(true),
-            Some(_) => Err(ConfigError::new(k, "must be true or false")),
+            Some("false" | "0") => Ok(false),
+            Some("true" | "1") => Ok(true),
+            Some(_) => Err(ConfigError::new(var, "must be true or false")),
+        }
+    }
+
+    /// One of a fixed set of words; the first is the default.
+    fn choice<T: Copy>(&self, var: &'static str, words: &[(&str, T)]) -> Result<T, ConfigError> {
+        let Some(v) = self.get(var) else {
+            return Ok(words[0].1);
         };
-        let dev_trust_user_header = flag(vars::DEV_TRUST_USER_HEADER, false)?;
-        // The development identity switch trusts a header anyone can send: it must
-        // not be able to take effect in a deployment. A deployment uses DynamoDB
-        // itself; the switch is accepted only with DynamoDB Local on loopback.
+        words
+            .iter()
+            .find(|(w, _)| *w == v)
+            .map(|(_, t)| *t)
+            .ok_or_else(|| {
+                let names: Vec<&str> = words.iter().map(|(w, _)| *w).collect();
+                ConfigError::new(var, format!("must be {}", names.join(" or ")))
+            })
+    }
+
+    fn number<T: TryFrom<u64>>(
+        &self,
+        var: &'static str,
+        default: T,
+        range: std::ops::RangeInclusive<u64>,
+    ) -> Result<T, ConfigError> {
+        let Some(v) = self.get(var) else {
+            return Ok(default);
+        };
+        v.parse::<u64>()
+            .ok()
+            .filter(|n| range.contains(n))
+            .and_then(|n| T::try_from(n).ok())
+            .ok_or_else(|| {
+                ConfigError::new(
+                    var,
+                    format!(
+                        "must be a whole number from {} to {}",
+                        range.start(),
+                        range.end()
+                    ),
+                )
+            })
+    }
+
+    fn secs(
+        &self,
+        var: &'static str,
+        default: u64,
+        range: std::ops::RangeInclusive<u64>,
+    ) -> Result<Duration, ConfigError> {
+        self.number(var, default, range).map(Duration::from_secs)
+    }
+
+    fn millis(&self, var: &'static str, default: u64) -> Result<Duration, ConfigError> {
+        match self.get(var) {
+            None => Ok(Duration::from_millis(default)),
+            Some(v) => match v.parse::<u64>() {
+                Ok(n) if (1..=60_000).contains(&n) => Ok(Duration::from_millis(n)),
+                _ => Err(ConfigError::new(
+                    var,
+                    "must be a whole number of milliseconds, 1 to 60000",
+                )),
+            },
+        }
+    }
+
+    /// An absolute URL with a host and no credentials, when set.
+    fn optional_url(&self, var: &'static str, scheme: Scheme) -> Result<Option<Url>, ConfigError> {
+        self.get(var)
+            .map(|v| parse_url(var, &v, scheme == Scheme::Https))
+            .transpose()
+    }
+
+    /// An `https` URL (`http` on loopback), or the default.
+    fn url(&self, var: &'static str, default: &str) -> Result<Url, ConfigError> {
+        parse_url(var, &self.text(var, default), true)
+    }
+
+    fn required_url(&self, var: &'static str) -> Result<Url, ConfigError> {
+        parse_url(var, &self.required(var)?, true)
+    }
+
+    /// A path on the app's origin, which a request can never change.
+    fn app_path(&self, var: &'static str, default: &str, app: &Url) -> Result<Url, ConfigError> {
+        let path = self.text(var, default);
+        if !path.starts_with('/') || path.starts_with("//") || path.contains('\\') {
+            return Err(ConfigError::new(
+                var,
+                "must be a path starting with a single '/'",
+            ));
+        }
+        let url = app
+            .join(&path)
+            .map_err(|e| ConfigError::new(var, format!("does not form a URL with APP_URL: {e}")))?;
+        if url.origin() != app.origin() {
+            return Err(ConfigError::new(var, "must stay on APP_URL's origin"));
+        }
+        Ok(url)
+    }
+
+    /// Bare origins, comma-separated (never `*`); by default the app's.
+    fn origins(&self, var: &'static str, app: &Url) -> Result<Vec<String>, ConfigError> {
+        let Some(v) = self.get(var) else {
+            return Ok(vec![app.origin().ascii_serialization()]);
+        };
+        v.split(',')
+            .map(str::trim)
+            .filter(|o| !o.is_empty())
+            .map(|o| {
+                let origin = parse_url(var, o, true)?.origin().ascii_serialization();
+                if origin != o.trim_end_matches('/') {
+                    return Err(ConfigError::new(
+                        var,
+                        format!(
+                            "{o:?} is not a bare origin (scheme://host[:port]); '*' is not allowed"
+                        ),
+                    ));
+                }
+                Ok(origin)
+            })
+            .collect()
+    }
+
+    /// Host names, comma-separated, lower-cased.
+    fn hosts(&self, var: &'static str, default: &str) -> Result<Vec<String>, ConfigError> {
+        let hosts: Vec<String> = self
+            .text(var, default)
+            .split(',')
+            .map(|h| h.trim().to_ascii_lowercase())
+            .filter(|h| !h.is_empty())
+            .collect();
+        let name = |h: &String| {
+            h.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+        };
+        if hosts.is_empty() || !hosts.iter().all(name) {
+            return Err(ConfigError::new(
+                var,
+                "must be a comma-separated list of host names",
+            ));
+        }
+        Ok(hosts)
+    }
+
+    /// A secret given as its value (local) or as a Secrets Manager id (AWS),
+    /// never both.
+    fn secret(
+        &self,
+        value_var: &'static str,
+        id_var: &'static str,
+    ) -> Result<Option<SecretSource>, ConfigError> {
+        match (self.get(value_var), self.get(id_var)) {
+            (Some(_), Some(_)) => Err(ConfigError::new(
+                value_var,
+                format!("set either {value_var} (local) or {id_var} (AWS), not both"),
+            )),
+            (Some(v), None) => Ok(Some(SecretSource::Env(Secret(v)))),
+            (None, Some(id)) => Ok(Some(SecretSource::SecretsManager(id))),
+            (None, None) => Ok(None),
+        }
+    }
+
+    /// The development identity switch trusts a header anyone can send: it must
+    /// not be able to take effect in a deployment. A deployment uses DynamoDB
+    /// itself; the switch is accepted only with DynamoDB Local on loopback.
+    fn dev_trust_user_header(&self, dynamodb_endpoint: Option<&str>) -> Result<bool, ConfigError> {
+        let on = self.flag(vars::DEV_TRUST_USER_HEADER, false)?;
         let local_dynamodb = dynamodb_endpoint
-            .as_deref()
             .and_then(|e| Url::parse(e).ok())
             .is_some_and(|u| is_loopback(&u));
-        if dev_trust_user_header && !local_dynamodb {
+        if on && !local_dynamodb {
             return Err(ConfigError::new(
                 vars::DEV_TRUST_USER_HEADER,
                 "is only for local development: it needs DYNAMODB_ENDPOINT on localhost (DynamoDB Local)",
             ));
         }
-        let warm_connections = flag(vars::WARM_CONNECTIONS, true)?;
-        let number =
-            |k: &'static str, default: u64, range: std::ops::RangeInclusive<u64>| match get(k) {
-                None => Ok(default),
-                Some(v) => v
-                    .parse::<u64>()
-                    .ok()
-                    .filter(|n| range.contains(n))
-                    .ok_or_else(|| {
-                        ConfigError::new(
-                            k,
-                            format!(
-                                "must be a whole number from {} to {}",
-                                range.start(),
-                                range.end()
-                            ),
-                        )
-                    }),
-            };
-        let list_page_size = number(vars::OFAUTH_LIST_PAGE_SIZE, 50, 1..=100)? as u32;
-        let list_max_pages = number(vars::OFAUTH_LIST_MAX_PAGES, 2, 1..=10)? as u32;
-        let completion_code_ttl =
-            Duration::from_secs(number(vars::COMPLETION_CODE_TTL_SECS, 600, 30..=3600)?);
-        let link_hosts: Vec<String> = get(vars::LINK_HOSTS)
-            .unwrap_or_else(|| "link.ofauth.com".into())
-            .split(',')
-            .map(|h| h.trim().to_ascii_lowercase())
-            .filter(|h| !h.is_empty())
-            .collect();
-        if link_hosts.is_empty()
-            || link_hosts.iter().any(|h| {
-                !h.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
-            })
-        {
-            return Err(ConfigError::new(
-                vars::LINK_HOSTS,
-                "must be a comma-separated list of host names",
-            ));
-        }
-        let session_rate_limit = match number(vars::SESSION_RATE_LIMIT, 10, 0..=10_000)? {
-            0 => None,
-            n => Some(n as u32),
-        };
-        let session_rate_window =
-            Duration::from_secs(number(vars::SESSION_RATE_WINDOW_SECS, 60, 1..=86_400)?);
-        let attempt_retention = match get(vars::ATTEMPT_RETENTION_SECS) {
-            None => Duration::from_secs(86_400),
-            Some(v) => match v.parse::<u64>() {
-                Ok(n) if n <= 30 * 86_400 => Duration::from_secs(n),
-                _ => {
-                    return Err(ConfigError::new(
-                        vars::ATTEMPT_RETENTION_SECS,
-                        "must be 0 to 2592000 seconds",
-                    ))
-                }
-            },
-        };
-
-        let unbound = match get(vars::RECONCILE_UNBOUND).as_deref() {
-            None | Some("disconnect") => UnboundAction::Disconnect,
-            Some("report") => UnboundAction::Report,
-            Some(_) => {
-                return Err(ConfigError::new(
-                    vars::RECONCILE_UNBOUND,
-                    "must be disconnect or report",
-                ))
-            }
-        };
-        // An unbound connection with no record is known to be this deployment's
-        // only through its attempt: the grace must end before the attempt is removed.
-        let unbound_grace = Duration::from_secs(number(
-            vars::RECONCILE_UNBOUND_GRACE_SECS,
-            21_600,
-            0..=attempt_retention.as_secs(),
-        )?);
-        let reconcile = ReconcileSettings {
-            unbound,
-            unbound_grace,
-            max_pages: number(vars::RECONCILE_MAX_PAGES, 50, 1..=1_000)? as u32,
-            personal_data_retention: match number(
-                vars::PERSONAL_DATA_RETENTION_DAYS,
-                30,
-                0..=3_650,
-            )? {
-                0 => None,
-                days => Some(Duration::from_secs(days * 86_400)),
-            },
-        };
-
-        Ok(Self {
-            table_name,
-            dynamodb_endpoint,
-            dynamodb_timeout: millis(vars::DYNAMODB_TIMEOUT_MS, 2_500)?,
-            ofauth_base_url,
-            ofauth_client_app_id,
-            api_key,
-            webhook_secret,
-            ofauth_connect_timeout: millis(vars::OFAUTH_CONNECT_TIMEOUT_MS, 1_500)?,
-            ofauth_timeout: millis(vars::OFAUTH_TIMEOUT_MS, 4_000)?,
-            callback_url,
-            app,
-            allowed_origins,
-            user_id_claim,
-            dev_trust_user_header,
-            attempt_retention,
-            warm_connections,
-            extra_ca_certs: get(vars::EXTRA_CA_CERTS).map(std::path::PathBuf::from),
-            list_page_size,
-            list_max_pages,
-            completion_code_ttl,
-            link_hosts,
-            session_rate_limit,
-            session_rate_window,
-            accept_sandbox_webhooks: flag(vars::WEBHOOK_ACCEPT_SANDBOX, false)?,
-            reconcile,
-            metrics_namespace: match get(vars::METRICS_NAMESPACE) {
-                None => None,
-                Some(ns) if is_metrics_namespace(&ns) => Some(ns),
-                Some(_) => return Err(ConfigError::new(
-                    vars::METRICS_NAMESPACE,
-                    "must be 1-255 letters, digits or . - _ / # : (space), not starting with AWS/",
-                )),
-            },
-        })
+        Ok(on)
     }
 }
 

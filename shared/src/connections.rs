@@ -23,10 +23,10 @@ use crate::store::{PageKey, Store, UserConnection};
 /// What the connections function needs, built once per process.
 #[derive(Debug, Clone)]
 pub struct ConnectionsService {
-    pub store: Store,
-    pub ofauth: OfAuthClient,
-    pub identity: IdentityRules,
-    pub cors: Cors,
+    store: Store,
+    ofauth: OfAuthClient,
+    identity: IdentityRules,
+    cors: Cors,
 }
 
 impl ConnectionsService {

@@ -4,10 +4,9 @@
 //! once and hand each request to a handler here, which takes its dependencies as
 //! arguments so tests call it in-process with real API Gateway events.
 
+pub mod account;
 pub mod apigw;
 pub mod bootstrap;
-pub mod callback;
-pub mod complete;
 pub mod config;
 pub mod connections;
 pub mod error;
@@ -15,9 +14,8 @@ pub mod http;
 pub mod identity;
 pub mod ids;
 pub mod ofauth;
-pub mod provenance;
 pub mod reconcile;
-pub mod refusal;
+pub mod return_leg;
 pub mod session;
 pub mod signature;
 pub mod store;

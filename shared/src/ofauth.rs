@@ -14,6 +14,7 @@ use reqwest::StatusCode;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
+use crate::account::AccountProfile;
 use crate::config::{Config, Secret};
 use crate::ids::ConnectionId;
 
@@ -66,20 +67,6 @@ impl LinkSession {
             Self::Hosted { expires_at, .. } | Self::Whitelabel { expires_at, .. } => expires_at,
         }
     }
-}
-
-/// The connected account's profile from `GET /v2/access/self`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
-pub struct AccountProfile {
-    /// `id` (docs), `userId` (the v3 SDKs' webhooks).
-    #[serde(default, alias = "userId", deserialize_with = "string_or_number")]
-    pub id: Option<String>,
-    #[serde(default)]
-    pub username: Option<String>,
-    #[serde(default)]
-    pub name: Option<String>,
-    #[serde(default)]
-    pub avatar: Option<String>,
 }
 
 /// One connection from `GET /v2/account/connections`. OFAuth's SDKs disagree on
@@ -419,7 +406,7 @@ impl OfAuthClient {
     ///
     /// Each page is read as [`SearchPage`]: the entries stay raw JSON and only
     /// one that can be the connection sought is parsed whole. Parsing all 50 into
-    /// [`ListedConnection`]s was a tenth of the callback's CPU (issue 14's
+    /// [`ListedConnection`]s was a tenth of the callback's CPU (BENCHMARKS.md's
     /// profile).
     pub async fn find_connection(
         &self,
@@ -609,14 +596,6 @@ fn value_text(v: &serde_json::Value) -> String {
 
 fn non_empty<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     Ok(Option::<String>::deserialize(d)?.filter(|s| !s.is_empty()))
-}
-
-fn string_or_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    Ok(match Option::<serde_json::Value>::deserialize(d)? {
-        Some(serde_json::Value::String(s)) => Some(s),
-        Some(serde_json::Value::Number(n)) => Some(n.to_string()),
-        _ => None,
-    })
 }
 
 #[cfg(test)]

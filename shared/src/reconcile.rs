@@ -28,9 +28,10 @@ use tracing::Instrument;
 
 use serde::Serialize;
 
+use crate::account::AccountProfile;
 use crate::config::{ReconcileSettings, UnboundAction};
 use crate::ids::{AttemptId, ConnectionId};
-use crate::ofauth::{AccountProfile, ConnectionCheck, ListedConnection, OfAuthClient};
+use crate::ofauth::{ConnectionCheck, ListedConnection, OfAuthClient};
 use crate::store::{
     lifecycle_rank, Applied, AttemptStatus, ConnectionEvent, ConnectionRecord, Cursor, Known,
     LinkAttempt, Phase, Store, StoreError,

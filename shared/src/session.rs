@@ -24,17 +24,17 @@ pub const MAX_BODY_BYTES: usize = 4 * 1024;
 /// What init-session needs, built once per process.
 #[derive(Debug, Clone)]
 pub struct SessionService {
-    pub store: Store,
-    pub ofauth: OfAuthClient,
-    pub client_app_id: Option<String>,
-    pub callback_url: Option<Url>,
-    pub identity: IdentityRules,
-    pub cors: Cors,
-    pub attempt_retention: Duration,
+    store: Store,
+    ofauth: OfAuthClient,
+    client_app_id: Option<String>,
+    callback_url: Option<Url>,
+    identity: IdentityRules,
+    cors: Cors,
+    attempt_retention: Duration,
     /// The hosts OFAuth's Link URLs may point at.
-    pub link_hosts: Vec<String>,
+    link_hosts: Vec<String>,
     /// At most this many sessions per user per window.
-    pub rate_limit: Option<(u32, Duration)>,
+    rate_limit: Option<(u32, Duration)>,
 }
 
 impl SessionService {

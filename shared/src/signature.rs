@@ -303,7 +303,7 @@ mod tests {
         }
     }
 
-    /// The case: a 10 KB header of ~1,700 candidates on a 256 KiB body.
+    /// The flood case: a 10 KB header of ~1,700 candidates on a 256 KiB body.
     /// Refused before any hashing; a valid delivery costs one HMAC however many
     /// candidates (up to the cap) it carries.
     #[test]

@@ -24,11 +24,11 @@ use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 
+use crate::account::AccountProfile;
 use crate::config::Secret;
 use crate::error::ApiError;
 use crate::http;
 use crate::ids::{is_token, mask, AttemptId, ConnectionId};
-use crate::ofauth::AccountProfile;
 use crate::signature::{self, SignatureError};
 use crate::store::{self, Applied, ConnectionEvent, Store};
 use crate::time::{epoch, parse_rfc3339_ms};
@@ -39,10 +39,10 @@ pub const MAX_BODY_BYTES: usize = 256 * 1024;
 /// What the webhook function needs, built once per process.
 #[derive(Debug, Clone)]
 pub struct WebhookService {
-    pub store: Store,
-    pub secret: Secret,
+    store: Store,
+    secret: Secret,
     /// Apply sandbox events (`live: false`): for a deployment on a sandbox key.
-    pub accept_sandbox: bool,
+    accept_sandbox: bool,
 }
 
 impl WebhookService {

@@ -3,8 +3,8 @@
 //! signed-in app finishing the flow). Init once (configuration, clients, secrets,
 //! and the downstream connections), then serve requests with the shared handlers.
 
-use link_shared::complete::{handle_return_leg, ReturnLeg};
 use link_shared::lambda_http::Error;
+use link_shared::return_leg::{self, ReturnLeg};
 use link_shared::{apigw, bootstrap, telemetry};
 
 #[tokio::main(flavor = "current_thread")]
@@ -15,5 +15,5 @@ async fn main() -> Result<(), Error> {
     let ofauth = shared.ofauth_warmed().await?;
     let svc = ReturnLeg::new(&shared.config, shared.store.clone(), ofauth);
     let svc = &svc;
-    apigw::run(move |req| handle_return_leg(req, svc)).await
+    apigw::run(move |req| return_leg::handle(req, svc)).await
 }

@@ -19,8 +19,8 @@ use aws_sdk_dynamodb::types::{ConditionCheck, TransactWriteItem};
 
 use super::item::{get_n, get_s, n, profile_from_item, req_s, s, set_profile, Item, Update};
 use super::{is_condition_failure, keys, schema, unavailable, Store, StoreError, TransactFailure};
+use crate::account::AccountProfile;
 use crate::ids::{AttemptId, ConnectionId};
-use crate::ofauth::AccountProfile;
 use crate::time::{epoch, rfc3339};
 
 /// Where an attempt stands.
@@ -197,9 +197,19 @@ pub(super) fn transition(
     (u, cond)
 }
 
-/// `... AND (attribute_not_exists(connectionId) OR connectionId = <conn>)`: the
-/// attempt has not come back with another connection.
-pub(super) fn same_connection(u: &mut Update, cond: &mut String, connection: &ConnectionId) {
+/// An attempt still open: not yet completed, ended or waiting for attestation.
+pub(super) const OPEN: [AttemptStatus; 2] = [AttemptStatus::Pending, AttemptStatus::Returned];
+
+/// [`transition`] of an attempt that came back with `connection`: it records the
+/// connection, on the condition that the attempt has not come back with another.
+pub(super) fn transition_with(
+    attempt: &LinkAttempt,
+    from: &[AttemptStatus],
+    to: AttemptStatus,
+    connection: &ConnectionId,
+    now: SystemTime,
+) -> (Update, String) {
+    let (mut u, mut cond) = transition(attempt, from, to, now);
     let (name, value) = (
         u.name("connectionId"),
         u.value("attemptConnection", s(connection.as_str())),
@@ -207,6 +217,8 @@ pub(super) fn same_connection(u: &mut Update, cond: &mut String, connection: &Co
     cond.push_str(&format!(
         " AND (attribute_not_exists({name}) OR {name} = {value})"
     ));
+    u.set("connectionId", s(connection.as_str()));
+    (u, cond)
 }
 
 impl Store {
@@ -302,12 +314,7 @@ impl Store {
                 ("errorCode", Some(error_code.as_str())),
             ),
         };
-        let (mut update, condition) = transition(
-            attempt,
-            &[AttemptStatus::Pending, AttemptStatus::Returned],
-            status,
-            now,
-        );
+        let (mut update, condition) = transition(attempt, &OPEN, status, now);
         if let (attr, Some(value)) = detail {
             update.set(attr, s(value));
         }
@@ -325,15 +332,9 @@ impl Store {
         ret: &Returned<'_>,
         now: SystemTime,
     ) -> Result<(), StoreError> {
-        let (mut update, mut condition) = transition(
-            attempt,
-            &[AttemptStatus::Pending, AttemptStatus::Returned],
-            AttemptStatus::Returned,
-            now,
-        );
-        same_connection(&mut update, &mut condition, ret.connection);
+        let (mut update, condition) =
+            transition_with(attempt, &OPEN, AttemptStatus::Returned, ret.connection, now);
         update
-            .set("connectionId", s(ret.connection.as_str()))
             .set(
                 "attested",
                 aws_sdk_dynamodb::types::AttributeValue::Bool(ret.attested),
@@ -359,15 +360,9 @@ impl Store {
         account: &AccountProfile,
         now: SystemTime,
     ) -> Result<(), StoreError> {
-        let (mut update, mut condition) = transition(
-            attempt,
-            &[AttemptStatus::Pending, AttemptStatus::Returned],
-            AttemptStatus::Verifying,
-            now,
-        );
-        same_connection(&mut update, &mut condition, connection);
+        let (mut update, condition) =
+            transition_with(attempt, &OPEN, AttemptStatus::Verifying, connection, now);
         update
-            .set("connectionId", s(connection.as_str()))
             .set(
                 schema::USER_INDEX_PARTITION_KEY,
                 s(keys::user(&attempt.user_id)),

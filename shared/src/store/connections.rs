@@ -7,14 +7,14 @@ use std::time::SystemTime;
 
 use aws_sdk_dynamodb::types::TransactWriteItem;
 
-use super::attempts::{same_connection, transition, AttemptStatus, LinkAttempt};
+use super::attempts::{transition_with, AttemptStatus, LinkAttempt};
 use super::item::{
     connection_update, get_n, get_s, n, profile_from_item, req_s, s, ConnectionWrite, Item,
     StateWrite,
 };
 use super::{is_condition_failure, keys, schema, unavailable, Store, StoreError, TransactFailure};
+use crate::account::AccountProfile;
 use crate::ids::ConnectionId;
-use crate::ofauth::AccountProfile;
 use crate::time::{epoch, epoch_ms, rfc3339};
 
 /// A connection as the table holds it: attested, bound, or both.
@@ -142,11 +142,9 @@ impl Store {
         seen: Option<&ConnectionRecord>,
         now: SystemTime,
     ) -> Result<(), StoreError> {
-        let (mut done, mut done_condition) =
-            transition(attempt, from, AttemptStatus::Completed, now);
-        same_connection(&mut done, &mut done_condition, connection);
-        done.set("connectionId", s(connection.as_str()))
-            .remove(schema::USER_INDEX_PARTITION_KEY)
+        let (mut done, done_condition) =
+            transition_with(attempt, from, AttemptStatus::Completed, connection, now);
+        done.remove(schema::USER_INDEX_PARTITION_KEY)
             .remove(schema::USER_INDEX_SORT_KEY);
         // OFAuth's `access/self` just confirmed it live. A state OFAuth reported
         // at or after this moment wins over that confirmation; the confirmation

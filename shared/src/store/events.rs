@@ -35,8 +35,8 @@ use super::attempts::{transition, AttemptStatus, LinkAttempt};
 use super::connections::ConnectionRecord;
 use super::item::{connection_update, n, s, ConnectionWrite, StateWrite, Update};
 use super::{keys, schema, Store, StoreError, TransactFailure};
+use crate::account::AccountProfile;
 use crate::ids::{AttemptId, ConnectionId};
-use crate::ofauth::AccountProfile;
 use crate::time::{epoch, rfc3339};
 
 /// How long a processed webhook event id is remembered (DynamoDB TTL).

@@ -7,8 +7,8 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::{AttributeValue, Update as TransactUpdate};
 
 use super::{keys, schema, StoreError};
+use crate::account::AccountProfile;
 use crate::ids::{AttemptId, ConnectionId};
-use crate::ofauth::AccountProfile;
 
 pub(crate) type Item = HashMap<String, AttributeValue>;
 

@@ -200,7 +200,7 @@ pub fn write(
     Ok(())
 }
 
-/// Issue 14's budgets, reported and never asserted (timings on a shared machine
+/// The budgets of BENCHMARKS.md, reported and never asserted (timings on a shared machine
 /// are not a test): CPU per warm invocation at most 4× the empty handler's, next
 /// to the I/O floor with as many downstream exchanges; and, under the 128 MB
 /// quota, the function's own time.

@@ -4,13 +4,12 @@
 //! write at the deployed level (INFO) while the fault paths run against DynamoDB
 //! Local and the simulator.
 //!
-//! One test function: the log capture is the process's global subscriber.
+//! It runs in a process of its own (rusty-fork): the log capture is the process's
+//! global subscriber.
 
-mod support;
-
+use crate::helpers::*;
 use aws_sdk_dynamodb::types::AttributeValue;
 use ofauth_sim::{ErrorShape, Faults, SignatureScheme};
-use support::*;
 
 /// Every whole identifier or secret the run produced that must not be logged.
 fn secrets_in(text: &str) -> Vec<String> {
@@ -34,8 +33,17 @@ fn secrets_in(text: &str) -> Vec<String> {
     found
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn no_fault_path_logs_a_whole_id_or_a_secret() {
+/// In a process of its own: the log capture is the process's global subscriber.
+#[test]
+fn no_fault_path_logs_a_whole_id_or_a_secret() {
+    in_own_process(
+        rusty_fork::rusty_fork_test_name!(no_fault_path_logs_a_whole_id_or_a_secret),
+        rusty_fork::rusty_fork_id!(),
+        || block_on(run()),
+    );
+}
+
+async fn run() {
     let capture = LogCapture::install();
 
     let h = Harness::with(Options {

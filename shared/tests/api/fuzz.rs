@@ -11,19 +11,21 @@
 //! documented parameters, each from a safe alphabet.
 //!
 //! `FUZZ_CASES` inputs per target (default 2,000, CI's short pass). The full run:
-//! `FUZZ_CASES=1000000 cargo test --release -p link-shared --test fuzz -- --nocapture`
+//! `FUZZ_CASES=1000000 cargo test --release -p link-shared --test api fuzz:: -- --nocapture`
 //! (each target prints its inputs per second).
 
 use std::collections::HashMap;
 use std::time::Instant;
 
-use link_shared::callback::{self, codes, CallbackOutcome};
 use link_shared::config::{AppTargets, Config};
 use link_shared::lambda_http::http::HeaderMap;
 use link_shared::lambda_http::http::HeaderName;
 use link_shared::lambda_http::{Body, Context, Request, Response};
+use link_shared::return_leg::callback::{self, CallbackOutcome};
+use link_shared::return_leg::completion;
+use link_shared::return_leg::refusal::codes;
 use link_shared::signature::{self, Scheme, Verified};
-use link_shared::{apigw, complete, connections, session, webhook};
+use link_shared::{apigw, connections, session, webhook};
 use proptest::prelude::*;
 use proptest::test_runner::{Config as RunnerConfig, TestRunner};
 
@@ -353,7 +355,7 @@ fn completion_body() {
         }),
     ];
     fuzz("completion body", body, |b| {
-        if let Err(e) = complete::parse_request(b.as_bytes()) {
+        if let Err(e) = completion::parse_request(b.as_bytes()) {
             prop_assert!(
                 [codes::INVALID_REQUEST, codes::INVALID_CODE].contains(&e.code),
                 "{}",

@@ -2,26 +2,20 @@
 //! .env.example, against DynamoDB Local and the simulator: the same files
 //! `cargo lambda invoke --data-file` sends (see scripts/invoke-events.sh).
 
-mod openapi;
-
-use openapi::OpenApi;
+use crate::openapi::OpenApi;
 use std::collections::HashMap;
-use std::path::PathBuf;
 
+use crate::root;
 use link_dev::LocalTable;
-use link_shared::complete::{handle_return_leg, ReturnLeg};
 use link_shared::config::{Config, SecretSource};
 use link_shared::connections::{self, ConnectionsService};
 use link_shared::lambda_http::{Body, Response};
 use link_shared::ofauth::OfAuthClient;
 use link_shared::reconcile::ReconcileService;
+use link_shared::return_leg::{self, ReturnLeg};
 use link_shared::session::{self, SessionService};
 use link_shared::webhook::{self, WebhookService};
 use ofauth_sim::{SimConfig, Simulator};
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
 
 fn env_example() -> HashMap<String, String> {
     link_dev::env_file(&root().join(".env.example"))
@@ -114,7 +108,7 @@ async fn every_event_gives_its_expected_answer() {
         let (method, path) = (req.method().to_string(), req.uri().path().to_string());
         let resp = match exp.function.as_str() {
             "init-session" => session::handle(req, &session_svc).await,
-            "callback" => handle_return_leg(req, &return_leg).await,
+            "callback" => return_leg::handle(req, &return_leg).await,
             "webhook" => webhook::handle(req, &webhook_svc).await,
             "connections" => connections::handle(req, &connections_svc).await,
             other => panic!("unknown function {other}"),

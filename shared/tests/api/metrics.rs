@@ -6,16 +6,15 @@
 //! the configured namespace, the counts must be exactly what happened, and no
 //! dimension may carry an id.
 //!
-//! One test in its own process: the recorder is global to the process.
-
-mod support;
+//! It runs in a process of its own (rusty-fork): the recorder is global to the
+//! process.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use crate::helpers::*;
 use ofauth_sim::{SignatureScheme, WebhookMode};
 use serde_json::Value;
-use support::*;
 
 const NS: &str = "OFAuthLink/test";
 
@@ -96,8 +95,17 @@ fn flushed() -> String {
     String::from_utf8(buf).unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn one_flow_emits_exactly_its_metrics_and_no_ids() {
+/// In a process of its own: the metrics recorder is global to the process.
+#[test]
+fn one_flow_emits_exactly_its_metrics_and_no_ids() {
+    in_own_process(
+        rusty_fork::rusty_fork_test_name!(one_flow_emits_exactly_its_metrics_and_no_ids),
+        rusty_fork::rusty_fork_id!(),
+        || block_on(run()),
+    );
+}
+
+async fn run() {
     let h = Harness::with(Options {
         webhooks: Some(SignatureScheme::Ofauth),
         ..Options::default()

@@ -13,9 +13,10 @@
 
 use std::time::SystemTime;
 
+use super::refusal::{codes, Refusal, Severity};
+use crate::account::AccountProfile;
 use crate::ids::ConnectionId;
-use crate::ofauth::{AccountProfile, ConnectionCheck, Lookup, OfAuthClient};
-use crate::refusal::{codes, Refusal, Severity};
+use crate::ofauth::{ConnectionCheck, Lookup, OfAuthClient, OfAuthError};
 use crate::store::{AttemptEnd, AttemptStatus, ConnectionRecord, LinkAttempt, Store, StoreError};
 use crate::time::epoch;
 
@@ -28,6 +29,17 @@ pub struct Verified {
     pub attested: bool,
     /// The connections list was searched just now (no need to search it again).
     pub looked_up: bool,
+}
+
+impl Verified {
+    /// What the callback verified and stored on a returned attempt.
+    pub fn returned(attempt: &LinkAttempt) -> Self {
+        Self {
+            account: attempt.account.clone(),
+            attested: attempt.attested,
+            looked_up: false,
+        }
+    }
 }
 
 /// How a completed attempt ended.
@@ -47,14 +59,26 @@ enum Origin {
     Unknown,
 }
 
+impl Origin {
+    /// What the record says: the attempt a signed webhook (or the list, through
+    /// the reconciler) attested as the connection's origin, if any.
+    fn on_record(attested: Option<&str>, attempt: &LinkAttempt) -> Self {
+        match attested {
+            Some(a) if a == attempt.id.as_str() => Self::ThisAttempt,
+            Some(_) => Self::Elsewhere,
+            None => Self::Unknown,
+        }
+    }
+}
+
 /// The checks and the binding, shared by the callback and the completion call.
 #[derive(Debug, Clone)]
 pub struct Provenance {
-    pub store: Store,
-    pub ofauth: OfAuthClient,
+    store: Store,
+    ofauth: OfAuthClient,
     /// The connections list search: items per page, pages at most.
-    pub list_page_size: u32,
-    pub list_max_pages: u32,
+    list_page_size: u32,
+    list_max_pages: u32,
 }
 
 impl Provenance {
@@ -158,10 +182,13 @@ impl Provenance {
         let owned = record
             .as_ref()
             .is_some_and(|r| r.is_owned_by(&attempt.user_id));
-        let from_webhook = match record.as_ref().and_then(|r| r.attested_attempt.as_deref()) {
-            Some(a) if a == attempt.id.as_str() => Origin::ThisAttempt,
-            Some(_) if !owned => Origin::Elsewhere,
-            _ => Origin::Unknown,
+        // The owner's own connection (a reconnect) may name an earlier attempt.
+        let from_webhook = match Origin::on_record(
+            record.as_ref().and_then(|r| r.attested_attempt.as_deref()),
+            attempt,
+        ) {
+            Origin::Elsewhere if owned => Origin::Unknown,
+            origin => origin,
         };
         let search = !owned && from_webhook == Origin::Unknown;
         let (check, lookup) = tokio::join!(self.ofauth.check_connection(connection), async {
@@ -208,19 +235,29 @@ impl Provenance {
             (origin, _) => origin,
         };
         if origin == Origin::Elsewhere {
-            let reason = format!(
-                "OFAuth attests that {} came from another origin (another attempt or an import)",
-                connection.masked()
-            );
-            return Err(self
-                .not_verified(attempt, Severity::Security, reason, now)
-                .await);
+            return Err(self.attested_elsewhere(attempt, connection, now).await);
         }
         Ok(Verified {
             account,
             attested: origin == Origin::ThisAttempt,
             looked_up: search,
         })
+    }
+
+    /// OFAuth attests that another origin (another attempt, an import) made the
+    /// connection: the attempt fails, as a security event.
+    async fn attested_elsewhere(
+        &self,
+        attempt: &LinkAttempt,
+        connection: &ConnectionId,
+        now: SystemTime,
+    ) -> Refusal {
+        let reason = format!(
+            "OFAuth attests that {} came from another origin (another attempt or an import)",
+            connection.masked()
+        );
+        self.not_verified(attempt, Severity::Security, reason, now)
+            .await
     }
 
     /// A reconnect signed in to another OnlyFans account: refused, and the
@@ -254,6 +291,11 @@ impl Provenance {
             now,
         )
         .await
+    }
+
+    /// Disconnects a connection at OFAuth (billing stops).
+    pub async fn disconnect(&self, connection: &ConnectionId) -> Result<(), OfAuthError> {
+        self.ofauth.delete_connection(connection).await
     }
 
     /// The connections list, searched newest first within the page cap. A failed
@@ -292,20 +334,15 @@ impl Provenance {
         let mut attested = verified.attested;
         if !attested {
             let record = self.store.get_connection(connection).await?;
-            let origin = match record.and_then(|r| r.attested_attempt) {
-                Some(a) if a == attempt.id.as_str() => Origin::ThisAttempt,
-                Some(_) => Origin::Elsewhere,
-                None if verified.looked_up => Origin::Unknown,
-                None => self.search(attempt, connection).await,
+            let origin = match Origin::on_record(
+                record.as_ref().and_then(|r| r.attested_attempt.as_deref()),
+                attempt,
+            ) {
+                Origin::Unknown if !verified.looked_up => self.search(attempt, connection).await,
+                origin => origin,
             };
             if origin == Origin::Elsewhere {
-                let reason = format!(
-                    "OFAuth attests that {} came from another origin",
-                    connection.masked()
-                );
-                return Err(self
-                    .not_verified(attempt, Severity::Security, reason, now)
-                    .await);
+                return Err(self.attested_elsewhere(attempt, connection, now).await);
             }
             attested = origin == Origin::ThisAttempt;
         }
@@ -392,10 +429,16 @@ impl Provenance {
         )))
     }
 
-    /// Whether an attempt can still be completed at `now`.
-    pub fn expired(attempt: &LinkAttempt, now: SystemTime) -> Option<Refusal> {
-        attempt
-            .is_expired(epoch(now))
-            .then(|| Refusal::new(codes::SESSION_EXPIRED, Severity::Info, "attempt expired"))
+    /// Whether an attempt can still be completed at `now` (`session_expired`
+    /// when not).
+    pub fn usable(attempt: &LinkAttempt, now: SystemTime) -> Result<(), Refusal> {
+        if attempt.is_expired(epoch(now)) {
+            return Err(Refusal::new(
+                codes::SESSION_EXPIRED,
+                Severity::Info,
+                "attempt expired",
+            ));
+        }
+        Ok(())
     }
 }

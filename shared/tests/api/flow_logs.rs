@@ -5,19 +5,27 @@
 //! Captures the JSON log lines at INFO, the deployed level, while the flow runs
 //! against DynamoDB Local and the simulator.
 //!
-//! One test function: the log capture is the process's global subscriber.
-
-mod support;
+//! It runs in a process of its own (rusty-fork): the log capture is the process's
+//! global subscriber.
 
 use std::time::Duration;
 
+use crate::helpers::*;
 use link_shared::ids::mask;
 use ofauth_sim::{SignatureScheme, WebhookMode};
 use serde_json::Value;
-use support::*;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_log_line_of_a_flow_carries_its_correlation_id() {
+/// In a process of its own: the log capture is the process's global subscriber.
+#[test]
+fn every_log_line_of_a_flow_carries_its_correlation_id() {
+    in_own_process(
+        rusty_fork::rusty_fork_test_name!(every_log_line_of_a_flow_carries_its_correlation_id),
+        rusty_fork::rusty_fork_id!(),
+        || block_on(run()),
+    );
+}
+
+async fn run() {
     let capture = LogCapture::install();
 
     let h = Harness::with(Options {

@@ -4,13 +4,11 @@
 //! forged claim names, and is idempotent; the reconciler takes the account's
 //! personal fields off records disconnected or expired past the retention.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::helpers::*;
 use aws_sdk_dynamodb::types::AttributeValue;
 use ofauth_sim::{Faults, SignatureScheme, WebhookMode};
-use support::*;
 
 const PERSONAL: [&str; 4] = ["accountId", "username", "name", "avatar"];
 const WAIT: Duration = Duration::from_secs(10);

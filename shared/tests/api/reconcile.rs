@@ -2,15 +2,13 @@
 //! it repairs when webhooks are lost, what it must never touch, a run cut short
 //! by its page budget and resumed, two runs at once, and a run racing a webhook.
 
-mod support;
-
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::helpers::*;
 use aws_sdk_dynamodb::types::AttributeValue;
 use link_shared::config::{ReconcileSettings, UnboundAction};
 use ofauth_sim::{SignatureScheme, WebhookMode};
-use support::*;
 
 fn settings(unbound: UnboundAction, grace_secs: u64, max_pages: u32) -> ReconcileSettings {
     ReconcileSettings {

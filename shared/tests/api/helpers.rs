@@ -1,4 +1,4 @@
-//! Test support: real DynamoDB Local and a real OFAuth simulator over HTTP, and
+//! Helpers of the integration tests: real DynamoDB Local and a real OFAuth simulator over HTTP, and
 //! API Gateway events built the way API Gateway sends them.
 #![allow(dead_code)]
 
@@ -8,14 +8,13 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use link_fixtures::ApiEvent;
-use link_shared::callback::CallbackService;
-use link_shared::complete::CompleteService;
 use link_shared::config::Secret;
 use link_shared::config::{Config, ReconcileSettings};
 use link_shared::connections::ConnectionsService;
 use link_shared::lambda_http::{Body, Request, Response};
 use link_shared::ofauth::OfAuthClient;
 use link_shared::reconcile::{ReconcileService, RunReport};
+use link_shared::return_leg::{self, ReturnLeg};
 use link_shared::session::SessionService;
 use link_shared::store::Store;
 use link_shared::webhook::WebhookService;
@@ -64,8 +63,8 @@ pub struct Harness {
     pub table: String,
     pub config: Config,
     pub session: SessionService,
-    pub callback: CallbackService,
-    pub complete: CompleteService,
+    /// The callback function's two routes.
+    pub return_leg: ReturnLeg,
     pub connections: ConnectionsService,
     pub webhook: WebhookService,
     /// The reconciler as configured (tests with other settings build their own
@@ -187,8 +186,7 @@ impl Harness {
         let ofauth = ofauth_client(&config, &key);
         let session = SessionService::new(&config, store.clone(), ofauth.clone());
         let connections = ConnectionsService::new(&config, store.clone(), ofauth.clone());
-        let complete = CompleteService::new(&config, store.clone(), ofauth.clone());
-        let callback = CallbackService::new(&config, store.clone(), ofauth.clone());
+        let return_leg = ReturnLeg::new(&config, store.clone(), ofauth.clone());
         let webhook = WebhookService::new(store.clone(), Secret::new(WEBHOOK_SECRET))
             .accept_sandbox(config.accept_sandbox_webhooks);
         let reconcile = ReconcileService::new(
@@ -205,8 +203,7 @@ impl Harness {
             table,
             config,
             session,
-            callback,
-            complete,
+            return_leg,
             connections,
             webhook,
             reconcile,
@@ -297,7 +294,7 @@ impl Harness {
     /// `GET /link/callback?<query>`.
     pub async fn callback(&self, query: &str) -> Response<Body> {
         counted(callback_event(query), |r| {
-            link_shared::callback::handle(r, &self.callback)
+            return_leg::handle(r, &self.return_leg)
         })
         .await
     }
@@ -316,7 +313,7 @@ impl Harness {
             &[],
             None,
         );
-        let resp = counted(req, |r| link_shared::complete::handle(r, &self.complete)).await;
+        let resp = counted(req, |r| return_leg::handle(r, &self.return_leg)).await;
         (resp.status().as_u16(), json_body(&resp))
     }
 
@@ -679,4 +676,45 @@ pub fn listed(list: &serde_json::Value) -> Vec<String> {
         .iter()
         .map(|c| c["id"].as_str().unwrap().to_string())
         .collect()
+}
+
+/// Runs a test (the one named `name`, at the call site of `rusty_fork_id!`) in a
+/// child process of this test binary, through rusty-fork, for tests that need
+/// the process to themselves: a global log subscriber or metrics recorder,
+/// process environment variables. The child uses the parent's DynamoDB Local.
+/// Fails when the child fails or runs for more than ten minutes.
+pub fn in_own_process(name: &str, id: rusty_fork::RustyForkId, body: impl FnOnce()) {
+    let endpoint = dynamodb_endpoint();
+    rusty_fork::fork(
+        name,
+        id,
+        |child| {
+            child.env("DYNAMODB_TEST_ENDPOINT", &endpoint);
+        },
+        |child, _output| {
+            let status = child
+                .wait_timeout(Duration::from_secs(600))
+                .expect("waiting for the test's process");
+            match status {
+                Some(status) => assert!(status.success(), "the test's process failed: {status}"),
+                None => {
+                    let _ = child.kill();
+                    panic!("the test's process ran for more than ten minutes");
+                }
+            }
+        },
+        body,
+    )
+    .expect("starting the test's process");
+}
+
+/// Runs a test's body on a runtime of its own (two worker threads), for the
+/// tests that run in a process of their own.
+pub fn block_on<F: std::future::Future>(body: F) -> F::Output {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a Tokio runtime")
+        .block_on(body)
 }

@@ -1,49 +1,29 @@
-//! callback: `GET /link/callback`, where OFAuth sends the browser back (the
-//! redirect flow).
+//! `GET /link/callback`, where OFAuth sends the browser back (the redirect flow).
 //!
 //! Every parameter is attacker-controlled. The callback checks what it can (the
 //! attempt, the connection's owner, OFAuth's word on the connection and on its
-//! origin, see [`crate::provenance`]), stores the verified outcome on the attempt,
+//! origin, see [`super::provenance`]), stores the verified outcome on the attempt,
 //! and sends the browser to the app's return page with a one-time completion code
 //! that only this browser has. Nothing is bound here: the signed-in return page
-//! completes the flow with `POST /link/complete` ([`crate::complete`]). The browser
-//! only ever goes to the app's configured targets.
+//! completes the flow with `POST /link/complete` ([`super::completion`]). The
+//! browser only ever goes to the app's configured targets.
 
-use crate::telemetry;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, RequestExt, Response};
 use url::Url;
 
-use crate::config::{AppTargets, Config};
+use super::provenance::{Provenance, Verified};
+use super::refusal::{codes, Refusal, Severity};
+use super::ReturnLeg;
+use crate::config::AppTargets;
 use crate::error::ApiError;
 use crate::http;
 use crate::ids::{is_token, mask, AttemptId, CompletionCode, ConnectionId};
-use crate::ofauth::OfAuthClient;
-use crate::provenance::{Provenance, Verified};
-pub use crate::refusal::codes;
-use crate::refusal::{Refusal, Severity};
-use crate::store::{AttemptEnd, AttemptStatus, LinkAttempt, Returned, Store};
+use crate::store::{AttemptEnd, AttemptStatus, LinkAttempt, Returned};
+use crate::telemetry;
 use crate::time::epoch;
-
-/// What the callback needs, built once per process.
-#[derive(Debug, Clone)]
-pub struct CallbackService {
-    pub provenance: Provenance,
-    pub app: AppTargets,
-    pub code_ttl: Duration,
-}
-
-impl CallbackService {
-    pub fn new(config: &Config, store: Store, ofauth: OfAuthClient) -> Self {
-        Self {
-            provenance: Provenance::new(config, store, ofauth),
-            app: config.app.clone(),
-            code_ttl: config.completion_code_ttl,
-        }
-    }
-}
 
 /// Where the user stopped, as OFAuth reports it. Unknown steps are kept.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -214,9 +194,9 @@ pub fn read_callback(req: &Request) -> Result<Callback, &'static str> {
     parse_callback(&pairs)
 }
 
-/// Handles one request to the callback function. Always answers with a redirect
-/// to one of the app's configured targets (or 405 for a non-GET).
-pub async fn handle(req: Request, svc: &CallbackService) -> Response<Body> {
+/// Handles `GET /link/callback`. Always answers with a redirect to one of the
+/// app's configured targets (or 405 for a non-GET).
+pub async fn handle(req: Request, svc: &ReturnLeg) -> Response<Body> {
     if req.method() != Method::GET && req.method() != Method::HEAD {
         return http::respond(Err(ApiError::method_not_allowed("GET")));
     }
@@ -228,7 +208,7 @@ pub async fn handle(req: Request, svc: &CallbackService) -> Response<Body> {
         }
     };
     telemetry::correlate(&callback.attempt);
-    let result = tokio::time::timeout(http::time_budget(&req), complete(&callback, svc))
+    let result = tokio::time::timeout(http::time_budget(&req), decide(&callback, svc))
         .await
         .unwrap_or_else(|_| Err(Refusal::unavailable("callback ran out of time")));
     result.unwrap_or_else(|refusal| {
@@ -237,18 +217,19 @@ pub async fn handle(req: Request, svc: &CallbackService) -> Response<Body> {
     })
 }
 
-async fn complete(cb: &Callback, svc: &CallbackService) -> Result<Response<Body>, Refusal> {
+/// Decides a well-formed callback against the attempt (and, for a success, the
+/// connection's record and OFAuth): where the browser goes, or why not.
+async fn decide(cb: &Callback, svc: &ReturnLeg) -> Result<Response<Body>, Refusal> {
     let now = SystemTime::now();
-    let store = &svc.provenance.store;
     // A success names its connection: its record is read with the attempt, in
     // one request (provenance needs it before any OFAuth call).
     let (attempt, record) = match &cb.outcome {
         CallbackOutcome::Success { connection } => {
-            store
+            svc.store
                 .get_attempt_and_connection(&cb.attempt, connection)
                 .await?
         }
-        _ => (store.get_attempt(&cb.attempt).await?, None),
+        _ => (svc.store.get_attempt(&cb.attempt).await?, None),
     };
     let attempt = attempt.ok_or_else(|| {
         Refusal::new(
@@ -264,73 +245,73 @@ async fn complete(cb: &Callback, svc: &CallbackService) -> Result<Response<Body>
             format!("attempt already used ({})", attempt.status.as_str()),
         )
     };
-    match &cb.outcome {
-        CallbackOutcome::Success { connection } => {
-            let same = attempt.connection.as_ref() == Some(connection);
-            match attempt.status {
-                // Completed in the popup before the page followed `successUrl`, or
-                // a reload after completion: nothing to do, nothing to hand out.
-                AttemptStatus::Completed | AttemptStatus::Verifying if same => {
-                    telemetry::outcome("already_completed");
-                    tracing::info!(outcome = "already_completed", attempt = ?attempt.id);
-                    Ok(redirect_for(&svc.app, &cb.outcome, None))
-                }
-                // A reload before completion: a new code replaces the old one.
-                AttemptStatus::Returned if same => {
-                    if let Some(r) = Provenance::expired(&attempt, now) {
-                        return Err(r);
-                    }
-                    let verified = Verified {
-                        account: attempt.account.clone(),
-                        attested: attempt.attested,
-                        looked_up: false,
-                    };
-                    give_code(&attempt, connection, &verified, svc, now).await
-                }
-                AttemptStatus::Pending => {
-                    if let Some(r) = Provenance::expired(&attempt, now) {
-                        return Err(r);
-                    }
-                    let verified = svc
-                        .provenance
-                        .verify_read(&attempt, connection, record, now)
-                        .await?;
-                    give_code(&attempt, connection, &verified, svc, now).await
-                }
-                _ => Err(used()),
-            }
+    let CallbackOutcome::Success { connection } = &cb.outcome else {
+        // Cancelled or failed at OFAuth: the attempt ends, the browser is told.
+        if attempt.status != AttemptStatus::Pending {
+            return Err(used());
         }
-        CallbackOutcome::Cancelled { step } => {
-            if attempt.status != AttemptStatus::Pending {
-                return Err(used());
-            }
-            if let Some(r) = Provenance::expired(&attempt, now) {
-                return Err(r);
-            }
-            let end = AttemptEnd::Cancelled {
+        Provenance::usable(&attempt, now)?;
+        if let Some(end) = cb.outcome.end() {
+            svc.store.end_attempt(&attempt, &end, now).await?;
+        }
+        cb.outcome.record(&cb.attempt);
+        return Ok(redirect_for(&svc.app, &cb.outcome, None));
+    };
+    let same = attempt.connection.as_ref() == Some(connection);
+    match attempt.status {
+        // Completed in the popup before the page followed `successUrl`, or a
+        // reload after completion: nothing to do, nothing to hand out.
+        AttemptStatus::Completed | AttemptStatus::Verifying if same => {
+            telemetry::outcome("already_completed");
+            tracing::info!(outcome = "already_completed", attempt = ?attempt.id);
+            Ok(redirect_for(&svc.app, &cb.outcome, None))
+        }
+        // A reload before completion: a new code replaces the old one.
+        AttemptStatus::Returned if same => {
+            Provenance::usable(&attempt, now)?;
+            let verified = Verified::returned(&attempt);
+            give_code(&attempt, connection, &verified, svc, now).await
+        }
+        AttemptStatus::Pending => {
+            Provenance::usable(&attempt, now)?;
+            let verified = svc
+                .provenance
+                .verify_read(&attempt, connection, record, now)
+                .await?;
+            give_code(&attempt, connection, &verified, svc, now).await
+        }
+        _ => Err(used()),
+    }
+}
+
+impl CallbackOutcome {
+    /// How a return that is not a success ends its attempt.
+    fn end(&self) -> Option<AttemptEnd> {
+        match self {
+            Self::Success { .. } => None,
+            Self::Cancelled { step } => Some(AttemptEnd::Cancelled {
                 step: step.as_ref().map(|s| s.as_str().to_string()),
-            };
-            store.end_attempt(&attempt, &end, now).await?;
-            telemetry::outcome("cancelled");
-            telemetry::link_cancelled(step.as_ref().map_or("none", CancelStep::metric_label));
-            tracing::info!(outcome = "cancelled", attempt = ?cb.attempt, step = step.as_ref().map(CancelStep::as_str));
-            Ok(redirect_for(&svc.app, &cb.outcome, None))
-        }
-        CallbackOutcome::Error { code } => {
-            if attempt.status != AttemptStatus::Pending {
-                return Err(used());
-            }
-            if let Some(r) = Provenance::expired(&attempt, now) {
-                return Err(r);
-            }
-            let end = AttemptEnd::Failed {
+            }),
+            Self::Error { code } => Some(AttemptEnd::Failed {
                 error_code: code.as_str().to_string(),
-            };
-            store.end_attempt(&attempt, &end, now).await?;
-            telemetry::outcome("link_error");
-            telemetry::link_error(code.metric_label());
-            tracing::info!(outcome = "link_error", attempt = ?cb.attempt, error_code = code.as_str());
-            Ok(redirect_for(&svc.app, &cb.outcome, None))
+            }),
+        }
+    }
+
+    /// The one log line and the metrics of a return that ended its attempt.
+    fn record(&self, attempt: &AttemptId) {
+        match self {
+            Self::Success { .. } => {}
+            Self::Cancelled { step } => {
+                telemetry::outcome("cancelled");
+                telemetry::link_cancelled(step.as_ref().map_or("none", CancelStep::metric_label));
+                tracing::info!(outcome = "cancelled", attempt = ?attempt, step = step.as_ref().map(CancelStep::as_str));
+            }
+            Self::Error { code } => {
+                telemetry::outcome("link_error");
+                telemetry::link_error(code.metric_label());
+                tracing::info!(outcome = "link_error", attempt = ?attempt, error_code = code.as_str());
+            }
         }
     }
 }
@@ -341,7 +322,7 @@ async fn give_code(
     attempt: &LinkAttempt,
     connection: &ConnectionId,
     verified: &Verified,
-    svc: &CallbackService,
+    svc: &ReturnLeg,
     now: SystemTime,
 ) -> Result<Response<Body>, Refusal> {
     let code = CompletionCode::generate(&attempt.id)
@@ -355,10 +336,7 @@ async fn give_code(
         code_hash: &hash,
         code_expires_epoch: expires,
     };
-    svc.provenance
-        .store
-        .return_attempt(attempt, &returned, now)
-        .await?;
+    svc.store.return_attempt(attempt, &returned, now).await?;
     telemetry::outcome("returned");
     tracing::info!(
         outcome = "returned",

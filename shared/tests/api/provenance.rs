@@ -4,13 +4,11 @@
 //! finished it (the callback's one-time code, or the popup's page). Against
 //! DynamoDB Local and the simulator over HTTP, as the rest.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::helpers::*;
 use aws_sdk_dynamodb::types::AttributeValue;
 use ofauth_sim::{Faults, SignatureScheme, WebhookMode};
-use support::*;
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -468,7 +466,7 @@ async fn completion_codes_are_single_use_short_lived_and_checked() {
         assert_eq!(status, 400, "{body}");
     }
     let req = api_event("POST", "/link/complete", None, r#"{"code":"x"}"#, &[], None);
-    let resp = link_shared::complete::handle(req, &h.complete).await;
+    let resp = link_shared::return_leg::handle(req, &h.return_leg).await;
     assert_eq!(resp.status(), 401);
 }
 

@@ -2,13 +2,11 @@
 //! writes, not luck, decide. Run them repeatedly: `cargo test -p link-shared --test
 //! races` (the note on the hardening issue gives the count).
 
-mod support;
-
 use std::sync::Arc;
 
+use crate::helpers::*;
 use futures_like::join_all;
 use ofauth_sim::SignatureScheme;
-use support::*;
 
 const N: usize = 16;
 

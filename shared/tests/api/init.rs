@@ -4,20 +4,18 @@
 //! and a Secrets Manager stand-in, each behind a TLS terminator whose test CA the
 //! functions trust only through `EXTRA_CA_CERTS`.
 //!
-//! One test function: it sets process environment variables, which tests running
-//! in parallel threads must not share.
-
-mod support;
+//! It runs in a process of its own (rusty-fork): it sets process environment
+//! variables, which tests running in parallel threads must not share.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use crate::helpers::*;
 use link_shared::bootstrap::{self, InitError};
 use link_shared::ids::AttemptId;
 use link_shared::ofauth::{LinkInitRequest, LinkSession, OfAuthError};
 use ofauth_sim::tls::TestCa;
 use ofauth_sim::{SimConfig, Simulator};
-use support::*;
 
 const KEY_ID: &str = "ofauth/api-key";
 const WEBHOOK_ID: &str = "ofauth/webhook-secret";
@@ -40,8 +38,19 @@ async fn link_init(client: &link_shared::ofauth::OfAuthClient) -> Result<LinkSes
         .await
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn init_reads_secrets_and_talks_tls_with_the_compiled_in_and_extra_roots() {
+/// In a process of its own: it sets process environment variables.
+#[test]
+fn init_reads_secrets_and_talks_tls_with_the_compiled_in_and_extra_roots() {
+    in_own_process(
+        rusty_fork::rusty_fork_test_name!(
+            init_reads_secrets_and_talks_tls_with_the_compiled_in_and_extra_roots
+        ),
+        rusty_fork::rusty_fork_id!(),
+        || block_on(run()),
+    );
+}
+
+async fn run() {
     let ca = TestCa::generate().unwrap();
     let dir = std::env::temp_dir().join(unique("link-init-test"));
     let ca_file = dir.join("test-ca.pem");

@@ -1,4 +1,4 @@
-//! complete: `POST /link/complete`, where the signed-in user finishes a Link flow
+//! `POST /link/complete`, where the signed-in user finishes a Link flow
 //! from the browser that completed it at OFAuth. This is presence: the binding
 //! happens only for the user who started the attempt, with what only that
 //! browser received.
@@ -25,37 +25,18 @@ use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};
 
-use crate::config::Config;
+use super::provenance::{Finished, Provenance, Verified};
+use super::refusal::{codes, Refusal, Severity};
+use super::ReturnLeg;
 use crate::error::ApiError;
-use crate::http::{self, Cors};
-use crate::identity::{self, IdentityRules};
+use crate::http;
+use crate::identity;
 use crate::ids::{mask, AttemptId, CompletionCode, ConnectionId};
-use crate::ofauth::OfAuthClient;
-use crate::provenance::{Finished, Provenance, Verified};
-use crate::refusal::{codes, Refusal, Severity};
-use crate::store::{AttemptEnd, AttemptStatus, LinkAttempt, Store};
+use crate::store::{AttemptEnd, AttemptStatus, LinkAttempt};
 use crate::time::{epoch, rfc3339};
 
 /// Largest body accepted; the real one is under 200 bytes.
 pub const MAX_BODY_BYTES: usize = 2 * 1024;
-
-/// What the completion call needs, built once per process.
-#[derive(Debug, Clone)]
-pub struct CompleteService {
-    pub provenance: Provenance,
-    pub identity: IdentityRules,
-    pub cors: Cors,
-}
-
-impl CompleteService {
-    pub fn new(config: &Config, store: Store, ofauth: OfAuthClient) -> Self {
-        Self {
-            provenance: Provenance::new(config, store, ofauth),
-            identity: IdentityRules::from_config(config),
-            cors: Cors::for_config(config, "POST, OPTIONS"),
-        }
-    }
-}
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -70,7 +51,7 @@ struct CompleteRequest {
 
 /// A validated request: which proof of presence it carries.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Completion {
+pub enum Proof {
     Redirect(CompletionCode),
     Embed {
         attempt: AttemptId,
@@ -79,7 +60,7 @@ pub enum Completion {
 }
 
 /// Parses and validates the body.
-pub fn parse_request(body: &[u8]) -> Result<Completion, ApiError> {
+pub fn parse_request(body: &[u8]) -> Result<Proof, ApiError> {
     let invalid = |m: &'static str| ApiError::bad_request(codes::INVALID_REQUEST, m);
     let req: CompleteRequest = serde_json::from_slice(body).map_err(|_| {
         invalid("The body must be a JSON object with `code`, or `attemptId` and `connectionId`.")
@@ -90,7 +71,7 @@ pub fn parse_request(body: &[u8]) -> Result<Completion, ApiError> {
             attempt_id: None,
             connection_id: None,
         } => CompletionCode::parse(&code)
-            .map(Completion::Redirect)
+            .map(Proof::Redirect)
             .ok_or_else(|| {
                 ApiError::from(Refusal::new(
                     codes::INVALID_CODE,
@@ -103,7 +84,7 @@ pub fn parse_request(body: &[u8]) -> Result<Completion, ApiError> {
             attempt_id: Some(a),
             connection_id: Some(c),
         } => match (AttemptId::parse(&a), ConnectionId::parse(&c)) {
-            (Some(attempt), Some(connection)) => Ok(Completion::Embed {
+            (Some(attempt), Some(connection)) => Ok(Proof::Embed {
                 attempt,
                 connection,
             }),
@@ -124,39 +105,12 @@ struct Answer<'a> {
     verify_by: Option<String>,
 }
 
-/// Handles one request.
-pub async fn handle(req: Request, svc: &CompleteService) -> Response<Body> {
+/// Handles `POST /link/complete`.
+pub async fn handle(req: Request, svc: &ReturnLeg) -> Response<Body> {
     http::json_api(&req, &svc.cors, complete(&req, svc)).await
 }
 
-/// The callback function serves the return leg's two routes: `GET /link/callback`
-/// and `POST /link/complete`.
-#[derive(Debug, Clone)]
-pub struct ReturnLeg {
-    pub callback: crate::callback::CallbackService,
-    pub complete: CompleteService,
-}
-
-impl ReturnLeg {
-    pub fn new(config: &Config, store: Store, ofauth: OfAuthClient) -> Self {
-        Self {
-            callback: crate::callback::CallbackService::new(config, store.clone(), ofauth.clone()),
-            complete: CompleteService::new(config, store, ofauth),
-        }
-    }
-}
-
-/// Routes a request of the callback function.
-pub async fn handle_return_leg(req: Request, svc: &ReturnLeg) -> Response<Body> {
-    use lambda_http::RequestExt;
-    if req.raw_http_path() == crate::config::routes::COMPLETE.1 {
-        handle(req, &svc.complete).await
-    } else {
-        crate::callback::handle(req, &svc.callback).await
-    }
-}
-
-async fn complete(req: &Request, svc: &CompleteService) -> Result<Response<Body>, ApiError> {
+async fn complete(req: &Request, svc: &ReturnLeg) -> Result<Response<Body>, ApiError> {
     if req.method() != Method::POST {
         return Err(ApiError::method_not_allowed("POST, OPTIONS"));
     }
@@ -166,8 +120,8 @@ async fn complete(req: &Request, svc: &CompleteService) -> Result<Response<Body>
         .ok_or_else(|| ApiError::bad_request("body_too_large", "The request body is too large."))?;
     let now = SystemTime::now();
     let (attempt, connection, finished) = match parse_request(body)? {
-        Completion::Redirect(code) => redirect(&user, &code, svc, now).await?,
-        Completion::Embed {
+        Proof::Redirect(code) => redirect(&user, &code, svc, now).await?,
+        Proof::Embed {
             attempt,
             connection,
         } => embed(&user, &attempt, &connection, svc, now).await?,
@@ -218,7 +172,7 @@ fn already(attempt: &LinkAttempt) -> Option<Finished> {
 async fn redirect(
     user: &str,
     code: &CompletionCode,
-    svc: &CompleteService,
+    svc: &ReturnLeg,
     now: SystemTime,
 ) -> Result<(LinkAttempt, ConnectionId, Finished), ApiError> {
     crate::telemetry::correlate(code.attempt());
@@ -230,7 +184,6 @@ async fn redirect(
         )
     };
     let attempt = svc
-        .provenance
         .store
         .get_attempt(code.attempt())
         .await?
@@ -257,14 +210,8 @@ async fn redirect(
         )
         .into());
     }
-    if let Some(r) = Provenance::expired(&attempt, now) {
-        return Err(r.into());
-    }
-    let verified = Verified {
-        account: attempt.account.clone(),
-        attested: attempt.attested,
-        looked_up: false,
-    };
+    Provenance::usable(&attempt, now)?;
+    let verified = Verified::returned(&attempt);
     let finished = svc
         .provenance
         .finish(&attempt, &connection, &verified, now)
@@ -279,24 +226,23 @@ async fn fixation(
     attempt: &LinkAttempt,
     connection: &ConnectionId,
     user: &str,
-    svc: &CompleteService,
+    svc: &ReturnLeg,
     now: SystemTime,
 ) -> Refusal {
-    let p = &svc.provenance;
     let mut disconnected = false;
     if attempt.status == AttemptStatus::Returned {
         let end = AttemptEnd::Refused {
             error_code: codes::COMPLETION_REFUSED.into(),
         };
-        if let Err(e) = p.store.end_attempt(attempt, &end, now).await {
+        if let Err(e) = svc.store.end_attempt(attempt, &end, now).await {
             tracing::warn!(attempt = ?attempt.id, error = %e, "ending a refused attempt failed");
         }
-        let unbound = match p.store.get_connection(connection).await {
+        let unbound = match svc.store.get_connection(connection).await {
             Ok(record) => record.is_none_or(|r| r.user_id.is_none()),
             Err(_) => false,
         };
         if attempt.reconnect.is_none() && unbound {
-            match p.ofauth.delete_connection(connection).await {
+            match svc.provenance.disconnect(connection).await {
                 Ok(()) => disconnected = true,
                 Err(e) => {
                     tracing::error!(connection = %connection.masked(), error = %e, "disconnecting a refused connection failed; it stays unbound for reconciliation")
@@ -320,7 +266,7 @@ async fn embed(
     user: &str,
     attempt_id: &AttemptId,
     connection: &ConnectionId,
-    svc: &CompleteService,
+    svc: &ReturnLeg,
     now: SystemTime,
 ) -> Result<(LinkAttempt, ConnectionId, Finished), ApiError> {
     crate::telemetry::correlate(attempt_id);
@@ -334,7 +280,6 @@ async fn embed(
     // Another user's attempt id is not theirs to complete (and, unlike a code in
     // a redirect, not a fixation: the popup runs in the starter's own page).
     let attempt = svc
-        .provenance
         .store
         .get_attempt(attempt_id)
         .await?
@@ -364,9 +309,7 @@ async fn embed(
             .into())
         }
     }
-    if let Some(r) = Provenance::expired(&attempt, now) {
-        return Err(r.into());
-    }
+    Provenance::usable(&attempt, now)?;
     let p = &svc.provenance;
     let verified = p.verify(&attempt, connection, now).await?;
     let finished = p.finish(&attempt, connection, &verified, now).await?;
@@ -383,7 +326,7 @@ mod tests {
         let code = CompletionCode::generate(&a).unwrap();
         assert_eq!(
             parse_request(format!(r#"{{"code":"{}"}}"#, code.reveal()).as_bytes()).unwrap(),
-            Completion::Redirect(code.clone())
+            Proof::Redirect(code.clone())
         );
         assert!(matches!(
             parse_request(
@@ -394,7 +337,7 @@ mod tests {
                 .as_bytes()
             )
             .unwrap(),
-            Completion::Embed { .. }
+            Proof::Embed { .. }
         ));
         let code_of = |b: &str| parse_request(b.as_bytes()).unwrap_err().code;
         assert_eq!(code_of("{}"), codes::INVALID_REQUEST);

@@ -3,24 +3,32 @@
 //! it, then the call is retried once. Against the Secrets Manager stand-in and the
 //! simulator, through `bootstrap` as the binaries run it.
 //!
-//! One test function: it sets process environment variables.
-
-mod support;
+//! It runs in a process of its own (rusty-fork): it sets process environment
+//! variables.
 
 use std::collections::BTreeMap;
 
+use crate::helpers::*;
 use link_shared::bootstrap;
 use link_shared::ofauth::{LinkInitRequest, OfAuthError};
 use ofauth_sim::secrets_manager::SecretsManager;
 use ofauth_sim::{SimConfig, Simulator};
-use support::*;
 
 const KEY_ID: &str = "ofauth/api-key";
 const OLD: &str = "sk_live_old_key_1";
 const NEW: &str = "sk_live_new_key_2";
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_rotated_key_is_picked_up_without_a_redeploy() {
+/// In a process of its own: it sets process environment variables.
+#[test]
+fn a_rotated_key_is_picked_up_without_a_redeploy() {
+    in_own_process(
+        rusty_fork::rusty_fork_test_name!(a_rotated_key_is_picked_up_without_a_redeploy),
+        rusty_fork::rusty_fork_id!(),
+        || block_on(run()),
+    );
+}
+
+async fn run() {
     let sm = SecretsManager::start(BTreeMap::from([(KEY_ID.to_string(), OLD.to_string())]))
         .await
         .unwrap();

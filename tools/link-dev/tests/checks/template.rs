@@ -2,16 +2,13 @@
 //! variable names, routes and their auth, build metadata, and least-privilege IAM.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
 use std::time::Duration;
 
 use link_shared::config::{routes, vars};
 use link_shared::store::schema;
-use serde_norway::Value;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use crate::root;
+use serde_norway::Value;
 
 fn template() -> Value {
     let text = std::fs::read_to_string(root().join("template.yaml")).unwrap();
@@ -728,7 +725,7 @@ fn alarms_and_the_dashboard_read_what_the_code_emits() {
         }
     }
     assert_eq!(alarms.keys().cloned().collect::<BTreeSet<_>>(), expected);
-    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let operations = std::fs::read_to_string(root().join("docs/operations.md")).unwrap();
 
     for (name, alarm) in &alarms {
         let p = &alarm["Properties"];
@@ -750,7 +747,7 @@ fn alarms_and_the_dashboard_read_what_the_code_emits() {
             params[tuned.as_str()]["Default"].is_number(),
             "{name}: {tuned}"
         );
-        // The README says what it means and what to check first (the
+        // docs/operations.md says what it means and what to check first (the
         // per-function ones once, as `<function>-errors`).
         let documented = match name.rsplit_once('-') {
             Some((f, kind @ ("errors" | "throttles"))) if f != "webhook-invalid" => {
@@ -758,7 +755,10 @@ fn alarms_and_the_dashboard_read_what_the_code_emits() {
             }
             _ => format!("`{name}`"),
         };
-        assert!(readme.contains(&documented), "README lacks {documented}");
+        assert!(
+            operations.contains(&documented),
+            "docs/operations.md lacks {documented}"
+        );
     }
 
     // The custom metrics they and the dashboard read are ones the code emits,

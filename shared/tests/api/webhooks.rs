@@ -1,12 +1,10 @@
 //! Signed webhooks and the connections API, against DynamoDB Local and the
 //! simulator, which delivers its webhooks over HTTP to the webhook handler.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::helpers::*;
 use ofauth_sim::{Faults, SignatureScheme, WebhookMode};
-use support::*;
 
 const WAIT: Duration = Duration::from_secs(10);
 

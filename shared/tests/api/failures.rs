@@ -2,12 +2,10 @@
 //! rate limiting or malformed, and DynamoDB unreachable. Each case asserts the
 //! answer and what DynamoDB holds afterwards.
 
-mod support;
-
+use crate::helpers::*;
 use link_shared::lambda_http::http::Method;
 use link_shared::lambda_http::{Body, Response};
 use ofauth_sim::Faults;
-use support::*;
 
 fn assert_json_error(resp: &Response<Body>, status: u16, code: &str) {
     assert_eq!(resp.status(), status, "{}", body_text(resp));
@@ -361,7 +359,7 @@ async fn callback_answers_within_the_lambda_deadline() {
         .as_millis() as u64;
     ctx.deadline = now_ms + 600;
     req.extensions_mut().insert(ctx);
-    let resp = link_shared::callback::handle(req, &h.callback).await;
+    let resp = link_shared::return_leg::handle(req, &h.return_leg).await;
     assert_error_redirect(&resp, "temporarily_unavailable");
     assert_eq!(s(&h.items_of("attempt").await[0], "status"), "pending");
 }

@@ -1,10 +1,8 @@
 //! End-to-end Link flows through both handlers, driven by API Gateway events,
 //! against DynamoDB Local and the OFAuth simulator over HTTP.
 
-mod support;
-
+use crate::helpers::*;
 use aws_sdk_dynamodb::types::AttributeValue;
-use support::*;
 
 const STEPS: [&str; 5] = [
     "pre-login",
@@ -387,6 +385,6 @@ async fn malformed_callback_inputs_are_refused() {
     // Only GET.
     let mut req = callback_event("status=success");
     *req.method_mut() = link_shared::lambda_http::http::Method::POST;
-    let resp = link_shared::callback::handle(req, &h.callback).await;
+    let resp = link_shared::return_leg::handle(req, &h.return_leg).await;
     assert_eq!(resp.status(), 405);
 }

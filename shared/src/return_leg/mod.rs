@@ -1,0 +1,70 @@
+//! The return leg: how a browser's return from OFAuth becomes a binding. The
+//! callback function serves its two routes.
+//!
+//! 1. `GET /link/callback` ([`callback`]): OFAuth sends the browser back with
+//!    parameters anyone can forge. The callback reads the attempt and the
+//!    connection's record, asks OFAuth whether the connection is live, whose
+//!    account it is and which attempt made it ([`provenance`]), stores what it
+//!    verified on the attempt (`returned`) and sends the browser to the app's
+//!    return page with a one-time code. Nothing is bound yet.
+//! 2. `POST /link/complete` ([`completion`]): the signed-in user who started the
+//!    attempt sends that code (redirect flow), or the attempt and the connection
+//!    the iframe reported (popup flow). The connection becomes theirs once OFAuth
+//!    attests this attempt made it ([`provenance::Provenance::finish`]); until
+//!    then it waits as `verifying`, and a signed webhook completes it.
+//!
+//! Every refusal on the way is a [`refusal::Refusal`] with a stable code: a
+//! redirect to the app's error page from the callback, a JSON error from the
+//! completion.
+
+pub mod callback;
+pub mod completion;
+pub mod provenance;
+pub mod refusal;
+
+use std::time::Duration;
+
+use lambda_http::{Body, Request, RequestExt, Response};
+
+use crate::config::{routes, AppTargets, Config};
+use crate::http::Cors;
+use crate::identity::IdentityRules;
+use crate::ofauth::OfAuthClient;
+use crate::store::Store;
+use provenance::Provenance;
+
+/// What the return leg needs, built once per process.
+#[derive(Debug, Clone)]
+pub struct ReturnLeg {
+    store: Store,
+    provenance: Provenance,
+    /// Where the callback sends the browser.
+    app: AppTargets,
+    /// How long a completion code is valid (never past its attempt).
+    code_ttl: Duration,
+    identity: IdentityRules,
+    cors: Cors,
+}
+
+impl ReturnLeg {
+    pub fn new(config: &Config, store: Store, ofauth: OfAuthClient) -> Self {
+        Self {
+            provenance: Provenance::new(config, store.clone(), ofauth),
+            store,
+            app: config.app.clone(),
+            code_ttl: config.completion_code_ttl,
+            identity: IdentityRules::from_config(config),
+            cors: Cors::for_config(config, "POST, OPTIONS"),
+        }
+    }
+}
+
+/// Routes a request of the callback function: `POST /link/complete` to the
+/// completion, anything else to the callback.
+pub async fn handle(req: Request, svc: &ReturnLeg) -> Response<Body> {
+    if req.raw_http_path() == routes::COMPLETE.1 {
+        completion::handle(req, svc).await
+    } else {
+        callback::handle(req, svc).await
+    }
+}

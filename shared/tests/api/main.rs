@@ -1,0 +1,22 @@
+//! The integration tests, one binary (the dependency tree links once): every
+//! handler called in-process with real API Gateway events, against DynamoDB Local
+//! and the OFAuth simulator over HTTP. A module per area; `helpers` builds the
+//! harness. Tests that need the process to themselves (a global log subscriber
+//! or metrics recorder, process environment variables) run in a child process of
+//! this binary through `rusty-fork`.
+
+mod helpers;
+
+mod failures;
+mod flow_logs;
+mod fuzz;
+mod init;
+mod link_flow;
+mod logs;
+mod metrics;
+mod privacy;
+mod provenance;
+mod races;
+mod reconcile;
+mod rotation;
+mod webhooks;
