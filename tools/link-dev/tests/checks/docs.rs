@@ -1,0 +1,128 @@
+//! The documents keep one source for each fact: no page repeats the template's
+//! parameters (they are described in `template.yaml`), the configuration page
+//! lists exactly the variables the code reads, and every test the security model
+//! names as a check's proof exists.
+
+use std::collections::BTreeSet;
+
+use link_shared::config::vars;
+
+use crate::root;
+
+/// The project's Markdown pages: the README, BENCHMARKS.md and docs/.
+fn pages() -> Vec<(String, String)> {
+    let mut files = vec![root().join("README.md"), root().join("BENCHMARKS.md")];
+    for entry in std::fs::read_dir(root().join("docs")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "md") {
+            files.push(path);
+        }
+    }
+    files
+        .into_iter()
+        .map(|p| {
+            let name = p.strip_prefix(root()).unwrap_or(&p).display().to_string();
+            (name, std::fs::read_to_string(&p).unwrap())
+        })
+        .collect()
+}
+
+/// The first cell of each Markdown table row.
+fn first_cells(text: &str) -> impl Iterator<Item = &str> {
+    text.lines()
+        .filter(|l| l.starts_with('|') && !l.starts_with("|---"))
+        .filter_map(|l| l.split('|').nth(1))
+}
+
+/// The names in backticks in a piece of text.
+fn code_spans(text: &str) -> impl Iterator<Item = &str> {
+    text.split('`').skip(1).step_by(2)
+}
+
+#[test]
+fn no_page_repeats_the_template_parameters() {
+    let text = std::fs::read_to_string(root().join("template.yaml")).unwrap();
+    let t: serde_norway::Value = serde_norway::from_str(&text).unwrap();
+    let params: BTreeSet<String> = t["Parameters"]
+        .as_mapping()
+        .unwrap()
+        .keys()
+        .map(|k| k.as_str().unwrap().to_string())
+        .collect();
+    assert!(params.len() > 40, "{params:?}");
+    let mut tabled = Vec::new();
+    for (page, body) in pages() {
+        for cell in first_cells(&body) {
+            for name in code_spans(cell) {
+                if params.contains(name) {
+                    tabled.push(format!("{page}: {name}"));
+                }
+            }
+        }
+    }
+    assert!(
+        tabled.is_empty(),
+        "template parameters in a table outside template.yaml: {tabled:?}"
+    );
+}
+
+#[test]
+fn the_configuration_page_lists_exactly_the_variables_the_code_reads() {
+    let page = std::fs::read_to_string(root().join("docs/configuration.md")).unwrap();
+    let listed: BTreeSet<&str> = first_cells(&page).flat_map(code_spans).collect();
+    let read: BTreeSet<&str> = vars::ALL.iter().copied().collect();
+    assert_eq!(
+        listed, read,
+        "docs/configuration.md against config::vars::ALL"
+    );
+}
+
+/// `module::test` in `shared/tests/api/<module>.rs`; `path::tests::test` (a
+/// unit test) in `shared/src/<path>.rs` or `shared/src/<path>/mod.rs`;
+/// `file.rs::test` in that file; a whole test file. `*`: any test there.
+fn test_exists(reference: &str) -> bool {
+    let defined_in = |path: std::path::PathBuf, name: &str| {
+        std::fs::read_to_string(path)
+            .is_ok_and(|text| name == "*" || text.contains(&format!("fn {name}(")))
+    };
+    if let Some((file, name)) = reference.rsplit_once(".rs::") {
+        return defined_in(root().join(format!("{file}.rs")), name);
+    }
+    if reference.ends_with(".rs") || reference.ends_with(".mjs") {
+        return root().join(reference).is_file();
+    }
+    let parts: Vec<&str> = reference.split("::").collect();
+    match parts.as_slice() {
+        [module, name] => defined_in(root().join(format!("shared/tests/api/{module}.rs")), name),
+        [path @ .., "tests", name] => {
+            let base = root().join("shared/src").join(path.join("/"));
+            defined_in(base.with_extension("rs"), name) || defined_in(base.join("mod.rs"), name)
+        }
+        _ => false,
+    }
+}
+
+#[test]
+fn every_test_the_security_model_names_exists() {
+    let flow = std::fs::read_to_string(root().join("docs/flow.md")).unwrap();
+    let table = flow
+        .split("## Security model")
+        .nth(1)
+        .expect("docs/flow.md has the security model")
+        .split("\n\n")
+        .find(|block| block.starts_with("| check"))
+        .expect("the security model's table");
+    let mut named = 0;
+    let mut missing = Vec::new();
+    for row in table.lines().skip(2) {
+        let proof = row.rsplit('|').nth(1).unwrap_or("");
+        for reference in code_spans(proof) {
+            named += 1;
+            if !test_exists(reference) {
+                missing.push(reference.to_string());
+            }
+        }
+    }
+    assert!(named > 60, "only {named} tests named");
+    assert!(missing.is_empty(), "named but not found: {missing:?}");
+}
