@@ -182,6 +182,54 @@ impl KeySource for SecretsManagerKey {
     }
 }
 
+/// The OFAuth client of a function that rarely needs it (the webhook, only to
+/// invalidate a connection that came back with another account): built, and
+/// its API key read, on first use, so Init stays as it was.
+#[derive(Debug, Clone)]
+pub struct OfAuthOnDemand(Arc<OnDemand>);
+
+#[derive(Debug)]
+struct OnDemand {
+    shared: Option<Shared>,
+    client: tokio::sync::OnceCell<OfAuthClient>,
+}
+
+impl OfAuthOnDemand {
+    /// A client that is already built (tests, and functions that have one).
+    pub fn ready(client: OfAuthClient) -> Self {
+        Self(Arc::new(OnDemand {
+            shared: None,
+            client: tokio::sync::OnceCell::new_with(Some(client)),
+        }))
+    }
+
+    /// The client, built now if it was not yet.
+    pub async fn get(&self) -> Result<&OfAuthClient, InitError> {
+        self.0
+            .client
+            .get_or_try_init(|| async {
+                match &self.0.shared {
+                    Some(shared) => shared.ofauth().await,
+                    None => Err(InitError::Config(ConfigError::new(
+                        vars::OFAUTH_API_KEY_SECRET_ID,
+                        "is required",
+                    ))),
+                }
+            })
+            .await
+    }
+}
+
+impl Shared {
+    /// The OFAuth client, built on first use (see [`OfAuthOnDemand`]).
+    pub fn ofauth_on_demand(&self) -> OfAuthOnDemand {
+        OfAuthOnDemand(Arc::new(OnDemand {
+            shared: Some(self.clone()),
+            client: tokio::sync::OnceCell::new(),
+        }))
+    }
+}
+
 /// At most this much of Init goes to opening downstream connections.
 pub const WARM_UP_LIMIT: std::time::Duration = std::time::Duration::from_millis(500);
 

@@ -50,6 +50,12 @@ pub mod vars {
     pub const RECONCILE_UNBOUND: &str = "RECONCILE_UNBOUND";
     pub const RECONCILE_UNBOUND_GRACE_SECS: &str = "RECONCILE_UNBOUND_GRACE_SECS";
     pub const RECONCILE_MAX_PAGES: &str = "RECONCILE_MAX_PAGES";
+    /// The share (percent) of a table page's live records OFAuth may call unknown
+    /// before the reconciler's breaker stops it (100: no breaker).
+    pub const RECONCILE_BREAKER_PERCENT: &str = "RECONCILE_BREAKER_PERCENT";
+    /// The OFAuth account the API key must belong to (`GET /v2/account/whoami`'s
+    /// `id`); unset: the account the reconciler's first run saw.
+    pub const OFAUTH_ACCOUNT_ID: &str = "OFAUTH_ACCOUNT_ID";
     /// Days a disconnected or expired connection keeps the account's personal
     /// fields (0: kept until erased).
     pub const PERSONAL_DATA_RETENTION_DAYS: &str = "PERSONAL_DATA_RETENTION_DAYS";
@@ -90,6 +96,8 @@ pub mod vars {
         RECONCILE_UNBOUND,
         RECONCILE_UNBOUND_GRACE_SECS,
         RECONCILE_MAX_PAGES,
+        RECONCILE_BREAKER_PERCENT,
+        OFAUTH_ACCOUNT_ID,
         METRICS_NAMESPACE,
         PERSONAL_DATA_RETENTION_DAYS,
     ];
@@ -191,6 +199,12 @@ pub struct ReconcileSettings {
     /// How long a disconnected or expired connection keeps the account's
     /// personal fields before the reconciler takes them off (`None`: kept).
     pub personal_data_retention: Option<Duration>,
+    /// The share (percent) of a table page's live records OFAuth may call
+    /// unknown before a run stops changing records (100: never stops).
+    pub breaker_percent: u32,
+    /// The OFAuth account the API key must belong to (`None`: the one the first
+    /// run saw).
+    pub expected_account: Option<String>,
 }
 
 /// Everything the functions need, read once.
@@ -313,6 +327,12 @@ impl Config {
                 )?)
                 .filter(|days| *days > 0)
                 .map(|days| Duration::from_secs(days * 86_400)),
+                breaker_percent: env.number(vars::RECONCILE_BREAKER_PERCENT, 20, 1..=100)?,
+                expected_account: env.checked(
+                    vars::OFAUTH_ACCOUNT_ID,
+                    |v| v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()),
+                    "must be the id GET /v2/account/whoami answers (printable, at most 128 characters)",
+                )?,
             },
             metrics_namespace: env.checked(
                 vars::METRICS_NAMESPACE,

@@ -18,7 +18,7 @@ use crate::http::{self, Cors};
 use crate::identity::{self, IdentityRules};
 use crate::ids::{mask, ConnectionId};
 use crate::ofauth::OfAuthClient;
-use crate::store::{PageKey, Store, UserConnection};
+use crate::store::{AttemptStatus, LinkAttempt, PageKey, Store, UserConnection};
 
 /// What the connections function needs, built once per process.
 #[derive(Debug, Clone)]
@@ -242,13 +242,22 @@ async fn disconnect(
 }
 
 /// `DELETE /link/me`: erases the signed-in user's data, for a data-subject
-/// request. Each live connection of theirs is disconnected at OFAuth first (a
-/// failure stops here: a retry finishes the job), then its record keeps only
-/// what an audit needs (the connection id, times, status `disconnected`, the
-/// attempt that produced it, `erasedAt`): no user id, no account fields. Their
-/// attempts waiting for attestation are deleted; the connection one of them
-/// produced (OFAuth attested it, nobody owns it) is disconnected first. Attempts
-/// in no list expire on their own within `ATTEMPT_RETENTION_SECS`.
+/// request, and is a barrier: nothing of theirs is bound after it.
+/// 1. Every attempt of theirs still in flight (the `byUser` index holds them
+///    all) ends as `erased`, by a write conditional on the status it was read
+///    in: a completion, webhook or reload that comes later binds nothing, and
+///    one that won the race shows as a completed attempt, whose connection is
+///    erased with the others.
+/// 2. Each live connection of theirs is disconnected at OFAuth first (a failure
+///    stops here: a retry finishes the job), then its record keeps only what an
+///    audit needs (the connection id, times, status `disconnected`, the attempt
+///    that produced it, `erasedAt`): no user id, no account fields.
+/// 3. A connection one of the ended attempts produced is disconnected only when
+///    OFAuth attested that attempt as its origin and nobody owns it: never one a
+///    forged claim names.
+/// 4. Every attempt loses the user's and the account's fields and leaves the
+///    index (its id, status and times stay until its TTL, for an audit and for
+///    the reconciler, which disconnects a connection nobody can bind any more).
 async fn erase(user_id: &str, svc: &ConnectionsService) -> Result<Response<Body>, ApiError> {
     let now = SystemTime::now();
     let (mut erased, mut disconnected) = (0u32, 0u32);
@@ -259,44 +268,85 @@ async fn erase(user_id: &str, svc: &ConnectionsService) -> Result<Response<Body>
             "The data changed while it was being erased; try again.",
         )
     };
+    let mut bound = Vec::new();
+    let mut attempts = Vec::new();
     for item in svc.store.user_items(user_id).await? {
         match item {
-            UserItem::Connection(r) => {
-                if r.status != "disconnected" {
-                    svc.ofauth.delete_connection(&r.id).await.map_err(|e| {
-                        ApiError::from(e).detail(format_args!(
-                            "erasure: OFAuth disconnect of {} failed",
-                            r.id.masked()
-                        ))
-                    })?;
-                    disconnected += 1;
-                }
-                if !svc.store.erase_connection(&r, now).await? {
-                    return Err(changed());
-                }
-                erased += 1;
+            UserItem::Connection(r) => bound.push(r.id),
+            UserItem::Attempt(a) => attempts.push(a),
+        }
+    }
+    // 1. The barrier.
+    for a in &mut attempts {
+        let mut tries = 0;
+        while in_flight(a) {
+            if svc.store.end_for_erasure(a).await? {
+                a.status = AttemptStatus::Erased;
+                break;
             }
-            UserItem::Attempt(a) => {
-                if let Some(c) = &a.connection {
-                    // Only a connection OFAuth attested this attempt produced,
-                    // and nobody owns: never one a forged claim names.
-                    let produced = svc.store.get_connection(c).await?.filter(|r| {
-                        r.user_id.is_none()
-                            && r.attested_attempt.as_deref() == Some(a.id.as_str())
-                            && r.status != "disconnected"
-                    });
-                    if let Some(r) = produced {
-                        svc.ofauth.delete_connection(c).await?;
-                        disconnected += 1;
-                        if !svc.store.erase_connection(&r, now).await? {
-                            return Err(changed());
-                        }
-                    }
-                }
-                svc.store.delete_attempt(&a.id).await?;
-                erased += 1;
+            tries += 1;
+            match svc.store.get_attempt(&a.id).await? {
+                Some(fresh) if fresh.user_id == user_id && tries < 3 => *a = fresh,
+                Some(_) if tries >= 3 => return Err(changed()),
+                _ => break,
             }
         }
+        if a.status == AttemptStatus::Completed {
+            bound.extend(a.connection.clone());
+        }
+    }
+    // 2. The user's connections.
+    bound.sort_by(|x, y| x.as_str().cmp(y.as_str()));
+    bound.dedup();
+    for id in &bound {
+        let Some(r) = svc
+            .store
+            .get_connection(id)
+            .await?
+            .filter(|r| r.is_owned_by(user_id))
+        else {
+            continue;
+        };
+        if r.status != "disconnected" {
+            svc.ofauth.delete_connection(&r.id).await.map_err(|e| {
+                ApiError::from(e).detail(format_args!(
+                    "erasure: OFAuth disconnect of {} failed",
+                    r.id.masked()
+                ))
+            })?;
+            disconnected += 1;
+        }
+        if !svc.store.erase_connection(&r, now).await? {
+            return Err(changed());
+        }
+        erased += 1;
+    }
+    // 3. What the ended attempts produced, when OFAuth attested it and nobody
+    // owns it.
+    for a in attempts
+        .iter()
+        .filter(|a| a.status == AttemptStatus::Erased)
+    {
+        let Some(c) = &a.connection else {
+            continue;
+        };
+        let produced = svc.store.get_connection(c).await?.filter(|r| {
+            r.user_id.is_none()
+                && r.attested_attempt.as_deref() == Some(a.id.as_str())
+                && r.status != "disconnected"
+        });
+        if let Some(r) = produced {
+            svc.ofauth.delete_connection(c).await?;
+            disconnected += 1;
+            if !svc.store.erase_connection(&r, now).await? {
+                return Err(changed());
+            }
+        }
+    }
+    // 4. The attempts' personal fields.
+    for a in &attempts {
+        svc.store.strip_attempt(&a.id, now).await?;
+        erased += 1;
     }
     crate::telemetry::outcome("erased");
     tracing::info!(outcome = "erased", user = %mask(user_id), erased, disconnected);
@@ -304,6 +354,14 @@ async fn erase(user_id: &str, svc: &ConnectionsService) -> Result<Response<Body>
         StatusCode::OK,
         &serde_json::json!({ "erased": erased, "disconnected": disconnected }),
     ))
+}
+
+/// Whether an attempt may still bind a connection.
+fn in_flight(a: &LinkAttempt) -> bool {
+    matches!(
+        a.status,
+        AttemptStatus::Pending | AttemptStatus::Returned | AttemptStatus::Verifying
+    )
 }
 
 #[cfg(test)]

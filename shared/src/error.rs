@@ -127,6 +127,7 @@ impl ApiError {
         crate::telemetry::outcome(code);
         let detail = self.detail.as_deref().unwrap_or("");
         if self.security {
+            crate::telemetry::security_event(code);
             tracing::warn!(outcome = code, status, security = true, detail);
             return;
         }

@@ -153,6 +153,74 @@ impl fmt::Display for ConnectionId {
     }
 }
 
+/// Bytes of secret in a browser binding (128 bits).
+const BROWSER_SECRET_BYTES: usize = 16;
+
+/// The secret of the browser that came back through the callback, kept in an
+/// HttpOnly `__Host-` cookie on the callback's domain; only its SHA-256 is stored
+/// on the attempt. A reload of the callback gets a new completion code only when
+/// it carries the same secret: a replayed URL in another browser gets nothing.
+#[derive(Clone, PartialEq, Eq)]
+pub struct BrowserSecret(String);
+
+impl BrowserSecret {
+    /// The cookie that carries it.
+    pub const COOKIE: &'static str = "__Host-ofauth-link-return";
+
+    /// A fresh secret from the operating system's CSPRNG.
+    pub fn generate() -> Result<Self, getrandom::Error> {
+        let mut bytes = [0u8; BROWSER_SECRET_BYTES];
+        getrandom::fill(&mut bytes)?;
+        Ok(Self(hex::encode(bytes)))
+    }
+
+    /// The secret in a `Cookie` header's value, when it has the exact shape
+    /// [`Self::generate`] produces.
+    pub fn from_cookies(header: &str) -> Option<Self> {
+        header.split(';').find_map(|pair| {
+            let (name, value) = pair.trim().split_once('=')?;
+            (name == Self::COOKIE
+                && value.len() == BROWSER_SECRET_BYTES * 2
+                && value
+                    .bytes()
+                    .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+            .then(|| Self(value.to_string()))
+        })
+    }
+
+    /// SHA-256 of the secret, hex: what is stored.
+    pub fn hash(&self) -> String {
+        hex::encode(aws_lc_rs::digest::digest(
+            &aws_lc_rs::digest::SHA256,
+            self.0.as_bytes(),
+        ))
+    }
+
+    /// Whether this secret's hash is `stored`, compared in constant time.
+    pub fn matches(&self, stored: &str) -> bool {
+        aws_lc_rs::constant_time::verify_slices_are_equal(self.hash().as_bytes(), stored.as_bytes())
+            .is_ok()
+    }
+
+    /// The `Set-Cookie` value: only for this site's HTTPS pages (`__Host-`:
+    /// Secure, `Path=/`, no `Domain`), not readable by scripts, sent on the
+    /// top-level navigation back from OFAuth (`SameSite=Lax`), for an hour (a
+    /// Link session's life).
+    pub fn set_cookie(&self) -> String {
+        format!(
+            "{}={}; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=3600",
+            Self::COOKIE,
+            self.0
+        )
+    }
+}
+
+impl fmt::Debug for BrowserSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("BrowserSecret(<redacted>)")
+    }
+}
+
 /// A short lower-case token such as a cancel `step` or an `error_code`: OFAuth's
 /// lists are open ("etc."), so unknown values are kept, but only in this alphabet,
 /// which is safe to store, log and put in a redirect.
@@ -176,6 +244,31 @@ pub fn mask(v: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn browser_secrets_are_read_only_from_their_cookie() {
+        let b = BrowserSecret::generate().unwrap();
+        let cookie = b.set_cookie();
+        assert!(cookie.starts_with("__Host-ofauth-link-return="));
+        for attr in ["Path=/", "Secure", "HttpOnly", "SameSite=Lax"] {
+            assert!(cookie.contains(attr), "{cookie}");
+        }
+        assert!(!cookie.contains("Domain"), "{cookie}");
+        let value = cookie.split(';').next().unwrap();
+        let header = format!("theme=dark; {value}; other=1");
+        let read = BrowserSecret::from_cookies(&header).unwrap();
+        assert!(read.matches(&b.hash()));
+        assert!(!BrowserSecret::generate().unwrap().matches(&b.hash()));
+        for bad in [
+            "__Host-ofauth-link-return=short",
+            "__Host-ofauth-link-return=0123456789ABCDEF0123456789abcdef",
+            "ofauth-link-return=0123456789abcdef0123456789abcdef",
+            "",
+        ] {
+            assert!(BrowserSecret::from_cookies(bad).is_none(), "{bad}");
+        }
+        assert!(!format!("{b:?}").contains(&b.0));
+    }
 
     #[test]
     fn attempt_ids_are_unique_and_round_trip() {

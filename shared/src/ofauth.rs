@@ -1,6 +1,7 @@
 //! The OFAuth API client: `POST /v2/link/init`, `GET /v2/access/self`,
-//! `GET /v2/account/connections`, `DELETE /v2/account/connections/{id}` and
-//! `POST /v2/account/connections/{id}/invalidate`, with one `reqwest::Client` per
+//! `GET /v2/account/connections`, `DELETE /v2/account/connections/{id}`,
+//! `POST /v2/account/connections/{id}/invalidate` and `GET /v2/account/whoami`,
+//! with one `reqwest::Client` per
 //! process and explicit connect and total timeouts on every call.
 
 use crate::telemetry::{self, CallResult};
@@ -139,6 +140,15 @@ impl SearchPage<'_> {
 
 fn bad_response(e: serde_json::Error) -> OfAuthError {
     OfAuthError::BadResponse(e.to_string())
+}
+
+/// The OFAuth account an API key belongs to (`GET /v2/account/whoami`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct KeyAccount {
+    #[serde(default, deserialize_with = "crate::account::string_or_number")]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
 }
 
 /// What a bounded search of OFAuth's connections list found for one id.
@@ -380,6 +390,13 @@ impl OfAuthClient {
             }) if kind == "SESSION_EXPIRED" => Ok(ConnectionCheck::NotAuthenticated),
             Err(e) => Err(e),
         }
+    }
+
+    /// `GET /v2/account/whoami`: whose key this is.
+    pub async fn whoami(&self) -> Result<KeyAccount, OfAuthError> {
+        let url = self.endpoint("/v2/account/whoami")?;
+        let resp = self.send("whoami", || self.http.get(url.clone())).await?;
+        read_json(resp).await
     }
 
     /// `GET /v2/account/connections?limit=&offset=`: one page, newest first.

@@ -20,6 +20,23 @@
 //! Work per run is bounded: at most `RECONCILE_MAX_PAGES` pages, and nothing new
 //! is started within [`DEADLINE_MARGIN`] of the function's deadline. A lease on
 //! the cursor keeps two runs from working at once.
+//!
+//! Three guards keep a wrong key or an OFAuth incident from marking records
+//! disconnected, a state that is final:
+//! - each run first asks OFAuth whose key it holds (`GET /v2/account/whoami`) and
+//!   does nothing when it is not the expected account (`OFAUTH_ACCOUNT_ID`, or
+//!   the one the first run saw, kept with the cursor);
+//! - a record OFAuth does not know is first marked missing (`missingSweep`), and
+//!   only a later sweep that finds it unknown again marks it disconnected;
+//! - a table page whose records OFAuth calls unknown in an unusual share
+//!   (`RECONCILE_BREAKER_PERCENT` of its live records, at least
+//!   [`BREAKER_MIN_UNKNOWN`]) changes nothing, and the run stops there (the
+//!   breaker; an alarm reads `ReconcileHalted`).
+//!
+//! A bound connection OFAuth shows with another OnlyFans account than the one
+//! bound to it is refused as the webhook refuses it: the owner's record and
+//! profile kept, the record marked expired, the connection invalidated at OFAuth
+//! (again each sweep until OFAuth reports it expired).
 
 use crate::telemetry;
 use std::collections::HashSet;
@@ -34,7 +51,7 @@ use crate::ids::{AttemptId, ConnectionId};
 use crate::ofauth::{ConnectionCheck, ListedConnection, OfAuthClient};
 use crate::store::{
     lifecycle_rank, Applied, AttemptStatus, ConnectionEvent, ConnectionRecord, Cursor, Known,
-    LinkAttempt, Phase, Store, StoreError,
+    Lease, LinkAttempt, Phase, Store, StoreError,
 };
 use crate::time::{epoch, epoch_ms, parse_rfc3339_ms};
 
@@ -44,6 +61,9 @@ pub const DEADLINE_MARGIN: Duration = Duration::from_secs(15);
 
 /// Items one table page reads (of every kind).
 const TABLE_PAGE_ITEMS: i32 = 100;
+
+/// The breaker trips only from this many unknown records on a page up.
+pub const BREAKER_MIN_UNKNOWN: usize = 3;
 
 /// What the reconciler needs, built once per process.
 #[derive(Debug, Clone)]
@@ -72,11 +92,14 @@ pub struct Counts {
     pub pages: u32,
     /// Records whose personal fields were past their retention and taken off.
     pub scrubbed: u32,
+    /// Records OFAuth did not know this sweep, marked missing (a later sweep
+    /// confirms before marking them disconnected).
+    pub missing: u32,
 }
 
 impl Counts {
     /// The counts as the reconciler's metrics (see [`crate::telemetry`]).
-    fn as_metrics(&self) -> [(&'static str, u64); 7] {
+    fn as_metrics(&self) -> [(&'static str, u64); 8] {
         [
             ("ReconcileChecked", self.checked.into()),
             ("ReconcileChanged", self.changed.into()),
@@ -85,6 +108,7 @@ impl Counts {
             ("ReconcileErrors", self.errors.into()),
             ("ReconcilePages", self.pages.into()),
             ("ReconcileScrubbed", self.scrubbed.into()),
+            ("ReconcileMissing", self.missing.into()),
         ]
     }
 }
@@ -101,6 +125,10 @@ pub struct RunReport {
     pub sweep_done: bool,
     /// Where the next run starts (`listing`, `table`, `done`).
     pub phase: &'static str,
+    /// Why the run stopped itself before changing records, if it did:
+    /// `wrong_account` or `breaker`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub halted: Option<&'static str>,
 }
 
 /// A run that could not read or save its cursor.
@@ -145,6 +173,7 @@ impl ReconcileService {
                 busy: true,
                 sweep_done: false,
                 phase: "busy",
+                halted: None,
             });
         };
         let mut cursor = match &lease.cursor {
@@ -162,14 +191,27 @@ impl ReconcileService {
             deadline,
             counts: Counts::default(),
             seen: None,
+            halted: None,
         };
-        let outcome = run.sweep(&mut cursor).await;
+        // Whose key this is, before anything else: another account's key sees
+        // none of our connections, and every record would look gone.
+        let account = run.account(&lease).await;
+        let outcome = match &account {
+            Some(Ok(_)) => run.sweep(&mut cursor).await,
+            _ => Ok(()),
+        };
         let sweep_done = cursor.phase == Phase::Done;
-        // The cursor is saved whatever happened: the pages done stay done.
+        // The cursor is saved whatever happened: the pages done stay done. The
+        // first run's account is kept with it.
+        let pin = match (&account, &lease.account) {
+            (Some(Ok(id)), None) => Some(id.as_str()),
+            _ => None,
+        };
         let saved = self
             .store
-            .save_reconcile_cursor(&lease, &cursor, true, SystemTime::now())
+            .save_reconcile_cursor(&lease, &cursor, pin, true, SystemTime::now())
             .await;
+        let halted = run.halted;
         let counts = run.counts;
         let phase = match cursor.phase {
             Phase::Listing { .. } => "listing",
@@ -178,13 +220,16 @@ impl ReconcileService {
         };
         let failed = outcome.and(saved).err();
         telemetry::reconcile_run(
-            if failed.is_some() {
-                "failed"
-            } else {
-                "reconciled"
+            match (&failed, halted) {
+                (Some(_), _) => "failed",
+                (None, Some(_)) => "halted",
+                (None, None) => "reconciled",
             },
             &counts.as_metrics(),
         );
+        if let Some(reason) = halted {
+            telemetry::reconcile_halted(reason);
+        }
         if let Some(e) = failed {
             tracing::error!(outcome = "failed", error = %e, checked = counts.checked, changed = counts.changed, reported = counts.reported, disconnected = counts.disconnected, errors = counts.errors, pages = counts.pages, phase, "reconcile run failed");
             return Err(RunError(e));
@@ -198,14 +243,17 @@ impl ReconcileService {
             errors = counts.errors,
             pages = counts.pages,
             scrubbed = counts.scrubbed,
+            missing = counts.missing,
             sweep_done,
             phase,
+            halted,
         );
         Ok(RunReport {
             counts,
             busy: false,
             sweep_done,
             phase,
+            halted,
         })
     }
 }
@@ -236,6 +284,14 @@ struct Run<'a> {
     counts: Counts,
     /// The ids the sweep's list pages showed, read once per run for the table pass.
     seen: Option<HashSet<String>>,
+    /// Why the run stopped itself before changing records.
+    halted: Option<&'static str>,
+}
+
+/// What OFAuth said of a record the sweep's list did not show.
+struct Verdict<'r> {
+    record: &'r ConnectionRecord,
+    check: ConnectionCheck,
 }
 
 impl Run<'_> {
@@ -296,16 +352,26 @@ impl Run<'_> {
                         .scan_connections(after.as_deref(), TABLE_PAGE_ITEMS)
                         .await?;
                     self.counts.pages += 1;
+                    // Each record the list did not show is asked about first; what
+                    // the answers change is decided for the page as a whole.
+                    let mut verdicts = Vec::new();
                     for r in &records {
                         if !self.time_left() {
                             // The page is read again next run: what was done is
                             // idempotent (and those records are no longer in doubt).
                             return Ok(());
                         }
-                        let flow = r.attested_attempt.as_deref().and_then(AttemptId::parse);
-                        self.table_record(r)
-                            .instrument(telemetry::flow_span(flow.as_ref()))
-                            .await?;
+                        if let Some(v) = self.table_record(r).instrument(flow_of(r)).await {
+                            verdicts.push(v);
+                        }
+                    }
+                    if self.breaker_trips(&records, &verdicts, cursor.sweep) {
+                        self.halted = Some("breaker");
+                        return Ok(());
+                    }
+                    for v in verdicts {
+                        let span = flow_of(v.record);
+                        self.apply(v, cursor.sweep).instrument(span).await;
                     }
                     let Some(k) = next else {
                         cursor.phase = Phase::Done;
@@ -374,10 +440,15 @@ impl Run<'_> {
             if r.status == "disconnected" {
                 return;
             }
+            if r.missing_sweep.is_some() {
+                self.clear_missing(r).await;
+            }
             let status = listed.status.as_deref().filter(|s| crate::ids::is_token(s));
-            if let Some(status) = status.filter(|s| *s != r.status) {
+            let account = listed.user_data.clone().unwrap_or_default();
+            let changed = status.filter(|s| *s != r.status);
+            if changed.is_some() || other_account(r, &account) {
                 let at = listed.updated_at.as_deref().and_then(parse_rfc3339_ms);
-                let account = listed.user_data.clone().unwrap_or_default();
+                let status = changed.or(status).unwrap_or(&r.status);
                 self.observe(r, status, at, &account).await;
             }
             if r.user_id.is_some() {
@@ -414,6 +485,24 @@ impl Run<'_> {
             Ok(Applied::Applied { .. } | Applied::ForeignAttempt) => {
                 self.counts.changed += 1;
                 tracing::info!(outcome = "changed", connection = %record.id.masked(), from = %record.status, to = status, "record brought in line with OFAuth");
+            }
+            Ok(Applied::AccountSwapped { live }) => {
+                let invalidated = match live {
+                    true => self.svc.ofauth.invalidate_connection(&record.id).await,
+                    false => Ok(()),
+                };
+                if invalidated.is_err() {
+                    self.counts.errors += 1;
+                }
+                telemetry::security_event("account_mismatch");
+                tracing::warn!(
+                    outcome = "account_mismatch",
+                    security = true,
+                    connection = %record.id.masked(),
+                    live,
+                    invalidated = live && invalidated.is_ok(),
+                    "OFAuth shows another OnlyFans account on a bound connection; the owner's record and profile are kept"
+                );
             }
             Ok(_) => {}
             Err(e) => {
@@ -515,36 +604,165 @@ impl Run<'_> {
 
     /// One record in the table pass: asked about on its own when the sweep's
     /// list did not show it (it may also be newer than the list pages read).
-    async fn table_record(&mut self, record: &ConnectionRecord) -> Result<(), StoreError> {
+    /// What OFAuth said, or nothing to decide.
+    async fn table_record<'r>(&mut self, record: &'r ConnectionRecord) -> Option<Verdict<'r>> {
         self.scrub_if_due(record).await;
         if record.status == "disconnected" {
-            return Ok(()); // final: read only for the scrub
+            return None; // final: read only for the scrub
         }
         if self
             .seen
             .as_ref()
             .is_some_and(|s| s.contains(record.id.as_str()))
         {
-            return Ok(());
+            return None;
         }
         self.counts.checked += 1;
-        let status = match self.svc.ofauth.check_connection(&record.id).await {
-            Ok(ConnectionCheck::Unknown) => "disconnected",
-            Ok(ConnectionCheck::NotAuthenticated) => "expired",
-            Ok(ConnectionCheck::Authenticated(_)) => return Ok(()),
+        match self.svc.ofauth.check_connection(&record.id).await {
+            Ok(check) => Some(Verdict { record, check }),
             Err(e) => {
                 self.counts.errors += 1;
                 tracing::warn!(error = %e, connection = %record.id.masked(), "could not check a record OFAuth did not list");
-                return Ok(());
+                None
+            }
+        }
+    }
+
+    /// Whether OFAuth called an unusual share of a page's live records unknown:
+    /// then nothing on the page is changed and the run stops there.
+    fn breaker_trips(
+        &self,
+        records: &[ConnectionRecord],
+        verdicts: &[Verdict<'_>],
+        sweep: i64,
+    ) -> bool {
+        let unknown = verdicts
+            .iter()
+            .filter(|v| matches!(v.check, ConnectionCheck::Unknown))
+            .count();
+        let live = records
+            .iter()
+            .filter(|r| r.status != "disconnected")
+            .count();
+        let percent = self.svc.settings.breaker_percent as usize;
+        let trips =
+            unknown >= BREAKER_MIN_UNKNOWN && percent < 100 && unknown * 100 >= percent * live;
+        if trips {
+            tracing::error!(
+                outcome = "halted",
+                reason = "breaker",
+                unknown,
+                live,
+                sweep,
+                "OFAuth does not know an unusual share of this page's records (a wrong API key, or an incident at OFAuth?); nothing on it was changed and the run stopped: check the key and OFAuth's status, then let the next run go on (RECONCILE_BREAKER_PERCENT sets the share)"
+            );
+        }
+        trips
+    }
+
+    /// Applies what OFAuth said of a record the list did not show. Unknown: marked
+    /// missing, and disconnected only when an earlier sweep marked it so.
+    async fn apply(&mut self, v: Verdict<'_>, sweep: i64) {
+        let record = v.record;
+        let status = match v.check {
+            ConnectionCheck::Unknown => match record.missing_sweep {
+                Some(first) if first != sweep => "disconnected",
+                Some(_) => return,
+                None => {
+                    match self
+                        .svc
+                        .store
+                        .mark_missing(record, sweep, SystemTime::now())
+                        .await
+                    {
+                        Ok(true) => {
+                            self.counts.missing += 1;
+                            tracing::warn!(outcome = "missing", connection = %record.id.masked(), "OFAuth does not know a record; a later sweep confirms before it is marked disconnected");
+                        }
+                        Ok(false) => {} // changed meanwhile: the next sweep looks again
+                        Err(e) => {
+                            self.counts.errors += 1;
+                            tracing::warn!(error = %e, connection = %record.id.masked(), "could not mark a record missing");
+                        }
+                    }
+                    return;
+                }
+            },
+            ConnectionCheck::NotAuthenticated => "expired",
+            ConnectionCheck::Authenticated(account) => {
+                if record.missing_sweep.is_some() {
+                    self.clear_missing(record).await;
+                }
+                if other_account(record, &account) {
+                    self.observe(record, "active", None, &account).await;
+                }
+                return;
             }
         };
+        if record.missing_sweep.is_some() && status == "expired" {
+            self.clear_missing(record).await;
+        }
         if status != record.status {
             // No time of OFAuth's: an untimed observation only moves forward.
             self.observe(record, status, None, &AccountProfile::default())
                 .await;
         }
-        Ok(())
     }
+
+    /// Takes the missing mark off a record OFAuth knows again.
+    async fn clear_missing(&mut self, record: &ConnectionRecord) {
+        if let Err(e) = self.svc.store.clear_missing(record).await {
+            self.counts.errors += 1;
+            tracing::warn!(error = %e, connection = %record.id.masked(), "could not clear a record's missing mark");
+        }
+    }
+
+    /// Whose key this run holds: the account's id when it is the expected one
+    /// (configured, else the one the first run saw), an error when it is not
+    /// (the run halts), `None` when OFAuth could not say (the run does nothing).
+    async fn account(&mut self, lease: &Lease) -> Option<Result<String, ()>> {
+        let id = match self.svc.ofauth.whoami().await {
+            Ok(account) => account.id.unwrap_or_default(),
+            Err(e) => {
+                self.counts.errors += 1;
+                tracing::warn!(error = %e, "OFAuth could not say whose API key this is; nothing done, the next run tries again");
+                return None;
+            }
+        };
+        let expected = self
+            .svc
+            .settings
+            .expected_account
+            .as_deref()
+            .or(lease.account.as_deref());
+        match expected {
+            Some(e) if e != id => {
+                self.halted = Some("wrong_account");
+                tracing::error!(
+                    outcome = "halted",
+                    reason = "wrong_account",
+                    expected = %e,
+                    key_account = %id,
+                    "the OFAuth API key belongs to another account than this deployment's: nothing was read or changed (check the key in Secrets Manager, or OFAUTH_ACCOUNT_ID)"
+                );
+                Some(Err(()))
+            }
+            _ if id.is_empty() => None,
+            _ => Some(Ok(id)),
+        }
+    }
+}
+
+/// The span of a record's work: its flow, when an attempt attested it.
+fn flow_of(r: &ConnectionRecord) -> tracing::Span {
+    let flow = r.attested_attempt.as_deref().and_then(AttemptId::parse);
+    telemetry::flow_span(flow.as_ref())
+}
+
+/// Whether OFAuth shows another OnlyFans account on a bound record.
+fn other_account(r: &ConnectionRecord, seen: &AccountProfile) -> bool {
+    r.user_id.is_some()
+        && matches!((r.account.id.as_deref(), seen.id.as_deref()), (Some(a), Some(b)) if a != b)
 }
 
 impl Run<'_> {

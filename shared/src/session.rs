@@ -214,16 +214,20 @@ async fn create_session(req: &Request, svc: &SessionService) -> Result<Response<
     }
 
     // Reconnect only a connection recorded as this user's; anything else is
-    // indistinguishable from "not found", so ids cannot be probed.
-    if let Some(target) = &input.reconnect {
-        match svc.store.get_connection(target).await? {
-            Some(rec) if rec.is_owned_by(&user_id) && rec.status != "disconnected" => {}
+    // indistinguishable from "not found", so ids cannot be probed. The account
+    // bound to it is the one the reconnect must come back with.
+    let reconnect = match &input.reconnect {
+        None => None,
+        Some(target) => match svc.store.get_connection(target).await? {
+            Some(rec) if rec.is_owned_by(&user_id) && rec.status != "disconnected" => {
+                Some((target.clone(), rec.account.id))
+            }
             _ => {
                 return Err(ApiError::connection_not_found()
                     .detail(format_args!("reconnect of {}", target.masked())))
             }
-        }
-    }
+        },
+    };
 
     let attempt_id = AttemptId::generate().map_err(ApiError::internal)?;
     crate::telemetry::correlate(&attempt_id);
@@ -260,7 +264,7 @@ async fn create_session(req: &Request, svc: &SessionService) -> Result<Response<
     let attempt = LinkAttempt::pending(
         attempt_id,
         user_id.clone(),
-        input.reconnect.clone(),
+        reconnect,
         session.expires_at().to_string(),
         expires_at_epoch,
         now,

@@ -21,7 +21,9 @@
 //! | `OFAuthLatency` (ms) | `Endpoint`; and none | OFAuth call answered |
 //! | `DynamoDBErrors` | `Kind`; and none | DynamoDB call that failed (not a condition) |
 //! | `ReconcileRuns` | `Outcome` | reconciler run (`reconciled`, `busy`, `failed`) |
-//! | `ReconcileChecked`, `…Changed`, `…Reported`, `…Disconnected`, `…Errors`, `…Pages`, `…Scrubbed` | none | reconciler run |
+//! | `ReconcileChecked`, `…Changed`, `…Reported`, `…Disconnected`, `…Errors`, `…Pages`, `…Scrubbed`, `…Missing` | none | reconciler run |
+//! | `ReconcileHalted` | `Reason`; and none | reconciler run that stopped before changing records |
+//! | `SecurityEvents` | `Kind`; and none | security log line (someone tried to use what is not theirs) |
 //! | `ColdStart` | `Function` | process |
 //!
 //! The aggregate series (no dimension) exist for the alarms, which cannot sum
@@ -57,6 +59,9 @@ pub const METRICS: &[&str] = &[
     "ReconcileErrors",
     "ReconcilePages",
     "ReconcileScrubbed",
+    "ReconcileMissing",
+    "ReconcileHalted",
+    "SecurityEvents",
     "ColdStart",
 ];
 
@@ -190,6 +195,22 @@ pub fn link_cancelled(step: &'static str) {
 /// A callback with OFAuth's `error_code` (one of a fixed set, or `"other"`).
 pub fn link_error(code: &'static str) {
     counter!("LinkErrors", "Code" => code).increment(1);
+}
+
+/// Someone tried to use what is not theirs (the security log line's event):
+/// `Kind` is a refusal code or an event name from a fixed set
+/// (`account_mismatch`, `completion_refused`, `connection_conflict`, …).
+pub fn security_event(kind: &'static str) {
+    counter!("SecurityEvents", "Kind" => kind).increment(1);
+    counter!("SecurityEvents").increment(1);
+}
+
+/// The reconciler stopped itself before changing records: `wrong_account`
+/// (the API key is another OFAuth account's) or `breaker` (an unusual share of
+/// records unknown to OFAuth).
+pub fn reconcile_halted(reason: &'static str) {
+    counter!("ReconcileHalted", "Reason" => reason).increment(1);
+    counter!("ReconcileHalted").increment(1);
 }
 
 /// A webhook delivery refused at signature check `check`.

@@ -25,6 +25,7 @@ use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 
 use crate::account::AccountProfile;
+use crate::bootstrap::OfAuthOnDemand;
 use crate::config::Secret;
 use crate::error::ApiError;
 use crate::http;
@@ -41,15 +42,19 @@ pub const MAX_BODY_BYTES: usize = 256 * 1024;
 pub struct WebhookService {
     store: Store,
     secret: Secret,
+    /// OFAuth, to invalidate a bound connection an event shows with another
+    /// account (built on first use: the webhook needs it rarely).
+    ofauth: OfAuthOnDemand,
     /// Apply sandbox events (`live: false`): for a deployment on a sandbox key.
     accept_sandbox: bool,
 }
 
 impl WebhookService {
-    pub fn new(store: Store, secret: Secret) -> Self {
+    pub fn new(store: Store, secret: Secret, ofauth: OfAuthOnDemand) -> Self {
         Self {
             store,
             secret,
+            ofauth,
             accept_sandbox: false,
         }
     }
@@ -309,6 +314,7 @@ async fn apply(
             _ => "unknown_connection",
         },
         Applied::ForeignAttempt => {
+            telemetry::security_event("foreign_attempt");
             tracing::warn!(
                 security = true,
                 connection = %ev.connection.masked(),
@@ -317,7 +323,41 @@ async fn apply(
             );
             "applied"
         }
+        Applied::AccountSwapped { live } => {
+            let invalidated = if live {
+                invalidate(&svc.ofauth, &ev.connection).await
+            } else {
+                false
+            };
+            telemetry::security_event("account_mismatch");
+            tracing::warn!(
+                security = true,
+                connection = %ev.connection.masked(),
+                attempt = %attempt.as_ref().map(AttemptId::masked).unwrap_or_default(),
+                live,
+                invalidated,
+                "a signed webhook shows another OnlyFans account on a bound connection; the owner's record and profile are kept"
+            );
+            "account_mismatch"
+        }
     })
+}
+
+/// Invalidates at OFAuth a bound connection that now holds another account
+/// (it then needs its owner's reconnect); a failure is logged and left to the
+/// reconciler, which sees the same account on OFAuth's list and does it again.
+pub(crate) async fn invalidate(ofauth: &OfAuthOnDemand, connection: &ConnectionId) -> bool {
+    let result = match ofauth.get().await {
+        Ok(client) => client
+            .invalidate_connection(connection)
+            .await
+            .map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    if let Err(e) = &result {
+        tracing::error!(connection = %connection.masked(), error = %e, "invalidating a connection that holds another account failed; the reconciler tries again");
+    }
+    result.is_ok()
 }
 
 /// An id for a delivery that carries none: the digest of its body, so a retry

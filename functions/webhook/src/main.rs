@@ -10,8 +10,12 @@ async fn main() -> Result<(), Error> {
     let shared = bootstrap::init().await?;
     telemetry::install_for(&shared.config, "webhook");
     shared.warm_up(None).await;
-    let svc = webhook::WebhookService::new(shared.store.clone(), shared.webhook_secret().await?)
-        .accept_sandbox(shared.config.accept_sandbox_webhooks);
+    let svc = webhook::WebhookService::new(
+        shared.store.clone(),
+        shared.webhook_secret().await?,
+        shared.ofauth_on_demand(),
+    )
+    .accept_sandbox(shared.config.accept_sandbox_webhooks);
     let svc = &svc;
     apigw::run(move |req| webhook::handle(req, svc)).await
 }

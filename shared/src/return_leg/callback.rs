@@ -6,10 +6,17 @@
 //! and sends the browser to the app's return page with a one-time completion code
 //! that only this browser has. Nothing is bound here: the signed-in return page
 //! completes the flow with `POST /link/complete` ([`super::completion`]). The
-//! browser only ever goes to the app's configured targets.
+//! browser only ever goes to the app's configured targets, with no more than the
+//! page needs (`status`, and `code`, `step` or `error_code`).
+//!
+//! The browser that first comes back with a success is bound to the attempt by
+//! an HttpOnly cookie ([`BrowserSecret`]): a reload of the callback in that
+//! browser gets a new code (the first answer may have been lost), the same URL
+//! replayed anywhere else gets none.
 
 use std::time::SystemTime;
 
+use lambda_http::http::header::{HeaderValue, SET_COOKIE};
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, RequestExt, Response};
 use url::Url;
@@ -20,7 +27,7 @@ use super::ReturnLeg;
 use crate::config::AppTargets;
 use crate::error::ApiError;
 use crate::http;
-use crate::ids::{is_token, mask, AttemptId, CompletionCode, ConnectionId};
+use crate::ids::{is_token, mask, AttemptId, BrowserSecret, CompletionCode, ConnectionId};
 use crate::store::{AttemptEnd, AttemptStatus, LinkAttempt, Returned};
 use crate::telemetry;
 use crate::time::epoch;
@@ -208,18 +215,50 @@ pub async fn handle(req: Request, svc: &ReturnLeg) -> Response<Body> {
         }
     };
     telemetry::correlate(&callback.attempt);
-    let result = tokio::time::timeout(http::time_budget(&req), decide(&callback, svc))
+    // A success binds the browser that brings it: its secret is chosen before
+    // anything is written, and sent with whatever the answer is (a write that
+    // committed behind a timeout is then found by this browser's reload).
+    let browser = match &callback.outcome {
+        CallbackOutcome::Success { .. } => {
+            let cookie = req
+                .headers()
+                .get(lambda_http::http::header::COOKIE)
+                .and_then(|v| v.to_str().ok());
+            match cookie.and_then(BrowserSecret::from_cookies) {
+                Some(known) => Some(known),
+                None => match BrowserSecret::generate() {
+                    Ok(fresh) => Some(fresh),
+                    Err(e) => {
+                        let refusal = Refusal::unavailable(format_args!("no randomness: {e}"));
+                        refusal.log(Some(&callback.attempt));
+                        return error_redirect(&svc.app, refusal.code);
+                    }
+                },
+            }
+        }
+        _ => None,
+    };
+    let decided = decide(&callback, browser.as_ref(), svc);
+    let result = tokio::time::timeout(http::time_budget(&req), decided)
         .await
         .unwrap_or_else(|_| Err(Refusal::unavailable("callback ran out of time")));
-    result.unwrap_or_else(|refusal| {
+    let mut resp = result.unwrap_or_else(|refusal| {
         refusal.log(Some(&callback.attempt));
         error_redirect(&svc.app, refusal.code)
-    })
+    });
+    if let Some(cookie) = browser.and_then(|b| HeaderValue::from_str(&b.set_cookie()).ok()) {
+        resp.headers_mut().insert(SET_COOKIE, cookie);
+    }
+    resp
 }
 
 /// Decides a well-formed callback against the attempt (and, for a success, the
 /// connection's record and OFAuth): where the browser goes, or why not.
-async fn decide(cb: &Callback, svc: &ReturnLeg) -> Result<Response<Body>, Refusal> {
+async fn decide(
+    cb: &Callback,
+    browser: Option<&BrowserSecret>,
+    svc: &ReturnLeg,
+) -> Result<Response<Body>, Refusal> {
     let now = SystemTime::now();
     // A success names its connection: its record is read with the attempt, in
     // one request (provenance needs it before any OFAuth call).
@@ -257,7 +296,9 @@ async fn decide(cb: &Callback, svc: &ReturnLeg) -> Result<Response<Body>, Refusa
         cb.outcome.record(&cb.attempt);
         return Ok(redirect_for(&svc.app, &cb.outcome, None));
     };
-    let same = attempt.connection.as_ref() == Some(connection);
+    let (Some(browser), same) = (browser, attempt.connection.as_ref() == Some(connection)) else {
+        return Err(used());
+    };
     match attempt.status {
         // Completed in the popup before the page followed `successUrl`, or a
         // reload after completion: nothing to do, nothing to hand out.
@@ -266,11 +307,23 @@ async fn decide(cb: &Callback, svc: &ReturnLeg) -> Result<Response<Body>, Refusa
             tracing::info!(outcome = "already_completed", attempt = ?attempt.id);
             Ok(redirect_for(&svc.app, &cb.outcome, None))
         }
-        // A reload before completion: a new code replaces the old one.
+        // A reload before completion, in the browser that came back: a new
+        // code replaces the old one. Anywhere else the URL gives nothing.
         AttemptStatus::Returned if same => {
+            if !attempt
+                .browser_hash
+                .as_deref()
+                .is_some_and(|h| browser.matches(h))
+            {
+                return Err(Refusal::new(
+                    codes::INVALID_STATE,
+                    Severity::Security,
+                    "a returned attempt's callback from a browser other than the one that came back (a replayed URL?)",
+                ));
+            }
             Provenance::usable(&attempt, now)?;
             let verified = Verified::returned(&attempt);
-            give_code(&attempt, connection, &verified, svc, now).await
+            give_code(&attempt, connection, &verified, browser, svc, now).await
         }
         AttemptStatus::Pending => {
             Provenance::usable(&attempt, now)?;
@@ -278,7 +331,7 @@ async fn decide(cb: &Callback, svc: &ReturnLeg) -> Result<Response<Body>, Refusa
                 .provenance
                 .verify_read(&attempt, connection, record, now)
                 .await?;
-            give_code(&attempt, connection, &verified, svc, now).await
+            give_code(&attempt, connection, &verified, browser, svc, now).await
         }
         _ => Err(used()),
     }
@@ -322,19 +375,22 @@ async fn give_code(
     attempt: &LinkAttempt,
     connection: &ConnectionId,
     verified: &Verified,
+    browser: &BrowserSecret,
     svc: &ReturnLeg,
     now: SystemTime,
 ) -> Result<Response<Body>, Refusal> {
     let code = CompletionCode::generate(&attempt.id)
         .map_err(|e| Refusal::unavailable(format_args!("no randomness: {e}")))?;
     let expires = (epoch(now) + svc.code_ttl.as_secs() as i64).min(attempt.expires_at_epoch);
-    let hash = code.hash();
+    let (hash, browser_hash) = (code.hash(), browser.hash());
+    let unknown = crate::account::AccountProfile::default();
     let returned = Returned {
         connection,
-        account: &verified.account,
+        account: verified.account.as_ref().unwrap_or(&unknown),
         attested: verified.attested,
         code_hash: &hash,
         code_expires_epoch: expires,
+        browser_hash: &browser_hash,
     };
     svc.store.return_attempt(attempt, &returned, now).await?;
     telemetry::outcome("returned");
@@ -352,22 +408,19 @@ async fn give_code(
     Ok(redirect_for(&svc.app, &success, Some(&code)))
 }
 
-/// Where the browser goes for a callback's outcome, with only the documented
-/// parameters: `status=success&connection_id=…` (and `code=…` when the browser
-/// still has to complete the flow), `status=cancelled&step=…`, or
-/// `status=error&error_code=…`.
+/// Where the browser goes for a callback's outcome, with only what the page
+/// needs: `status=success` (and `code=…` when the browser still has to complete
+/// the flow; the completion's answer names the connection),
+/// `status=cancelled&step=…`, or `status=error&error_code=…`.
 pub fn redirect_for(
     app: &AppTargets,
     outcome: &CallbackOutcome,
     code: Option<&CompletionCode>,
 ) -> Response<Body> {
     match outcome {
-        CallbackOutcome::Success { connection } => {
+        CallbackOutcome::Success { .. } => {
             let code = code.map(CompletionCode::reveal);
-            let mut params = vec![
-                ("status", "success"),
-                ("connection_id", connection.as_str()),
-            ];
+            let mut params = vec![("status", "success")];
             if let Some(c) = &code {
                 params.push(("code", c));
             }

@@ -146,6 +146,14 @@ async fn complete(req: &Request, svc: &ReturnLeg) -> Result<Response<Body>, ApiE
                 )),
             },
         ),
+        Finished::Ended { status: ended } => (
+            StatusCode::OK,
+            Answer {
+                status: ended,
+                connection_id: connection.as_str(),
+                verify_by: None,
+            },
+        ),
     };
     crate::telemetry::outcome(answer.status);
     tracing::info!(
@@ -158,15 +166,31 @@ async fn complete(req: &Request, svc: &ReturnLeg) -> Result<Response<Body>, ApiE
     Ok(http::json(status, &answer))
 }
 
-/// The state of an attempt its user already completed, for a repeated call.
-fn already(attempt: &LinkAttempt) -> Option<Finished> {
-    match attempt.status {
-        AttemptStatus::Completed => Some(Finished::Active),
+/// The state of an attempt its user already completed, for a repeated call: what
+/// is true now (a completed attempt's connection may since have expired or been
+/// disconnected).
+async fn already(
+    attempt: &LinkAttempt,
+    connection: &ConnectionId,
+    svc: &ReturnLeg,
+) -> Result<Option<Finished>, ApiError> {
+    Ok(match attempt.status {
+        AttemptStatus::Completed => {
+            let record = svc.store.get_connection(connection).await?;
+            Some(match record.filter(|r| r.is_owned_by(&attempt.user_id)) {
+                Some(r) if r.status == "active" => Finished::Active,
+                Some(r) if r.status == "expired" => Finished::Ended { status: "expired" },
+                // Disconnected, erased, or (an unknown status) not usable.
+                _ => Finished::Ended {
+                    status: "disconnected",
+                },
+            })
+        }
         AttemptStatus::Verifying => Some(Finished::Verifying {
             verify_by_epoch: attempt.expires_at_epoch,
         }),
         _ => None,
-    }
+    })
 }
 
 async fn redirect(
@@ -199,7 +223,7 @@ async fn redirect(
     if attempt.user_id != user {
         return Err(fixation(&attempt, &connection, user, svc, now).await.into());
     }
-    if let Some(done) = already(&attempt) {
+    if let Some(done) = already(&attempt, &connection, svc).await? {
         return Ok((attempt, connection, done));
     }
     if attempt.status != AttemptStatus::Returned {
@@ -221,7 +245,8 @@ async fn redirect(
 
 /// A valid code in the hands of another signed-in user: the Link URL was started
 /// by the attempt's user and finished by someone else. Refused; the attempt ends;
-/// a new connection is disconnected at OFAuth so that nobody holds it.
+/// a new connection OFAuth attested as this attempt's is disconnected at OFAuth
+/// so that nobody holds it (any other is left alone).
 async fn fixation(
     attempt: &LinkAttempt,
     connection: &ConnectionId,
@@ -237,11 +262,19 @@ async fn fixation(
         if let Err(e) = svc.store.end_attempt(attempt, &end, now).await {
             tracing::warn!(attempt = ?attempt.id, error = %e, "ending a refused attempt failed");
         }
-        let unbound = match svc.store.get_connection(connection).await {
-            Ok(record) => record.is_none_or(|r| r.user_id.is_none()),
+        // Only a connection OFAuth attested as made by this very attempt, and
+        // nobody's: a forged claim completed by a second account must never
+        // disconnect a connection someone else made.
+        let ours = match svc.store.get_connection(connection).await {
+            Ok(record) => {
+                let attested = attempt.attested
+                    || record.as_ref().and_then(|r| r.attested_attempt.as_deref())
+                        == Some(attempt.id.as_str());
+                attested && record.is_none_or(|r| r.user_id.is_none())
+            }
             Err(_) => false,
         };
-        if attempt.reconnect.is_none() && unbound {
+        if attempt.reconnect.is_none() && ours {
             match svc.provenance.disconnect(connection).await {
                 Ok(()) => disconnected = true,
                 Err(e) => {
@@ -286,7 +319,7 @@ async fn embed(
         .filter(|a| a.user_id == user)
         .ok_or_else(not_found)?;
     if attempt.connection.as_ref() == Some(connection) {
-        if let Some(done) = already(&attempt) {
+        if let Some(done) = already(&attempt, connection, svc).await? {
             return Ok((attempt, connection.clone(), done));
         }
     }

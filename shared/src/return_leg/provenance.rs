@@ -23,7 +23,10 @@ use crate::time::epoch;
 /// What a returned connection was verified to be.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verified {
-    pub account: AccountProfile,
+    /// The account's whole profile as OFAuth's `access/self` gave it, when it is
+    /// in hand (`None`: a returned attempt that was not attested, whose profile
+    /// was not kept).
+    pub account: Option<AccountProfile>,
     /// OFAuth attested that this attempt produced it (or it is already this
     /// user's: a reconnect).
     pub attested: bool,
@@ -32,15 +35,20 @@ pub struct Verified {
 }
 
 impl Verified {
-    /// What the callback verified and stored on a returned attempt.
+    /// What the callback verified and stored on a returned attempt (the profile
+    /// only when it was attested).
     pub fn returned(attempt: &LinkAttempt) -> Self {
         Self {
-            account: attempt.account.clone(),
+            account: attempt.attested.then(|| attempt.account.clone()),
             attested: attempt.attested,
             looked_up: false,
         }
     }
 }
+
+/// Verifications of one attempt that OFAuth could not answer, at most: each
+/// costs up to three OFAuth calls, and anyone can repeat a forged callback.
+pub const MAX_FAILED_VERIFICATIONS: u32 = 10;
 
 /// How a completed attempt ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,6 +57,9 @@ pub enum Finished {
     Active,
     /// Waiting for OFAuth's attestation until the attempt expires.
     Verifying { verify_by_epoch: i64 },
+    /// Bound earlier, and no longer usable: `expired` or `disconnected` (a
+    /// completion replayed after the connection changed).
+    Ended { status: &'static str },
 }
 
 /// What OFAuth's attestation says of an attempt and a connection.
@@ -139,7 +150,41 @@ impl Provenance {
 
     /// [`Self::verify`] on the connection's record as just read (the callback
     /// reads it with the attempt, in one request).
+    /// Verifications OFAuth could not answer are counted on the attempt and
+    /// bounded ([`MAX_FAILED_VERIFICATIONS`]).
     pub async fn verify_read(
+        &self,
+        attempt: &LinkAttempt,
+        connection: &ConnectionId,
+        record: Option<ConnectionRecord>,
+        now: SystemTime,
+    ) -> Result<Verified, Refusal> {
+        if attempt.failed_verifications >= MAX_FAILED_VERIFICATIONS {
+            let refusal = Refusal::new(
+                codes::TOO_MANY_VERIFICATIONS,
+                Severity::Warn,
+                format!(
+                    "{} verifications OFAuth could not answer; the attempt ends",
+                    attempt.failed_verifications
+                ),
+            );
+            let end = AttemptEnd::Failed {
+                error_code: codes::TOO_MANY_VERIFICATIONS.into(),
+            };
+            return Err(self.refuse(attempt, end, refusal, now).await);
+        }
+        let verified = self.check(attempt, connection, record, now).await;
+        if let Err(r) = &verified {
+            if r.code == codes::TEMPORARILY_UNAVAILABLE {
+                if let Err(e) = self.store.count_failed_verification(attempt).await {
+                    tracing::warn!(attempt = ?attempt.id, error = %e, "counting a failed verification failed");
+                }
+            }
+        }
+        verified
+    }
+
+    async fn check(
         &self,
         attempt: &LinkAttempt,
         connection: &ConnectionId,
@@ -193,7 +238,7 @@ impl Provenance {
         let search = !owned && from_webhook == Origin::Unknown;
         let (check, lookup) = tokio::join!(self.ofauth.check_connection(connection), async {
             if search {
-                Some(self.search(attempt, connection).await)
+                Some(self.search(attempt, connection).await.0)
             } else {
                 None
             }
@@ -218,14 +263,12 @@ impl Provenance {
         if owned {
             // A reconnect (or the same connection again) of a connection already
             // this user's: it must still be the same OnlyFans account.
-            let recorded = record.as_ref().and_then(|r| r.account.id.as_deref());
-            if let (Some(recorded), Some(now_id)) = (recorded, account.id.as_deref()) {
-                if recorded != now_id {
-                    return Err(self.account_mismatch(attempt, connection, now).await);
-                }
+            let bound = record.as_ref().and_then(|r| r.account.id.as_deref());
+            if self.other_account(attempt, bound, &account) {
+                return Err(self.account_mismatch(attempt, connection, now).await);
             }
             return Ok(Verified {
-                account,
+                account: Some(account),
                 attested: true,
                 looked_up: false,
             });
@@ -238,10 +281,23 @@ impl Provenance {
             return Err(self.attested_elsewhere(attempt, connection, now).await);
         }
         Ok(Verified {
-            account,
+            account: Some(account),
             attested: origin == Origin::ThisAttempt,
             looked_up: search,
         })
+    }
+
+    /// Whether `account` is another OnlyFans account than the one the
+    /// connection is bound to (a reconnect's expected account, else the
+    /// record's): the account of a bound connection is fixed.
+    fn other_account(
+        &self,
+        attempt: &LinkAttempt,
+        bound: Option<&str>,
+        account: &AccountProfile,
+    ) -> bool {
+        let expected = attempt.expected_account.as_deref().or(bound);
+        matches!((expected, account.id.as_deref()), (Some(e), Some(seen)) if e != seen)
     }
 
     /// OFAuth attests that another origin (another attempt, an import) made the
@@ -260,9 +316,11 @@ impl Provenance {
             .await
     }
 
-    /// A reconnect signed in to another OnlyFans account: refused, and the
+    /// A reconnect signed in to another OnlyFans account: refused, the
     /// connection invalidated at OFAuth, since it now holds an account its owner
-    /// did not have (a victim's, when a reconnect link was sent to someone).
+    /// did not have (a victim's, when a reconnect link was sent to someone), and
+    /// the owner's record marked expired (its owner and profile kept), so that
+    /// nothing uses it with that account even when the invalidation fails.
     async fn account_mismatch(
         &self,
         attempt: &LinkAttempt,
@@ -271,13 +329,20 @@ impl Provenance {
     ) -> Refusal {
         let invalidated = self.ofauth.invalidate_connection(connection).await;
         if let Err(e) = &invalidated {
-            tracing::error!(connection = %connection.masked(), error = %e, "invalidating a connection that changed account failed");
+            tracing::error!(connection = %connection.masked(), error = %e, "invalidating a connection that changed account failed; the reconciler tries again");
+        }
+        if let Err(e) = self
+            .store
+            .expire_swapped(connection, &attempt.user_id, now)
+            .await
+        {
+            tracing::error!(connection = %connection.masked(), error = %e, "marking a connection that changed account expired failed");
         }
         let refusal = Refusal::new(
             codes::ACCOUNT_MISMATCH,
             Severity::Security,
             format!(
-                "reconnect of {} signed in to a different account; invalidated at OFAuth: {}",
+                "{} came back signed in to another account than the one bound to it; invalidated at OFAuth: {}",
                 connection.masked(),
                 invalidated.is_ok()
             ),
@@ -298,9 +363,14 @@ impl Provenance {
         self.ofauth.delete_connection(connection).await
     }
 
-    /// The connections list, searched newest first within the page cap. A failed
-    /// search attests nothing either way.
-    async fn search(&self, attempt: &LinkAttempt, connection: &ConnectionId) -> Origin {
+    /// The connections list, searched newest first within the page cap: the
+    /// origin, and the account's profile when the entry attests this attempt. A
+    /// failed search attests nothing either way.
+    async fn search(
+        &self,
+        attempt: &LinkAttempt,
+        connection: &ConnectionId,
+    ) -> (Origin, Option<AccountProfile>) {
         match self
             .ofauth
             .find_connection(connection, self.list_page_size, self.list_max_pages)
@@ -309,13 +379,13 @@ impl Provenance {
             Ok(Lookup::Found(c))
                 if c.client_reference_id.as_deref() == Some(attempt.id.as_str()) =>
             {
-                Origin::ThisAttempt
+                (Origin::ThisAttempt, c.user_data)
             }
-            Ok(Lookup::Found(_)) => Origin::Elsewhere,
-            Ok(Lookup::NotFound { .. }) => Origin::Unknown,
+            Ok(Lookup::Found(_)) => (Origin::Elsewhere, None),
+            Ok(Lookup::NotFound { .. }) => (Origin::Unknown, None),
             Err(e) => {
                 tracing::warn!(connection = %connection.masked(), error = %e, "searching OFAuth's connections list failed; attestation unknown");
-                Origin::Unknown
+                (Origin::Unknown, None)
             }
         }
     }
@@ -332,13 +402,18 @@ impl Provenance {
     ) -> Result<Finished, Refusal> {
         let from = [AttemptStatus::Pending, AttemptStatus::Returned];
         let mut attested = verified.attested;
+        let mut profile = verified.account.clone();
         if !attested {
             let record = self.store.get_connection(connection).await?;
             let origin = match Origin::on_record(
                 record.as_ref().and_then(|r| r.attested_attempt.as_deref()),
                 attempt,
             ) {
-                Origin::Unknown if !verified.looked_up => self.search(attempt, connection).await,
+                Origin::Unknown if !verified.looked_up => {
+                    let (origin, listed) = self.search(attempt, connection).await;
+                    profile = profile.or(listed);
+                    origin
+                }
                 origin => origin,
             };
             if origin == Origin::Elsewhere {
@@ -347,11 +422,7 @@ impl Provenance {
             attested = origin == Origin::ThisAttempt;
         }
         if !attested {
-            match self
-                .store
-                .verify_later(attempt, connection, &verified.account, now)
-                .await
-            {
+            match self.store.verify_later(attempt, connection, now).await {
                 Ok(()) => {
                     return Ok(Finished::Verifying {
                         verify_by_epoch: attempt.expires_at_epoch,
@@ -368,7 +439,7 @@ impl Provenance {
                         }
                         Some(a) if a.status == AttemptStatus::Completed => Ok(Finished::Active),
                         Some(a) if from.contains(&a.status) => {
-                            self.bind(&a, connection, &verified.account, now).await
+                            self.bind(&a, connection, profile.as_ref(), now).await
                         }
                         _ => Err(StoreError::AttemptNotUsable.into()),
                     };
@@ -376,7 +447,7 @@ impl Provenance {
                 Err(e) => return Err(e.into()),
             }
         }
-        self.bind(attempt, connection, &verified.account, now).await
+        self.bind(attempt, connection, profile.as_ref(), now).await
     }
 
     /// Binds, on the record as it is now (read again when another write came
@@ -385,12 +456,21 @@ impl Provenance {
         &self,
         attempt: &LinkAttempt,
         connection: &ConnectionId,
-        account: &AccountProfile,
+        account: Option<&AccountProfile>,
         now: SystemTime,
     ) -> Result<Finished, Refusal> {
         let from = [AttemptStatus::Pending, AttemptStatus::Returned];
         for _ in 0..3 {
             let seen = self.store.get_connection(connection).await?;
+            // The record is this user's already (a reconnect, or a webhook that
+            // came first): never with another account than the one bound to it.
+            let bound = seen
+                .as_ref()
+                .filter(|r| r.is_owned_by(&attempt.user_id))
+                .and_then(|r| r.account.id.as_deref());
+            if account.is_some_and(|a| self.other_account(attempt, bound, a)) {
+                return Err(self.account_mismatch(attempt, connection, now).await);
+            }
             match self
                 .store
                 .bind_connection(

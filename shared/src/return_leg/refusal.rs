@@ -34,6 +34,9 @@ pub mod codes {
     pub const CODE_REQUIRED: &str = "code_required";
     /// The signed-in user is not the one who started the attempt.
     pub const COMPLETION_REFUSED: &str = "completion_refused";
+    /// OFAuth could not answer this attempt's verification too many times (or
+    /// someone keeps forging its callback): the attempt ends; start again.
+    pub const TOO_MANY_VERIFICATIONS: &str = "too_many_verifications";
     /// DynamoDB or OFAuth failed or was slow; retrying (reloading) may finish the job.
     pub const TEMPORARILY_UNAVAILABLE: &str = "temporarily_unavailable";
 }
@@ -87,6 +90,7 @@ impl Refusal {
             Severity::Info => tracing::info!(outcome = code, attempt = ?attempt, reason),
             Severity::Warn => tracing::warn!(outcome = code, attempt = ?attempt, reason),
             Severity::Security => {
+                crate::telemetry::security_event(code);
                 tracing::warn!(outcome = code, security = true, attempt = ?attempt, reason)
             }
         }
@@ -98,7 +102,9 @@ impl Refusal {
         match self.code {
             INVALID_REQUEST | INVALID_CODE => StatusCode::BAD_REQUEST,
             COMPLETION_REFUSED => StatusCode::FORBIDDEN,
-            INVALID_STATE | CODE_REQUIRED | CONNECTION_CONFLICT => StatusCode::CONFLICT,
+            INVALID_STATE | CODE_REQUIRED | CONNECTION_CONFLICT | TOO_MANY_VERIFICATIONS => {
+                StatusCode::CONFLICT
+            }
             SESSION_EXPIRED => StatusCode::GONE,
             TEMPORARILY_UNAVAILABLE => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::UNPROCESSABLE_ENTITY,
@@ -122,6 +128,7 @@ impl Refusal {
                 "The reconnect signed in to a different account; it was not accepted."
             }
             CONNECTION_NOT_VERIFIED => "OFAuth does not confirm this connection for this attempt.",
+            TOO_MANY_VERIFICATIONS => "This Link attempt could not be checked; start again.",
             _ => "The service is temporarily unavailable; try again shortly.",
         }
     }
@@ -171,6 +178,7 @@ mod tests {
             INVALID_CODE,
             CODE_REQUIRED,
             COMPLETION_REFUSED,
+            TOO_MANY_VERIFICATIONS,
             TEMPORARILY_UNAVAILABLE,
         ] {
             let r = Refusal::new(code, Severity::Info, "x");

@@ -6,11 +6,17 @@
 //!    │                     │    └──completion──► verifying ──attestation──► completed
 //!    └──────── embed completion ─────────────────┘
 //! pending | returned ──► cancelled | failed | refused
+//! pending | returned | verifying ──► erased (`DELETE /link/me`)
 //! ```
 //!
-//! `returned` holds what the callback verified and the hash of the one-time code
-//! it gave the browser; `verifying` waits for OFAuth to attest the connection and
-//! shows in the user's list (the `byUser` index) until then.
+//! `returned` holds what the callback verified, the hash of the one-time code it
+//! gave the browser and the hash of that browser's binding cookie; `verifying`
+//! waits for OFAuth to attest the connection and shows in the user's list.
+//!
+//! Every attempt is under its user in the `byUser` index from the start: at a
+//! sort key `!<createdAt>` (before the list's range, so not listed), and at the
+//! time it started verifying while it is `verifying` (listed). An erasure finds
+//! them all there, in flight or not.
 
 use std::collections::HashMap;
 use std::time::SystemTime;
@@ -38,6 +44,8 @@ pub enum AttemptStatus {
     /// Completed by someone other than its user (a fixation attempt), or a
     /// reconnect that came back with another account.
     Refused,
+    /// Ended by its user's erasure: nothing completes it any more.
+    Erased,
 }
 
 impl AttemptStatus {
@@ -50,6 +58,7 @@ impl AttemptStatus {
             Self::Cancelled => "cancelled",
             Self::Failed => "failed",
             Self::Refused => "refused",
+            Self::Erased => "erased",
         }
     }
 
@@ -62,6 +71,7 @@ impl AttemptStatus {
             "cancelled" => Self::Cancelled,
             "failed" => Self::Failed,
             "refused" => Self::Refused,
+            "erased" => Self::Erased,
             _ => return None,
         })
     }
@@ -74,6 +84,9 @@ pub struct LinkAttempt {
     pub user_id: String,
     /// The connection being re-authenticated, for a reconnect.
     pub reconnect: Option<ConnectionId>,
+    /// For a reconnect: the OnlyFans account the connection is bound to, which
+    /// it must come back with.
+    pub expected_account: Option<String>,
     pub created_at: String,
     /// OFAuth's `expiresAt`, as OFAuth sent it.
     pub expires_at: String,
@@ -81,29 +94,40 @@ pub struct LinkAttempt {
     pub status: AttemptStatus,
     /// The connection the attempt came back with (returned, verifying, completed).
     pub connection: Option<ConnectionId>,
-    /// The connected account as OFAuth reported it when the attempt came back.
+    /// The connected account as OFAuth reported it when the attempt came back:
+    /// kept only once OFAuth attested the connection (a forged claim never
+    /// stores or lists someone else's profile).
     pub account: AccountProfile,
     /// OFAuth attested that this attempt produced the connection.
     pub attested: bool,
     /// SHA-256 (hex) of the completion code's secret, and when the code expires.
     pub code_hash: Option<String>,
     pub code_expires_epoch: Option<i64>,
+    /// SHA-256 (hex) of the binding cookie of the browser that first came back:
+    /// only that browser is given a new code.
+    pub browser_hash: Option<String>,
+    /// Verifications of a returned connection that OFAuth could not answer
+    /// (bounded: each costs OFAuth calls, and a forger can repeat them).
+    pub failed_verifications: u32,
 }
 
 impl LinkAttempt {
-    /// A new pending attempt.
+    /// A new pending attempt; a reconnect names its connection and the account
+    /// bound to it.
     pub fn pending(
         id: AttemptId,
         user_id: String,
-        reconnect: Option<ConnectionId>,
+        reconnect: Option<(ConnectionId, Option<String>)>,
         expires_at: String,
         expires_at_epoch: i64,
         now: SystemTime,
     ) -> Self {
+        let (reconnect, expected_account) = reconnect.unzip();
         Self {
             id,
             user_id,
             reconnect,
+            expected_account: expected_account.flatten(),
             created_at: rfc3339(now),
             expires_at,
             expires_at_epoch,
@@ -113,6 +137,8 @@ impl LinkAttempt {
             attested: false,
             code_hash: None,
             code_expires_epoch: None,
+            browser_hash: None,
+            failed_verifications: 0,
         }
     }
 
@@ -127,8 +153,10 @@ impl LinkAttempt {
             .ok_or_else(|| StoreError::Corrupt("attempt status".into()))?;
         Ok(Self {
             id,
-            user_id: req_s(item, "userId")?.to_string(),
+            // An erased attempt keeps no user.
+            user_id: get_s(item, "userId").unwrap_or_default().to_string(),
             reconnect: get_s(item, "reconnectConnectionId").and_then(ConnectionId::parse),
+            expected_account: get_s(item, "expectedAccountId").map(str::to_string),
             created_at: req_s(item, "createdAt")?.to_string(),
             expires_at: req_s(item, "expiresAt")?.to_string(),
             expires_at_epoch: get_n(item, "expiresAtEpoch")
@@ -143,6 +171,10 @@ impl LinkAttempt {
                 .unwrap_or(false),
             code_hash: get_s(item, "codeHash").map(str::to_string),
             code_expires_epoch: get_n(item, "codeExpiresAt"),
+            browser_hash: get_s(item, "browserHash").map(str::to_string),
+            failed_verifications: get_n(item, "failedVerifications")
+                .and_then(|n| u32::try_from(n).ok())
+                .unwrap_or(0),
         })
     }
 }
@@ -155,14 +187,19 @@ pub enum AttemptEnd {
     Refused { error_code: String },
 }
 
-/// What the callback verified, stored on the attempt with the code's hash.
+/// What the callback verified, stored on the attempt with the code's hash and
+/// the returning browser's.
 #[derive(Debug, Clone)]
 pub struct Returned<'a> {
     pub connection: &'a ConnectionId,
+    /// Stored only when `attested`.
     pub account: &'a AccountProfile,
     pub attested: bool,
     pub code_hash: &'a str,
     pub code_expires_epoch: i64,
+    /// The binding cookie's hash: a pending attempt takes it, a returned one
+    /// must already have it.
+    pub browser_hash: &'a str,
 }
 
 /// The move of an attempt of this user, unexpired, from one of `from` to `to`.
@@ -241,9 +278,20 @@ impl Store {
             ("expiresAtEpoch".into(), n(attempt.expires_at_epoch)),
             ("status".into(), s(attempt.status.as_str())),
             (schema::TTL_ATTRIBUTE.into(), n(ttl_epoch)),
+            (
+                schema::USER_INDEX_PARTITION_KEY.into(),
+                s(keys::user(&attempt.user_id)),
+            ),
+            (
+                schema::USER_INDEX_SORT_KEY.into(),
+                s(keys::unlisted(&attempt.created_at)),
+            ),
         ]);
         if let Some(c) = &attempt.reconnect {
             item.insert("reconnectConnectionId".into(), s(c.as_str()));
+        }
+        if let Some(a) = &attempt.expected_account {
+            item.insert("expectedAccountId".into(), s(a));
         }
         self.client
             .put_item()
@@ -324,15 +372,17 @@ impl Store {
     }
 
     /// Records what the callback verified and the completion code's hash: a pending
-    /// attempt becomes returned, and a returned one (the browser reloaded the
-    /// callback) gets a new code for the same connection.
+    /// attempt becomes returned and takes the browser's binding; a returned one
+    /// (its browser reloaded the callback) gets a new code for the same
+    /// connection, only for the browser it is bound to. The account's profile is
+    /// kept only when OFAuth attested the connection.
     pub async fn return_attempt(
         &self,
         attempt: &LinkAttempt,
         ret: &Returned<'_>,
         now: SystemTime,
     ) -> Result<(), StoreError> {
-        let (mut update, condition) =
+        let (mut update, mut condition) =
             transition_with(attempt, &OPEN, AttemptStatus::Returned, ret.connection, now);
         update
             .set(
@@ -340,13 +390,44 @@ impl Store {
                 aws_sdk_dynamodb::types::AttributeValue::Bool(ret.attested),
             )
             .set("codeHash", s(ret.code_hash))
-            .set("codeExpiresAt", n(ret.code_expires_epoch));
-        set_profile(&mut update, ret.account, true);
+            .set("codeExpiresAt", n(ret.code_expires_epoch))
+            .set("browserHash", s(ret.browser_hash));
+        condition.push_str(&format!(
+            " AND ({status} = {pending} OR {browser} = {hash})",
+            status = update.name("status"),
+            pending = update.value("from_pending", s(AttemptStatus::Pending.as_str())),
+            browser = update.name("browserHash"),
+            hash = update.value("browserHash", s(ret.browser_hash)),
+        ));
+        let unattested = AccountProfile::default();
+        set_profile(
+            &mut update,
+            if ret.attested {
+                ret.account
+            } else {
+                &unattested
+            },
+            true,
+        );
         let hash = ret.code_hash.to_string();
         self.update_attempt(attempt, update, condition, |a| {
             a.status == AttemptStatus::Returned && a.code_hash.as_deref() == Some(hash.as_str())
         })
         .await
+    }
+
+    /// Counts a verification OFAuth could not answer, while the attempt is still
+    /// open; the count bounds how often anyone can make it ask again.
+    pub async fn count_failed_verification(&self, attempt: &LinkAttempt) -> Result<(), StoreError> {
+        let mut u = Update::default();
+        u.increment("failedVerifications");
+        let status = u.name("status");
+        let allowed: Vec<String> = OPEN
+            .iter()
+            .map(|f| u.value(&format!("from_{}", f.as_str()), s(f.as_str())))
+            .collect();
+        let condition = format!("{status} IN ({})", allowed.join(", "));
+        self.update_attempt(attempt, u, condition, |_| false).await
     }
 
     /// The user completed the attempt, but OFAuth has not attested the connection
@@ -357,7 +438,6 @@ impl Store {
         &self,
         attempt: &LinkAttempt,
         connection: &ConnectionId,
-        account: &AccountProfile,
         now: SystemTime,
     ) -> Result<(), StoreError> {
         let (mut update, condition) =
@@ -368,7 +448,8 @@ impl Store {
                 s(keys::user(&attempt.user_id)),
             )
             .set(schema::USER_INDEX_SORT_KEY, s(rfc3339(now)));
-        set_profile(&mut update, account, false);
+        // Unattested: the claimed account's profile is neither kept nor listed.
+        set_profile(&mut update, &AccountProfile::default(), true);
         let transition = update.transact(&self.table, keys::attempt(&attempt.id), &condition)?;
         // The webhook checks the attempt's status when it attests; this checks the
         // attestation: together no attestation is missed between the two.

@@ -9,8 +9,8 @@ use aws_sdk_dynamodb::types::TransactWriteItem;
 
 use super::attempts::{transition_with, AttemptStatus, LinkAttempt};
 use super::item::{
-    connection_update, get_n, get_s, n, profile_from_item, req_s, s, ConnectionWrite, Item,
-    StateWrite,
+    connection_update, get_n, get_s, profile_from_item, req_s, s, unchanged_since, ConnectionWrite,
+    Item, StateWrite,
 };
 use super::{is_condition_failure, keys, schema, unavailable, Store, StoreError, TransactFailure};
 use crate::account::AccountProfile;
@@ -36,6 +36,9 @@ pub struct ConnectionRecord {
     /// service's own clock.
     pub last_event_at: Option<i64>,
     pub last_event_rank: u8,
+    /// The reconciler's sweep that first found OFAuth not knowing it (missing):
+    /// a later sweep that finds the same marks it disconnected.
+    pub missing_sweep: Option<i64>,
 }
 
 impl ConnectionRecord {
@@ -58,6 +61,7 @@ impl ConnectionRecord {
             last_event_rank: get_n(item, "lastEventRank")
                 .and_then(|r| u8::try_from(r).ok())
                 .unwrap_or(0),
+            missing_sweep: get_n(item, "missingSweep"),
         })
     }
 
@@ -129,23 +133,27 @@ impl Store {
     /// `from`, unexpired, this user's, and not have come back with another
     /// connection; the connection must be unbound or already this user's, and
     /// still be `seen` (the record read just before, or none): a newer state it
-    /// holds (a webhook's) is kept, only the owner is added. `attested`:
-    /// provenance was just proven (recorded on the connection).
+    /// holds (a webhook's) is kept, only the owner is added. `account`: the
+    /// whole profile as OFAuth gave it, when known (`None` keeps the record's).
+    /// `attested`: provenance was just proven (recorded on the connection). The
+    /// attempt stays under its user in the `byUser` index, out of the list.
     #[allow(clippy::too_many_arguments)]
     pub async fn bind_connection(
         &self,
         attempt: &LinkAttempt,
         from: &[AttemptStatus],
         connection: &ConnectionId,
-        account: &AccountProfile,
+        account: Option<&AccountProfile>,
         attested: bool,
         seen: Option<&ConnectionRecord>,
         now: SystemTime,
     ) -> Result<(), StoreError> {
         let (mut done, done_condition) =
             transition_with(attempt, from, AttemptStatus::Completed, connection, now);
-        done.remove(schema::USER_INDEX_PARTITION_KEY)
-            .remove(schema::USER_INDEX_SORT_KEY);
+        done.set(
+            schema::USER_INDEX_SORT_KEY,
+            s(keys::unlisted(&attempt.created_at)),
+        );
         // OFAuth's `access/self` just confirmed it live. A state OFAuth reported
         // at or after this moment wins over that confirmation; the confirmation
         // never enters OFAuth's order (`lastEventAt`), so it never makes a later
@@ -159,28 +167,22 @@ impl Store {
             &ConnectionWrite {
                 owner: Some(&attempt.user_id),
                 state: (!newer_there).then_some(StateWrite::confirmed("active")),
-                account: (!newer_there).then_some((account, true)),
+                account: account.filter(|_| !newer_there).map(|a| (a, true)),
                 attested_by: attested.then_some(&attempt.id),
                 last_attempt: Some(&attempt.id),
             },
             &rfc3339(now),
         );
-        let unchanged = match seen {
-            None => "attribute_not_exists(pk)".to_string(),
-            Some(r) => {
-                let (user, owner) = (
-                    bind.name("userId"),
-                    bind.value("owner", s(&attempt.user_id)),
-                );
-                let version = bind.name("version");
-                let same = if r.version == 0 {
-                    format!("attribute_not_exists({version})")
-                } else {
-                    format!("{version} = {}", bind.value("seenVersion", n(r.version)))
-                };
-                format!("{same} AND (attribute_not_exists({user}) OR {user} = {owner})")
-            }
-        };
+        let mut unchanged = unchanged_since(&mut bind, seen);
+        if seen.is_some() {
+            let (user, owner) = (
+                bind.name("userId"),
+                bind.value("owner", s(&attempt.user_id)),
+            );
+            unchanged.push_str(&format!(
+                " AND (attribute_not_exists({user}) OR {user} = {owner})"
+            ));
+        }
         let done = done.transact(&self.table, keys::attempt(&attempt.id), &done_condition)?;
         let bind = bind.transact(&self.table, keys::connection(connection), &unchanged)?;
         match self
@@ -239,9 +241,11 @@ impl Store {
             .query()
             .table_name(&self.table)
             .index_name(schema::USER_INDEX)
-            // Disconnected connections sort after `~`: never read here.
-            .key_condition_expression("gsi1pk = :u AND gsi1sk < :gone")
+            // Attempts sort before the list's range, disconnected connections
+            // after it: neither is read here.
+            .key_condition_expression("gsi1pk = :u AND gsi1sk BETWEEN :from AND :gone")
             .expression_attribute_values(":u", s(keys::user(user_id)))
+            .expression_attribute_values(":from", s(keys::LISTED_FROM))
             .expression_attribute_values(":gone", s(keys::GONE))
             .scan_index_forward(false)
             .limit(limit.clamp(1, 100) as i32)
@@ -298,6 +302,32 @@ impl Store {
             }
         }
         Ok((listed, next))
+    }
+
+    /// Marks the owner's connection expired while it is active: it came back
+    /// holding another OnlyFans account than the one bound to it, and was
+    /// invalidated (the owner and the account's profile stay as they were).
+    /// Nothing when it is not active or not the owner's.
+    pub async fn expire_swapped(
+        &self,
+        id: &ConnectionId,
+        owner: &str,
+        now: SystemTime,
+    ) -> Result<(), StoreError> {
+        let write = ConnectionWrite {
+            state: Some(StateWrite::confirmed("expired")),
+            ..ConnectionWrite::default()
+        };
+        let mut update = connection_update(id, &write, &rfc3339(now));
+        let condition = format!(
+            "{} = {} AND {} = {}",
+            update.name("userId"),
+            update.value("owner", s(owner)),
+            update.name("status"),
+            update.value("active", s("active")),
+        );
+        self.update_connection_if(id, update, condition).await?;
+        Ok(())
     }
 
     /// Marks the user's connection disconnected and takes it out of their list.

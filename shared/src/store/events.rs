@@ -33,7 +33,7 @@ use aws_sdk_dynamodb::types::{ConditionCheck, Put, TransactWriteItem};
 
 use super::attempts::{transition, AttemptStatus, LinkAttempt};
 use super::connections::ConnectionRecord;
-use super::item::{connection_update, n, s, ConnectionWrite, StateWrite, Update};
+use super::item::{connection_update, n, s, unchanged_since, ConnectionWrite, StateWrite};
 use super::{keys, schema, Store, StoreError, TransactFailure};
 use crate::account::AccountProfile;
 use crate::ids::{AttemptId, ConnectionId};
@@ -77,6 +77,12 @@ pub enum Applied {
     /// The event names an attempt whose user is not the connection's owner: its
     /// state was applied, its attestation ignored (logged as a security event).
     ForeignAttempt,
+    /// The event shows another OnlyFans account on a bound connection (a
+    /// reconnect signed in to someone else's account): the owner and the
+    /// account's profile are kept; when the event says the connection is usable
+    /// (`live`), the record is marked expired, and the caller invalidates it at
+    /// OFAuth.
+    AccountSwapped { live: bool },
 }
 
 /// A status's place in the lifecycle, and the tie-break between events of one
@@ -97,6 +103,9 @@ pub(crate) struct Plan<'a> {
     pub bind: Option<&'a LinkAttempt>,
     /// The named attempt's user is not the owner.
     pub foreign: bool,
+    /// Another account on a bound connection: whether the event says it is
+    /// usable ([`Applied::AccountSwapped`]).
+    pub swapped: Option<bool>,
 }
 
 /// Decides an event against the record and the attempt it names (if they exist).
@@ -119,6 +128,33 @@ pub(crate) fn plan<'a>(
                 .is_none_or(|last| (at, ev.rank) >= last),
             None => record.is_none_or(|r| lifecycle_rank(status) >= lifecycle_rank(&r.status)),
         };
+    // The account of a bound connection is fixed: whatever arrives first, an
+    // event showing another account never writes its profile, attests or binds.
+    if let Some(r) = record.filter(|r| !gone && r.user_id.is_some()) {
+        if let (Some(bound), Some(seen)) = (r.account.id.as_deref(), ev.account.id.as_deref()) {
+            if bound != seen {
+                let live = !matches!(status, "expired" | "disconnected");
+                // Usable with someone else's account: not usable for its owner.
+                let state = if live {
+                    (r.status != "expired").then_some(StateWrite::confirmed("expired"))
+                } else {
+                    newer.then_some(StateWrite {
+                        status,
+                        order: ev.event_at_ms.map(|at| (at, ev.rank)),
+                    })
+                };
+                return Some(Plan {
+                    write: ConnectionWrite {
+                        state,
+                        ..ConnectionWrite::default()
+                    },
+                    bind: None,
+                    foreign: false,
+                    swapped: Some(live),
+                });
+            }
+        }
+    }
     let foreign = match (attempt, record) {
         (Some(a), Some(r)) => r.is_owned_by_another(&a.user_id),
         _ => false,
@@ -153,6 +189,7 @@ pub(crate) fn plan<'a>(
         },
         bind,
         foreign,
+        swapped: None,
     })
 }
 
@@ -185,7 +222,9 @@ impl Store {
                 .await
             {
                 Ok(()) => {
-                    return Ok(if plan.foreign {
+                    return Ok(if let Some(live) = plan.swapped {
+                        Applied::AccountSwapped { live }
+                    } else if plan.foreign {
                         Applied::ForeignAttempt
                     } else {
                         Applied::Applied {
@@ -251,8 +290,10 @@ impl Store {
                 AttemptStatus::Completed,
                 now,
             );
-            done.remove(schema::USER_INDEX_PARTITION_KEY)
-                .remove(schema::USER_INDEX_SORT_KEY);
+            done.set(
+                schema::USER_INDEX_SORT_KEY,
+                s(keys::unlisted(&a.created_at)),
+            );
             let done = done
                 .transact(&self.table, keys::attempt(&a.id), &cond)
                 .map_err(TransactFailure::Other)?;
@@ -275,22 +316,6 @@ impl Store {
             items.push(TransactWriteItem::builder().condition_check(check).build());
         }
         self.transact(items).await
-    }
-}
-
-/// The condition that the record is still the one read: absent, or at the same
-/// `version`. Registers its placeholders on `u`.
-fn unchanged_since(u: &mut Update, record: Option<&ConnectionRecord>) -> String {
-    match record {
-        None => "attribute_not_exists(pk)".into(),
-        Some(r) => {
-            let version = u.name("version");
-            if r.version == 0 {
-                format!("attribute_not_exists({version})")
-            } else {
-                format!("{version} = {}", u.value("seenVersion", n(r.version)))
-            }
-        }
     }
 }
 
@@ -324,6 +349,7 @@ mod tests {
             version: 1,
             last_event_at: Some(last),
             last_event_rank: 1,
+            missing_sweep: None,
         }
     }
 

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{AttributeValue, Update as TransactUpdate};
 
+use super::connections::ConnectionRecord;
 use super::{keys, schema, StoreError};
 use crate::account::AccountProfile;
 use crate::ids::{AttemptId, ConnectionId};
@@ -250,6 +251,22 @@ pub(crate) fn connection_update(
         u.set("lastAttemptId", s(a.as_str()));
     }
     u
+}
+
+/// The condition that the record is still the one read: absent, or at the same
+/// `version`. Registers its placeholders on `u`.
+pub(crate) fn unchanged_since(u: &mut Update, record: Option<&ConnectionRecord>) -> String {
+    match record {
+        None => "attribute_not_exists(pk)".into(),
+        Some(r) => {
+            let version = u.name("version");
+            if r.version == 0 {
+                format!("attribute_not_exists({version})")
+            } else {
+                format!("{version} = {}", u.value("seenVersion", n(r.version)))
+            }
+        }
+    }
 }
 
 #[cfg(test)]

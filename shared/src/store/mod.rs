@@ -96,13 +96,28 @@ pub mod keys {
         format!("USER#{user_id}")
     }
 
+    /// A user's `byUser` entries sort in three ranges: `!<time>` an attempt
+    /// (not listed), `<time>` an entry of their list (a bound connection, a
+    /// verifying attempt), `~<time>` a disconnected connection (not listed). The
+    /// list reads from [`LISTED_FROM`] to [`GONE`]; an erasure reads them all.
+    pub const UNLISTED: &str = "!";
+
     /// Sort keys at or after this are a user's disconnected connections: not in
     /// the list (timestamps sort before it), found by an erasure.
     pub const GONE: &str = "~";
 
+    /// The lowest sort key of the list's range (timestamps start with a digit).
+    pub const LISTED_FROM: &str = "0";
+
     /// The `byUser` sort key of a connection disconnected at `now`.
     pub fn gone(now: &str) -> String {
         format!("{GONE}{now}")
+    }
+
+    /// The `byUser` sort key of an attempt created at `created_at` and not
+    /// listed.
+    pub fn unlisted(created_at: &str) -> String {
+        format!("{UNLISTED}{created_at}")
     }
 }
 

@@ -1,4 +1,4 @@
-//! Personal data's lifecycle: what an erasure finds under a user, and the two
+//! Personal data's lifecycle: what an erasure finds under a user, and the
 //! writes that take the personal fields (the OnlyFans account's id, username,
 //! name and avatar; for an erasure also the user's id) off an item while keeping
 //! what an audit needs (the connection id, times, status, the attempt that
@@ -6,10 +6,10 @@
 
 use std::time::SystemTime;
 
-use super::attempts::LinkAttempt;
+use super::attempts::{AttemptStatus, LinkAttempt};
 use super::connections::ConnectionRecord;
-use super::item::{get_s, n, s, Update};
-use super::{keys, schema, unavailable, Store, StoreError};
+use super::item::{get_s, s, unchanged_since, Update};
+use super::{is_condition_failure, keys, schema, unavailable, Store, StoreError};
 use crate::ids::AttemptId;
 use crate::time::rfc3339;
 
@@ -21,7 +21,8 @@ const PROFILE: [&str; 4] = ["accountId", "username", "name", "avatar"];
 pub enum UserItem {
     /// A connection bound to the user (live or disconnected).
     Connection(ConnectionRecord),
-    /// An attempt of the user's waiting for OFAuth's attestation.
+    /// An attempt of the user's, whatever its status (every attempt is indexed
+    /// under its user until it is removed by TTL).
     Attempt(LinkAttempt),
 }
 
@@ -100,21 +101,62 @@ impl Store {
         u.set("status", s("disconnected"))
             .set("erasedAt", s(rfc3339(now)))
             .increment("version");
-        let condition = unchanged(&mut u, record);
+        let condition = unchanged_since(&mut u, Some(record));
         self.update_connection_if(&record.id, u, condition).await
     }
 
-    /// Removes an attempt of the user's (an erasure; its connection was
-    /// disconnected at OFAuth first).
-    pub async fn delete_attempt(&self, id: &AttemptId) -> Result<(), StoreError> {
-        self.client
-            .delete_item()
+    /// Ends an attempt still in flight (pending, returned, verifying) as
+    /// `erased`, so that no completion, webhook or reload can bind it any more:
+    /// the erasure's barrier. On the condition that its status is still the one
+    /// read: false when it moved meanwhile (read it again and decide again).
+    pub async fn end_for_erasure(&self, attempt: &LinkAttempt) -> Result<bool, StoreError> {
+        let mut u = Update::default();
+        u.set("status", s(AttemptStatus::Erased.as_str()));
+        let condition = format!(
+            "{} = {}",
+            u.name("status"),
+            u.value("read", s(attempt.status.as_str()))
+        );
+        let req = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(schema::PARTITION_KEY, s(keys::attempt(&attempt.id)))
+            .condition_expression(condition);
+        match u.apply(req).send().await {
+            Ok(_) => Ok(true),
+            Err(e) if is_condition_failure(&e) => Ok(false),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    /// Takes the user's and the account's fields off an attempt (its id, status,
+    /// times and connection id stay for an audit until its TTL), with its codes
+    /// and its index entry; `erasedAt` says when.
+    pub async fn strip_attempt(&self, id: &AttemptId, now: SystemTime) -> Result<(), StoreError> {
+        let mut u = Update::default();
+        for attr in PROFILE.iter().chain(&[
+            "userId",
+            "codeHash",
+            "browserHash",
+            "expectedAccountId",
+            schema::USER_INDEX_PARTITION_KEY,
+            schema::USER_INDEX_SORT_KEY,
+        ]) {
+            u.remove(attr);
+        }
+        u.set("erasedAt", s(rfc3339(now)));
+        let req = self
+            .client
+            .update_item()
             .table_name(&self.table)
             .key(schema::PARTITION_KEY, s(keys::attempt(id)))
-            .send()
-            .await
-            .map_err(unavailable)?;
-        Ok(())
+            .condition_expression("attribute_exists(pk)");
+        match u.apply(req).send().await {
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failure(&e) => Ok(()), // gone by TTL meanwhile
+            Err(e) => Err(unavailable(e)),
+        }
     }
 
     /// Takes the account's personal fields off a connection that has been
@@ -136,21 +178,11 @@ impl Store {
         u.set("scrubbedAt", s(rfc3339(now))).increment("version");
         let condition = format!(
             "({}) AND {} = {}",
-            unchanged(&mut u, record),
+            unchanged_since(&mut u, Some(record)),
             u.name("status"),
             u.value("status", s(record.status.as_str()))
         );
         self.update_connection_if(&record.id, u, condition).await
-    }
-}
-
-/// The record is as it was read: same `version` (none yet reads as 0).
-fn unchanged(u: &mut Update, record: &ConnectionRecord) -> String {
-    let (name, read) = (u.name("version"), u.value("read", n(record.version)));
-    if record.version == 0 {
-        format!("attribute_not_exists({name}) OR {name} = {read}")
-    } else {
-        format!("{name} = {read}")
     }
 }
 

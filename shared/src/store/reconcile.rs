@@ -16,7 +16,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
 use super::attempts::LinkAttempt;
 use super::connections::ConnectionRecord;
-use super::item::{get_n, get_s, n, s, ConnectionWrite, Item, StateWrite};
+use super::item::{get_n, get_s, n, s, unchanged_since, ConnectionWrite, Item, StateWrite, Update};
 use super::{is_condition_failure, keys, schema, unavailable, Store, StoreError};
 use crate::ids::{AttemptId, ConnectionId};
 use crate::time::{epoch, rfc3339};
@@ -73,6 +73,8 @@ pub struct Lease {
     id: String,
     /// The cursor as the lease found it (`None`: never run).
     pub cursor: Option<Cursor>,
+    /// The OFAuth account the first run's key belonged to (`None`: not yet seen).
+    pub account: Option<String>,
 }
 
 /// The records and attempts a page of OFAuth's list names.
@@ -111,17 +113,24 @@ impl Store {
             Ok(out) => Ok(Some(Lease {
                 id: run_id.to_string(),
                 cursor: out.attributes.as_ref().and_then(Cursor::from_item),
+                account: out
+                    .attributes
+                    .as_ref()
+                    .and_then(|a| get_s(a, "ofauthAccountId"))
+                    .map(str::to_string),
             })),
             Err(e) if is_condition_failure(&e) => Ok(None),
             Err(e) => Err(unavailable(e)),
         }
     }
 
-    /// Saves the cursor, while the lease is still this run's; `release` ends it.
+    /// Saves the cursor, while the lease is still this run's; `release` ends it;
+    /// `pin` keeps the OFAuth account the key belongs to.
     pub async fn save_reconcile_cursor(
         &self,
         lease: &Lease,
         cursor: &Cursor,
+        pin: Option<&str>,
         release: bool,
         now: SystemTime,
     ) -> Result<(), StoreError> {
@@ -149,6 +158,12 @@ impl Store {
             .expression_attribute_values(":offset", n(i64::from(offset)))
             .expression_attribute_values(":chunks", n(i64::from(chunks)))
             .expression_attribute_values(":saved", s(rfc3339(now)));
+        if let Some(account) = pin {
+            expr.push_str(", #account = :account");
+            req = req
+                .expression_attribute_names("#account", "ofauthAccountId")
+                .expression_attribute_values(":account", s(account));
+        }
         if release {
             expr.push_str(", #leaseUntil = :zero");
             req = req
@@ -281,6 +296,32 @@ impl Store {
             .and_then(|k| get_s(k, schema::PARTITION_KEY))
             .map(str::to_string);
         Ok((records, next))
+    }
+
+    /// Marks a record OFAuth did not know in this sweep as missing (not final):
+    /// false when it changed since it was read.
+    pub async fn mark_missing(
+        &self,
+        record: &ConnectionRecord,
+        sweep: i64,
+        now: SystemTime,
+    ) -> Result<bool, StoreError> {
+        let mut u = Update::default();
+        u.set("missingSweep", n(sweep))
+            .set("missingSince", s(rfc3339(now)))
+            .increment("version");
+        let condition = unchanged_since(&mut u, Some(record));
+        self.update_connection_if(&record.id, u, condition).await
+    }
+
+    /// Takes the missing mark off a record OFAuth knows again.
+    pub async fn clear_missing(&self, record: &ConnectionRecord) -> Result<bool, StoreError> {
+        let mut u = Update::default();
+        u.remove("missingSweep")
+            .remove("missingSince")
+            .increment("version");
+        let condition = unchanged_since(&mut u, Some(record));
+        self.update_connection_if(&record.id, u, condition).await
     }
 
     /// Records an unbound connection the reconciler disconnected at OFAuth (created

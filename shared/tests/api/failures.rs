@@ -479,7 +479,7 @@ async fn a_write_committed_behind_a_timeout_is_found_by_the_reload() {
             &a,
             &[link_shared::store::AttemptStatus::Returned],
             &link_shared::ids::ConnectionId::parse(&conn).unwrap(),
-            &a.account,
+            Some(&a.account),
             true,
             None,
             std::time::SystemTime::now(),

@@ -73,6 +73,9 @@ pub struct Harness {
     pub ofauth: OfAuthClient,
     /// `http://127.0.0.1:<port>/link/webhook`: the webhook handler over real HTTP.
     pub webhook_url: String,
+    /// The browser the flows run in: it keeps the callback's binding cookie
+    /// (a test of another browser uses a [`Browser`] of its own).
+    pub browser: Browser,
     bridge: tokio::task::JoinHandle<()>,
 }
 
@@ -187,8 +190,12 @@ impl Harness {
         let session = SessionService::new(&config, store.clone(), ofauth.clone());
         let connections = ConnectionsService::new(&config, store.clone(), ofauth.clone());
         let return_leg = ReturnLeg::new(&config, store.clone(), ofauth.clone());
-        let webhook = WebhookService::new(store.clone(), Secret::new(WEBHOOK_SECRET))
-            .accept_sandbox(config.accept_sandbox_webhooks);
+        let webhook = WebhookService::new(
+            store.clone(),
+            Secret::new(WEBHOOK_SECRET),
+            link_shared::bootstrap::OfAuthOnDemand::ready(ofauth.clone()),
+        )
+        .accept_sandbox(config.accept_sandbox_webhooks);
         let reconcile = ReconcileService::new(
             store.clone(),
             ofauth.clone(),
@@ -209,6 +216,7 @@ impl Harness {
             reconcile,
             ofauth,
             webhook_url,
+            browser: Browser::default(),
             bridge,
         }
     }
@@ -291,12 +299,21 @@ impl Harness {
         .await
     }
 
-    /// `GET /link/callback?<query>`.
+    /// `GET /link/callback?<query>`, in the harness's browser.
     pub async fn callback(&self, query: &str) -> Response<Body> {
-        counted(callback_event(query), |r| {
-            return_leg::handle(r, &self.return_leg)
-        })
-        .await
+        self.callback_in(&self.browser, query).await
+    }
+
+    /// `GET /link/callback?<query>` in `browser`: it sends its cookie and keeps
+    /// the one the answer sets.
+    pub async fn callback_in(&self, browser: &Browser, query: &str) -> Response<Body> {
+        let mut ev = ApiEvent::new("GET", "/link/callback").query(query);
+        if let Some(cookie) = browser.cookie() {
+            ev = ev.cookie(&cookie);
+        }
+        let resp = counted(request(&ev), |r| return_leg::handle(r, &self.return_leg)).await;
+        browser.keep(&resp);
+        resp
     }
 
     /// `POST /link/complete` as `user` with a JSON body: (status, body).
@@ -399,7 +416,9 @@ impl Harness {
             (200, Some("active")),
             "{body}"
         );
-        query_param(&loc, "connection_id").unwrap()
+        // The return page is told no connection id; the completion's answer is.
+        assert_eq!(query_param(&loc, "connection_id"), None, "{loc}");
+        body["connectionId"].as_str().unwrap().to_string()
     }
 
     /// The record of a connection (which must exist).
@@ -467,8 +486,8 @@ impl Harness {
             .item
     }
 
-    /// The connections the `byUser` index holds for a user.
-    pub async fn user_connections(&self, user: &str) -> Vec<HashMap<String, AttributeValue>> {
+    /// Everything the `byUser` index holds for a user (connections and attempts).
+    pub async fn user_index(&self, user: &str) -> Vec<HashMap<String, AttributeValue>> {
         self.ddb
             .query()
             .table_name(&self.table)
@@ -480,6 +499,13 @@ impl Harness {
             .unwrap()
             .items
             .unwrap_or_default()
+    }
+
+    /// The connections the `byUser` index holds for a user.
+    pub async fn user_connections(&self, user: &str) -> Vec<HashMap<String, AttributeValue>> {
+        let mut index = self.user_index(user).await;
+        index.retain(|i| s(i, "entity") == "connection");
+        index
     }
 
     pub fn init_requests(&self) -> Vec<serde_json::Value> {
@@ -497,6 +523,26 @@ pub fn s(item: &HashMap<String, AttributeValue>, k: &str) -> String {
         .and_then(|v| v.as_s().ok())
         .cloned()
         .unwrap_or_default()
+}
+
+/// A browser's cookie for the callback's site: the binding cookie the callback
+/// sets, sent back on the next callback.
+#[derive(Debug, Default)]
+pub struct Browser(std::sync::Mutex<Option<String>>);
+
+impl Browser {
+    /// The `name=value` it sends.
+    pub fn cookie(&self) -> Option<String> {
+        self.0.lock().unwrap().clone()
+    }
+
+    /// Keeps the cookie an answer sets (its `name=value`).
+    pub fn keep(&self, resp: &Response<Body>) {
+        if let Some(set) = resp.headers().get("set-cookie") {
+            let pair = set.to_str().unwrap().split(';').next().unwrap().to_string();
+            *self.0.lock().unwrap() = Some(pair);
+        }
+    }
 }
 
 /// Signature headers for `body`, as the deployment's webhook endpoint (its

@@ -74,14 +74,24 @@ async fn new_connection_is_confirmed_and_recorded() {
     let query = h.hosted(url, "approve").await;
     let resp = h.callback(&query).await;
     let loc = location(&resp);
-    let conn = query_param(&loc, "connection_id").unwrap();
+    let conn = query_param(&format!("https://x/?{query}"), "connection_id").unwrap();
     let code = query_param(&loc, "code").unwrap();
+    // The return page gets only what it needs: the completion's answer names
+    // the connection.
     assert_eq!(
         loc,
-        format!("{APP_URL}/link/success?status=success&connection_id={conn}&code={code}")
+        format!("{APP_URL}/link/success?status=success&code={code}")
     );
     assert_eq!(resp.headers()["cache-control"], "no-store");
     assert_eq!(resp.headers()["referrer-policy"], "no-referrer");
+    // The browser that came back is bound to the attempt by an HttpOnly cookie.
+    let cookie = resp.headers()["set-cookie"].to_str().unwrap();
+    assert!(
+        cookie.starts_with("__Host-ofauth-link-return=")
+            && cookie.contains("HttpOnly")
+            && cookie.contains("Secure"),
+        "{cookie}"
+    );
     // Checked server-side (live, and made by this attempt per OFAuth's list),
     // but nothing is bound until the signed-in user completes.
     assert!(h.sim.requests().iter().any(|r| r.path == "/v2/access/self"));
@@ -139,10 +149,10 @@ async fn reconnect_updates_the_same_record() {
         conn
     );
     let loc = h.return_to_app(&query).await;
-    assert_eq!(query_param(&loc, "connection_id").unwrap(), conn);
-    let (status, _) = h
+    let (status, body) = h
         .complete_code("user-1", &query_param(&loc, "code").unwrap())
         .await;
+    assert_eq!(body["connectionId"], conn.as_str());
     assert_eq!(status, 200);
 
     assert_eq!(

@@ -19,4 +19,5 @@ mod provenance;
 mod races;
 mod reconcile;
 mod rotation;
+mod trust;
 mod webhooks;

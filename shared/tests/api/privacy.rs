@@ -118,7 +118,7 @@ async fn an_erasure_never_disconnects_a_connection_a_forged_claim_names() {
     let code = query_param(&h.return_to_app(&forged).await, "code").unwrap();
     assert_eq!(h.complete_code("mallory", &code).await.0, 202);
 
-    // Unattested yet: Mallory's erasure deletes her claim and nothing else.
+    // Unattested yet: Mallory's erasure ends her claim and nothing else.
     let (status, body) = h.erase("mallory").await;
     assert_eq!((status, body["erased"].as_u64()), (200, Some(1)), "{body}");
     assert_eq!(
@@ -126,10 +126,11 @@ async fn an_erasure_never_disconnects_a_connection_a_forged_claim_names() {
         0,
         "the victim's connection was disconnected"
     );
-    assert!(h
-        .item(&format!("ATTEMPT#{mallory_attempt}"))
-        .await
-        .is_none());
+    let a = h.item(&format!("ATTEMPT#{mallory_attempt}")).await.unwrap();
+    assert_eq!(s(&a, "status"), "erased");
+    for attr in PERSONAL.iter().chain(&["userId", "gsi1pk", "codeHash"]) {
+        assert!(!a.contains_key(*attr), "the erased claim keeps {attr}");
+    }
 
     // Again with the connection attested (by the victim's attempt) and still
     // unbound while another claim of Mallory's waits.

@@ -329,10 +329,23 @@ async fn reconnect_with_another_account_is_refused_and_invalidated() {
         loc,
         format!("{APP_URL}/link/error?status=error&error_code=account_mismatch")
     );
-    // Invalidated at OFAuth (the victim's session is no longer behind it) and
-    // the record is as it was.
+    // Invalidated at OFAuth (the victim's session is no longer behind it); the
+    // record keeps its owner and the owner's account, and is marked expired
+    // (nothing may use it with the victim's account, even were the invalidation
+    // to fail).
     assert_eq!(h.sim.connection(&conn).unwrap().status, "expired");
-    assert_eq!(h.record(&conn).await, before);
+    let after = h.record(&conn).await;
+    for attr in [
+        "userId",
+        "accountId",
+        "username",
+        "name",
+        "avatar",
+        "connectedAt",
+    ] {
+        assert_eq!(s(&after, attr), s(&before, attr), "{attr}");
+    }
+    assert_eq!(s(&after, "status"), "expired");
     let attempt = h
         .item(&format!("ATTEMPT#{}", param(&query, "client_reference_id")))
         .await
@@ -402,10 +415,7 @@ async fn popup_flow_completes_with_the_attempt_and_the_connection() {
     // `redirect: true` sends the top window to `successUrl` (the callback): it
     // lands on the success page with nothing more to do.
     let loc = h.return_to_app(&query).await;
-    assert_eq!(
-        loc,
-        format!("{APP_URL}/link/success?status=success&connection_id={conn}")
-    );
+    assert_eq!(loc, format!("{APP_URL}/link/success?status=success"));
     // Repeated: the same answer.
     let (status, _) = h.complete_embed("user-1", &attempt, &conn).await;
     assert_eq!(status, 200);

@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::helpers::*;
 use aws_sdk_dynamodb::types::AttributeValue;
 use link_shared::config::{ReconcileSettings, UnboundAction};
-use ofauth_sim::{SignatureScheme, WebhookMode};
+use ofauth_sim::{Faults, SignatureScheme, WebhookMode};
 
 fn settings(unbound: UnboundAction, grace_secs: u64, max_pages: u32) -> ReconcileSettings {
     ReconcileSettings {
@@ -16,6 +16,8 @@ fn settings(unbound: UnboundAction, grace_secs: u64, max_pages: u32) -> Reconcil
         unbound_grace: Duration::from_secs(grace_secs),
         max_pages,
         personal_data_retention: None,
+        breaker_percent: 20,
+        expected_account: None,
     }
 }
 
@@ -49,8 +51,15 @@ async fn lost_expiry_and_lost_disconnect_are_caught_up() {
 
     let run = h.reconcile().await;
     assert!(run.sweep_done, "{run:?}");
-    assert_eq!((run.counts.changed, run.counts.errors), (2, 0), "{run:?}");
+    assert_eq!((run.counts.changed, run.counts.errors), (1, 0), "{run:?}");
     assert_eq!(s(&h.record(&expired).await, "status"), "expired");
+    // The one OFAuth no longer knows is only missing after one sweep: a later
+    // sweep confirms it before it is marked disconnected (final).
+    assert_eq!(run.counts.missing, 1, "{run:?}");
+    assert_eq!(s(&h.record(&gone).await, "status"), "active");
+    assert!(!s(&h.record(&gone).await, "missingSince").is_empty());
+    let run = h.reconcile().await;
+    assert_eq!((run.counts.changed, run.counts.errors), (1, 0), "{run:?}");
     let rec = h.record(&gone).await;
     assert_eq!(s(&rec, "status"), "disconnected");
     assert!(
@@ -104,6 +113,14 @@ async fn a_record_without_an_ofauth_connection_is_marked_disconnected() {
         .send()
         .await
         .unwrap();
+    // Missing after one sweep, disconnected when the next confirms it.
+    let run = h.reconcile().await;
+    assert_eq!(
+        (run.counts.changed, run.counts.missing, run.counts.errors),
+        (0, 1, 0),
+        "{run:?}"
+    );
+    assert_eq!(s(&h.record("conn_ghost").await, "status"), "active");
     let run = h.reconcile().await;
     assert_eq!((run.counts.changed, run.counts.errors), (1, 0), "{run:?}");
     assert_eq!(s(&h.record("conn_ghost").await, "status"), "disconnected");
@@ -117,7 +134,7 @@ async fn a_record_without_an_ofauth_connection_is_marked_disconnected() {
             .count()
     };
     let kept_before = asked(&kept);
-    assert_eq!(asked("conn_ghost"), 1);
+    assert_eq!(asked("conn_ghost"), 2);
     let run = h.reconcile().await;
     assert_eq!(run.counts.changed, 0, "{run:?}");
     assert_eq!(
@@ -127,7 +144,7 @@ async fn a_record_without_an_ofauth_connection_is_marked_disconnected() {
     );
     assert_eq!(
         asked("conn_ghost"),
-        1,
+        2,
         "a disconnected record is left alone"
     );
 }
@@ -323,4 +340,143 @@ async fn a_run_racing_a_webhook_keeps_the_newer_state() {
             "round {round}: the newer state"
         );
     }
+}
+
+/// The records of `n` connected users, and the harness.
+async fn connected(n: usize) -> (Harness, Vec<String>) {
+    let h = Harness::new().await;
+    let mut conns = Vec::new();
+    for i in 0..n {
+        conns.push(h.connect(&format!("user-{i}"), "").await);
+    }
+    (h, conns)
+}
+
+/// Every record is as it was: active, not marked missing.
+async fn untouched(h: &Harness, conns: &[String]) {
+    for c in conns {
+        let rec = h.record(c).await;
+        assert_eq!(s(&rec, "status"), "active", "{c}");
+        assert!(!rec.contains_key("missingSweep"), "{c} marked missing");
+    }
+}
+
+/// A key rotated to another OFAuth account sees none of our connections, and
+/// OFAuth does not know them under it: every record would look gone. The run
+/// asks whose key it holds first, and changes nothing.
+#[tokio::test]
+async fn a_key_of_another_account_changes_nothing() {
+    let (h, conns) = connected(3).await;
+    // The first run sees (and keeps) the deployment's account.
+    let run = h.reconcile().await;
+    assert_eq!(run.halted, None, "{run:?}");
+    h.sim.set_foreign_keys(&["sk_other_account"]);
+    let wrong = link_shared::reconcile::ReconcileService::new(
+        h.store.clone(),
+        ofauth_client(&h.config, "sk_other_account"),
+        wrong_settings(),
+        50,
+    );
+    for _ in 0..3 {
+        let run = h.reconcile_with(&wrong).await;
+        assert_eq!(run.halted, Some("wrong_account"), "{run:?}");
+        assert_eq!((run.counts.changed, run.counts.missing), (0, 0), "{run:?}");
+    }
+    untouched(&h, &conns).await;
+    let asked = h
+        .sim
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/v2/access/self" || r.path == "/v2/account/connections")
+        .count();
+    // Configured explicitly, the expected account wins over what a first run saw.
+    let configured = link_shared::reconcile::ReconcileService::new(
+        h.store.clone(),
+        h.ofauth.clone(),
+        ReconcileSettings {
+            expected_account: Some("acct_someone_else".into()),
+            ..wrong_settings()
+        },
+        50,
+    );
+    let run = h.reconcile_with(&configured).await;
+    assert_eq!(run.halted, Some("wrong_account"), "{run:?}");
+    let asked_after = h
+        .sim
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/v2/access/self" || r.path == "/v2/account/connections")
+        .count();
+    assert_eq!(asked, asked_after, "a halted run read OFAuth's connections");
+    // With the right key the sweep goes on.
+    let run = h.reconcile().await;
+    assert_eq!(run.halted, None, "{run:?}");
+    untouched(&h, &conns).await;
+}
+
+fn wrong_settings() -> ReconcileSettings {
+    settings(UnboundAction::Disconnect, 0, 100)
+}
+
+/// An incident at OFAuth: the list lags and `access/self` calls every
+/// connection unknown. The page's share of unknown records trips the breaker:
+/// nothing is changed, not even marked missing, and the run stops. With the
+/// breaker off (100 %), the same sweep only marks them missing.
+#[tokio::test]
+async fn the_breaker_stops_a_run_that_finds_an_unusual_share_unknown() {
+    let (h, conns) = connected(4).await;
+    h.reconcile().await;
+    h.sim.set_faults(Faults {
+        list_hidden: true,
+        status: Some(401),
+        error_type: Some("SESSION_NOT_PROVIDED".into()),
+        path_prefix: Some("/v2/access/self".into()),
+        ..Faults::default()
+    });
+    for _ in 0..2 {
+        let run = h.reconcile().await;
+        assert_eq!(run.halted, Some("breaker"), "{run:?}");
+        assert!(!run.sweep_done, "{run:?}");
+        untouched(&h, &conns).await;
+    }
+    let off = h.reconciler(
+        ReconcileSettings {
+            breaker_percent: 100,
+            ..wrong_settings()
+        },
+        50,
+    );
+    let run = h.reconcile_with(&off).await;
+    assert_eq!((run.halted, run.counts.missing), (None, 4), "{run:?}");
+    for c in &conns {
+        assert_eq!(
+            s(&h.record(c).await, "status"),
+            "active",
+            "missing is not final"
+        );
+    }
+}
+
+/// A record OFAuth does not know in one sweep and knows again in the next is
+/// never disconnected: the missing mark comes off.
+#[tokio::test]
+async fn a_missing_record_that_comes_back_is_never_disconnected() {
+    let (h, conns) = connected(2).await;
+    h.sim.set_faults(Faults {
+        list_hidden: true,
+        status: Some(401),
+        error_type: Some("SESSION_NOT_PROVIDED".into()),
+        path_prefix: Some("/v2/access/self".into()),
+        ..Faults::default()
+    });
+    // Two unknown records: fewer than the breaker's minimum.
+    let run = h.reconcile().await;
+    assert_eq!((run.halted, run.counts.missing), (None, 2), "{run:?}");
+    h.sim.set_faults(Faults::default());
+    let run = h.reconcile().await;
+    assert_eq!((run.counts.changed, run.counts.missing), (0, 0), "{run:?}");
+    untouched(&h, &conns).await;
+    let run = h.reconcile().await;
+    assert_eq!(run.counts.changed, 0, "{run:?}");
+    untouched(&h, &conns).await;
 }

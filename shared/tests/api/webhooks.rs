@@ -636,10 +636,12 @@ async fn a_retried_older_event_without_a_timestamp_does_not_revive_a_disconnecte
     let h = with_webhooks(SignatureScheme::Svix).await;
     let conn = h.connect("user-1", "").await;
     h.sim.wait_for_deliveries(1, WAIT).await;
+    // The connection's own account (another would be refused as a swap).
+    let account = s(&h.record(&conn).await, "accountId");
     let event = |kind: &str, status: &str| {
         serde_json::json!({
             "eventType": kind, "live": true,
-            "data": { "connection": { "id": conn, "status": status, "userData": { "userId": "42" } } }
+            "data": { "connection": { "id": conn, "status": status, "userData": { "userId": account } } }
         })
         .to_string()
     };

@@ -28,7 +28,7 @@ use lambda_bench::runtime_api::RuntimeApi;
 use link_fixtures::ApiEvent;
 use link_shared::account::AccountProfile;
 use link_shared::config::Secret;
-use link_shared::ids::{AttemptId, CompletionCode, ConnectionId};
+use link_shared::ids::{AttemptId, BrowserSecret, CompletionCode, ConnectionId};
 use link_shared::store::{LinkAttempt, Returned, Store};
 use link_shared::time::{epoch, epoch_ms, rfc3339};
 use ofauth_sim::{SignatureScheme, SimConfig, Simulator};
@@ -133,7 +133,7 @@ async fn bind_bench_connection(store: &Store) -> Result<(), Error> {
             &attempt,
             &from,
             &conn,
-            &AccountProfile::default(),
+            Some(&AccountProfile::default()),
             true,
             None,
             SystemTime::now(),
@@ -213,12 +213,14 @@ async fn events_for(function: &str, n: usize, d: &Downstream) -> Result<Vec<Prep
                 let conn = ConnectionId::parse(&format!("conn_cp{i}x{}", epoch(SystemTime::now())))
                     .ok_or("connection id")?;
                 let code = CompletionCode::generate(&id)?;
+                let browser = BrowserSecret::generate()?;
                 let returned = Returned {
                     connection: &conn,
                     account: &AccountProfile::default(),
                     attested: true,
                     code_hash: &code.hash(),
                     code_expires_epoch: epoch(SystemTime::now()) + 3600,
+                    browser_hash: &browser.hash(),
                 };
                 d.store
                     .return_attempt(&attempt, &returned, SystemTime::now())
@@ -351,6 +353,8 @@ async fn reconcile_per_page(
         unbound_grace: Duration::from_secs(3600),
         max_pages: 100_000,
         personal_data_retention: None,
+        breaker_percent: 100,
+        expected_account: None,
     };
     let svc = ReconcileService::new(store, ofauth, settings, 50);
     let deadline = || std::time::Instant::now() + Duration::from_secs(600);

@@ -1,6 +1,9 @@
 //! The OFAuth API routes: `POST /v2/link/init`, `GET /v2/access/self`,
-//! `GET /v2/account/connections`, `DELETE /v2/account/connections/{id}`, behind
-//! the fault switches and the API key check.
+//! `GET /v2/account/connections`, `DELETE /v2/account/connections/{id}`,
+//! `POST /v2/account/connections/{id}/invalidate` and `GET /v2/account/whoami`,
+//! behind the fault switches and the API key check. A key of another OFAuth
+//! account ([`crate::Simulator::set_foreign_keys`]) is accepted, and sees that
+//! account: none of this simulator's connections.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -26,20 +29,32 @@ pub(crate) fn routes() -> Router<Arc<Sim>> {
             "/v2/account/connections/{id}/invalidate",
             post(invalidate_connection),
         )
+        .route("/v2/account/whoami", get(whoami))
+}
+
+/// Who a request's key belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Account {
+    /// The account this simulator's connections belong to.
+    Primary,
+    /// Another OFAuth account (a key rotated to the wrong account): it sees none
+    /// of them.
+    Other,
 }
 
 fn api_error(status: StatusCode, kind: &str, message: &str) -> Response {
     (status, Json(json!({ "error": message, "type": kind }))).into_response()
 }
 
-/// Records the request, applies faults and checks the API key.
+/// Records the request, applies faults and checks the API key: the account the
+/// key belongs to, or the answer that ends the request.
 async fn gate(
     sim: &Sim,
     method: Method,
     path: &str,
     headers: &HeaderMap,
     body: Value,
-) -> Option<Response> {
+) -> Result<Account, Response> {
     let faults = {
         let mut inner = sim.lock();
         inner.requests.push(RecordedRequest {
@@ -79,42 +94,61 @@ async fn gate(
                     resp.headers_mut().insert(header::RETRY_AFTER, v);
                 }
             }
-            return Some(resp);
+            return Err(resp);
         }
         if faults.malformed {
-            return Some(
-                (
-                    StatusCode::OK,
-                    [(header::CONTENT_TYPE, "application/json")],
-                    "{\"mode\":",
-                )
-                    .into_response(),
-            );
+            return Err((
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "application/json")],
+                "{\"mode\":",
+            )
+                .into_response());
         }
     }
     let key = headers.get("apikey").and_then(|v| v.to_str().ok());
-    let accepted = {
-        let inner = sim.lock();
-        match key {
-            Some(k) if inner.api_keys.is_empty() => k == sim.config.api_key,
-            Some(k) => inner.api_keys.iter().any(|a| a == k),
-            None => false,
-        }
-    };
-    if !accepted {
-        return Some(api_error(
+    let inner = sim.lock();
+    match key {
+        Some(k) if inner.foreign_keys.iter().any(|f| f == k) => Ok(Account::Other),
+        Some(k) if inner.api_keys.is_empty() && k == sim.config.api_key => Ok(Account::Primary),
+        Some(k) if inner.api_keys.iter().any(|a| a == k) => Ok(Account::Primary),
+        _ => Err(api_error(
             StatusCode::UNAUTHORIZED,
             "UNAUTHORIZED",
             "Invalid or missing API key",
-        ));
+        )),
     }
-    None
+}
+
+/// The id `GET /v2/account/whoami` gives the simulator's own account.
+pub const ACCOUNT_ID: &str = "acct_sim_primary";
+/// ... and the account of a foreign key.
+pub const OTHER_ACCOUNT_ID: &str = "acct_sim_other";
+
+async fn whoami(State(sim): State<Arc<Sim>>, headers: HeaderMap) -> Response {
+    let account = match gate(
+        &sim,
+        Method::GET,
+        "/v2/account/whoami",
+        &headers,
+        Value::Null,
+    )
+    .await
+    {
+        Ok(a) => a,
+        Err(resp) => return resp,
+    };
+    let (id, name) = match account {
+        Account::Primary => (ACCOUNT_ID, "Simulated platform"),
+        Account::Other => (OTHER_ACCOUNT_ID, "Another platform"),
+    };
+    Json(json!({ "id": id, "name": name, "permissions": ["link:init", "account:read"] }))
+        .into_response()
 }
 
 async fn link_init(State(sim): State<Arc<Sim>>, headers: HeaderMap, body: String) -> Response {
     let parsed: Option<Value> = serde_json::from_str(&body).ok();
     let recorded = parsed.clone().unwrap_or(Value::String(body.clone()));
-    if let Some(resp) = gate(&sim, Method::POST, "/v2/link/init", &headers, recorded).await {
+    if let Err(resp) = gate(&sim, Method::POST, "/v2/link/init", &headers, recorded).await {
         return resp;
     }
     let Some(Value::Object(req)) = parsed else {
@@ -205,15 +239,20 @@ async fn link_init(State(sim): State<Arc<Sim>>, headers: HeaderMap, body: String
 }
 
 async fn access_self(State(sim): State<Arc<Sim>>, headers: HeaderMap) -> Response {
-    if let Some(resp) = gate(&sim, Method::GET, "/v2/access/self", &headers, Value::Null).await {
-        return resp;
-    }
+    let account = match gate(&sim, Method::GET, "/v2/access/self", &headers, Value::Null).await {
+        Ok(a) => a,
+        Err(resp) => return resp,
+    };
     let id = headers
         .get("x-connection-id")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     let inner = sim.lock();
-    match inner.connections.get(id) {
+    match inner
+        .connections
+        .get(id)
+        .filter(|_| account == Account::Primary)
+    {
         None => api_error(
             StatusCode::UNAUTHORIZED,
             "SESSION_NOT_PROVIDED",
@@ -249,7 +288,7 @@ async fn list_connections(
     headers: HeaderMap,
     Query(q): Query<ListQuery>,
 ) -> Response {
-    if let Some(resp) = gate(
+    let account = match gate(
         &sim,
         Method::GET,
         "/v2/account/connections",
@@ -258,13 +297,14 @@ async fn list_connections(
     )
     .await
     {
-        return resp;
-    }
+        Ok(a) => a,
+        Err(resp) => return resp,
+    };
     let inner = sim.lock();
     let mut all: Vec<&SimConnection> = inner
         .connections
         .values()
-        .filter(|_| !inner.faults.list_hidden)
+        .filter(|_| !inner.faults.list_hidden && account == Account::Primary)
         .filter(|c| q.status.as_deref().is_none_or(|s| s == c.status))
         .collect();
     // Newest first.
@@ -286,10 +326,11 @@ async fn delete_connection(
     Path(id): Path<String>,
 ) -> Response {
     let path = format!("/v2/account/connections/{id}");
-    if let Some(resp) = gate(&sim, Method::DELETE, &path, &headers, Value::Null).await {
-        return resp;
+    match gate(&sim, Method::DELETE, &path, &headers, Value::Null).await {
+        Ok(Account::Primary) => done_or_not_found(state::disconnect(&sim, &id)),
+        Ok(Account::Other) => done_or_not_found(false),
+        Err(resp) => resp,
     }
-    done_or_not_found(state::disconnect(&sim, &id))
 }
 
 /// OFAuth's answer to an action on a connection: done, or it does not know it.
@@ -311,10 +352,11 @@ async fn invalidate_connection(
     Path(id): Path<String>,
 ) -> Response {
     let path = format!("/v2/account/connections/{id}/invalidate");
-    if let Some(resp) = gate(&sim, Method::POST, &path, &headers, Value::Null).await {
-        return resp;
+    match gate(&sim, Method::POST, &path, &headers, Value::Null).await {
+        Ok(Account::Primary) => done_or_not_found(state::expire(&sim, &id)),
+        Ok(Account::Other) => done_or_not_found(false),
+        Err(resp) => resp,
     }
-    done_or_not_found(state::expire(&sim, &id))
 }
 
 /// A connection as OFAuth's model types it: every field a string where the model

@@ -5,7 +5,7 @@
 //! API (`apikey` header required), answering what OFAuth's own SDK models accept:
 //! - `POST /v2/link/init`, `GET /v2/access/self`, `GET /v2/account/connections`
 //!   (newest first), `DELETE /v2/account/connections/{id}`,
-//!   `POST /v2/account/connections/{id}/invalidate`
+//!   `POST /v2/account/connections/{id}/invalidate`, `GET /v2/account/whoami`
 //!
 //! Hosted pages: `GET /{session}` (HTML), `/{session}/approve`,
 //! `/{session}/cancel?step=`, `/{session}/fail?error_code=` (303 to the redirect URL).
@@ -39,6 +39,7 @@ use axum::Router;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+pub use api::{ACCOUNT_ID, OTHER_ACCOUNT_ID};
 pub use webhooks::sign_headers;
 
 use state::{Inner, Sim};
@@ -354,6 +355,13 @@ impl Simulator {
     /// then only the new one).
     pub fn set_api_keys(&self, keys: &[&str]) {
         self.sim.lock().api_keys = keys.iter().map(|k| k.to_string()).collect();
+    }
+
+    /// Keys of another OFAuth account (a key rotated to the wrong account): they
+    /// are accepted, `whoami` names [`OTHER_ACCOUNT_ID`], and they see none of
+    /// this account's connections.
+    pub fn set_foreign_keys(&self, keys: &[&str]) {
+        self.sim.lock().foreign_keys = keys.iter().map(|k| k.to_string()).collect();
     }
 
     pub fn set_hosted_mode(&self, mode: HostedMode) {

@@ -34,6 +34,9 @@ pub(crate) struct Inner {
     pub(crate) hosted_mode: HostedMode,
     /// Keys accepted instead of the configured one, once set (rotation).
     pub(crate) api_keys: Vec<String>,
+    /// Keys of another OFAuth account: accepted, and they see none of this
+    /// account's connections.
+    pub(crate) foreign_keys: Vec<String>,
 }
 
 pub(crate) struct Sim {

@@ -1,0 +1,485 @@
+//! The trust model's second pass, each test a sequence an attacker (or an
+//! incident) could run against the functions, against DynamoDB Local and the
+//! simulator over HTTP:
+//! - the OnlyFans account of a bound connection is fixed, whichever leg shows
+//!   another one first (callback, completion, webhook, reconciler);
+//! - a new completion code goes only to the browser that came back, and the
+//!   return page is told no connection id;
+//! - a forged claim completed by a second account disconnects nothing it does
+//!   not own;
+//! - an unattested claim neither stores nor lists anyone's profile;
+//! - verifications OFAuth cannot answer are bounded per attempt;
+//! - a replayed completion says what is true now;
+//! - an erasure is a barrier, also for a completion racing it.
+
+use std::time::Duration;
+
+use crate::helpers::*;
+use ofauth_sim::{ErrorShape, Faults, SignatureScheme, WebhookMode};
+
+const WAIT: Duration = Duration::from_secs(10);
+const PROFILE: [&str; 4] = ["accountId", "username", "name", "avatar"];
+
+fn param(query: &str, name: &str) -> String {
+    query_param(&format!("https://x/?{query}"), name).unwrap()
+}
+
+async fn with_webhooks() -> Harness {
+    Harness::with(Options {
+        webhooks: Some(SignatureScheme::Svix),
+        ..Options::default()
+    })
+    .await
+}
+
+/// Mallory's connection, and her reconnect's hosted URL and attempt.
+async fn mallory_reconnects(h: &Harness) -> (String, String, String) {
+    let conn = h.connect("mallory", "").await;
+    let (url, attempt) = h
+        .start_attempt("mallory", &format!(r#"{{"connectionId":"{conn}"}}"#))
+        .await;
+    (conn, url, attempt)
+}
+
+/// The owner's record is as it was but for its status (expired: the connection
+/// holds someone else's account and was invalidated), and OFAuth's connection
+/// is expired.
+async fn owner_kept_and_invalidated(
+    h: &Harness,
+    conn: &str,
+    before: &std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>,
+) {
+    let rec = h.record(conn).await;
+    for attr in PROFILE.iter().chain(&["userId", "connectedAt"]) {
+        assert_eq!(s(&rec, attr), s(before, attr), "{attr} changed");
+    }
+    assert_eq!(
+        s(&rec, "status"),
+        "expired",
+        "still usable with another's account"
+    );
+    assert_eq!(
+        h.sim.connection(conn).unwrap().status,
+        "expired",
+        "not invalidated"
+    );
+    let (_, list) = h.list_connections("mallory").await;
+    assert_eq!(list["connections"][0]["status"], "expired", "{list}");
+}
+
+#[tokio::test]
+async fn a_webhook_that_comes_first_cannot_swap_the_account_behind_a_reconnect() {
+    // Mallory sends her reconnect URL to a victim, who signs in with their own
+    // account; OFAuth's connection.updated reaches the webhook before the
+    // victim's browser reaches the callback.
+    let h = with_webhooks().await;
+    let (conn, url, _) = mallory_reconnects(&h).await;
+    h.sim.wait_for_deliveries(1, WAIT).await;
+    let before = h.record(&conn).await;
+    h.sim.set_webhook_mode(WebhookMode {
+        hold: true,
+        ..WebhookMode::default()
+    });
+    let query = h.hosted(&url, "approve?other_account=true").await;
+    assert_ne!(
+        h.sim.connection(&conn).unwrap().user_id,
+        s(&before, "accountId")
+    );
+    h.sim.release_webhooks(false);
+    let d = h.sim.wait_for_deliveries(2, WAIT).await;
+    assert_eq!(d[1].outcome.as_deref(), Some("account_mismatch"), "{d:?}");
+    owner_kept_and_invalidated(&h, &conn, &before).await;
+    // The victim's browser then comes back: OFAuth no longer confirms the
+    // (invalidated) connection, so it is refused, and nothing changes.
+    assert_error_redirect(&h.callback(&query).await, "connection_not_verified");
+    owner_kept_and_invalidated(&h, &conn, &before).await;
+}
+
+#[tokio::test]
+async fn a_pre_cancelled_reconnect_cannot_swap_the_account() {
+    // Mallory ends her own reconnect attempt with a forged cancel, so that the
+    // victim's browser gets invalid_state and no account check runs there; the
+    // signed connection.updated naming the attempt must not swap the account.
+    let h = with_webhooks().await;
+    let (conn, url, attempt) = mallory_reconnects(&h).await;
+    h.sim.wait_for_deliveries(1, WAIT).await;
+    let before = h.record(&conn).await;
+    let cancel = format!("status=cancelled&step=login&client_reference_id={attempt}");
+    assert!(location(&h.callback(&cancel).await).contains("status=cancelled"));
+    let query = h.hosted(&url, "approve?other_account=true").await;
+    let d = h.sim.wait_for_deliveries(2, WAIT).await;
+    assert_eq!(d[1].outcome.as_deref(), Some("account_mismatch"), "{d:?}");
+    assert_error_redirect(&h.callback(&query).await, "invalid_state");
+    owner_kept_and_invalidated(&h, &conn, &before).await;
+}
+
+#[tokio::test]
+async fn the_reconciler_refuses_another_account_on_a_bound_connection() {
+    // The webhook is lost and the victim's browser never comes back: the
+    // reconciler sees the other account on OFAuth's list.
+    let h = with_webhooks().await;
+    let (conn, url, _) = mallory_reconnects(&h).await;
+    h.sim.wait_for_deliveries(1, WAIT).await;
+    let before = h.record(&conn).await;
+    h.sim.set_webhook_mode(WebhookMode {
+        drop: true,
+        ..WebhookMode::default()
+    });
+    h.hosted(&url, "approve?other_account=true").await;
+    let run = h.reconcile().await;
+    assert_eq!(run.counts.errors, 0, "{run:?}");
+    owner_kept_and_invalidated(&h, &conn, &before).await;
+    // OFAuth now reports it expired (with the other account): nothing more is
+    // invalidated, nothing of the owner's changes.
+    let invalidations = || {
+        h.sim
+            .requests()
+            .iter()
+            .filter(|r| r.path.ends_with("/invalidate"))
+            .count()
+    };
+    let after_first = invalidations();
+    h.reconcile().await;
+    assert_eq!(invalidations(), after_first);
+    owner_kept_and_invalidated(&h, &conn, &before).await;
+}
+
+#[tokio::test]
+async fn a_popup_reconnect_with_another_account_is_refused() {
+    let h = Harness::new().await;
+    let (conn, url, attempt) = mallory_reconnects(&h).await;
+    let before = h.record(&conn).await;
+    h.hosted(&url, "approve?other_account=true").await;
+    let (status, body) = h.complete_embed("mallory", &attempt, &conn).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (422, Some("account_mismatch")),
+        "{body}"
+    );
+    owner_kept_and_invalidated(&h, &conn, &before).await;
+}
+
+#[tokio::test]
+async fn a_new_code_goes_only_to_the_browser_that_came_back() {
+    // Mallory starts an attempt and sends its URL to a victim, who approves; the
+    // victim's browser (not signed in to the app) gets a code. Mallory replays
+    // the callback URL in her own browser to mint a code of her own.
+    let h = Harness::new().await;
+    let (url, attempt) = h.start_attempt("mallory", "").await;
+    let query = h.hosted(&url, "approve").await;
+    let victim_page = h.return_to_app(&query).await;
+    let victim_code = query_param(&victim_page, "code").unwrap();
+    assert_eq!(
+        query_param(&victim_page, "connection_id"),
+        None,
+        "{victim_page}"
+    );
+
+    let mallory_browser = Browser::default();
+    let replay = h.callback_in(&mallory_browser, &query).await;
+    assert_error_redirect(&replay, "invalid_state");
+    // A binding cookie of her own does not help either.
+    let replay = h.callback_in(&mallory_browser, &query).await;
+    assert_error_redirect(&replay, "invalid_state");
+    let a = h.item(&format!("ATTEMPT#{attempt}")).await.unwrap();
+    assert_eq!(s(&a, "status"), "returned");
+    // So Mallory has no code to complete with; the victim's still works for the
+    // victim's browser, whose reload gets a fresh one.
+    let reload = h.return_to_app(&query).await;
+    let fresh = query_param(&reload, "code").unwrap();
+    assert_ne!(fresh, victim_code);
+    let (status, body) = h.complete_code("mallory", &victim_code).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_code"))
+    );
+}
+
+#[tokio::test]
+async fn a_forged_claim_completed_by_a_second_account_disconnects_nothing() {
+    // A live connection this deployment never recorded, not yet on OFAuth's list
+    // (the list lags): Mallory forges it onto her attempt, and her second account
+    // completes the code, which is refused as a fixation. The connection is not
+    // hers to have disconnected: OFAuth never attested her attempt made it.
+    let h = Harness::new().await;
+    h.sim.insert_connection(
+        "conn_someoneelses1",
+        Some("la_0000000000000000000000000000000000000001"),
+    );
+    h.sim.set_faults(Faults {
+        list_hidden: true,
+        ..Faults::default()
+    });
+    let (url, attempt) = h.start_attempt("mallory", "").await;
+    h.hosted(&url, "cancel?step=login").await;
+    let forged =
+        format!("status=success&connection_id=conn_someoneelses1&client_reference_id={attempt}");
+    let code = query_param(&h.return_to_app(&forged).await, "code").unwrap();
+    let (status, body) = h.complete_code("mallory-second", &code).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (403, Some("completion_refused")),
+        "{body}"
+    );
+    assert!(
+        h.sim.connection("conn_someoneelses1").is_some(),
+        "disconnected"
+    );
+    assert_eq!(deletes_of(&h, "conn_someoneelses1"), 0);
+    assert!(h.item("CONNECTION#conn_someoneelses1").await.is_none());
+}
+
+#[tokio::test]
+async fn an_unattested_claim_stores_and_lists_no_profile() {
+    // Any live connection id yields a claim that waits as verifying; it must not
+    // yield that account's username, name or avatar to whoever claims it.
+    let h = Harness::new().await;
+    let victim = h.start("victim", "").await;
+    let conn = param(&h.hosted(&victim, "approve").await, "connection_id");
+    h.withhold_attestation();
+    let (url, attempt) = h.start_attempt("mallory", "").await;
+    h.hosted(&url, "cancel?step=login").await;
+    let forged = format!("status=success&connection_id={conn}&client_reference_id={attempt}");
+    let code = query_param(&h.return_to_app(&forged).await, "code").unwrap();
+    let a = h.item(&format!("ATTEMPT#{attempt}")).await.unwrap();
+    for attr in PROFILE {
+        assert!(!a.contains_key(attr), "the returned claim stores {attr}");
+    }
+    assert_eq!(h.complete_code("mallory", &code).await.0, 202);
+    let a = h.item(&format!("ATTEMPT#{attempt}")).await.unwrap();
+    for attr in PROFILE {
+        assert!(!a.contains_key(attr), "the verifying claim stores {attr}");
+    }
+    let (_, list) = h.list_connections("mallory").await;
+    let entry = &list["connections"][0];
+    assert_eq!(entry["status"], "verifying", "{list}");
+    for field in ["username", "name", "avatar"] {
+        assert!(entry[field].is_null(), "{field} listed: {list}");
+    }
+}
+
+#[tokio::test]
+async fn an_attested_completion_still_gets_the_profile() {
+    // The callback came back before the list showed the connection (not
+    // attested, no profile kept); the completion finds it on the list and binds
+    // with the profile the list gives.
+    let h = Harness::new().await;
+    let url = h.start("user-1", "").await;
+    let query = h.hosted(&url, "approve").await;
+    h.sim.set_faults(Faults {
+        list_hidden: true,
+        ..Faults::default()
+    });
+    let loc = h.return_to_app(&query).await;
+    h.sim.set_faults(Faults::default());
+    let (status, body) = h
+        .complete_code("user-1", &query_param(&loc, "code").unwrap())
+        .await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (200, Some("active")),
+        "{body}"
+    );
+    let conn = body["connectionId"].as_str().unwrap();
+    let rec = h.record(conn).await;
+    assert_eq!(
+        s(&rec, "username"),
+        h.sim.connection(conn).unwrap().username
+    );
+    assert!(!s(&rec, "accountId").is_empty());
+}
+
+#[tokio::test]
+async fn verifications_per_attempt_are_bounded() {
+    // OFAuth failing on access/self keeps an attempt for a reload; a forger can
+    // repeat the callback of their own attempt, each costing OFAuth calls. After
+    // the bound the attempt ends and OFAuth is not asked again.
+    let h = Harness::new().await;
+    let victim = h.start("victim", "").await;
+    let conn = param(&h.hosted(&victim, "approve").await, "connection_id");
+    let (url, attempt) = h.start_attempt("mallory", "").await;
+    h.hosted(&url, "cancel?step=login").await;
+    h.sim.set_faults(Faults {
+        status: Some(503),
+        error_shape: ErrorShape::Current,
+        path_prefix: Some("/v2/access/self".into()),
+        ..Faults::default()
+    });
+    let forged = format!("status=success&connection_id={conn}&client_reference_id={attempt}");
+    let calls = || {
+        h.sim
+            .requests()
+            .iter()
+            .filter(|r| r.connection.as_deref() == Some(conn.as_str()))
+            .count()
+    };
+    for _ in 0..10 {
+        assert_error_redirect(&h.callback(&forged).await, "temporarily_unavailable");
+    }
+    let made = calls();
+    assert_eq!(made, 10, "one access/self a verification");
+    assert_error_redirect(&h.callback(&forged).await, "too_many_verifications");
+    let a = h.item(&format!("ATTEMPT#{attempt}")).await.unwrap();
+    assert_eq!(
+        (s(&a, "status"), s(&a, "errorCode")),
+        ("failed".into(), "too_many_verifications".into())
+    );
+    h.sim.set_faults(Faults::default());
+    assert_error_redirect(&h.callback(&forged).await, "invalid_state");
+    assert_eq!(calls(), made, "OFAuth asked again");
+}
+
+#[tokio::test]
+async fn a_completion_replayed_after_a_disconnect_says_disconnected() {
+    let h = Harness::new().await;
+    let url = h.start("user-1", "").await;
+    let query = h.hosted(&url, "approve").await;
+    let loc = h.return_to_app(&query).await;
+    let code = query_param(&loc, "code").unwrap();
+    let (status, body) = h.complete_code("user-1", &code).await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("active")));
+    let conn = body["connectionId"].as_str().unwrap().to_string();
+    h.sim.expire_connection(&conn);
+    h.reconcile().await;
+    let (status, body) = h.complete_code("user-1", &code).await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (200, Some("expired")),
+        "{body}"
+    );
+    assert_eq!(h.disconnect("user-1", &conn).await.status(), 204);
+    let (status, body) = h.complete_code("user-1", &code).await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (200, Some("disconnected")),
+        "{body}"
+    );
+    assert_eq!(body["connectionId"], conn.as_str());
+}
+
+#[tokio::test]
+async fn an_erasure_ends_the_attempts_in_flight() {
+    // A pending attempt and a returned one (its code in hand): after the erasure
+    // neither can be completed, reloaded or attested into a binding, and neither
+    // keeps the user or the account.
+    let h = with_webhooks().await;
+    h.sim.set_webhook_mode(WebhookMode {
+        hold: true,
+        ..WebhookMode::default()
+    });
+    let user = unique("user");
+    let (pending_url, pending) = h.start_attempt(&user, "").await;
+    let (url, returned) = h.start_attempt(&user, "").await;
+    let query = h.hosted(&url, "approve").await;
+    let code = query_param(&h.return_to_app(&query).await, "code").unwrap();
+
+    let (status, body) = h.erase(&user).await;
+    assert_eq!((status, body["erased"].as_u64()), (200, Some(2)), "{body}");
+    for attempt in [&pending, &returned] {
+        let a = h.item(&format!("ATTEMPT#{attempt}")).await.unwrap();
+        assert_eq!(s(&a, "status"), "erased");
+        for attr in PROFILE
+            .iter()
+            .chain(&["userId", "gsi1pk", "codeHash", "browserHash"])
+        {
+            assert!(!a.contains_key(*attr), "{attempt} keeps {attr}");
+        }
+    }
+    let (status, body) = h.complete_code(&user, &code).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_code")),
+        "{body}"
+    );
+    assert_error_redirect(&h.callback(&query).await, "invalid_state");
+    let late = h.hosted(&pending_url, "approve").await;
+    assert_error_redirect(&h.callback(&late).await, "invalid_state");
+    h.sim.release_webhooks(false);
+    h.sim.wait_for_deliveries(2, WAIT).await;
+    assert!(h.user_connections(&user).await.is_empty());
+    let (_, list) = h.list_connections(&user).await;
+    assert!(listed(&list).is_empty(), "{list}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_erasure_is_a_barrier_for_a_completion_racing_it() {
+    // The completion and the erasure at the same time, many times over: whichever
+    // wins, nothing of the user's is bound or keeps the account afterwards.
+    let h = std::sync::Arc::new(Harness::new().await);
+    let mut outcomes = std::collections::BTreeMap::new();
+    for round in 0..12 {
+        let user = unique("racer");
+        let url = h.start(&user, "").await;
+        let query = h.hosted(&url, "approve").await;
+        let conn = param(&query, "connection_id");
+        let code = query_param(&h.return_to_app(&query).await, "code").unwrap();
+        let (complete, erase) = {
+            let (h1, h2, u1, u2) = (h.clone(), h.clone(), user.clone(), user.clone());
+            let complete = tokio::spawn(async move { h1.complete_code(&u1, &code).await.0 });
+            if round % 2 == 1 {
+                tokio::task::yield_now().await;
+            }
+            let erase = tokio::spawn(async move { h2.erase(&u2).await.0 });
+            (complete.await.unwrap(), erase.await.unwrap())
+        };
+        // Won (200), or lost: the attempt ended (409) or its code gone (400).
+        assert!(
+            matches!(complete, 200 | 400 | 409),
+            "completion answered {complete}"
+        );
+        // An erasure that lost to OFAuth's answer is retried by the app.
+        let erase = if erase == 200 {
+            200
+        } else {
+            h.erase(&user).await.0
+        };
+        assert_eq!(erase, 200);
+        *outcomes.entry(complete).or_insert(0) += 1;
+        if let Some(rec) = h.item(&format!("CONNECTION#{conn}")).await {
+            assert_eq!(s(&rec, "userId"), "", "bound after the erasure");
+            for attr in PROFILE {
+                assert!(!rec.contains_key(attr), "the record keeps {attr}");
+            }
+        }
+        assert!(h.user_index(&user).await.is_empty(), "{user}'s index");
+        let (_, list) = h.list_connections(&user).await;
+        assert!(listed(&list).is_empty(), "{list}");
+    }
+    assert!(outcomes.values().sum::<i32>() == 12, "{outcomes:?}");
+}
+
+/// In a process of its own: the metrics recorder is global to the process.
+#[test]
+fn a_swap_is_a_security_event_in_the_metrics() {
+    in_own_process(
+        rusty_fork::rusty_fork_test_name!(a_swap_is_a_security_event_in_the_metrics),
+        rusty_fork::rusty_fork_id!(),
+        || block_on(security_events()),
+    );
+}
+
+async fn security_events() {
+    link_shared::telemetry::install("OFAuthLink/test", "test");
+    let h = with_webhooks().await;
+    let (_, url, attempt) = mallory_reconnects(&h).await;
+    h.sim.wait_for_deliveries(1, WAIT).await;
+    let cancel = format!("status=cancelled&step=login&client_reference_id={attempt}");
+    h.callback(&cancel).await;
+    h.hosted(&url, "approve?other_account=true").await;
+    h.sim.wait_for_deliveries(2, WAIT).await;
+    let mut out = Vec::new();
+    link_shared::telemetry::flush_to(&mut out).unwrap();
+    let (mut by_kind, mut total) = (0.0, 0.0);
+    for line in String::from_utf8(out).unwrap().lines() {
+        let doc: serde_json::Value = serde_json::from_str(line).unwrap();
+        let Some(n) = doc["SecurityEvents"].as_f64() else {
+            continue;
+        };
+        match doc["Kind"].as_str() {
+            Some("account_mismatch") => by_kind += n,
+            None => total += n,
+            Some(other) => panic!("unexpected security event {other}: {line}"),
+        }
+    }
+    assert_eq!((by_kind, total), (1.0, 1.0));
+}
