@@ -58,7 +58,10 @@ async function complete(body) {
     body: JSON.stringify(body),
   });
   const answer = await response.json();
-  if (response.status === 200) {
+  if (response.status === 200 && answer.status !== "active") {
+    // A completion repeated later says what is true now.
+    show("error", `This connection is ${answer.status}.`);
+  } else if (response.status === 200) {
     show("success", `Connected: ${answer.connectionId}`);
   } else if (response.status === 202) {
     show("verifying", `Verifying ${answer.connectionId}…`);
@@ -172,7 +175,10 @@ async function loadConnections() {
 }
 
 // Redirect flow, step 3: the app's success, cancelled and error pages read what
-// the callback adds. The success page completes with the one-time code.
+// the callback adds. The success page completes with the one-time code, as the
+// signed-in user; the completion's answer names the connection. A visitor who
+// is not signed in is shown nothing about it (a Link URL someone else started
+// lands here too).
 async function showResult() {
   const params = new URLSearchParams(window.location.search);
   const page = window.location.pathname;
@@ -181,10 +187,12 @@ async function showResult() {
     const code = params.get("code");
     // The code is for this page only: keep it out of the history and referrers.
     if (code) window.history.replaceState(null, "", page);
-    if (code && currentUser()) {
+    if (!currentUser()) {
+      show("cancelled", "Sign in, then connect your account from your own session.");
+    } else if (code) {
       await complete({ code });
     } else {
-      show("success", `Connected: ${params.get("connection_id")}`);
+      show("success", "Already connected: see your connections.");
     }
   } else if (page.endsWith("/cancelled")) {
     show("cancelled", `Cancelled${params.get("step") ? ` at step: ${params.get("step")}` : ""}`);

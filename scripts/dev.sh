@@ -69,7 +69,9 @@ fi
 step "starting cargo lambda watch on port $WATCH_PORT (functions compile on first request)"
 # --disable-cors: watch's own CORS layer allows every origin; the functions
 # answer CORS themselves (only ALLOWED_ORIGINS), as API Gateway does deployed.
-cargo lambda watch --invoke-port "$WATCH_PORT" --disable-cors --env-file .env.local \
+# --features dev-identity: the development identity switch (x-user-id), which
+# only a local build has (the deployed bootstraps are checked for its absence).
+cargo lambda watch --invoke-port "$WATCH_PORT" --disable-cors --features dev-identity --env-file .env.local \
   --env-var "DYNAMODB_ENDPOINT=$DYNAMODB_ENDPOINT" --env-var "OFAUTH_BASE_URL=$OFAUTH_BASE_URL" \
   --env-var "CALLBACK_URL=$CALLBACK_URL" --env-var "APP_URL=$APP_URL" \
   --env-var "ALLOWED_ORIGINS=$ALLOWED_ORIGINS" >.local/watch.log 2>&1 &

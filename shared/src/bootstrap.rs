@@ -41,6 +41,7 @@ pub fn init_tracing() {
 /// Reads configuration and builds the DynamoDB client, once.
 pub async fn init() -> Result<Shared, InitError> {
     let config = Config::from_env()?;
+    #[cfg(feature = "dev-identity")]
     if config.dev_trust_user_header {
         tracing::warn!("DEV_TRUST_USER_HEADER is on: the x-user-id header identifies callers. Never enable this in a deployment.");
     }

@@ -103,7 +103,10 @@ pub mod vars {
     ];
 }
 
-/// The header that identifies the user when `DEV_TRUST_USER_HEADER=true` (local development only).
+/// The header that identifies the user when `DEV_TRUST_USER_HEADER=true` (local
+/// development only, and only in a build with the `dev-identity` feature, which
+/// `make dev` enables and no deployed build has).
+#[cfg(feature = "dev-identity")]
 pub const DEV_USER_HEADER: &str = "x-user-id";
 
 /// The HTTP routes, as (method, path); template.yaml and the `cargo lambda watch`
@@ -559,8 +562,16 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
     /// The development identity switch trusts a header anyone can send: it must
     /// not be able to take effect in a deployment. A deployment uses DynamoDB
     /// itself; the switch is accepted only with DynamoDB Local on loopback.
+    /// A build without the `dev-identity` feature (every deployed build) has no
+    /// switch to turn on: asking for it stops the function at Init.
     fn dev_trust_user_header(&self, dynamodb_endpoint: Option<&str>) -> Result<bool, ConfigError> {
         let on = self.flag(vars::DEV_TRUST_USER_HEADER, false)?;
+        if on && !cfg!(feature = "dev-identity") {
+            return Err(ConfigError::new(
+                vars::DEV_TRUST_USER_HEADER,
+                "this build has no development identity switch (it is compiled in only with the dev-identity feature, which make dev enables)",
+            ));
+        }
         let local_dynamodb = dynamodb_endpoint
             .and_then(|e| Url::parse(e).ok())
             .is_some_and(|u| is_loopback(&u));
@@ -782,6 +793,22 @@ mod tests {
         .is_ok());
     }
 
+    /// A deployed build has no switch: it refuses the variable whatever else is set.
+    #[cfg(not(feature = "dev-identity"))]
+    #[test]
+    fn the_dev_identity_switch_is_not_in_a_deployed_build() {
+        assert_eq!(
+            cfg(&[
+                ("DEV_TRUST_USER_HEADER", "true"),
+                ("DYNAMODB_ENDPOINT", "http://127.0.0.1:8000")
+            ])
+            .unwrap_err()
+            .var,
+            "DEV_TRUST_USER_HEADER"
+        );
+    }
+
+    #[cfg(feature = "dev-identity")]
     #[test]
     fn the_dev_identity_switch_needs_dynamodb_local() {
         assert_eq!(

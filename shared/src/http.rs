@@ -101,11 +101,14 @@ impl Cors {
     /// CORS for the configured origins, with the headers a browser caller sends
     /// (`x-user-id` only when local development trusts it).
     pub fn for_config(config: &crate::config::Config, allow_methods: &'static str) -> Self {
+        #[cfg(feature = "dev-identity")]
         let allow_headers = if config.dev_trust_user_header {
             "authorization, content-type, x-user-id"
         } else {
             "authorization, content-type"
         };
+        #[cfg(not(feature = "dev-identity"))]
+        let allow_headers = "authorization, content-type";
         Self::new(config.allowed_origins.clone(), allow_headers, allow_methods)
     }
 

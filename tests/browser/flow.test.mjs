@@ -2,7 +2,8 @@
 // (make dev), in both of OFAuth's integrations.
 // Redirect flow: sign in, connect, approve on the simulator's hosted page, land
 // on the success page, which completes the flow with its one-time code; cancel;
-// reconnect (same id, no duplicate); disconnect.
+// reconnect (same id, no duplicate); disconnect; a visitor who is not signed in
+// is told nothing about a connection.
 // Popup flow (the embed library, here its stand-in): connect in the iframe; close
 // it at a step; an expired session replaced by a new one.
 // Checks DynamoDB through link-dev, and fails on any console error on the demo.
@@ -109,6 +110,19 @@ test("demo flows in Chromium", async (t) => {
       await page.waitForSelector("#no-connections:visible");
       await page.screenshot({ path: `${shots}/4-disconnected.png`, fullPage: true });
       assert.equal(stored(connectionId).status, "disconnected");
+    });
+
+    await t.test("redirect: a visitor who is not signed in is told nothing about a connection", async () => {
+      // A Link URL someone else started lands its victim here, signed out.
+      await page.evaluate(() => localStorage.removeItem("demoUser"));
+      await page.goto(`${demo}/link/success?status=success&code=lc_${"0".repeat(80)}`);
+      const text = await result("cancelled");
+      assert.match(text, /^Sign in/);
+      assert.doesNotMatch(await page.textContent("body"), /conn_/);
+      assert.equal(new URL(page.url()).search, "", "the code is not left in the address bar");
+      await page.fill("#user-id", "alice");
+      await page.click("#sign-in");
+      await loaded();
     });
 
     await t.test("popup: connect in the embedded iframe", async () => {

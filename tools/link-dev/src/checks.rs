@@ -119,6 +119,10 @@ const EM_AARCH64: u16 = 0xB7;
 
 /// Checks that `path` is an arm64 ELF executable no larger than `max_mib`;
 /// returns its size in MiB.
+/// The development identity switch's header name, as it would stand in a build
+/// that has the switch.
+const DEV_HEADER: &[u8] = b"x-user-id";
+
 pub fn check_bootstrap(path: &Path, max_mib: f64) -> Result<f64, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
     if bytes.len() < 20 || &bytes[..4] != b"\x7fELF" {
@@ -128,6 +132,14 @@ pub fn check_bootstrap(path: &Path, max_mib: f64) -> Result<f64, String> {
     if machine != EM_AARCH64 {
         return Err(format!(
             "{} is not arm64 (e_machine={machine:#x})",
+            path.display()
+        ));
+    }
+    // A deployed build never has the development identity switch (the
+    // `dev-identity` feature): its header name would be in the binary.
+    if bytes.windows(DEV_HEADER.len()).any(|w| w == DEV_HEADER) {
+        return Err(format!(
+            "{} has the development identity switch (built with the dev-identity feature)",
             path.display()
         ));
     }
@@ -164,6 +176,13 @@ mod tests {
         assert!(check_bootstrap(&x86, 6.0)
             .unwrap_err()
             .contains("not arm64"));
+        let mut dev = elf(EM_AARCH64, 1_000);
+        dev[500..509].copy_from_slice(b"x-user-id");
+        let dev_build = dir.join("dev");
+        std::fs::write(&dev_build, dev).unwrap();
+        assert!(check_bootstrap(&dev_build, 6.0)
+            .unwrap_err()
+            .contains("development identity switch"));
         let text = dir.join("text");
         std::fs::write(&text, "#!/bin/sh\n").unwrap();
         assert!(check_bootstrap(&text, 6.0)

@@ -246,9 +246,7 @@ fn catalogue() -> BTreeMap<String, Entry> {
             reference(1)
         )),
         expect("callback", 302)
-            .location_prefix(format!(
-                "{APP}/link/success?status=success&connection_id=conn_eventsuccess&code=lc_"
-            ))
+            .location_prefix(format!("{APP}/link/success?status=success&code=lc_"))
             .seed(Seed {
                 attempts: attempts(&[(reference(1), USER)]),
                 sim_connections: vec![sim("conn_eventsuccess", Some(reference(1)))],

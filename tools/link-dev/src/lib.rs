@@ -166,7 +166,7 @@ impl LocalTable {
             ("connectionId".into(), s(id.as_str())),
             ("userId".into(), s(user)),
             ("status".into(), s("active")),
-            ("accountId".into(), s("200001")),
+            ("accountId".into(), s("300001")),
             ("username".into(), s("eventcreator")),
             ("name".into(), s("Event Creator")),
             ("connectedAt".into(), s(&now)),

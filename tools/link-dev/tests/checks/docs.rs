@@ -126,3 +126,32 @@ fn every_test_the_security_model_names_exists() {
     assert!(named > 60, "only {named} tests named");
     assert!(missing.is_empty(), "named but not found: {missing:?}");
 }
+
+/// `.env.local` holds a developer's sandbox key: the docs call it ignored by
+/// git, and it must never be tracked again.
+#[test]
+fn the_local_env_file_is_never_tracked() {
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .args(args)
+            .current_dir(root())
+            .output()
+            .expect("git runs")
+    };
+    if !git(&["rev-parse", "--is-inside-work-tree"])
+        .status
+        .success()
+    {
+        eprintln!("not a git checkout: nothing to check");
+        return;
+    }
+    let tracked = git(&["ls-files", "--", ".env.local"]);
+    assert!(
+        String::from_utf8_lossy(&tracked.stdout).trim().is_empty(),
+        ".env.local is tracked by git"
+    );
+    assert!(
+        git(&["check-ignore", "-q", ".env.local"]).status.success(),
+        ".env.local is not ignored by git"
+    );
+}
