@@ -323,7 +323,9 @@ impl Run<'_> {
                         }
                     };
                     self.counts.pages += 1;
-                    let (done, seen) = self.listing_page(&page.list).await?;
+                    let Some((done, seen)) = self.listing_page(&page.list).await? else {
+                        return Ok(()); // the breaker: nothing on the page changed
+                    };
                     self.svc
                         .store
                         .put_seen(cursor.sweep, chunks, &seen, SystemTime::now())
@@ -365,8 +367,15 @@ impl Run<'_> {
                             verdicts.push(v);
                         }
                     }
-                    if self.breaker_trips(&records, &verdicts, cursor.sweep) {
-                        self.halted = Some("breaker");
+                    let unknown = verdicts
+                        .iter()
+                        .filter(|v| matches!(v.check, ConnectionCheck::Unknown))
+                        .count();
+                    let live = records
+                        .iter()
+                        .filter(|r| r.status != "disconnected")
+                        .count();
+                    if self.breaker_trips(unknown, live, "are unknown to OFAuth") {
                         return Ok(());
                     }
                     for v in verdicts {
@@ -390,10 +399,14 @@ impl Run<'_> {
 
     /// One page of OFAuth's list: how many items were done (all, unless time ran
     /// out) and the ids of this deployment's records among them.
+    /// `None`: the page shows an unusual share of our bound connections with
+    /// another OnlyFans account (a change in how OFAuth names accounts, or an
+    /// incident, rather than a wave of swaps): nothing on it is changed and the
+    /// run stops, as the table pass's breaker does.
     async fn listing_page(
         &mut self,
         list: &[ListedConnection],
-    ) -> Result<(usize, Vec<String>), StoreError> {
+    ) -> Result<Option<(usize, Vec<String>)>, StoreError> {
         let ids: Vec<ConnectionId> = list
             .iter()
             .filter_map(|c| ConnectionId::parse(&c.id))
@@ -403,10 +416,22 @@ impl Run<'_> {
             .filter_map(|c| c.client_reference_id.as_deref().and_then(AttemptId::parse))
             .collect();
         let known = self.svc.store.known(&ids, &refs).await?;
+        let bound: Vec<(&ConnectionRecord, &ListedConnection)> = list
+            .iter()
+            .filter_map(|c| Some((known.records.get(c.id.as_str())?, c)))
+            .filter(|(r, _)| r.user_id.is_some() && r.status != "disconnected")
+            .collect();
+        let swapped = bound
+            .iter()
+            .filter(|(r, c)| other_account(r, &c.user_data.clone().unwrap_or_default()))
+            .count();
+        if self.breaker_trips(swapped, bound.len(), "show another OnlyFans account") {
+            return Ok(None);
+        }
         let mut seen = Vec::new();
         for (i, listed) in list.iter().enumerate() {
             if !self.time_left() {
-                return Ok((i, seen));
+                return Ok(Some((i, seen)));
             }
             let Some(id) = ConnectionId::parse(&listed.id) else {
                 continue;
@@ -422,7 +447,7 @@ impl Run<'_> {
                 .instrument(telemetry::flow_span(flow.as_ref()))
                 .await;
         }
-        Ok((list.len(), seen))
+        Ok(Some((list.len(), seen)))
     }
 
     /// One listed connection. Errors are counted and left to a later run.
@@ -628,33 +653,20 @@ impl Run<'_> {
         }
     }
 
-    /// Whether OFAuth called an unusual share of a page's live records unknown:
-    /// then nothing on the page is changed and the run stops there.
-    fn breaker_trips(
-        &self,
-        records: &[ConnectionRecord],
-        verdicts: &[Verdict<'_>],
-        sweep: i64,
-    ) -> bool {
-        let unknown = verdicts
-            .iter()
-            .filter(|v| matches!(v.check, ConnectionCheck::Unknown))
-            .count();
-        let live = records
-            .iter()
-            .filter(|r| r.status != "disconnected")
-            .count();
+    /// The breaker: whether `odd` of a page's `live` records is an unusual share
+    /// (at least [`BREAKER_MIN_UNKNOWN`] and `RECONCILE_BREAKER_PERCENT` of
+    /// them). Then nothing on the page is changed, and the run stops there.
+    fn breaker_trips(&mut self, odd: usize, live: usize, what: &str) -> bool {
         let percent = self.svc.settings.breaker_percent as usize;
-        let trips =
-            unknown >= BREAKER_MIN_UNKNOWN && percent < 100 && unknown * 100 >= percent * live;
+        let trips = odd >= BREAKER_MIN_UNKNOWN && percent < 100 && odd * 100 >= percent * live;
         if trips {
+            self.halted = Some("breaker");
             tracing::error!(
                 outcome = "halted",
                 reason = "breaker",
-                unknown,
+                odd,
                 live,
-                sweep,
-                "OFAuth does not know an unusual share of this page's records (a wrong API key, or an incident at OFAuth?); nothing on it was changed and the run stopped: check the key and OFAuth's status, then let the next run go on (RECONCILE_BREAKER_PERCENT sets the share)"
+                "an unusual share of a page's records {what} (a wrong API key, or an incident at OFAuth?); nothing on it was changed and the run stopped: check the key and OFAuth's status, then let the next run go on (RECONCILE_BREAKER_PERCENT sets the share)"
             );
         }
         trips

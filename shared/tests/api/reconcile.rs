@@ -480,3 +480,35 @@ async fn a_missing_record_that_comes_back_is_never_disconnected() {
     assert_eq!(run.counts.changed, 0, "{run:?}");
     untouched(&h, &conns).await;
 }
+
+/// OFAuth's list names another OnlyFans account for most of a page's bound
+/// connections at once: a change in how OFAuth names accounts, or an incident,
+/// not a wave of swaps. The breaker keeps the run from invalidating them all.
+#[tokio::test]
+async fn the_breaker_also_stops_a_page_of_swapped_accounts() {
+    let (h, conns) = connected(4).await;
+    h.reconcile().await;
+    for c in &conns {
+        assert!(h.sim.swap_account(c));
+    }
+    let invalidations = || {
+        h.sim
+            .requests()
+            .iter()
+            .filter(|r| r.path.ends_with("/invalidate"))
+            .count()
+    };
+    let run = h.reconcile().await;
+    assert_eq!(run.halted, Some("breaker"), "{run:?}");
+    assert_eq!(invalidations(), 0);
+    untouched(&h, &conns).await;
+    // One swap alone is refused as any other leg refuses it.
+    let (h, conns) = connected(4).await;
+    h.reconcile().await;
+    assert!(h.sim.swap_account(&conns[0]));
+    let run = h.reconcile().await;
+    assert_eq!(run.halted, None, "{run:?}");
+    assert_eq!(s(&h.record(&conns[0]).await, "status"), "expired");
+    assert_eq!(h.sim.connection(&conns[0]).unwrap().status, "expired");
+    untouched(&h, &conns[1..]).await;
+}

@@ -368,6 +368,18 @@ impl Simulator {
         self.sim.lock().hosted_mode = mode;
     }
 
+    /// Gives a connection another OnlyFans account, as a reconnect signed in to
+    /// someone else's would, without a webhook (one lost): a test switch.
+    pub fn swap_account(&self, id: &str) -> bool {
+        let mut inner = self.sim.lock();
+        let Some(mut conn) = inner.connections.get(id).cloned() else {
+            return false;
+        };
+        state::new_account(&mut inner, &mut conn);
+        inner.connections.insert(id.to_string(), conn);
+        true
+    }
+
     /// Disconnects a connection as OFAuth would on its own (sends
     /// `connection.disconnected`).
     pub fn disconnect_connection(&self, id: &str) -> bool {
