@@ -118,18 +118,19 @@ impl Provenance {
         }
     }
 
-    /// Ends the attempt as `connection_not_verified`.
-    async fn not_verified(
+    /// Ends the attempt as failed with `code`, and refuses with it.
+    async fn fail(
         &self,
         attempt: &LinkAttempt,
+        code: &'static str,
         severity: Severity,
         reason: String,
         now: SystemTime,
     ) -> Refusal {
         let end = AttemptEnd::Failed {
-            error_code: codes::CONNECTION_NOT_VERIFIED.into(),
+            error_code: code.into(),
         };
-        let refusal = Refusal::new(codes::CONNECTION_NOT_VERIFIED, severity, reason);
+        let refusal = Refusal::new(code, severity, reason);
         self.refuse(attempt, end, refusal, now).await
     }
 
@@ -160,18 +161,12 @@ impl Provenance {
         now: SystemTime,
     ) -> Result<Verified, Refusal> {
         if attempt.failed_verifications >= MAX_FAILED_VERIFICATIONS {
-            let refusal = Refusal::new(
-                codes::TOO_MANY_VERIFICATIONS,
-                Severity::Warn,
-                format!(
-                    "{} verifications OFAuth could not answer; the attempt ends",
-                    attempt.failed_verifications
-                ),
+            let reason = format!(
+                "{} verifications OFAuth could not answer; the attempt ends",
+                attempt.failed_verifications
             );
-            let end = AttemptEnd::Failed {
-                error_code: codes::TOO_MANY_VERIFICATIONS.into(),
-            };
-            return Err(self.refuse(attempt, end, refusal, now).await);
+            let code = codes::TOO_MANY_VERIFICATIONS;
+            return Err(self.fail(attempt, code, Severity::Warn, reason, now).await);
         }
         let verified = self.check(attempt, connection, record, now).await;
         if let Err(r) = &verified {
@@ -191,37 +186,28 @@ impl Provenance {
         record: Option<ConnectionRecord>,
         now: SystemTime,
     ) -> Result<Verified, Refusal> {
-        let failed = |code: &'static str| AttemptEnd::Failed {
-            error_code: code.into(),
-        };
         if let Some(target) = attempt.reconnect.as_ref().filter(|t| *t != connection) {
-            let refusal = Refusal::new(
-                codes::CONNECTION_MISMATCH,
-                Severity::Security,
-                format!(
-                    "reconnect of {} came back with {}",
-                    target.masked(),
-                    connection.masked()
-                ),
+            let reason = format!(
+                "reconnect of {} came back with {}",
+                target.masked(),
+                connection.masked()
             );
+            let code = codes::CONNECTION_MISMATCH;
             return Err(self
-                .refuse(attempt, failed(codes::CONNECTION_MISMATCH), refusal, now)
+                .fail(attempt, code, Severity::Security, reason, now)
                 .await);
         }
         if record
             .as_ref()
             .is_some_and(|r| r.is_owned_by_another(&attempt.user_id))
         {
-            let refusal = Refusal::new(
-                codes::CONNECTION_CONFLICT,
-                Severity::Security,
-                format!(
-                    "{} is recorded for another user (a replayed or leaked id?)",
-                    connection.masked()
-                ),
+            let reason = format!(
+                "{} is recorded for another user (a replayed or leaked id?)",
+                connection.masked()
             );
+            let code = codes::CONNECTION_CONFLICT;
             return Err(self
-                .refuse(attempt, failed(codes::CONNECTION_CONFLICT), refusal, now)
+                .fail(attempt, code, Severity::Security, reason, now)
                 .await);
         }
         let owned = record
@@ -250,9 +236,8 @@ impl Provenance {
                     "OFAuth does not confirm {}; nothing recorded",
                     connection.masked()
                 );
-                return Err(self
-                    .not_verified(attempt, Severity::Warn, reason, now)
-                    .await);
+                let code = codes::CONNECTION_NOT_VERIFIED;
+                return Err(self.fail(attempt, code, Severity::Warn, reason, now).await);
             }
             Err(e) => {
                 return Err(Refusal::unavailable(format_args!(
@@ -312,8 +297,14 @@ impl Provenance {
             "OFAuth attests that {} came from another origin (another attempt or an import)",
             connection.masked()
         );
-        self.not_verified(attempt, Severity::Security, reason, now)
-            .await
+        self.fail(
+            attempt,
+            codes::CONNECTION_NOT_VERIFIED,
+            Severity::Security,
+            reason,
+            now,
+        )
+        .await
     }
 
     /// A reconnect signed in to another OnlyFans account: refused, the

@@ -328,18 +328,35 @@ impl Store {
         condition: String,
         done: impl Fn(&LinkAttempt) -> bool,
     ) -> Result<(), StoreError> {
+        if self
+            .update_attempt_if(&attempt.id, update, condition)
+            .await?
+        {
+            return Ok(());
+        }
+        match self.get_attempt(&attempt.id).await {
+            Ok(Some(stored)) if done(&stored) => Ok(()),
+            _ => Err(StoreError::AttemptNotUsable),
+        }
+    }
+
+    /// One conditional update of an attempt item: false when the condition
+    /// failed (nothing written).
+    pub(super) async fn update_attempt_if(
+        &self,
+        id: &AttemptId,
+        update: Update,
+        condition: String,
+    ) -> Result<bool, StoreError> {
         let req = self
             .client
             .update_item()
             .table_name(&self.table)
-            .key(schema::PARTITION_KEY, s(keys::attempt(&attempt.id)))
+            .key(schema::PARTITION_KEY, s(keys::attempt(id)))
             .condition_expression(condition);
         match update.apply(req).send().await {
-            Ok(_) => Ok(()),
-            Err(e) if is_condition_failure(&e) => match self.get_attempt(&attempt.id).await {
-                Ok(Some(stored)) if done(&stored) => Ok(()),
-                _ => Err(StoreError::AttemptNotUsable),
-            },
+            Ok(_) => Ok(true),
+            Err(e) if is_condition_failure(&e) => Ok(false),
             Err(e) => Err(unavailable(e)),
         }
     }

@@ -9,7 +9,7 @@ use std::time::SystemTime;
 use super::attempts::{AttemptStatus, LinkAttempt};
 use super::connections::ConnectionRecord;
 use super::item::{get_s, s, unchanged_since, Update};
-use super::{is_condition_failure, keys, schema, unavailable, Store, StoreError};
+use super::{keys, schema, unavailable, Store, StoreError};
 use crate::ids::AttemptId;
 use crate::time::rfc3339;
 
@@ -117,17 +117,7 @@ impl Store {
             u.name("status"),
             u.value("read", s(attempt.status.as_str()))
         );
-        let req = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(schema::PARTITION_KEY, s(keys::attempt(&attempt.id)))
-            .condition_expression(condition);
-        match u.apply(req).send().await {
-            Ok(_) => Ok(true),
-            Err(e) if is_condition_failure(&e) => Ok(false),
-            Err(e) => Err(unavailable(e)),
-        }
+        self.update_attempt_if(&attempt.id, u, condition).await
     }
 
     /// Takes the user's and the account's fields off an attempt (its id, status,
@@ -146,17 +136,10 @@ impl Store {
             u.remove(attr);
         }
         u.set("erasedAt", s(rfc3339(now)));
-        let req = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(schema::PARTITION_KEY, s(keys::attempt(id)))
-            .condition_expression("attribute_exists(pk)");
-        match u.apply(req).send().await {
-            Ok(_) => Ok(()),
-            Err(e) if is_condition_failure(&e) => Ok(()), // gone by TTL meanwhile
-            Err(e) => Err(unavailable(e)),
-        }
+        // False: removed by TTL meanwhile, nothing left to strip.
+        self.update_attempt_if(id, u, "attribute_exists(pk)".into())
+            .await?;
+        Ok(())
     }
 
     /// Takes the account's personal fields off a connection that has been
