@@ -183,6 +183,22 @@ impl KeySource for SecretsManagerKey {
     }
 }
 
+impl Shared {
+    /// The publisher: an EventBridge client (the configured endpoint, if any)
+    /// for the configured bus and source.
+    pub fn publisher(&self) -> crate::platform::publisher::PublisherService {
+        let mut conf = aws_sdk_eventbridge::config::Builder::from(&self.aws);
+        if let Some(url) = &self.config.eventbridge_endpoint {
+            conf = conf.endpoint_url(url);
+        }
+        crate::platform::publisher::PublisherService::new(
+            aws_sdk_eventbridge::Client::from_conf(conf.build()),
+            self.config.event_bus.clone(),
+            self.config.event_source.clone(),
+        )
+    }
+}
+
 /// The OFAuth client of a function that rarely needs it (the webhook, only to
 /// invalidate a connection that came back with another account): built, and
 /// its API key read, on first use, so Init stays as it was.

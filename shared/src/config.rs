@@ -61,6 +61,11 @@ pub mod vars {
     pub const PERSONAL_DATA_RETENTION_DAYS: &str = "PERSONAL_DATA_RETENTION_DAYS";
     /// The CloudWatch namespace of the functions' metrics (EMF); unset: no metrics.
     pub const METRICS_NAMESPACE: &str = "METRICS_NAMESPACE";
+    /// The publisher: the EventBridge bus and the events' `source`, and an
+    /// endpoint override (the local stand-in).
+    pub const EVENT_BUS_NAME: &str = "EVENT_BUS_NAME";
+    pub const EVENT_SOURCE: &str = "EVENT_SOURCE";
+    pub const EVENTBRIDGE_ENDPOINT: &str = "EVENTBRIDGE_ENDPOINT";
 
     /// Every variable the functions read, for the template/code consistency test.
     pub const ALL: &[&str] = &[
@@ -100,6 +105,9 @@ pub mod vars {
         OFAUTH_ACCOUNT_ID,
         METRICS_NAMESPACE,
         PERSONAL_DATA_RETENTION_DAYS,
+        EVENT_BUS_NAME,
+        EVENT_SOURCE,
+        EVENTBRIDGE_ENDPOINT,
     ];
 }
 
@@ -255,6 +263,16 @@ pub struct Config {
     pub reconcile: ReconcileSettings,
     /// Where the metrics go (`None`: not recorded).
     pub metrics_namespace: Option<String>,
+    /// The publisher's EventBridge bus (name or ARN) and the events' `source`.
+    pub event_bus: String,
+    pub event_source: String,
+    /// An EventBridge endpoint override (the local stand-in).
+    pub eventbridge_endpoint: Option<String>,
+    /// Local development only (the `dev-identity` switch on): the credentials a
+    /// request to the platform's read API must be signed with, as there is no
+    /// IAM authorizer locally (the process's `AWS_ACCESS_KEY_ID` and
+    /// `AWS_SECRET_ACCESS_KEY`).
+    pub local_iam: Option<(String, Secret)>,
 }
 
 impl Config {
@@ -273,6 +291,7 @@ impl Config {
             .map(String::from);
         let app_url = env.required_url(vars::APP_URL)?;
         let attempt_retention = env.secs(vars::ATTEMPT_RETENTION_SECS, 86_400, 0..=30 * 86_400)?;
+        let dev_trust_user_header = env.dev_trust_user_header(dynamodb_endpoint.as_deref())?;
         Ok(Self {
             dynamodb_timeout: env.millis(vars::DYNAMODB_TIMEOUT_MS, 2_500)?,
             ofauth_base_url: env.url(vars::OFAUTH_BASE_URL, "https://api.ofauth.com")?,
@@ -294,7 +313,7 @@ impl Config {
             },
             allowed_origins: env.origins(vars::ALLOWED_ORIGINS, &app_url)?,
             user_id_claim: env.text(vars::USER_ID_CLAIM, "sub"),
-            dev_trust_user_header: env.dev_trust_user_header(dynamodb_endpoint.as_deref())?,
+
             attempt_retention,
             warm_connections: env.flag(vars::WARM_CONNECTIONS, true)?,
             extra_ca_certs: env.get(vars::EXTRA_CA_CERTS).map(std::path::PathBuf::from),
@@ -342,6 +361,30 @@ impl Config {
                 is_metrics_namespace,
                 "must be 1-255 letters, digits or . - _ / # : (space), not starting with AWS/",
             )?,
+            event_bus: env.checked_text(
+                vars::EVENT_BUS_NAME,
+                "default",
+                |v| v.len() <= 1600 && v.bytes().all(|b| b.is_ascii_graphic()),
+                "must be an EventBridge bus name or ARN",
+            )?,
+            event_source: env.checked_text(
+                vars::EVENT_SOURCE,
+                "ofauth.link",
+                |v| {
+                    v.len() <= 256
+                        && !v.starts_with("aws.")
+                        && v.bytes().all(|b| b.is_ascii_alphanumeric() || b".-_/".contains(&b))
+                },
+                "must be 1-256 letters, digits or . - _ /, not starting with aws.",
+            )?,
+            eventbridge_endpoint: env
+                .optional_url(vars::EVENTBRIDGE_ENDPOINT, Scheme::Any)?
+                .map(String::from),
+            local_iam: match (env.get("AWS_ACCESS_KEY_ID"), env.get("AWS_SECRET_ACCESS_KEY")) {
+                (Some(key), Some(secret)) if dev_trust_user_header => Some((key, Secret(secret))),
+                _ => None,
+            },
+            dev_trust_user_header,
             table_name,
             dynamodb_endpoint,
         })
@@ -390,6 +433,20 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
             Some(v) if !valid(&v) => Err(ConfigError::new(var, problem)),
             v => Ok(v),
         }
+    }
+
+    /// A value (or the default) that must pass `valid`.
+    fn checked_text(
+        &self,
+        var: &'static str,
+        default: &str,
+        valid: fn(&str) -> bool,
+        problem: &'static str,
+    ) -> Result<String, ConfigError> {
+        let v = self.text(var, default);
+        valid(&v)
+            .then_some(v)
+            .ok_or_else(|| ConfigError::new(var, problem))
     }
 
     fn flag(&self, var: &'static str, default: bool) -> Result<bool, ConfigError> {

@@ -18,6 +18,7 @@ use crate::http::{self, Cors};
 use crate::identity::{self, IdentityRules};
 use crate::ids::{mask, ConnectionId};
 use crate::ofauth::OfAuthClient;
+use crate::platform::api::{self, Callers};
 use crate::store::{AttemptStatus, LinkAttempt, PageKey, Store, UserConnection};
 
 /// What the connections function needs, built once per process.
@@ -27,6 +28,8 @@ pub struct ConnectionsService {
     ofauth: OfAuthClient,
     identity: IdentityRules,
     cors: Cors,
+    /// Who may call the platform's read API (`/platform/…`, AWS IAM).
+    callers: Callers,
 }
 
 impl ConnectionsService {
@@ -36,6 +39,7 @@ impl ConnectionsService {
             ofauth,
             identity: IdentityRules::from_config(config),
             cors: Cors::for_config(config, "GET, DELETE, OPTIONS"),
+            callers: Callers::from_config(config),
         }
     }
 }
@@ -67,8 +71,12 @@ impl<'a> From<&'a UserConnection> for ConnectionView<'a> {
     }
 }
 
-/// Handles one request to the connections function.
+/// Handles one request to the connections function: the browser's routes (JWT,
+/// CORS), and the platform's read API (`/platform/…`, AWS IAM, no CORS).
 pub async fn handle(req: Request, svc: &ConnectionsService) -> Response<Body> {
+    if req.raw_http_path().starts_with(api::PREFIX) {
+        return api::handle(&req, &svc.store, &svc.callers).await;
+    }
     http::json_api(&req, &svc.cors, route(&req, svc)).await
 }
 
@@ -347,6 +355,10 @@ async fn erase(user_id: &str, svc: &ConnectionsService) -> Result<Response<Body>
     for a in &attempts {
         svc.store.strip_attempt(&a.id, now).await?;
         erased += 1;
+    }
+    // The platform hears of it (its `User Data Erased` event).
+    if erased > 0 {
+        svc.store.put_erasure_marker(user_id, erased, now).await?;
     }
     crate::telemetry::outcome("erased");
     tracing::info!(outcome = "erased", user = %mask(user_id), erased, disconnected);

@@ -14,6 +14,7 @@ pub mod http;
 pub mod identity;
 pub mod ids;
 pub mod ofauth;
+pub mod platform;
 pub mod reconcile;
 pub mod return_leg;
 pub mod session;

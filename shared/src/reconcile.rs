@@ -505,6 +505,7 @@ impl Run<'_> {
             status: Some(status),
             account,
             attempt: None,
+            cause: "reconciler",
         };
         match self.svc.store.apply_event(&event, SystemTime::now()).await {
             Ok(Applied::Applied { .. } | Applied::ForeignAttempt) => {
@@ -618,7 +619,7 @@ impl Run<'_> {
         if let Err(e) = self
             .svc
             .store
-            .record_unbound_disconnected(id, attested, now)
+            .record_unbound_disconnected(id, attested, "reconciler", now)
             .await
         {
             // OFAuth no longer has it: the table pass finds the record and marks it.

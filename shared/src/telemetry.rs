@@ -24,6 +24,8 @@
 //! | `ReconcileChecked`, `…Changed`, `…Reported`, `…Disconnected`, `…Errors`, `…Pages`, `…Scrubbed`, `…Missing` | none | reconciler run |
 //! | `ReconcileHalted` | `Reason`; and none | reconciler run that stopped before changing records |
 //! | `SecurityEvents` | `Kind`; and none | security log line (someone tried to use what is not theirs) |
+//! | `EventsPublished` | `DetailType`; and none | event the publisher handed to EventBridge |
+//! | `PublishFailures` | none | event not handed over after its tries (its batch is retried) |
 //! | `ColdStart` | `Function` | process |
 //!
 //! The aggregate series (no dimension) exist for the alarms, which cannot sum
@@ -62,6 +64,8 @@ pub const METRICS: &[&str] = &[
     "ReconcileMissing",
     "ReconcileHalted",
     "SecurityEvents",
+    "EventsPublished",
+    "PublishFailures",
     "ColdStart",
 ];
 
@@ -183,6 +187,7 @@ pub fn route_of(path: &str) -> &'static str {
         "/link/complete" => "complete",
         "/link/webhook" => "webhook",
         p if p == "/link/connections" || p.starts_with("/link/connections/") => "connections",
+        p if p.starts_with("/platform/") => "platform",
         _ => "other",
     }
 }
@@ -203,6 +208,18 @@ pub fn link_error(code: &'static str) {
 pub fn security_event(kind: &'static str) {
     counter!("SecurityEvents", "Kind" => kind).increment(1);
     counter!("SecurityEvents").increment(1);
+}
+
+/// An event the publisher handed to EventBridge, by its kind.
+pub fn event_published(kind: &'static str) {
+    counter!("EventsPublished", "DetailType" => kind).increment(1);
+    counter!("EventsPublished").increment(1);
+}
+
+/// Events the publisher could not hand over after its tries (the batch is
+/// retried from the first of them).
+pub fn publish_failures(n: u64) {
+    counter!("PublishFailures").increment(n);
 }
 
 /// The reconciler stopped itself before changing records: `wrong_account`

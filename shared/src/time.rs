@@ -52,6 +52,14 @@ fn format(secs: i64, millis: u32, with_millis: bool) -> String {
         .unwrap_or_else(|_| "1970-01-01T00:00:00Z".into())
 }
 
+/// Parses SigV4's `X-Amz-Date` (`20261130T010203Z`).
+pub fn parse_amz_date(v: &str) -> Option<SystemTime> {
+    let fmt = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
+    let dt = time::PrimitiveDateTime::parse(v, &fmt).ok()?.assume_utc();
+    let secs = u64::try_from(dt.unix_timestamp()).ok()?;
+    Some(UNIX_EPOCH + Duration::from_secs(secs))
+}
+
 /// Parses an RFC 3339 timestamp (any offset, any fraction) to Unix milliseconds.
 pub fn parse_rfc3339_ms(v: &str) -> Option<i64> {
     let dt = OffsetDateTime::parse(v.trim(), &Rfc3339).ok()?;

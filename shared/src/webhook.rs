@@ -303,6 +303,7 @@ async fn apply(
         status: ev.status.as_deref(),
         account: &ev.account,
         attempt: attempt.as_ref(),
+        cause: "webhook",
     };
     Ok(match svc.store.apply_event(&event, now).await? {
         Applied::Applied { bound: true } => "bound",

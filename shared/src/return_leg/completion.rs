@@ -276,7 +276,17 @@ async fn fixation(
         };
         if attempt.reconnect.is_none() && ours {
             match svc.provenance.disconnect(connection).await {
-                Ok(()) => disconnected = true,
+                Ok(()) => {
+                    disconnected = true;
+                    // Recorded as such (the platform's event says why).
+                    if let Err(e) = svc
+                        .store
+                        .record_unbound_disconnected(connection, Some(&attempt.id), "fixation", now)
+                        .await
+                    {
+                        tracing::warn!(connection = %connection.masked(), error = %e, "recording a refused connection as disconnected failed; the webhook or the reconciler does");
+                    }
+                }
                 Err(e) => {
                     tracing::error!(connection = %connection.masked(), error = %e, "disconnecting a refused connection failed; it stays unbound for reconciliation")
                 }

@@ -170,6 +170,7 @@ impl Store {
                 account: account.filter(|_| !newer_there).map(|a| (a, true)),
                 attested_by: attested.then_some(&attempt.id),
                 last_attempt: Some(&attempt.id),
+                cause: Some("completion"),
             },
             &rfc3339(now),
         );
@@ -316,6 +317,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let write = ConnectionWrite {
             state: Some(StateWrite::confirmed("expired")),
+            cause: Some("account_mismatch"),
             ..ConnectionWrite::default()
         };
         let mut update = connection_update(id, &write, &rfc3339(now));
@@ -340,6 +342,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let write = ConnectionWrite {
             state: Some(StateWrite::confirmed("disconnected")),
+            cause: Some("user"),
             ..ConnectionWrite::default()
         };
         self.write_connection_if(id, &write, now, |u| {

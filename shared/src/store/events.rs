@@ -61,6 +61,9 @@ pub struct ConnectionEvent<'a> {
     /// The attempt the event names (its `clientReferenceId`), when it has this
     /// deployment's shape; read (again) with the record each time the event is decided.
     pub attempt: Option<&'a AttemptId>,
+    /// Who observed it: `webhook` (a signed delivery) or `reconciler` (OFAuth's
+    /// list), recorded as the change's cause.
+    pub cause: &'a str,
 }
 
 /// What happened to an event.
@@ -146,6 +149,7 @@ pub(crate) fn plan<'a>(
                 return Some(Plan {
                     write: ConnectionWrite {
                         state,
+                        cause: Some("account_mismatch"),
                         ..ConnectionWrite::default()
                     },
                     bind: None,
@@ -186,6 +190,7 @@ pub(crate) fn plan<'a>(
             account: newer.then_some((ev.account, false)),
             attested_by: attest.map(|a| &a.id),
             last_attempt: bind.map(|a| &a.id),
+            cause: (newer || bind.is_some()).then_some(ev.cause),
         },
         bind,
         foreign,
@@ -366,6 +371,7 @@ mod tests {
             status: Some("active"),
             account: &account,
             attempt: None,
+            cause: "webhook",
         };
         // A pending attempt: attested, not bound.
         let pending = attempt(AttemptStatus::Pending, None);
@@ -420,6 +426,7 @@ mod tests {
             status: Some(status),
             account: &account,
             attempt: None,
+            cause: "webhook",
         };
         fn state(p: Option<Plan<'_>>) -> Option<(String, Option<(i64, u8)>)> {
             p.and_then(|p| p.write.state)

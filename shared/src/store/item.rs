@@ -185,6 +185,10 @@ pub(crate) struct ConnectionWrite<'a> {
     pub attested_by: Option<&'a AttemptId>,
     /// The attempt that last bound or re-authenticated it.
     pub last_attempt: Option<&'a AttemptId>,
+    /// Why it changed (`changeCause`, which the platform's events carry):
+    /// `completion`, `webhook`, `reconciler`, `user`, `fixation`,
+    /// `account_mismatch`.
+    pub cause: Option<&'a str>,
 }
 
 /// A status to write.
@@ -249,6 +253,9 @@ pub(crate) fn connection_update(
     }
     if let Some(a) = w.last_attempt {
         u.set("lastAttemptId", s(a.as_str()));
+    }
+    if let Some(cause) = w.cause {
+        u.set("changeCause", s(cause));
     }
     u
 }

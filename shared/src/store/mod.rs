@@ -86,6 +86,11 @@ pub mod keys {
         format!("EVENT#{id}")
     }
 
+    /// The marker of one erasure (its stream record is the platform's event).
+    pub fn erasure(id: &str) -> String {
+        format!("ERASURE#{id}")
+    }
+
     /// A user's session count in the window starting at `window_start`.
     pub fn session_rate(user_id: &str, window_start: i64) -> String {
         format!("RATE#session#{user_id}#{window_start}")

@@ -100,6 +100,7 @@ impl Store {
         }
         u.set("status", s("disconnected"))
             .set("erasedAt", s(rfc3339(now)))
+            .set("changeCause", s("erasure"))
             .increment("version");
         let condition = unchanged_since(&mut u, Some(record));
         self.update_connection_if(&record.id, u, condition).await
@@ -139,6 +140,35 @@ impl Store {
         // False: removed by TTL meanwhile, nothing left to strip.
         self.update_attempt_if(id, u, "attribute_exists(pk)".into())
             .await?;
+        Ok(())
+    }
+
+    /// Records that a user's data was erased (`ERASURE#<id>`, kept a day): the
+    /// platform's `User Data Erased` event comes from this item on the table's
+    /// stream, so it is published exactly when the erasure was written.
+    pub async fn put_erasure_marker(
+        &self,
+        user_id: &str,
+        erased: u32,
+        now: SystemTime,
+    ) -> Result<(), StoreError> {
+        let id = AttemptId::generate().map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let mut u = Update::default();
+        u.set("entity", s("erasure"))
+            .set("userId", s(user_id))
+            .set("erasedAt", s(rfc3339(now)))
+            .set("erased", super::item::n(i64::from(erased)))
+            .set(
+                schema::TTL_ATTRIBUTE,
+                super::item::n(crate::time::epoch(now) + 86_400),
+            );
+        let req = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(schema::PARTITION_KEY, s(keys::erasure(id.as_str())))
+            .condition_expression("attribute_not_exists(pk)");
+        u.apply(req).send().await.map_err(unavailable)?;
         Ok(())
     }
 

@@ -324,17 +324,20 @@ impl Store {
         self.update_connection_if(&record.id, u, condition).await
     }
 
-    /// Records an unbound connection the reconciler disconnected at OFAuth (created
-    /// when the table had no record). Never touches a record someone owns.
+    /// Records an unbound connection disconnected at OFAuth (created when the
+    /// table had no record), by the reconciler or a refused fixation (`cause`).
+    /// Never touches a record someone owns.
     pub async fn record_unbound_disconnected(
         &self,
         id: &ConnectionId,
         attested_by: Option<&AttemptId>,
+        cause: &str,
         now: SystemTime,
     ) -> Result<(), StoreError> {
         let write = ConnectionWrite {
             state: Some(StateWrite::confirmed("disconnected")),
             attested_by,
+            cause: Some(cause),
             ..ConnectionWrite::default()
         };
         self.write_connection_if(id, &write, now, |u| {

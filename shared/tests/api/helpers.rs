@@ -76,6 +76,9 @@ pub struct Harness {
     /// The browser the flows run in: it keeps the callback's binding cookie
     /// (a test of another browser uses a [`Browser`] of its own).
     pub browser: Browser,
+    /// The EventBridge stand-in the publisher sends to, and the publisher.
+    pub eventbridge: ofauth_sim::eventbridge::EventBridge,
+    pub publisher: link_shared::platform::publisher::PublisherService,
     bridge: tokio::task::JoinHandle<()>,
 }
 
@@ -203,6 +206,16 @@ impl Harness {
             config.list_page_size,
         );
         let bridge = tokio::spawn(serve_webhook(bridge_listener, webhook.clone()));
+        let eventbridge = ofauth_sim::eventbridge::EventBridge::start(
+            tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
+        )
+        .await
+        .unwrap();
+        let publisher = link_shared::platform::publisher::PublisherService::new(
+            eventbridge_client(&eventbridge.url()),
+            config.event_bus.clone(),
+            config.event_source.clone(),
+        );
         Self {
             sim,
             store,
@@ -217,7 +230,55 @@ impl Harness {
             ofauth,
             webhook_url,
             browser: Browser::default(),
+            eventbridge,
+            publisher,
             bridge,
+        }
+    }
+
+    /// Everything the table's stream holds (from its start), as the records of
+    /// Lambda's DynamoDB event.
+    pub async fn stream_records(&self) -> Vec<serde_json::Value> {
+        let mut reader =
+            local_dynamodb::stream::StreamReader::open(&dynamodb_endpoint(), &self.table)
+                .await
+                .expect("the table's stream");
+        reader.read().await.expect("the stream's records")
+    }
+
+    /// One invocation of the publisher with these records (as Lambda's event):
+    /// the sequence numbers it reports as not published.
+    pub async fn publish_batch(&self, records: &[serde_json::Value]) -> Vec<String> {
+        let event = serde_json::from_value(local_dynamodb::stream::lambda_event(records))
+            .expect("Lambda's DynamoDB event");
+        let resp = link_shared::platform::publisher::handle(event, &self.publisher).await;
+        resp.batch_item_failures
+            .into_iter()
+            .filter_map(|f| f.item_identifier)
+            .collect()
+    }
+
+    /// The stream's records through the publisher as Lambda's event source
+    /// mapping runs it: in batches of `batch`, and a batch that reports a failure
+    /// again from that record (at most `retries` times in all).
+    pub async fn publish_stream(&self, batch: usize, retries: usize) {
+        let records = self.stream_records().await;
+        let mut start = 0;
+        let mut left = retries;
+        while start < records.len() {
+            let end = (start + batch).min(records.len());
+            let failed = self.publish_batch(&records[start..end]).await;
+            match failed.first() {
+                None => start = end,
+                Some(seq) => {
+                    assert!(left > 0, "still failing at {seq}");
+                    left -= 1;
+                    start = records
+                        .iter()
+                        .position(|r| r["dynamodb"]["SequenceNumber"] == seq.as_str())
+                        .expect("a failed record is one of the batch's");
+                }
+            }
         }
     }
 
@@ -523,6 +584,18 @@ pub fn s(item: &HashMap<String, AttributeValue>, k: &str) -> String {
         .and_then(|v| v.as_s().ok())
         .cloned()
         .unwrap_or_default()
+}
+
+/// An EventBridge client for the local stand-in.
+pub fn eventbridge_client(url: &str) -> aws_sdk_eventbridge::Client {
+    use aws_sdk_eventbridge::config::{BehaviorVersion, Credentials, Region};
+    let conf = aws_sdk_eventbridge::config::Builder::new()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("local", "local", None, None, "tests"))
+        .endpoint_url(url)
+        .build();
+    aws_sdk_eventbridge::Client::from_conf(conf)
 }
 
 /// A browser's cookie for the callback's site: the binding cookie the callback

@@ -7,6 +7,7 @@
 
 mod helpers;
 
+mod events;
 mod failures;
 mod flow_logs;
 mod fuzz;
@@ -14,6 +15,7 @@ mod init;
 mod link_flow;
 mod logs;
 mod metrics;
+mod platform;
 mod privacy;
 mod provenance;
 mod races;

@@ -2,6 +2,8 @@
 //! when the test command started one, else one this process starts (and stops at
 //! exit); and a client for it.
 
+pub mod stream;
+
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -207,6 +209,14 @@ pub async fn create_table(
                     .build()?,
             );
         }
+    }
+    if let Some(view) = p["StreamSpecification"]["StreamViewType"].as_str() {
+        req = req.stream_specification(
+            aws_sdk_dynamodb::types::StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(aws_sdk_dynamodb::types::StreamViewType::from(view))
+                .build()?,
+        );
     }
     match req.send().await {
         Ok(_) => Ok(()),

@@ -25,6 +25,7 @@
 
 mod api;
 mod control;
+pub mod eventbridge;
 mod hosted;
 pub mod secrets_manager;
 mod state;

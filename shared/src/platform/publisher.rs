@@ -1,0 +1,207 @@
+//! The publisher: the table's change stream (DynamoDB Streams, old and new
+//! images) in, one EventBridge event per transition out ([`super::events`]).
+//!
+//! Nothing is published next to a write: the stream is the outbox. A crash
+//! between a record's write and its event leaves the stream record in place, and
+//! Lambda delivers it again; the event's `eventId` (connection id and record
+//! version) is the same on every delivery, so a consumer deduplicates on it.
+//!
+//! Order per connection: the stream keeps one connection's records in order in
+//! one shard, Lambda hands a shard's records over in order (one batch at a time,
+//! `ParallelizationFactor` 1), and here a `PutEvents` call never carries two
+//! events of one connection: a later event of a connection is sent only after
+//! the earlier one was accepted. Failures:
+//! - an entry EventBridge refuses (`FailedEntryCount`) or a failed call is tried
+//!   again, twice, with a short backoff;
+//! - what still fails is reported as a batch item failure from the first record
+//!   not published: Lambda retries from there (records after it that were already
+//!   published are sent again, with the same `eventId`);
+//! - a record whose images cannot be read is reported the same way; Lambda
+//!   bisects the batch, retries, and sends what still fails to the on-failure
+//!   queue (an alarm watches it).
+
+use std::time::Duration;
+
+use aws_lambda_events::event::dynamodb::{Event, EventRecord};
+use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
+use aws_sdk_eventbridge::types::PutEventsRequestEntry;
+
+use super::events::{from_change, PlatformEvent};
+use crate::telemetry;
+
+/// Entries one `PutEvents` call carries at most (EventBridge's limit).
+const MAX_ENTRIES: usize = 10;
+
+/// Tries of a call or an entry before the record is reported as failed.
+const TRIES: u32 = 3;
+
+/// What the publisher needs, built once per process.
+#[derive(Debug, Clone)]
+pub struct PublisherService {
+    client: aws_sdk_eventbridge::Client,
+    bus: String,
+    source: String,
+}
+
+impl PublisherService {
+    pub fn new(client: aws_sdk_eventbridge::Client, bus: String, source: String) -> Self {
+        Self {
+            client,
+            bus,
+            source,
+        }
+    }
+}
+
+/// One record's event, and where the record is in the stream.
+struct Pending {
+    sequence: String,
+    connection: Option<String>,
+    event: PlatformEvent,
+}
+
+/// Handles one batch of stream records: the records not published, from the
+/// first one, as batch item failures (none when all were).
+pub async fn handle(batch: Event, svc: &PublisherService) -> DynamoDbEventResponse {
+    let mut pending = Vec::new();
+    for record in &batch.records {
+        let sequence = record.change.sequence_number.clone().unwrap_or_default();
+        match decide(record) {
+            Ok(Some(event)) => pending.push(Pending {
+                sequence,
+                connection: event.detail.connection_id.clone(),
+                event,
+            }),
+            Ok(None) => {}
+            Err(reason) => {
+                // Everything before it can go; it and what follows are retried.
+                tracing::error!(sequence = %sequence, reason, "a stream record could not be read; reported for a retry (then the on-failure queue)");
+                let failed = publish(svc, &pending).await;
+                return failures(failed.or(Some(sequence)));
+            }
+        }
+    }
+    failures(publish(svc, &pending).await)
+}
+
+/// The event a record means. An error for a record whose images cannot be read.
+fn decide(record: &EventRecord) -> Result<Option<PlatformEvent>, &'static str> {
+    let (old, new) = (&record.change.old_image, &record.change.new_image);
+    let new = (!new.is_empty()).then_some(new);
+    let old = (!old.is_empty()).then_some(old);
+    if record.event_name != "REMOVE" && new.is_none() {
+        return Err("a change without its new image (the stream must carry NEW_AND_OLD_IMAGES)");
+    }
+    Ok(from_change(old, new))
+}
+
+fn failures(first_failed: Option<String>) -> DynamoDbEventResponse {
+    let mut resp = DynamoDbEventResponse::default();
+    if let Some(sequence) = first_failed {
+        let mut failure = DynamoDbBatchItemFailure::default();
+        failure.item_identifier = Some(sequence);
+        resp.batch_item_failures.push(failure);
+    }
+    resp
+}
+
+/// Publishes the events in order; the sequence number of the first record not
+/// published, if any.
+async fn publish(svc: &PublisherService, pending: &[Pending]) -> Option<String> {
+    let mut start = 0;
+    while start < pending.len() {
+        // A call never carries two events of one connection: its later event
+        // waits for the earlier one to be accepted.
+        let mut end = start;
+        while end < pending.len()
+            && end - start < MAX_ENTRIES
+            && !pending[start..end]
+                .iter()
+                .any(|p| p.connection.is_some() && p.connection == pending[end].connection)
+        {
+            end += 1;
+        }
+        if let Some(failed) = put(svc, &pending[start..end]).await {
+            return Some(failed);
+        }
+        start = end;
+    }
+    None
+}
+
+/// One call's entries, tried again while some fail: the first failed record's
+/// sequence number when some still fail.
+async fn put(svc: &PublisherService, chunk: &[Pending]) -> Option<String> {
+    let mut left: Vec<&Pending> = chunk.iter().collect();
+    for attempt in 0..TRIES {
+        if attempt > 0 {
+            tokio::time::sleep(Duration::from_millis(100 * 4u64.pow(attempt - 1))).await;
+        }
+        let entries: Vec<PutEventsRequestEntry> = left.iter().map(|p| entry(svc, p)).collect();
+        let sent = svc
+            .client
+            .put_events()
+            .set_entries(Some(entries))
+            .send()
+            .await;
+        let results = match sent {
+            Ok(out) => out.entries.unwrap_or_default(),
+            Err(e) => {
+                tracing::warn!(error = %aws_sdk_eventbridge::error::DisplayErrorContext(&e), attempt, "PutEvents failed");
+                continue;
+            }
+        };
+        let mut still = Vec::new();
+        for (i, p) in left.iter().enumerate() {
+            let failed = results.get(i).is_none_or(|r| r.error_code.is_some());
+            if failed {
+                still.push(*p);
+            } else {
+                telemetry::event_published(p.event.transition.metric_label());
+            }
+        }
+        if let Some(r) = results.iter().find(|r| r.error_code.is_some()) {
+            tracing::warn!(
+                failed = still.len(),
+                code = r.error_code.as_deref().unwrap_or(""),
+                attempt,
+                "PutEvents refused entries; trying them again"
+            );
+        }
+        left = still;
+        if left.is_empty() {
+            return None;
+        }
+    }
+    telemetry::publish_failures(left.len() as u64);
+    tracing::error!(
+        failed = left.len(),
+        "events could not be published; the batch is retried from the first of them"
+    );
+    // In stream order: the earliest record not published.
+    chunk
+        .iter()
+        .find(|p| left.iter().any(|l| std::ptr::eq(*l, *p)))
+        .map(|p| p.sequence.clone())
+}
+
+fn entry(svc: &PublisherService, p: &Pending) -> PutEventsRequestEntry {
+    PutEventsRequestEntry::builder()
+        .event_bus_name(&svc.bus)
+        .source(&svc.source)
+        .detail_type(p.event.transition.detail_type())
+        .detail(serde_json::to_string(&p.event.detail).unwrap_or_default())
+        .build()
+}
+
+/// Runs the service as a Lambda function on the table's stream.
+pub async fn serve(svc: &PublisherService) -> Result<(), lambda_runtime::Error> {
+    lambda_runtime::run(lambda_runtime::service_fn(
+        move |event: lambda_runtime::LambdaEvent<Event>| async move {
+            let resp = handle(event.payload, svc).await;
+            telemetry::flush();
+            Ok::<_, lambda_runtime::Error>(resp)
+        },
+    ))
+    .await
+}
