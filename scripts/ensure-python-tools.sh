@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs cargo-lambda (with Zig, for arm64 cross-builds) and the AWS SAM CLI
-# (with cfn-lint) into .tools/venv. Pinned in scripts/python-tools.txt.
+# (with cfn-lint, and AWS's serverless rules for it) into .tools/venv. Pinned in scripts/python-tools.txt.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 venv="$root/.tools/venv"

@@ -63,13 +63,13 @@ kill "$DDB_PID" 2>/dev/null || true
 trap - EXIT
 unset DYNAMODB_TEST_ENDPOINT
 step "no OpenSSL in the functions"
-if cargo tree -p init-session -p callback -p webhook -p connections -p reconcile -e normal -i openssl-sys >/dev/null 2>&1; then
+if cargo tree -p init-session -p callback -p webhook -p connections -p reconcile -p publisher -e normal -i openssl-sys >/dev/null 2>&1; then
   die "openssl-sys is in the dependency tree"
 fi
 bash scripts/check-deploy.sh
 bash scripts/check-local-stack.sh
 step "benchmark, short pass (debug binaries; keeps the tool working, asserts no timings)"
-cargo build --quiet -p lambda-bench -p init-session -p callback -p webhook -p connections -p reconcile --features dev-identity
+cargo build --quiet -p lambda-bench -p init-session -p callback -p webhook -p connections -p reconcile -p publisher --features dev-identity
 target/debug/lambda-bench --profile debug --runs 20 --starts 2
 step "benchmark, short pass under the 128 MB CPU quota (reports the budgets, asserts none; skips where cgroups are not writable)"
 target/debug/lambda-bench --profile debug --runs 10 --starts 1 --memory 128 --rate 20

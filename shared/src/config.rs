@@ -128,6 +128,11 @@ pub mod routes {
     pub const COMPLETE: (&str, &str) = ("POST", "/link/complete");
     /// Erases the signed-in user's data (a data-subject request).
     pub const ERASE: (&str, &str) = ("DELETE", "/link/me");
+    /// The platform's read API (AWS IAM): a user's connections.
+    pub const PLATFORM_USER_CONNECTIONS: (&str, &str) =
+        ("GET", "/platform/users/{userId}/connections");
+    /// The platform's read API (AWS IAM): one connection's owner and status.
+    pub const PLATFORM_CONNECTION: (&str, &str) = ("GET", "/platform/connections/{id}");
 }
 
 /// The path of the callback route; the derived callback URL ends with it.

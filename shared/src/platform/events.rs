@@ -92,7 +92,7 @@ pub struct PlatformEvent {
     pub detail: Detail,
 }
 
-/// The event's `detail` (see `docs/events.schema.json`).
+/// The event's `detail` (the schema: `openapi.yaml`'s `PlatformEventDetail`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Detail {

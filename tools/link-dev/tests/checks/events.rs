@@ -164,22 +164,29 @@ async fn every_event_gives_its_expected_answer() {
 }
 
 /// openapi.yaml describes exactly the template's routes (and their CORS
-/// preflights), and the routes behind the JWT authorizer declare it.
+/// preflights), and each route declares the authorizer it is behind: the JWT
+/// for the browser's, SigV4 (AWS IAM) for the platform's, none for the
+/// callback, the webhook and the preflights.
 #[test]
 fn openapi_describes_every_route() {
     use link_shared::config::routes;
     let api = OpenApi::load(&root().join("openapi.yaml"));
     let mut expected = std::collections::BTreeSet::new();
-    for (m, p) in [
-        routes::SESSION,
-        routes::CALLBACK,
-        routes::COMPLETE,
-        routes::WEBHOOK,
-        routes::CONNECTIONS,
-        routes::DISCONNECT,
-        routes::ERASE,
+    for ((m, p), scheme) in [
+        (routes::SESSION, Some("jwt")),
+        (routes::CALLBACK, None),
+        (routes::COMPLETE, Some("jwt")),
+        (routes::WEBHOOK, None),
+        (routes::CONNECTIONS, Some("jwt")),
+        (routes::DISCONNECT, Some("jwt")),
+        (routes::ERASE, Some("jwt")),
+        (routes::PLATFORM_USER_CONNECTIONS, Some("sigv4")),
+        (routes::PLATFORM_CONNECTION, Some("sigv4")),
     ] {
         expected.insert((m.to_string(), p.to_string()));
+        let want: std::collections::BTreeSet<String> =
+            scheme.into_iter().map(String::from).collect();
+        assert_eq!(api.security(m, p), want, "{m} {p}");
     }
     for p in [
         routes::SESSION.1,
@@ -189,6 +196,7 @@ fn openapi_describes_every_route() {
         routes::ERASE.1,
     ] {
         expected.insert(("OPTIONS".to_string(), p.to_string()));
+        assert!(api.security("OPTIONS", p).is_empty(), "OPTIONS {p}");
     }
     assert_eq!(api.operations(), expected);
 }

@@ -228,15 +228,22 @@ fn environment_variables_are_the_ones_the_code_reads() {
         }
         // Each function is given only the secrets it reads: the API key (the
         // webhook reads it on first use, to invalidate a connection that came
-        // back with another account) and the webhook's signing secret.
-        let secrets: &[&str] = if binary(&f) == "webhook" {
-            &[
+        // back with another account) and the webhook's signing secret; the
+        // publisher reads none (it never calls OFAuth).
+        let secrets: &[&str] = match binary(&f).as_str() {
+            "webhook" => &[
                 vars::OFAUTH_WEBHOOK_SECRET_ID,
                 vars::OFAUTH_API_KEY_SECRET_ID,
-            ]
-        } else {
-            &[vars::OFAUTH_API_KEY_SECRET_ID]
+            ],
+            "publisher" => &[vars::EVENT_BUS_NAME, vars::EVENT_SOURCE],
+            _ => &[vars::OFAUTH_API_KEY_SECRET_ID],
         };
+        if binary(&f) == "publisher" {
+            assert!(
+                !names.contains(vars::OFAUTH_API_KEY_SECRET_ID),
+                "the publisher is given the API key"
+            );
+        }
         for required in [vars::TABLE_NAME, vars::APP_URL].iter().chain(secrets) {
             assert!(names.contains(*required), "{name} lacks {required}");
         }
@@ -252,6 +259,7 @@ fn environment_variables_are_the_ones_the_code_reads() {
         assert!(!names.contains(vars::OFAUTH_WEBHOOK_SECRET), "{name}");
         assert!(!names.contains(vars::DEV_TRUST_USER_HEADER), "{name}");
         assert!(!names.contains(vars::DYNAMODB_ENDPOINT), "{name}");
+        assert!(!names.contains(vars::EVENTBRIDGE_ENDPOINT), "{name}");
     }
     let params: Vec<String> = t["Parameters"]
         .as_mapping()
@@ -298,6 +306,8 @@ fn routes_match_the_code_and_the_local_router() {
         ("connections", routes::CONNECTIONS, "JwtAuthorizer"),
         ("connections", routes::DISCONNECT, "JwtAuthorizer"),
         ("connections", routes::ERASE, "JwtAuthorizer"),
+        ("connections", routes::PLATFORM_USER_CONNECTIONS, "AWS_IAM"),
+        ("connections", routes::PLATFORM_CONNECTION, "AWS_IAM"),
     ]
     .iter()
     .map(|(b, (m, p), a)| (b.to_string(), m.to_string(), p.to_string(), a.to_string()))
@@ -349,6 +359,7 @@ fn functions_build_with_cargo_lambda_for_arm64() {
             "callback",
             "connections",
             "init-session",
+            "publisher",
             "reconcile",
             "webhook"
         ]
@@ -356,7 +367,30 @@ fn functions_build_with_cargo_lambda_for_arm64() {
         .map(|b| b.to_string())
         .collect()
     );
-    // Every binary the template builds exists in the workspace.
+    // Every binary the template builds exists in the workspace, and the
+    // scripts that build and check them (the arm64 build, the bootstrap check,
+    // the test, dev and bench builds) name every one.
+    let script = |name: &str| std::fs::read_to_string(root().join("scripts").join(name)).unwrap();
+    let names = |text: &str, flag: &str, b: &str| {
+        let words: Vec<&str> = text.split_whitespace().collect();
+        words.windows(2).any(|w| w == [flag, b])
+    };
+    let (arm64, deploy) = (script("build-arm64.sh"), script("check-deploy.sh"));
+    let builds = [script("test.sh"), script("dev.sh"), script("bench.sh")];
+    for (logical, f) in functions(&t) {
+        let b = binary(&f);
+        assert!(names(&arm64, "--bin", &b), "build-arm64.sh lacks {b}");
+        let stem = logical.trim_end_matches("Function");
+        assert!(
+            deploy.contains(&format!(",{stem},"))
+                || deploy.contains(&format!("{{{stem},"))
+                || deploy.contains(&format!(",{stem}}}")),
+            "check-deploy.sh does not check {logical}'s bootstrap"
+        );
+        for s in &builds {
+            assert!(names(s, "-p", &b), "a script's build lacks {b}");
+        }
+    }
     for b in &bins {
         assert!(
             root()
@@ -448,6 +482,16 @@ fn roles_are_least_privilege() {
             ]),
         ),
         (
+            "PublisherRole",
+            // The table's change stream only: it neither reads nor writes items.
+            BTreeSet::from([
+                "dynamodb:DescribeStream",
+                "dynamodb:GetRecords",
+                "dynamodb:GetShardIterator",
+                "dynamodb:ListStreams",
+            ]),
+        ),
+        (
             "ReconcileRole",
             BTreeSet::from([
                 "dynamodb:GetItem",
@@ -470,6 +514,7 @@ fn roles_are_least_privilege() {
         ),
         ("ConnectionsRole", &["OFAuthApiKeySecretName"][..]),
         ("ReconcileRole", &["OFAuthApiKeySecretName"][..]),
+        ("PublisherRole", &[][..]),
     ]);
     for (role, st) in &sts {
         assert_eq!(st["Effect"], "Allow");
@@ -521,7 +566,8 @@ fn roles_are_least_privilege() {
             .filter(|(r, _)| r == role)
             .filter(|(_, st)| actions(st) == ["secretsmanager:GetSecretValue"])
             .count();
-        assert_eq!(secret, 1, "{role} reads its secrets in one statement");
+        let want = usize::from(!secret_params[role].is_empty());
+        assert_eq!(secret, want, "{role} reads its secrets in one statement");
     }
 }
 
@@ -551,7 +597,7 @@ fn production_settings_follow_aws_security_guidance() {
         .iter()
         .filter(|(_, r)| r["Type"] == "AWS::Logs::LogGroup")
         .collect();
-    assert_eq!(groups.len(), 6);
+    assert_eq!(groups.len(), functions(&t).len() + 1);
     for (name, g) in &groups {
         assert!(
             format!("{:?}", g["Properties"]["KmsKeyId"]).contains("KmsKeyArn"),
@@ -741,6 +787,8 @@ fn alarms_and_the_dashboard_read_what_the_code_emits() {
         "reconciler-halted",
         "security-events",
         "dynamodb-throttles",
+        "publisher-dead-letters",
+        "publisher-iterator-age",
         "completion-rate",
     ]
     .iter()
@@ -870,4 +918,177 @@ fn memory_size_is_the_one_the_benchmarks_chose() {
             "{name} overrides the chosen memory size"
         );
     }
+}
+
+/// The platform's events: the table's stream (old and new images) is the
+/// publisher's only input; the publisher sends to the one bus the parameters
+/// name, in order per shard, reports failed records one by one, and sends what
+/// keeps failing to a queue an alarm watches. Only the items that can be events
+/// reach it.
+#[test]
+fn the_publisher_reads_the_stream_and_sends_to_one_bus() {
+    let t = template();
+    let params = &t["Parameters"];
+    let res = resources(&t);
+    let table = &res["LinksTable"]["Properties"];
+    assert_eq!(
+        table["StreamSpecification"]["StreamViewType"],
+        "NEW_AND_OLD_IMAGES"
+    );
+    assert_eq!(params["EventBusName"]["Default"], "default");
+    assert_eq!(params["EventSource"]["Default"], "ofauth.link");
+
+    let fns = functions(&t);
+    let (_, publisher) = fns
+        .iter()
+        .find(|(_, f)| binary(f) == "publisher")
+        .expect("a publisher function");
+    let p = &publisher["Properties"];
+    let env = &p["Environment"]["Variables"];
+    assert_eq!(s(&env[vars::EVENT_BUS_NAME]), "EventBusName");
+    assert_eq!(s(&env[vars::EVENT_SOURCE]), "EventSource");
+    let events: Vec<&Value> = p["Events"].as_mapping().unwrap().values().collect();
+    assert_eq!(events.len(), 1, "the stream is its only trigger");
+    let ev = events[0];
+    assert_eq!(ev["Type"], "DynamoDB");
+    let e = &ev["Properties"];
+    assert!(format!("{:?}", e["Stream"]).contains("LinksTable.StreamArn"));
+    assert_eq!(
+        e["ParallelizationFactor"], 1,
+        "one batch per shard at a time"
+    );
+    assert_eq!(e["FunctionResponseTypes"][0], "ReportBatchItemFailures");
+    assert_eq!(e["BisectBatchOnFunctionError"], true);
+    assert_eq!(e["StartingPosition"], "TRIM_HORIZON");
+    let retries = e["MaximumRetryAttempts"].as_i64().unwrap();
+    assert!((1..=10_000).contains(&retries), "{retries}");
+    // A batch that still fails goes to the queue, which an alarm watches.
+    let on_failure = &e["DestinationConfig"]["OnFailure"];
+    assert_eq!(on_failure["Type"], "SQS");
+    assert!(format!("{:?}", on_failure["Destination"]).contains("PublisherDeadLetters.Arn"));
+    assert_eq!(res["PublisherDeadLetters"]["Type"], "AWS::SQS::Queue");
+    let dlq_alarm = res
+        .values()
+        .find(|r| {
+            r["Type"] == "AWS::CloudWatch::Alarm"
+                && format!("{:?}", r["Properties"]["Dimensions"]).contains("PublisherDeadLetters")
+        })
+        .expect("an alarm on the on-failure queue");
+    assert_eq!(
+        dlq_alarm["Properties"]["MetricName"],
+        "ApproximateNumberOfMessagesVisible"
+    );
+    // A batch is a few PutEvents calls (10 entries each) with their retries;
+    // a timeout would only retry the batch.
+    let batch = e["BatchSize"].as_u64().unwrap();
+    assert!((1..=100).contains(&batch), "{batch}");
+    assert!(p["Timeout"].as_u64().unwrap() >= 20);
+
+    // The filter lets through exactly the items the events are decided from:
+    // connection records and erasure markers, written or changed.
+    let pattern: serde_json::Value =
+        serde_json::from_str(&s(&e["FilterCriteria"]["Filters"][0]["Pattern"])).unwrap();
+    assert_eq!(
+        pattern,
+        serde_json::json!({
+            "eventName": ["INSERT", "MODIFY"],
+            "dynamodb": {"NewImage": {"entity": {"S": ["connection", "erasure"]}}}
+        })
+    );
+
+    // Least privilege beyond DynamoDB: PutEvents on the parameter's bus only,
+    // SendMessage on its own queue only.
+    let sts = statements(&t);
+    let mine: Vec<&Value> = sts
+        .iter()
+        .filter(|(r, _)| r == "PublisherRole")
+        .map(|(_, st)| st)
+        .collect();
+    let put = mine
+        .iter()
+        .find(|st| actions(st).contains(&"events:PutEvents".to_string()))
+        .expect("PutEvents");
+    assert_eq!(actions(put), ["events:PutEvents"]);
+    let bus = format!("{:?}", put["Resource"]);
+    assert!(bus.contains("event-bus/${EventBusName}"), "{bus}");
+    assert!(!bus.contains('*'), "{bus}");
+    let send = mine
+        .iter()
+        .find(|st| actions(st).contains(&"sqs:SendMessage".to_string()))
+        .expect("SendMessage");
+    assert!(format!("{:?}", send["Resource"]).contains("PublisherDeadLetters.Arn"));
+    let stream = mine
+        .iter()
+        .find(|st| actions(st).contains(&"dynamodb:GetRecords".to_string()))
+        .unwrap();
+    assert!(format!("{:?}", stream["Resource"]).contains("/stream/*"));
+    // No other role may publish the platform's events.
+    for (role, st) in &sts {
+        if role != "PublisherRole" {
+            assert!(
+                actions(st).iter().all(|a| !a.starts_with("events:")),
+                "{role}"
+            );
+        }
+    }
+}
+
+/// The read API's routes take AWS IAM (SigV4), apart from the JWT routes, and
+/// the template outputs the ARN a platform grants its services: GET on
+/// `/platform/*` of this API, nothing more.
+#[test]
+fn the_platform_api_takes_iam_and_outputs_its_invoke_arn() {
+    let t = template();
+    let res = resources(&t);
+    let api = res
+        .values()
+        .find(|r| r["Type"] == "AWS::Serverless::HttpApi")
+        .unwrap();
+    assert_eq!(api["Properties"]["Auth"]["EnableIamAuthorizer"], true);
+    for (_, method, path, auth) in template_routes(&t) {
+        let platform = path.starts_with(link_shared::platform::api::PREFIX);
+        assert_eq!(auth == "AWS_IAM", platform, "{method} {path}: {auth}");
+        if platform {
+            assert_eq!(method, "GET", "{path}");
+        }
+    }
+    let arn = s(&t["Outputs"]["PlatformApiInvokeArn"]["Value"]);
+    assert!(
+        arn.ends_with(":execute-api:${AWS::Region}:${AWS::AccountId}:${HttpApi}/*/GET/platform/*"),
+        "{arn}"
+    );
+    // The example rule pattern names every detail-type the publisher sends.
+    let pattern: serde_json::Value = serde_json::from_str(
+        &s(&t["Outputs"]["PlatformEventPattern"]["Value"]).replace("${EventSource}", "ofauth.link"),
+    )
+    .unwrap();
+    let types: BTreeSet<String> = pattern["detail-type"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    let sent: BTreeSet<String> = link_shared::platform::events::Transition::ALL
+        .iter()
+        .map(|t| t.detail_type().to_string())
+        .collect();
+    assert_eq!(types, sent);
+    assert_eq!(pattern["source"][0], "ofauth.link");
+}
+
+/// The alarm topic's email subscription keeps what SNS could not deliver (a
+/// redrive policy to a queue SNS may write to): the finding AWS's serverless
+/// rules for cfn-lint report otherwise.
+#[test]
+fn the_alarm_email_subscription_has_a_redrive_policy() {
+    let t = template();
+    let res = resources(&t);
+    let sub = &res["AlarmEmailSubscription"]["Properties"];
+    assert!(format!("{:?}", sub["RedrivePolicy"]["deadLetterTargetArn"])
+        .contains("AlarmEmailDeadLetters.Arn"));
+    let policy =
+        &res["AlarmEmailDeadLettersPolicy"]["Properties"]["PolicyDocument"]["Statement"][0];
+    assert_eq!(policy["Principal"]["Service"], "sns.amazonaws.com");
+    assert_eq!(policy["Action"], "sqs:SendMessage");
+    assert!(format!("{:?}", policy["Condition"]).contains("AlarmTopic"));
 }

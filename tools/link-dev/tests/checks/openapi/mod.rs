@@ -31,6 +31,19 @@ impl OpenApi {
         out
     }
 
+    /// The security schemes an operation declares (none for an open route).
+    pub fn security(&self, method: &str, path: &str) -> BTreeSet<String> {
+        let op = &self.doc["paths"][path][method.to_lowercase()];
+        let declared = op.get("security").unwrap_or(&self.doc["security"]);
+        declared
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_object)
+            .flat_map(|o| o.keys().cloned())
+            .collect()
+    }
+
     fn template_for(&self, path: &str) -> Option<String> {
         let segs: Vec<&str> = path.split('/').collect();
         self.doc["paths"].as_object()?.keys().find_map(|t| {
