@@ -5,7 +5,7 @@
 //! to attest its origin) is listed but cannot be disconnected.
 
 use crate::config::routes;
-use crate::store::UserItem;
+use crate::store::{StoreError, UserItem};
 use std::time::SystemTime;
 
 use lambda_http::http::{Method, StatusCode};
@@ -232,7 +232,21 @@ async fn disconnect(
                 .detail(format_args!("disconnect of {}", id.masked())))
         }
     }
-    // OFAuth first: if it fails, the record stays as it was and the user can retry.
+    let now = SystemTime::now();
+    // The cause first, so that OFAuth's webhook for it carries it even when it
+    // lands before this function's own write; only while the user owns it.
+    match svc
+        .store
+        .request_disconnect(id, Some(user_id), "user", now)
+        .await
+    {
+        Err(StoreError::ConnectionOwnedByAnotherUser) => {
+            return Err(ApiError::connection_not_found()
+                .detail(format_args!("disconnect of {}", id.masked())))
+        }
+        other => other?,
+    }
+    // OFAuth next: if it fails, the record stays as it was and the user can retry.
     svc.ofauth.delete_connection(id).await.map_err(|e| {
         ApiError::from(e).detail(format_args!(
             "OFAuth disconnect of {} failed; record unchanged",
@@ -241,9 +255,7 @@ async fn disconnect(
     })?;
     // If this fails, OFAuth has disconnected it already; a retry finds it gone there
     // (404 counts as done) and marks the record.
-    svc.store
-        .mark_disconnected(id, user_id, SystemTime::now())
-        .await?;
+    svc.store.mark_disconnected(id, user_id, now).await?;
     crate::telemetry::outcome("disconnected");
     tracing::info!(outcome = "disconnected", user = %mask(user_id), connection = %id.masked());
     Ok(http::no_content())
@@ -307,27 +319,47 @@ async fn erase(user_id: &str, svc: &ConnectionsService) -> Result<Response<Body>
     bound.sort_by(|x, y| x.as_str().cmp(y.as_str()));
     bound.dedup();
     for id in &bound {
-        let Some(r) = svc
-            .store
-            .get_connection(id)
-            .await?
-            .filter(|r| r.is_owned_by(user_id))
-        else {
-            continue;
-        };
-        if r.status != "disconnected" {
-            svc.ofauth.delete_connection(&r.id).await.map_err(|e| {
-                ApiError::from(e).detail(format_args!(
-                    "erasure: OFAuth disconnect of {} failed",
-                    r.id.masked()
-                ))
-            })?;
-            disconnected += 1;
+        // Read, (once) disconnect at OFAuth, read again, erase on the version
+        // read: OFAuth's webhook for the disconnect may land in between.
+        let mut asked = false;
+        let mut done = false;
+        for _ in 0..4 {
+            let Some(r) = svc
+                .store
+                .get_connection(id)
+                .await?
+                .filter(|r| r.is_owned_by(user_id))
+            else {
+                done = true;
+                break;
+            };
+            if r.status != "disconnected" && !asked {
+                // Its cause first (see `disconnect`), then OFAuth.
+                match svc
+                    .store
+                    .request_disconnect(id, Some(user_id), "erasure", now)
+                    .await
+                {
+                    Err(StoreError::ConnectionOwnedByAnotherUser) => continue,
+                    other => other?,
+                }
+                svc.ofauth.delete_connection(id).await.map_err(|e| {
+                    ApiError::from(e).detail(format_args!(
+                        "erasure: OFAuth disconnect of {} failed",
+                        id.masked()
+                    ))
+                })?;
+                (asked, disconnected) = (true, disconnected + 1);
+                continue;
+            }
+            if svc.store.erase_connection(&r, now).await? {
+                (done, erased) = (true, erased + 1);
+                break;
+            }
         }
-        if !svc.store.erase_connection(&r, now).await? {
+        if !done {
             return Err(changed());
         }
-        erased += 1;
     }
     // 3. What the ended attempts produced, when OFAuth attested it and nobody
     // owns it.

@@ -609,6 +609,13 @@ impl Run<'_> {
         if !still_unbound {
             return;
         }
+        // Its cause first (OFAuth's webhook may land before the write below);
+        // a connection with no record yet has none to carry it.
+        let _ = self
+            .svc
+            .store
+            .request_disconnect(id, None, "reconciler", now)
+            .await;
         if let Err(e) = self.svc.ofauth.delete_connection(id).await {
             self.counts.errors += 1;
             tracing::warn!(error = %e, connection = %id.masked(), "could not disconnect an unbound connection at OFAuth");

@@ -172,8 +172,9 @@ fn connection_change<I: Image>(old: Option<&I>, new: &I) -> Option<PlatformEvent
         _ => return None,
     };
     // An erasure took the user and the account off the record: the event names
-    // the user (from the old image) and never the erased profile.
-    let erased = new.text("erasedAt").is_some();
+    // the user (from the old image) and never the erased profile, even when
+    // OFAuth's report of the erasure's disconnect landed first.
+    let erased = new.text("erasedAt").is_some() || new.text("changeCause") == Some("erasure");
     let (account_id, username) = if erased {
         (None, None)
     } else {

@@ -275,6 +275,12 @@ async fn fixation(
             Err(_) => false,
         };
         if attempt.reconnect.is_none() && ours {
+            // Its cause first: OFAuth's webhook for the disconnect may land
+            // before the write below (a record not there yet is no matter).
+            let _ = svc
+                .store
+                .request_disconnect(connection, None, "fixation", now)
+                .await;
             match svc.provenance.disconnect(connection).await {
                 Ok(()) => {
                     disconnected = true;

@@ -9,8 +9,8 @@ use aws_sdk_dynamodb::types::TransactWriteItem;
 
 use super::attempts::{transition_with, AttemptStatus, LinkAttempt};
 use super::item::{
-    connection_update, get_n, get_s, profile_from_item, req_s, s, unchanged_since, ConnectionWrite,
-    Item, StateWrite,
+    connection_update, get_n, get_s, n, profile_from_item, req_s, s, unchanged_since,
+    ConnectionWrite, Item, StateWrite,
 };
 use super::{is_condition_failure, keys, schema, unavailable, Store, StoreError, TransactFailure};
 use crate::account::AccountProfile;
@@ -39,7 +39,14 @@ pub struct ConnectionRecord {
     /// The reconciler's sweep that first found OFAuth not knowing it (missing):
     /// a later sweep that finds the same marks it disconnected.
     pub missing_sweep: Option<i64>,
+    /// A disconnect this service asked OFAuth for: its cause and when (Unix
+    /// seconds).
+    pub disconnect_requested: Option<(String, i64)>,
 }
+
+/// How long a disconnect this service asked for names the cause of OFAuth's
+/// report of it (its webhook, the reconciler's look).
+pub const DISCONNECT_REQUEST_WINDOW_SECS: i64 = 600;
 
 impl ConnectionRecord {
     pub(super) fn from_item(item: &Item) -> Result<Self, StoreError> {
@@ -62,7 +69,20 @@ impl ConnectionRecord {
                 .and_then(|r| u8::try_from(r).ok())
                 .unwrap_or(0),
             missing_sweep: get_n(item, "missingSweep"),
+            disconnect_requested: get_s(item, "disconnectRequestedBy")
+                .zip(get_n(item, "disconnectRequestedAt"))
+                .map(|(cause, at)| (cause.to_string(), at)),
         })
+    }
+
+    /// The cause of a disconnect this service asked OFAuth for in the last
+    /// [`DISCONNECT_REQUEST_WINDOW_SECS`]: OFAuth's report of a disconnect
+    /// within that time is this one.
+    pub fn requested_disconnect(&self, now_epoch: i64) -> Option<&str> {
+        self.disconnect_requested
+            .as_ref()
+            .filter(|(_, at)| (now_epoch - at).abs() <= DISCONNECT_REQUEST_WINDOW_SECS)
+            .map(|(cause, _)| cause.as_str())
     }
 
     /// Bound to this user.
@@ -349,6 +369,40 @@ impl Store {
             format!("{} = {}", u.name("userId"), u.value("owner", s(user_id)))
         })
         .await
+    }
+
+    /// Records that this service is about to disconnect a connection at OFAuth,
+    /// the user's (`owner`) or, with `None`, one nobody owns, for `cause`
+    /// (`user`, `erasure`, `fixation`): OFAuth's report of it (its
+    /// webhook, which may land before this service's own write; or, after a
+    /// timeout that did disconnect it, the reconciler's look) then carries the
+    /// same cause, for [`DISCONNECT_REQUEST_WINDOW_SECS`]. Changes nothing a
+    /// reader sees (no `updatedAt`, no event) but the version;
+    /// `ConnectionOwnedByAnotherUser` when there is no such record.
+    pub async fn request_disconnect(
+        &self,
+        id: &ConnectionId,
+        owner: Option<&str>,
+        cause: &str,
+        now: SystemTime,
+    ) -> Result<(), StoreError> {
+        let mut u = super::item::Update::default();
+        u.set("disconnectRequestedBy", s(cause))
+            .set("disconnectRequestedAt", n(epoch(now)))
+            .increment("version");
+        let user = u.name("userId");
+        let condition = match owner {
+            Some(owner) => format!("{user} = {}", u.value("owner", s(owner))),
+            None => format!(
+                "attribute_exists({}) AND attribute_not_exists({user})",
+                u.name("pk")
+            ),
+        };
+        if self.update_connection_if(id, u, condition).await? {
+            Ok(())
+        } else {
+            Err(StoreError::ConnectionOwnedByAnotherUser)
+        }
     }
 
     /// One [`ConnectionWrite`] to a connection's item, on a condition built

@@ -190,7 +190,14 @@ pub(crate) fn plan<'a>(
             account: newer.then_some((ev.account, false)),
             attested_by: attest.map(|a| &a.id),
             last_attempt: bind.map(|a| &a.id),
-            cause: (newer || bind.is_some()).then_some(ev.cause),
+            // A disconnect this service asked for keeps its own cause when
+            // OFAuth's report of it lands first.
+            cause: (newer || bind.is_some()).then(|| match record {
+                Some(r) if status == "disconnected" => {
+                    r.requested_disconnect(now_epoch).unwrap_or(ev.cause)
+                }
+                _ => ev.cause,
+            }),
         },
         bind,
         foreign,
@@ -355,6 +362,7 @@ mod tests {
             last_event_at: Some(last),
             last_event_rank: 1,
             missing_sweep: None,
+            disconnect_requested: None,
         }
     }
 

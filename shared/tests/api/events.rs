@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use crate::helpers::*;
 use ofauth_sim::eventbridge::Received;
-use ofauth_sim::{SignatureScheme, WebhookMode};
+use ofauth_sim::{Faults, SignatureScheme, WebhookMode};
 use serde_json::{json, Value};
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -294,6 +294,38 @@ async fn each_cause_of_a_disconnect_and_the_other_transitions_are_events() {
     let (status, _) = h.return_and_complete("victim", &query).await;
     assert_eq!(status, 403);
     h.sim.wait_for_deliveries(8, WAIT).await;
+    // A user's disconnect and an erasure whose OFAuth webhook lands before
+    // OFAuth's answer to the disconnect does: still the user's, the erasure's.
+    h.sim.set_faults(Faults {
+        disconnect_answer_delay_ms: 400,
+        ..Faults::default()
+    });
+    let disconnects_applied = || {
+        h.sim
+            .deliveries()
+            .iter()
+            .filter(|d| d.event_type == "connection.disconnected" && d.status == 200)
+            .count()
+    };
+    let raced = h.connect("u-raced", "").await;
+    h.sim.wait_for_deliveries(9, WAIT).await;
+    let before = disconnects_applied();
+    assert_eq!(h.disconnect("u-raced", &raced).await.status(), 204);
+    assert_eq!(
+        disconnects_applied(),
+        before + 1,
+        "the webhook landed first"
+    );
+    let raced_erasure = h.connect("u-raced-erasure", "").await;
+    h.sim.wait_for_deliveries(11, WAIT).await;
+    let (status, body) = h.erase("u-raced-erasure").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        disconnects_applied(),
+        before + 2,
+        "the webhook landed first"
+    );
+    h.sim.set_faults(Faults::default());
     // Lost webhooks: the reconciler finds a connection gone (in two sweeps).
     h.sim.set_webhook_mode(WebhookMode {
         drop: true,
@@ -344,6 +376,30 @@ async fn each_cause_of_a_disconnect_and_the_other_transitions_are_events() {
         of(&fixed),
         pairs(&[("Connection Disconnected", "fixation")])
     );
+    assert_eq!(
+        of(&raced),
+        pairs(&[
+            ("Connection Bound", "completion"),
+            ("Connection Disconnected", "user")
+        ])
+    );
+    assert_eq!(
+        of(&raced_erasure),
+        pairs(&[
+            ("Connection Bound", "completion"),
+            ("Connection Disconnected", "erasure")
+        ])
+    );
+    // Even applied from OFAuth's webhook, an erasure's event names no account.
+    let erased = events
+        .iter()
+        .find(|e| {
+            e.detail["connectionId"] == raced_erasure.as_str()
+                && e.detail_type == "Connection Disconnected"
+        })
+        .unwrap();
+    assert_eq!(erased.detail["username"], Value::Null, "{erased:?}");
+    assert_eq!(erased.detail["accountId"], Value::Null, "{erased:?}");
     assert_eq!(
         of(&by_reconciler),
         pairs(&[

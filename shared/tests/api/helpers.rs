@@ -259,27 +259,20 @@ impl Harness {
     }
 
     /// The stream's records through the publisher as Lambda's event source
-    /// mapping runs it: in batches of `batch`, and a batch that reports a failure
-    /// again from that record (at most `retries` times in all).
+    /// mapping runs it (template.yaml's filter), in batches of `batch`, and a
+    /// batch that reports a failure again from that record (at most `retries`
+    /// times in all); nothing may be set aside.
     pub async fn publish_stream(&self, batch: usize, retries: usize) {
         let records = self.stream_records().await;
-        let mut start = 0;
-        let mut left = retries;
-        while start < records.len() {
-            let end = (start + batch).min(records.len());
-            let failed = self.publish_batch(&records[start..end]).await;
-            match failed.first() {
-                None => start = end,
-                Some(seq) => {
-                    assert!(left > 0, "still failing at {seq}");
-                    left -= 1;
-                    start = records
-                        .iter()
-                        .position(|r| r["dynamodb"]["SequenceNumber"] == seq.as_str())
-                        .expect("a failed record is one of the batch's");
-                }
-            }
-        }
+        let mut mapping = local_dynamodb::stream::EventSourceMapping::from_template("publisher")
+            .expect("the publisher's event source");
+        (mapping.batch_size, mapping.max_retries) = (batch, retries);
+        let out = mapping
+            .deliver(&records, |batch| async move {
+                Ok(self.publish_batch(&batch).await)
+            })
+            .await;
+        assert!(out.dead_letters.is_empty(), "set aside: {out:?}");
     }
 
     /// Nothing attests a connection yet: the simulator holds its webhooks and

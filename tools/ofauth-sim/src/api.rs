@@ -327,7 +327,12 @@ async fn delete_connection(
 ) -> Response {
     let path = format!("/v2/account/connections/{id}");
     match gate(&sim, Method::DELETE, &path, &headers, Value::Null).await {
-        Ok(Account::Primary) => done_or_not_found(state::disconnect(&sim, &id)),
+        Ok(Account::Primary) => {
+            let done = state::disconnect(&sim, &id);
+            let delay = sim.lock().faults.disconnect_answer_delay_ms;
+            tokio::time::sleep(Duration::from_millis(delay)).await;
+            done_or_not_found(done)
+        }
         Ok(Account::Other) => done_or_not_found(false),
         Err(resp) => resp,
     }

@@ -170,6 +170,10 @@ pub struct Faults {
     pub list_hidden: bool,
     /// Apply the faults only to paths starting with this.
     pub path_prefix: Option<String>,
+    /// `DELETE /v2/account/connections/{id}` answers this long after it
+    /// disconnected (its webhook goes out meanwhile): OFAuth's webhook landing
+    /// before its answer does.
+    pub disconnect_answer_delay_ms: u64,
 }
 
 /// The shapes OFAuth's sources give its error bodies.
