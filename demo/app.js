@@ -201,13 +201,46 @@ async function showResult() {
   }
 }
 
+// The platform's side: the events a rule on the bus would deliver about this
+// user (make dev's EventBridge stand-in, relayed by the demo server).
+async function loadPlatformEvents() {
+  const user = currentUser();
+  if (!window.DEMO_CONFIG.platformEvents || !user) return;
+  const response = await fetch("/platform-events", { cache: "no-store" });
+  if (!response.ok) return;
+  const mine = (await response.json()).filter((e) => e.detail.userId === user);
+  $("platform-events").hidden = false;
+  $("no-events").hidden = mine.length !== 0;
+  const list = $("events");
+  if (Number(list.dataset.count || 0) === mine.length) return;
+  list.dataset.count = String(mine.length);
+  list.replaceChildren(
+    ...mine.reverse().map((e) => {
+      const d = e.detail;
+      const li = document.createElement("li");
+      li.dataset.type = e.detailType;
+      li.dataset.connection = d.connectionId || "";
+      const change = d.newStatus ? ` ${d.oldStatus || "(new)"} → ${d.newStatus}` : "";
+      const what = document.createElement("strong");
+      what.textContent = e.detailType;
+      li.append(what, ` ${d.connectionId || ""}${change}, cause ${d.cause} `);
+      const id = document.createElement("code");
+      id.textContent = d.eventId;
+      li.append(id);
+      return li;
+    }),
+  );
+}
+
 function render() {
   const user = currentUser();
   $("signed-out").hidden = Boolean(user);
   $("signed-in").hidden = !user;
   if (user) {
     $("current-user").textContent = user;
+    $("events").dataset.count = "";
     loadConnections().catch((e) => say(`Could not load connections: ${e.message}`));
+    loadPlatformEvents().catch(() => {});
   } else {
     document.body.dataset.loaded = "true";
   }
@@ -227,3 +260,4 @@ $("connect-popup").addEventListener("click", () => connectPopup().catch((e) => s
 
 render();
 showResult().catch((e) => say(e.message));
+setInterval(() => loadPlatformEvents().catch(() => {}), 1500);

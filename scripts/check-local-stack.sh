@@ -10,7 +10,7 @@ cd "$root"
 bash scripts/ensure-chromium.sh
 bash scripts/ensure-browser-test.sh
 
-export DDB_PORT=$(free_port) SIM_PORT=$(free_port) WATCH_PORT=$(free_port) DEMO_PORT=$(free_port)
+export DDB_PORT=$(free_port) SIM_PORT=$(free_port) WATCH_PORT=$(free_port) DEMO_PORT=$(free_port) EVENTS_PORT=$(free_port)
 step "starting the local stack (DynamoDB Local :$DDB_PORT, simulator :$SIM_PORT, watch :$WATCH_PORT)"
 # Its own process group with default signal handling, as in a terminal; Ctrl-C
 # sends SIGINT to the whole foreground group, and so does stop_dev.
@@ -39,7 +39,7 @@ DEMO_URL="http://localhost:$DEMO_PORT" SIM_URL="http://127.0.0.1:$SIM_PORT" LINK
 echo "    screenshots: .local/screenshots/"
 stop_dev
 trap - EXIT
-for p in "$DDB_PORT" "$SIM_PORT" "$WATCH_PORT" "$DEMO_PORT"; do
+for p in "$DDB_PORT" "$SIM_PORT" "$WATCH_PORT" "$DEMO_PORT" "$EVENTS_PORT"; do
   if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then die "port $p still in use after stopping make dev"; fi
 done
 step "local stack stopped cleanly"

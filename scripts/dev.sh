@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # `make dev`: the whole Link flow locally, offline: DynamoDB Local, the OFAuth
 # simulator (unless .env.local points at the real OFAuth API), `cargo lambda
-# watch` serving the production routes, and the demo page. Ctrl-C stops everything.
+# watch` serving the production routes, the publisher on the table's stream with
+# an EventBridge stand-in (link-dev stream), and the demo page. Ctrl-C stops
+# everything.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$root"
@@ -10,6 +12,7 @@ DDB_PORT=${DDB_PORT:-8000}
 SIM_PORT=${SIM_PORT:-8787}
 WATCH_PORT=${WATCH_PORT:-9000}
 DEMO_PORT=${DEMO_PORT:-8080}
+EVENTS_PORT=${EVENTS_PORT:-8788}
 
 ensure_rust
 bash scripts/ensure-python-tools.sh
@@ -33,6 +36,7 @@ export APP_URL="http://localhost:$DEMO_PORT" ALLOWED_ORIGINS="http://localhost:$
 require_free_port "$DDB_PORT" DDB_PORT
 require_free_port "$WATCH_PORT" WATCH_PORT
 require_free_port "$DEMO_PORT" DEMO_PORT
+require_free_port "$EVENTS_PORT" EVENTS_PORT
 $use_sim && require_free_port "$SIM_PORT" SIM_PORT
 
 pids=()
@@ -74,12 +78,19 @@ step "starting cargo lambda watch on port $WATCH_PORT (functions compile on firs
 cargo lambda watch --invoke-port "$WATCH_PORT" --disable-cors --features dev-identity --env-file .env.local \
   --env-var "DYNAMODB_ENDPOINT=$DYNAMODB_ENDPOINT" --env-var "OFAUTH_BASE_URL=$OFAUTH_BASE_URL" \
   --env-var "CALLBACK_URL=$CALLBACK_URL" --env-var "APP_URL=$APP_URL" \
-  --env-var "ALLOWED_ORIGINS=$ALLOWED_ORIGINS" >.local/watch.log 2>&1 &
+  --env-var "ALLOWED_ORIGINS=$ALLOWED_ORIGINS" --env-var "EVENTBRIDGE_ENDPOINT=http://127.0.0.1:$EVENTS_PORT" \
+  >.local/watch.log 2>&1 &
 pids+=($!)
 wait_port "$WATCH_PORT" 120 || die "cargo lambda watch did not start (see .local/watch.log)"
 
+step "the publisher on the table's stream, EventBridge stand-in on port $EVENTS_PORT"
+WATCH_PORT=$WATCH_PORT EVENTS_PORT=$EVENTS_PORT target/debug/link-dev stream >.local/stream.log 2>&1 &
+pids+=($!)
+wait_port "$EVENTS_PORT" 30 || die "link-dev stream did not start (see .local/stream.log)"
+
 step "serving the demo page on port $DEMO_PORT"
-DEMO_PORT=$DEMO_PORT DEMO_API_BASE="http://localhost:$WATCH_PORT" target/debug/link-dev serve-demo demo \
+DEMO_PORT=$DEMO_PORT DEMO_API_BASE="http://localhost:$WATCH_PORT" DEMO_EVENTS_URL="http://127.0.0.1:$EVENTS_PORT" \
+  target/debug/link-dev serve-demo demo \
   >.local/demo.log 2>&1 &
 pids+=($!)
 wait_port "$DEMO_PORT" 30 || die "the demo server did not start (see .local/demo.log)"
@@ -97,7 +108,10 @@ API (as deployed, under cargo lambda watch):
   POST   http://localhost:$WATCH_PORT/link/webhook            (OFAuth's signed webhooks)
   GET    http://localhost:$WATCH_PORT/link/connections        (header x-user-id)
   DELETE http://localhost:$WATCH_PORT/link/connections/<id>   (header x-user-id)
+  GET    http://localhost:$WATCH_PORT/platform/users/<user id>/connections   (SigV4, the local credentials; docs/platform.md)
+  GET    http://localhost:$WATCH_PORT/platform/connections/<id>              (SigV4)
   Reconciler, on demand (it runs every 15 minutes when deployed):  make reconcile
+  The platform's events (EventBridge stand-in):  curl http://127.0.0.1:$EVENTS_PORT/events
   OFAuth: $OFAUTH_BASE_URL    DynamoDB Local: $DYNAMODB_ENDPOINT (table $TABLE_NAME)
 
 Logs: .local/*.log   Stop: Ctrl-C

@@ -2,8 +2,9 @@
 // (make dev), in both of OFAuth's integrations.
 // Redirect flow: sign in, connect, approve on the simulator's hosted page, land
 // on the success page, which completes the flow with its one-time code; cancel;
-// reconnect (same id, no duplicate); disconnect; a visitor who is not signed in
-// is told nothing about a connection.
+// reconnect (same id, no duplicate); disconnect; the platform's events about it
+// (the publisher on the stream); a visitor who is not signed in is told nothing
+// about a connection.
 // Popup flow (the embed library, here its stand-in): connect in the iframe; close
 // it at a step; an expired session replaced by a new one.
 // Checks DynamoDB through link-dev, and fails on any console error on the demo.
@@ -110,6 +111,16 @@ test("demo flows in Chromium", async (t) => {
       await page.waitForSelector("#no-connections:visible");
       await page.screenshot({ path: `${shots}/4-disconnected.png`, fullPage: true });
       assert.equal(stored(connectionId).status, "disconnected");
+    });
+
+    await t.test("the platform heard of the connection and its disconnect, once each", async () => {
+      // The publisher on DynamoDB Local's stream, through the EventBridge stand-in.
+      const item = (type) => page.locator(`#events li[data-type='${type}'][data-connection='${connectionId}']`);
+      await item("Connection Disconnected").waitFor();
+      assert.equal(await item("Connection Bound").count(), 1);
+      assert.equal(await item("Connection Disconnected").count(), 1);
+      assert.match(await item("Connection Disconnected").textContent(), /cause user/);
+      await page.screenshot({ path: `${shots}/4b-platform-events.png`, fullPage: true });
     });
 
     await t.test("redirect: a visitor who is not signed in is told nothing about a connection", async () => {

@@ -1,5 +1,7 @@
 //! A static server for the demo frontend (demo/): `/` and the app's `/link/*`
-//! pages are `index.html`; `/config.js` tells the page where the API is.
+//! pages are `index.html`; `/config.js` tells the page where the API is;
+//! `/platform-events` relays what the EventBridge stand-in received (the events
+//! a platform's services would get), for the page's live list.
 
 use std::path::PathBuf;
 
@@ -13,15 +15,31 @@ use axum::Router;
 struct Demo {
     dir: PathBuf,
     api_base: String,
+    events_url: Option<String>,
+    http: reqwest::Client,
 }
 
-pub async fn serve(dir: PathBuf, port: u16, api_base: String) -> Result<(), crate::Error> {
+pub async fn serve(
+    dir: PathBuf,
+    port: u16,
+    api_base: String,
+    events_url: Option<String>,
+) -> Result<(), crate::Error> {
+    let http = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(5))
+        .build()?;
     let app = Router::new()
         .route("/", get(index))
         .route("/link/{*page}", get(index))
         .route("/config.js", get(config))
+        .route("/platform-events", get(platform_events))
         .route("/{file}", get(file))
-        .with_state(Demo { dir, api_base });
+        .with_state(Demo {
+            dir,
+            api_base,
+            events_url,
+            http,
+        });
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await
         .map_err(|e| {
@@ -57,10 +75,30 @@ async fn index(State(d): State<Demo>) -> Response {
     send(&d.dir, "index.html")
 }
 
+async fn platform_events(State(d): State<Demo>) -> Response {
+    let Some(url) = &d.events_url else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    match d.http.get(format!("{url}/events")).send().await {
+        Ok(r) if r.status().is_success() => match r.bytes().await {
+            Ok(body) => (
+                [
+                    (header::CONTENT_TYPE, "application/json"),
+                    (header::CACHE_CONTROL, "no-store"),
+                ],
+                body,
+            )
+                .into_response(),
+            Err(_) => StatusCode::BAD_GATEWAY.into_response(),
+        },
+        _ => StatusCode::BAD_GATEWAY.into_response(),
+    }
+}
+
 async fn config(State(d): State<Demo>) -> Response {
     let body = format!(
         "window.DEMO_CONFIG = {};\n",
-        serde_json::json!({ "apiBase": d.api_base })
+        serde_json::json!({ "apiBase": d.api_base, "platformEvents": d.events_url.is_some() })
     );
     (
         [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],

@@ -531,6 +531,47 @@ fn catalogue() -> BTreeMap<String, Entry> {
         api("GET", "/link/connections", None),
         expect("connections", 401).error("unauthenticated"),
     );
+    // The platform's read API (AWS IAM): a signed caller (the IAM authorizer's
+    // context) reads a user's connections and one connection; no signature, a
+    // browser's JWT, an unknown connection are refused.
+    let service = "arn:aws:iam::123456789012:role/billing-worker";
+    let platform_conn = "conn_eventplatform";
+    let users_route = "/platform/users/{userId}/connections";
+    let user_connections = |path_user: &str| {
+        base("GET", &format!("/platform/users/{path_user}/connections"))
+            .route(users_route)
+            .path_param("userId", path_user)
+    };
+    let one_connection = |id: &str| {
+        base("GET", &format!("/platform/connections/{id}"))
+            .route("/platform/connections/{id}")
+            .path_param("id", id)
+    };
+    add(
+        "platform-user-connections",
+        user_connections(USER).iam(service),
+        expect("connections", 200).seed(seed_connection(platform_conn, USER)),
+    );
+    add(
+        "platform-connection",
+        one_connection(platform_conn).iam(service),
+        expect("connections", 200).seed(seed_connection(platform_conn, USER)),
+    );
+    add(
+        "platform-unknown-connection",
+        one_connection("conn_eventnobodyhasthis").iam(service),
+        expect("connections", 404).error("connection_not_found"),
+    );
+    add(
+        "platform-unsigned",
+        user_connections(USER),
+        expect("connections", 403).error("forbidden"),
+    );
+    add(
+        "platform-jwt",
+        user_connections(USER).user(USER),
+        expect("connections", 403).error("forbidden"),
+    );
     // reconcile: a scheduled run (200: it ran, not busy, no error).
     out.insert(
         "reconcile-scheduled".into(),

@@ -1,12 +1,14 @@
 //! Development tools shared by the tests, `make dev` and `make test`: the events
 //! catalogue ([`events`]), what each event needs to exist first ([`seed`]), the
 //! checks the scripts run ([`checks`]), the smoke test of a deployment
-//! ([`smoke`]), and the demo server ([`demo`]).
+//! ([`smoke`]), the demo server ([`demo`]), and the publisher's stream and
+//! EventBridge, locally ([`stream`]).
 
 pub mod checks;
 pub mod demo;
 pub mod events;
 pub mod smoke;
+pub mod stream;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};

@@ -89,7 +89,8 @@ enum Task {
         #[arg(long, default_value_t = 6.0)]
         max_mib: f64,
     },
-    /// Serves the demo frontend, calling the API at `DEMO_API_BASE`.
+    /// Serves the demo frontend, calling the API at `DEMO_API_BASE` (and
+    /// listing the platform's events from `DEMO_EVENTS_URL`).
     ServeDemo {
         #[arg(default_value = "demo")]
         dir: PathBuf,
@@ -97,6 +98,20 @@ enum Task {
         port: u16,
         #[arg(long, env = "DEMO_API_BASE")]
         api_base: String,
+        /// The EventBridge stand-in (`link-dev stream`).
+        #[arg(long, env = "DEMO_EVENTS_URL")]
+        events_url: Option<String>,
+    },
+    /// The publisher's trigger, locally: serves the EventBridge stand-in, reads
+    /// the table's stream and invokes the publisher under `cargo lambda watch`
+    /// as the template's event source mapping does. Runs until stopped.
+    Stream {
+        #[command(flatten)]
+        table: Table,
+        #[arg(long, env = "WATCH_PORT", default_value_t = 9000)]
+        watch_port: u16,
+        #[arg(long, env = "EVENTS_PORT", default_value_t = 8788)]
+        events_port: u16,
     },
     /// Read-only checks of a deployed stack (or `make dev`): CORS, no JWT,
     /// a forged callback, a bad webhook signature. Needs no key; writes nothing.
@@ -192,7 +207,21 @@ async fn main() -> Result<(), Error> {
             dir,
             port,
             api_base,
-        } => link_dev::demo::serve(dir, port, api_base).await?,
+            events_url,
+        } => link_dev::demo::serve(dir, port, api_base, events_url).await?,
+        Task::Stream {
+            table,
+            watch_port,
+            events_port,
+        } => {
+            link_dev::stream::run(link_dev::stream::Options {
+                dynamodb_endpoint: table.dynamodb_endpoint,
+                table: table.table_name,
+                invoke_url: link_dev::stream::invoke_url(watch_port, "publisher"),
+                events_port,
+            })
+            .await?
+        }
         Task::Smoke { url, origin } => {
             let results = link_dev::smoke::run(&url, origin.as_deref()).await?;
             let failed = results.iter().filter(|(_, e)| e.is_some()).count();

@@ -8,7 +8,9 @@
 //! - `POST /link/session` and `GET /link/connections` without a JWT are 401;
 //! - a forged callback (an attempt that does not exist) redirects to the app's
 //!   error page with `invalid_state`, uncached;
-//! - a webhook with a bad signature is 401.
+//! - a webhook with a bad signature is 401;
+//! - the platform's read API (`/platform/…`, AWS IAM) refuses an unsigned
+//!   request and a bearer token with 403.
 
 use std::time::{Duration, SystemTime};
 
@@ -122,6 +124,25 @@ pub async fn run(base: &Url, origin: Option<&str>) -> Result<Vec<Outcome>, Error
         "a webhook with a bad signature is 401",
         (!(status == StatusCode::UNAUTHORIZED && body["error"] == "invalid_signature"))
             .then(|| format!("{status} {body}")),
+    ));
+
+    // The platform's read API takes SigV4 only: neither no signature nor a
+    // browser's bearer token (a made-up one) reaches a user's connections.
+    let platform = url("/platform/users/smoke-user/connections")?;
+    let r = http.get(platform.clone()).send().await?;
+    out.push((
+        "the platform API without a signature is 403",
+        expect(r.status(), 403),
+    ));
+    let r = http
+        .get(platform)
+        .header("authorization", "Bearer eyJhbGciOiJIUzI1NiJ9.e30.c21va2U")
+        .header("x-user-id", "smoke-user")
+        .send()
+        .await?;
+    out.push((
+        "the platform API with a bearer token is 403",
+        expect(r.status(), 403),
     ));
     Ok(out)
 }

@@ -36,7 +36,7 @@ async fn every_check_fails_against_an_open_door() {
         .map(|(n, _)| *n)
         .collect();
     // All but the app origin's preflight, which an open door also passes.
-    assert_eq!(results.len(), 6);
-    assert_eq!(failed.len(), 5, "{results:?}");
+    assert_eq!(results.len(), 8);
+    assert_eq!(failed.len(), 7, "{results:?}");
     assert!(!failed.contains(&"preflight allows the app's origin"));
 }
