@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Part of `make test`: brings up `make dev` on free ports, sends every events/ file
-# through `cargo lambda invoke`, runs the browser test (headless Chromium on the
-# demo page), then stops the stack as Ctrl-C would and checks that nothing it
-# started is left listening.
+# through `cargo lambda invoke`, runs make smoke and the browser test (headless
+# Chromium on the demo page), runs docs/platform.md's read-API example, then stops
+# the stack as Ctrl-C would and checks that nothing it started is left listening.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$root"
@@ -37,6 +37,15 @@ DEMO_URL="http://localhost:$DEMO_PORT" SIM_URL="http://127.0.0.1:$SIM_PORT" LINK
   SCREENSHOT_DIR="$root/.local/screenshots" DYNAMODB_ENDPOINT="http://127.0.0.1:$DDB_PORT" TABLE_NAME="$table" \
   node --test tests/browser/flow.test.mjs
 echo "    screenshots: .local/screenshots/"
+
+step "docs/platform.md's read-API example (Python, SigV4) against the local stack"
+example=$(awk '/^# platform-api-example$/{f=1} f&&/^```$/{exit} f' docs/platform.md)
+[ -n "$example" ] || die "docs/platform.md lost its read-API example (# platform-api-example)"
+out=$(set -a; source .env.local; set +a
+  OFAUTH_LINK_API="http://localhost:$WATCH_PORT" USER_ID=alice .tools/venv/bin/python -c "$example")
+echo "$out" | sed 's/^/    /'
+# The browser test left alice one active connection (the popup's).
+echo "$out" | grep -qE '^conn_[0-9a-f]+ active ' || die "the example did not list alice's active connection"
 stop_dev
 trap - EXIT
 for p in "$DDB_PORT" "$SIM_PORT" "$WATCH_PORT" "$DEMO_PORT" "$EVENTS_PORT"; do

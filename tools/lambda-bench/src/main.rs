@@ -45,14 +45,26 @@ const WEBHOOK_SECRET: &str = "whsec_YmVuY2gtd2ViaG9vay1zZWNyZXQh";
 const USER: &str = "bench-user";
 const CONNECTION: &str = "conn_bench";
 const CALLBACK_URL: &str = "https://bench.example.com/link/callback";
-/// What is measured: each function, and the callback function's completion route.
-const FUNCTIONS: [&str; 5] = [
+/// What is measured: each function, the callback function's completion route,
+/// and the publisher with one change per invocation and with a batch of 50 (the
+/// template's `BatchSize`), each change a connection's.
+const FUNCTIONS: [&str; 7] = [
     "init-session",
     "callback",
     "complete",
     "webhook",
     "connections",
+    "publisher",
+    "publisher-50",
 ];
+
+/// Changes per invocation of a publisher measurement.
+fn publisher_batch(function: &str) -> Option<usize> {
+    match function {
+        "publisher" => Some(1),
+        f => f.strip_prefix("publisher-")?.parse().ok(),
+    }
+}
 /// The baseline: an empty handler on the same runtime (`src/bin/bench-empty.rs`).
 const BASELINE: &str = "bench-empty";
 /// The I/O floors: the empty handler plus 1 to 4 bare HTTP exchanges with the
@@ -75,6 +87,7 @@ const FUNCTION_TIMEOUT: Duration = Duration::from_secs(10);
 fn binary_of(function: &str) -> &str {
     match function {
         "complete" => "callback",
+        f if publisher_batch(f).is_some() => "publisher",
         f if floor_exchanges(f).is_some() => "bench-floor",
         other => other,
     }
@@ -102,6 +115,9 @@ struct Downstream {
     sim: Simulator,
     sim_proxy: TimingProxy,
     ddb_proxy: TimingProxy,
+    /// The EventBridge stand-in the publisher sends to, behind its proxy.
+    eventbridge_proxy: TimingProxy,
+    eventbridge_url: String,
     /// What the functions are given: the proxies' addresses, through TLS
     /// terminators unless `--plain`.
     sim_url: String,
@@ -118,7 +134,7 @@ struct Downstream {
 
 impl Downstream {
     fn take(&self) -> Duration {
-        self.sim_proxy.take().0 + self.ddb_proxy.take().0
+        self.sim_proxy.take().0 + self.ddb_proxy.take().0 + self.eventbridge_proxy.take().0
     }
 }
 
@@ -267,10 +283,55 @@ async fn events_for(function: &str, n: usize, d: &Downstream) -> Result<Vec<Prep
                 .map(|_| signed_in("GET", "/link/connections"))
                 .collect(),
         ),
+        // The table's stream as Lambda hands it over: each change a bound
+        // connection expiring (one event each), `batch` connections per invocation.
+        f if publisher_batch(f).is_some() => {
+            let batch = publisher_batch(f).unwrap_or(1);
+            let stamp = epoch_ms(SystemTime::now());
+            each(
+                (0..n)
+                    .map(|i| {
+                        let records: Vec<serde_json::Value> = (0..batch)
+                            .map(|j| {
+                                stream_change(&format!("conn_pub{stamp}x{i}x{j}"), i * batch + j)
+                            })
+                            .collect();
+                        local_dynamodb::stream::lambda_event(&records).to_string()
+                    })
+                    .collect(),
+            )
+        }
         f if f == BASELINE || floor_exchanges(f).is_some() => {
             each((0..n).map(|_| event("GET", "/").to_json_string()).collect())
         }
         other => return Err(format!("unknown function {other}").into()),
+    })
+}
+
+/// One stream record: a bound connection going from active to expired (OFAuth's
+/// webhook), as DynamoDB Streams carries it (old and new images).
+fn stream_change(connection: &str, sequence: usize) -> serde_json::Value {
+    let image = |status: &str, version: u32| {
+        serde_json::json!({
+            "pk": { "S": format!("CONN#{connection}") }, "entity": { "S": "connection" },
+            "connectionId": { "S": connection }, "userId": { "S": USER },
+            "status": { "S": status }, "version": { "N": version.to_string() },
+            "accountId": { "S": "300001" }, "username": { "S": "benchcreator" },
+            "name": { "S": "Bench Creator" }, "connectedAt": { "S": "2026-11-29T10:00:00Z" },
+            "updatedAt": { "S": "2026-11-29T11:00:00Z" }, "changeCause": { "S": "webhook" }
+        })
+    };
+    serde_json::json!({
+        "eventID": format!("bench{sequence}"), "eventName": "MODIFY", "eventVersion": "1.1",
+        "eventSource": "aws:dynamodb", "awsRegion": "us-east-1",
+        "eventSourceARN": "arn:aws:dynamodb:us-east-1:123456789012:table/bench/stream/2026-11-29T00:00:00.000",
+        "dynamodb": {
+            "ApproximateCreationDateTime": 1_795_950_000,
+            "Keys": { "pk": { "S": format!("CONN#{connection}") } },
+            "OldImage": image("active", 3), "NewImage": image("expired", 4),
+            "SequenceNumber": format!("{:021}", sequence), "SizeBytes": 512,
+            "StreamViewType": "NEW_AND_OLD_IMAGES"
+        }
     })
 }
 
@@ -563,6 +624,11 @@ async fn main() -> Result<(), Error> {
     bind_bench_connection(&store).await?;
     let sim_proxy = TimingProxy::start(sim.addr()).await?;
     let ddb_proxy = TimingProxy::start(ddb_addr).await?;
+    let eventbridge = ofauth_sim::eventbridge::EventBridge::start(
+        tokio::net::TcpListener::bind("127.0.0.1:0").await?,
+    )
+    .await?;
+    let eventbridge_proxy = TimingProxy::start(eventbridge.addr).await?;
     let secrets = ofauth_sim::secrets_manager::serve(BTreeMap::from([
         (
             API_KEY_SECRET_ID.to_string(),
@@ -573,7 +639,7 @@ async fn main() -> Result<(), Error> {
     .await?;
     // TLS terminators in front of the timing proxies: the proxies time the
     // plaintext exchanges, so handshakes count as the function's own time.
-    let (sim_url, ddb_url, secrets_url, ca_file) = if o.tls() {
+    let (sim_url, ddb_url, secrets_url, eventbridge_url, ca_file) = if o.tls() {
         let ca = ofauth_sim::tls::TestCa::generate()?;
         let ca_file = root().join(".local/bench/test-ca.pem");
         ca.write_ca(&ca_file)?;
@@ -582,6 +648,7 @@ async fn main() -> Result<(), Error> {
             format!("https://{}", tls(sim_proxy.addr).await?),
             format!("https://{}", tls(ddb_proxy.addr).await?),
             format!("https://{}", tls(secrets).await?),
+            format!("https://{}", tls(eventbridge_proxy.addr).await?),
             Some(ca_file),
         )
     } else {
@@ -589,12 +656,15 @@ async fn main() -> Result<(), Error> {
             format!("http://{}", sim_proxy.addr),
             format!("http://{}", ddb_proxy.addr),
             format!("http://{secrets}"),
+            format!("http://{}", eventbridge_proxy.addr),
             None,
         )
     };
     let d = Downstream {
         sim_proxy,
         ddb_proxy,
+        eventbridge_proxy,
+        eventbridge_url,
         sim_url,
         ddb_url,
         secrets_url,

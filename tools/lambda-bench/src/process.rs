@@ -62,6 +62,7 @@ pub fn spawn(
         .env("_HANDLER", "bootstrap")
         .env("TABLE_NAME", &d.table)
         .env("DYNAMODB_ENDPOINT", &d.ddb_url)
+        .env("EVENTBRIDGE_ENDPOINT", &d.eventbridge_url)
         .env("OFAUTH_BASE_URL", &d.sim_url)
         .env("OFAUTH_CLIENT_APP_ID", "app_bench")
         .env("CALLBACK_URL", CALLBACK_URL)
@@ -138,6 +139,10 @@ pub fn answered_ok(outcome: &Outcome) -> bool {
     let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) else {
         return false;
     };
+    // A stream batch's answer: every record published.
+    if let Some(failures) = v.get("batchItemFailures") {
+        return failures.as_array().is_some_and(Vec::is_empty);
+    }
     let status = v["statusCode"].as_u64().unwrap_or(0);
     let location = v["headers"]["location"].as_str().unwrap_or("");
     (200..400).contains(&status) && !location.contains("status=error")
@@ -203,6 +208,7 @@ pub fn arm64_sizes(function: &str) -> (Option<f64>, Option<f64>) {
         "callback" | "complete" => "CallbackFunction",
         "webhook" => "WebhookFunction",
         "connections" => "ConnectionsFunction",
+        f if f.starts_with("publisher") => "PublisherFunction",
         _ => return (None, None),
     };
     let path = root().join(".aws-sam/build").join(dir).join("bootstrap");

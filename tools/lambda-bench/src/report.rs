@@ -171,6 +171,10 @@ pub fn write(
         reconcile.own_ms_per_page
     );
 
+    if let Some(line) = publisher_line(reports) {
+        println!("{line}");
+    }
+
     let budgets = budgets(o, reports);
     for line in &budgets {
         println!("{line}");
@@ -198,6 +202,29 @@ pub fn write(
     )?;
     eprintln!("wrote .local/bench/results.json");
     Ok(())
+}
+
+/// The publisher's cost per event and per batch: an invocation with one change,
+/// and one with a batch (`publisher-<n>`), warm medians.
+pub fn publisher_line(reports: &[FunctionReport]) -> Option<String> {
+    let one = reports.iter().find(|r| r.function == "publisher")?;
+    let (batch, n) = reports.iter().find_map(|r| {
+        let n: f64 = r.function.strip_prefix("publisher-")?.parse().ok()?;
+        Some((r, n))
+    })?;
+    Some(format!(
+        "publisher (warm p50): 1 change per invocation {:.3} ms ({:.3} own, CPU {:.3}); a batch of {n} {:.3} ms \
+         ({:.3} own, CPU {:.3}), per event in it {:.3} ms ({:.3} own, CPU {:.3})",
+        one.warm_ms_p50,
+        one.own_ms_p50,
+        one.cpu_ms_per_invocation,
+        batch.warm_ms_p50,
+        batch.own_ms_p50,
+        batch.cpu_ms_per_invocation,
+        batch.warm_ms_p50 / n,
+        batch.own_ms_p50 / n,
+        batch.cpu_ms_per_invocation / n,
+    ))
 }
 
 /// The budgets of BENCHMARKS.md, reported and never asserted (timings on a shared machine
@@ -294,6 +321,24 @@ mod tests {
                 report("connections", 0.3),
             ],
         )
+    }
+
+    #[test]
+    fn the_publisher_line_divides_a_batch_by_its_events() {
+        let mut one = report("publisher", 0.2);
+        one.warm_ms_p50 = 1.0;
+        let mut batch = report("publisher-50", 5.0);
+        (batch.warm_ms_p50, batch.own_ms_p50) = (10.0, 4.0);
+        let line = publisher_line(&[one, batch]).unwrap();
+        assert!(
+            line.contains("a batch of 50 10.000 ms (4.000 own, CPU 5.000)"),
+            "{line}"
+        );
+        assert!(
+            line.contains("per event in it 0.200 ms (0.080 own, CPU 0.100)"),
+            "{line}"
+        );
+        assert!(publisher_line(&[report("publisher", 0.2)]).is_none());
     }
 
     #[test]
