@@ -22,21 +22,24 @@ extern "C" fn stop() {
     }
 }
 
-/// A DynamoDB client for a local endpoint, with fixed local credentials (DynamoDB
-/// Local keeps tables per access key and region, so every tool uses the same ones)
-/// and short timeouts.
-pub fn client(endpoint: &str, timeout: Duration) -> aws_sdk_dynamodb::Client {
-    use aws_sdk_dynamodb::config::{timeout::TimeoutConfig, BehaviorVersion, Credentials, Region};
-    let conf = aws_sdk_dynamodb::config::Builder::new()
+/// The AWS configuration every local client uses: fixed local credentials
+/// (DynamoDB Local keeps tables per access key and region, so every tool uses the
+/// same ones), the endpoint, and short timeouts.
+pub fn local_sdk_config(endpoint: &str, timeout: Duration) -> aws_types::SdkConfig {
+    use aws_sdk_dynamodb::config::{
+        retry::RetryConfig, timeout::TimeoutConfig, BehaviorVersion, Credentials, Region,
+        SharedCredentialsProvider,
+    };
+    aws_types::SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new(
+        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
             "local",
             "local",
             None,
             None,
             "local-dynamodb",
-        ))
+        )))
         .endpoint_url(endpoint)
         .timeout_config(
             TimeoutConfig::builder()
@@ -47,9 +50,13 @@ pub fn client(endpoint: &str, timeout: Duration) -> aws_sdk_dynamodb::Client {
                 .operation_timeout(timeout)
                 .build(),
         )
-        .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::standard().with_max_attempts(2))
-        .build();
-    aws_sdk_dynamodb::Client::from_conf(conf)
+        .retry_config(RetryConfig::standard().with_max_attempts(2))
+        .build()
+}
+
+/// A DynamoDB client for a local endpoint ([`local_sdk_config`]).
+pub fn client(endpoint: &str, timeout: Duration) -> aws_sdk_dynamodb::Client {
+    aws_sdk_dynamodb::Client::new(&local_sdk_config(endpoint, timeout))
 }
 
 fn workspace_root() -> PathBuf {

@@ -23,25 +23,10 @@ type Error = Box<dyn std::error::Error + Send + Sync>;
 
 /// A DynamoDB Streams client for a local endpoint, with the local credentials.
 pub fn streams_client(endpoint: &str) -> aws_sdk_dynamodbstreams::Client {
-    use aws_sdk_dynamodbstreams::config::{BehaviorVersion, Credentials, Region};
-    let conf = aws_sdk_dynamodbstreams::config::Builder::new()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new(
-            "local",
-            "local",
-            None,
-            None,
-            "local-dynamodb",
-        ))
-        .endpoint_url(endpoint)
-        .timeout_config(
-            aws_sdk_dynamodbstreams::config::timeout::TimeoutConfig::builder()
-                .operation_timeout(Duration::from_secs(10))
-                .build(),
-        )
-        .build();
-    aws_sdk_dynamodbstreams::Client::from_conf(conf)
+    aws_sdk_dynamodbstreams::Client::new(&crate::local_sdk_config(
+        endpoint,
+        Duration::from_secs(10),
+    ))
 }
 
 impl StreamReader {

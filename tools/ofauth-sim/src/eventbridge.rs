@@ -15,14 +15,14 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Serialize;
 use serde_json::{json, Value};
 
-const JSON_11: &str = "application/x-amz-json-1.1";
+use crate::secrets_manager::{answer, aws_error, target};
 
 /// One accepted entry.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -60,9 +60,7 @@ impl EventBridge {
             .route("/", post(put_events))
             .route("/events", get(list))
             .with_state(state.clone());
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        crate::serve_in_background(listener, app);
         Ok(Self { addr, state })
     }
 
@@ -112,34 +110,20 @@ async fn list(State(state): State<Arc<Mutex<Recorded>>>) -> Json<Vec<Received>> 
     )
 }
 
-fn answer(status: StatusCode, body: Value) -> Response {
-    (status, [(header::CONTENT_TYPE, JSON_11)], body.to_string()).into_response()
-}
-
 async fn put_events(
     State(state): State<Arc<Mutex<Recorded>>>,
     headers: HeaderMap,
     body: String,
 ) -> Response {
-    let target = headers
-        .get("x-amz-target")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    if target != "AWSEvents.PutEvents" {
-        return answer(
-            StatusCode::BAD_REQUEST,
-            json!({ "__type": "UnknownOperationException", "message": "only PutEvents is served" }),
-        );
+    if target(&headers) != "AWSEvents.PutEvents" {
+        return aws_error("UnknownOperationException", "only PutEvents is served");
     }
     let entries = serde_json::from_str::<Value>(&body)
         .ok()
         .and_then(|v| v.get("Entries").and_then(Value::as_array).cloned())
         .unwrap_or_default();
     if entries.is_empty() || entries.len() > 10 {
-        return answer(
-            StatusCode::BAD_REQUEST,
-            json!({ "__type": "ValidationException", "message": "1 to 10 entries" }),
-        );
+        return aws_error("ValidationException", "1 to 10 entries");
     }
     let (resp, latency) = {
         let mut state = state.lock().unwrap_or_else(|p| p.into_inner());

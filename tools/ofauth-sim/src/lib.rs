@@ -258,10 +258,7 @@ impl Simulator {
                 .build()
                 .map_err(std::io::Error::other)?,
         });
-        let app = router(sim.clone());
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let task = serve_in_background(listener, router(sim.clone()));
         Ok(Self { addr, sim, task })
     }
 
@@ -403,4 +400,14 @@ fn router(sim: Arc<Sim>) -> Router {
         .merge(control::routes())
         .merge(hosted::routes())
         .with_state(sim)
+}
+
+/// Serves `app` on `listener` until the task is aborted (or the runtime ends).
+pub(crate) fn serve_in_background(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    })
 }

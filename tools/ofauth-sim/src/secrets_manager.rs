@@ -42,9 +42,7 @@ impl SecretsManager {
         let app = Router::new()
             .route("/", post(handle))
             .with_state(store.clone());
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        crate::serve_in_background(listener, app);
         Ok(Self { addr, store })
     }
 
@@ -68,15 +66,25 @@ pub async fn serve(secrets: BTreeMap<String, String>) -> std::io::Result<SocketA
     Ok(SecretsManager::start(secrets).await?.addr)
 }
 
-fn answer(status: StatusCode, body: Value) -> Response {
+/// An answer in the AWS JSON 1.1 protocol (the stand-ins share it).
+pub(crate) fn answer(status: StatusCode, body: Value) -> Response {
     (status, [(header::CONTENT_TYPE, JSON_11)], body.to_string()).into_response()
 }
 
-fn aws_error(kind: &str, message: &str) -> Response {
+/// A client error in the AWS JSON 1.1 protocol.
+pub(crate) fn aws_error(kind: &str, message: &str) -> Response {
     answer(
         StatusCode::BAD_REQUEST,
         json!({ "__type": kind, "message": message }),
     )
+}
+
+/// The operation an AWS JSON 1.1 request names (`X-Amz-Target`).
+pub(crate) fn target(headers: &HeaderMap) -> &str {
+    headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
 }
 
 async fn handle(
@@ -84,11 +92,7 @@ async fn handle(
     headers: HeaderMap,
     body: String,
 ) -> Response {
-    let target = headers
-        .get("x-amz-target")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    if target != "secretsmanager.GetSecretValue" {
+    if target(&headers) != "secretsmanager.GetSecretValue" {
         return aws_error("UnknownOperationException", "only GetSecretValue is served");
     }
     let id = serde_json::from_str::<Value>(&body).ok().and_then(|v| {
