@@ -242,7 +242,9 @@ async fn json_routes_answer_raw_input_with_400_and_live_on() {
         alive(&mut child);
         let _ = child.kill();
     }
-    // A raw path on the connections route.
+    // A raw path on the connections route, and on the platform's read API
+    // (refused as malformed before the caller is looked at; then an ordinary
+    // unsigned request is refused as such).
     let (mut api, mut child) = start("connections").await;
     let ev = raw(
         "DELETE",
@@ -251,6 +253,82 @@ async fn json_routes_answer_raw_input_with_400_and_live_on() {
         signed_in("DELETE", "/link/connections/{id}"),
     );
     assert_eq!(call(&mut api, ev).await.0, 400);
+    for (path, q) in [
+        ("/platform/users/a b\"<>/connections", ""),
+        ("/platform/connections/conn_1", "x=\u{1}"),
+        ("/platform/users/u1/connections", "a=<script>"),
+    ] {
+        let ev = raw(
+            "GET",
+            path,
+            q,
+            ApiEvent::new("GET", "/platform/connections/x"),
+        );
+        let (status, _, body) = call(&mut api, ev).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (400, Some("invalid_request")),
+            "{path}"
+        );
+        alive(&mut child);
+    }
+    let unsigned = ApiEvent::new("GET", "/platform/users/u1/connections").to_json_string();
+    assert_eq!(call(&mut api, unsigned).await.0, 403);
+    let _ = child.kill();
+}
+
+/// The publisher given what no stream sends: not JSON, records of the wrong
+/// shape, a change without its images. Each is an invocation error or a batch
+/// item failure (Lambda retries, then the on-failure queue), never a crash, and
+/// the process answers the next batch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_publisher_refuses_malformed_batches_and_lives_on() {
+    let (mut api, mut child) = start("publisher").await;
+    for bad in [
+        "not json".to_string(),
+        r#"{"Records": 7}"#.to_string(),
+        r#"{"Records": [{"garbage": true}]}"#.to_string(),
+    ] {
+        let (_, outcome) = api.invoke(bad.clone()).await.expect("an answer");
+        if let Outcome::Response(bytes) = outcome {
+            let v: Value = serde_json::from_slice(&bytes).unwrap();
+            assert!(
+                !v["batchItemFailures"].as_array().unwrap().is_empty(),
+                "{bad}: {v}"
+            );
+        }
+        alive(&mut child);
+    }
+    // A change with no new image (a stream without NEW_AND_OLD_IMAGES): reported
+    // from that record, so Lambda retries it and then sets it aside.
+    let record = serde_json::json!({
+        "eventID": "1", "eventName": "MODIFY", "eventVersion": "1.1",
+        "eventSource": "aws:dynamodb", "awsRegion": "us-east-1",
+        "eventSourceARN": "arn:aws:dynamodb:us-east-1:123456789012:table/t/stream/2026-11-29T00:00:00.000",
+        "dynamodb": {
+            "ApproximateCreationDateTime": 1_795_950_000,
+            "Keys": { "pk": { "S": "CONN#conn_1" } },
+            "SequenceNumber": "42", "SizeBytes": 40, "StreamViewType": "KEYS_ONLY"
+        }
+    });
+    let (_, outcome) = api
+        .invoke(serde_json::json!({ "Records": [record] }).to_string())
+        .await
+        .expect("an answer");
+    let Outcome::Response(bytes) = outcome else {
+        panic!("{outcome:?}")
+    };
+    let v: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(v["batchItemFailures"][0]["itemIdentifier"], "42", "{v}");
+    let (_, outcome) = api
+        .invoke(r#"{"Records": []}"#.into())
+        .await
+        .expect("an answer");
+    let Outcome::Response(bytes) = outcome else {
+        panic!("{outcome:?}")
+    };
+    let v: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(v["batchItemFailures"], serde_json::json!([]));
     alive(&mut child);
     let _ = child.kill();
 }
