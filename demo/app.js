@@ -1,18 +1,22 @@
-// The demo frontend: how a real frontend integrates with this backend, in both
-// of OFAuth's integrations (redirect and popup).
-"use strict";
+// The demo frontend: how a frontend integrates with this backend, in both of
+// OFAuth's integrations, through the browser client (client/, ofauth-link-client).
+// Every API call goes through it; this file only renders.
+import { createLinkClient } from "/client/index.js";
 
-const api = window.DEMO_CONFIG.apiBase;
 const $ = (id) => document.getElementById(id);
+const currentUser = () => localStorage.getItem("demoUser");
 
-function currentUser() {
-  return localStorage.getItem("demoUser");
-}
-
-function headers() {
-  // Stand-in for `Authorization: Bearer <JWT>` in production.
-  return { "x-user-id": currentUser(), "Content-Type": "application/json" };
-}
+// In production: createLinkClient({ apiBase, getToken: () => yourAuth.getAccessToken() })
+// (the API Gateway JWT authorizer identifies the user). Locally, `make dev`
+// trusts the x-user-id header instead (DEV_TRUST_USER_HEADER).
+const link = createLinkClient({
+  apiBase: window.DEMO_CONFIG.apiBase,
+  headers: () => (currentUser() ? { "x-user-id": currentUser() } : {}),
+  theme: "light",
+  onEvent: (event) => {
+    if (event === "session_renewed") say("The Link session expired; opened a new one.");
+  },
+});
 
 function say(text) {
   $("message").textContent = text;
@@ -26,178 +30,137 @@ function show(kind, text) {
   box.hidden = false;
 }
 
-// Step 1: the backend calls /v2/link/init and answers OFAuth's session
-// ({ mode, url, expiresAt }) plus this backend's attemptId.
-async function createSession(connectionId) {
-  const response = await fetch(`${api}/link/session`, {
-    method: "POST",
-    headers: headers(),
-    body: JSON.stringify(connectionId ? { connectionId } : {}),
-  });
-  const session = await response.json();
-  if (!response.ok) throw new Error(`Could not start: ${session.error} (${session.message})`);
-  if (session.mode !== "hosted") {
-    throw new Error(`Expected hosted Link session, received ${session.mode}`);
-  }
-  return session;
+// OFAuth's embed library: the stand-in's global (window.OFAuth.LinkEmbed) by
+// default; ?embed=file imports a copy of the real ESM build served as
+// /ofauth-link-embed.js (docs/testing.md); ?embed=cdn the real one from
+// OFAuth's CDN (not reachable from this project's machines).
+function embedLibrary() {
+  const which = new URLSearchParams(window.location.search).get("embed");
+  const url = { file: "/ofauth-link-embed.js", cdn: "https://cdn.jsdelivr.net/npm/@ofauth/link-embed@5/+esm" }[which];
+  if (!url) return window.OFAuth.LinkEmbed;
+  return import(url).then((m) => m.OFAuthLinkEmbed || m.default || window.OFAuth.LinkEmbed);
 }
 
-// Redirect flow, step 2: send the browser to OFAuth's hosted page.
-async function connect(connectionId) {
-  const session = await createSession(connectionId);
-  window.location.href = session.url;
-}
-
-// The last step of both flows: the signed-in user completes, with what only this
-// browser received (the code on the return page, or the connection id the popup
-// reported). 200: active; 202: verifying until OFAuth attests the connection.
-async function complete(body) {
-  const response = await fetch(`${api}/link/complete`, {
-    method: "POST",
-    headers: headers(),
-    body: JSON.stringify(body),
-  });
-  const answer = await response.json();
-  if (response.status === 200 && answer.status !== "active") {
-    // A completion repeated later says what is true now.
-    show("error", `This connection is ${answer.status}.`);
-  } else if (response.status === 200) {
-    show("success", `Connected: ${answer.connectionId}`);
-  } else if (response.status === 202) {
-    show("verifying", `Verifying ${answer.connectionId}…`);
-    waitForAttestation(answer.connectionId, Date.parse(answer.verifyBy));
+// What a finished flow shows: active, verifying (then active or not), or what
+// the connection is now (a completion repeated later).
+async function showCompletion(done) {
+  if (done.status === "verifying") {
+    show("verifying", `Verifying ${done.connectionId}…`);
+    await loadConnections();
+    try {
+      await link.waitUntilVerified(done.connectionId, { verifyBy: done.verifyBy });
+      show("success", `Connected: ${done.connectionId}`);
+    } catch (e) {
+      show("error", `Could not verify ${done.connectionId} with OFAuth (${e.code}); it was not added.`);
+    }
+  } else if (done.status === "active") {
+    show("success", `Connected: ${done.connectionId}`);
   } else {
-    show("error", `Could not connect: ${answer.error}`);
+    show("error", `This connection is ${done.status}.`);
   }
   await loadConnections();
 }
 
-// A verifying connection becomes active when OFAuth's attestation lands; poll
-// the list until then (or until the attempt's deadline passes).
-async function waitForAttestation(id, deadline) {
-  while (Date.now() < deadline + 5000) {
-    await new Promise((r) => setTimeout(r, 1500));
-    const list = await loadConnections();
-    const c = list.find((x) => x.id === id);
-    if (c && c.status === "active") {
-      show("success", `Connected: ${id}`);
-      return;
-    }
-    if (!c || c.status === "unverified") break;
+// How each failure reads; `kind` says what to do, `code` is the server's.
+function showError(e) {
+  if (!e || !e.kind) throw e;
+  switch (e.kind) {
+    case "closed":
+      show("cancelled", `Closed${e.step ? ` at step: ${e.step}` : ""}`);
+      break;
+    case "rate_limited":
+      show("error", `Too many attempts; try again in ${e.retryAfter ?? "a few"} seconds.`);
+      break;
+    case "popup_blocked":
+      show("error", `Could not open OFAuth: ${e.message}`);
+      break;
+    default:
+      show("error", `Could not connect: ${e.code}`);
   }
-  show("error", `Could not verify ${id} with OFAuth; it was not added.`);
 }
 
-// Popup flow: OFAuth's embed library opens the session in a modal iframe; the
-// page that started the attempt completes it when the iframe reports success.
-function embedLibrary() {
-  if (new URLSearchParams(window.location.search).get("embed") !== "cdn") {
-    return Promise.resolve(window.OFAuthLinkEmbed);
+async function connect(flow, connectionId) {
+  try {
+    const done = await link.connect({ flow, connectionId, embed: flow === "popup" ? await embedLibrary() : undefined });
+    if (done) await showCompletion(done);
+  } catch (e) {
+    showError(e);
   }
-  // The real library from OFAuth's CDN (not reachable from this project's
-  // machines, so unverified here).
-  return import("https://cdn.jsdelivr.net/npm/@ofauth/link-embed@5/+esm").then(
-    (m) => m.OFAuthLinkEmbed || m.default,
-  );
-}
-
-async function connectPopup() {
-  const OFAuthLinkEmbed = await embedLibrary();
-  let session = await createSession();
-  const handler = OFAuthLinkEmbed.create({
-    theme: "light",
-    onSuccess: async (metadata) => {
-      await complete({ attemptId: session.attemptId, connectionId: metadata.connection.id });
-    },
-    onClose: (metadata) => {
-      show("cancelled", `Closed${metadata.step ? ` at step: ${metadata.step}` : ""}`);
-    },
-    onInvalidSession: async () => {
-      say("The Link session expired; opened a new one.");
-      session = await createSession();
-      handler.open(session.url);
-    },
-  });
-  handler.open(session.url);
 }
 
 async function disconnect(id) {
-  const response = await fetch(`${api}/link/connections/${encodeURIComponent(id)}`, {
-    method: "DELETE",
-    headers: headers(),
-  });
-  say(response.status === 204 ? `Disconnected ${id}.` : `Could not disconnect (${response.status}).`);
+  try {
+    await link.disconnect(id);
+    say(`Disconnected ${id}.`);
+  } catch (e) {
+    say(`Could not disconnect (${e.code}).`);
+  }
   await loadConnections();
 }
 
+function connectionRow(c) {
+  const tr = document.createElement("tr");
+  tr.dataset.id = c.id;
+  tr.dataset.status = c.status;
+  const account = document.createElement("td");
+  if (c.avatar) {
+    const img = document.createElement("img");
+    img.className = "avatar";
+    img.alt = "";
+    account.append(img, " ");
+  }
+  account.append(c.name || c.username || "(unknown)");
+  const cells = [c.id, c.status, new Date(c.connectedAt).toLocaleString()].map((t) => {
+    const td = document.createElement("td");
+    td.textContent = t;
+    return td;
+  });
+  const actions = document.createElement("td");
+  if (c.status === "active" || c.status === "expired") {
+    const reconnect = document.createElement("button");
+    reconnect.textContent = "Reconnect";
+    reconnect.className = "reconnect";
+    reconnect.addEventListener("click", () => connect("redirect", c.id));
+    const remove = document.createElement("button");
+    remove.textContent = "Disconnect";
+    remove.className = "disconnect";
+    remove.addEventListener("click", () => disconnect(c.id));
+    actions.append(reconnect, " ", remove);
+  }
+  tr.append(account, ...cells, actions);
+  return tr;
+}
+
 async function loadConnections() {
-  const response = await fetch(`${api}/link/connections`, { headers: headers() });
-  const body = await response.json();
-  const rows = $("connections").querySelector("tbody");
-  rows.replaceChildren();
-  const list = response.ok ? body.connections : [];
+  let list = [];
+  try {
+    list = (await link.list({ limit: 100 })).connections;
+  } catch (e) {
+    say(`Could not load connections: ${e.code}`);
+  }
+  $("connections").querySelector("tbody").replaceChildren(...list.map(connectionRow));
   $("connections").hidden = list.length === 0;
   $("no-connections").hidden = list.length !== 0;
-  for (const c of list) {
-    const tr = document.createElement("tr");
-    tr.dataset.id = c.id;
-    tr.dataset.status = c.status;
-    const account = document.createElement("td");
-    if (c.avatar) {
-      const img = document.createElement("img");
-      img.className = "avatar";
-      img.alt = "";
-      account.append(img, " ");
-    }
-    account.append(c.name || c.username || "(unknown)");
-    const cells = [c.id, c.status, new Date(c.connectedAt).toLocaleString()].map((t) => {
-      const td = document.createElement("td");
-      td.textContent = t;
-      return td;
-    });
-    const actions = document.createElement("td");
-    if (c.status === "active" || c.status === "expired") {
-      const reconnect = document.createElement("button");
-      reconnect.textContent = "Reconnect";
-      reconnect.className = "reconnect";
-      reconnect.addEventListener("click", () => connect(c.id).catch((e) => say(e.message)));
-      const remove = document.createElement("button");
-      remove.textContent = "Disconnect";
-      remove.className = "disconnect";
-      remove.addEventListener("click", () => disconnect(c.id));
-      actions.append(reconnect, " ", remove);
-    }
-    tr.append(account, ...cells, actions);
-    rows.append(tr);
-  }
   document.body.dataset.loaded = "true";
   return list;
 }
 
-// Redirect flow, step 3: the app's success, cancelled and error pages read what
-// the callback adds. The success page completes with the one-time code, as the
-// signed-in user; the completion's answer names the connection. A visitor who
-// is not signed in is shown nothing about it (a Link URL someone else started
-// lands here too).
+// The redirect flow's return: the app's success, cancelled and error pages.
+// completeReturn reads what the callback added, removes it from the address
+// bar, and completes with the one-time code as the signed-in user. A visitor
+// who is not signed in is shown nothing about it (a Link URL someone else
+// started lands here too).
 async function showResult() {
-  const params = new URLSearchParams(window.location.search);
-  const page = window.location.pathname;
-  $("result").dataset.page = page.split("/").pop();
-  if (page.endsWith("/success") && params.get("status") === "success") {
-    const code = params.get("code");
-    // The code is for this page only: keep it out of the history and referrers.
-    if (code) window.history.replaceState(null, "", page);
-    if (!currentUser()) {
-      show("cancelled", "Sign in, then connect your account from your own session.");
-    } else if (code) {
-      await complete({ code });
-    } else {
-      show("success", "Already connected: see your connections.");
-    }
-  } else if (page.endsWith("/cancelled")) {
-    show("cancelled", `Cancelled${params.get("step") ? ` at step: ${params.get("step")}` : ""}`);
-  } else if (page.endsWith("/error")) {
-    show("error", `Could not connect: ${params.get("error_code") || "unknown error"}`);
+  $("result").dataset.page = window.location.pathname.split("/").pop();
+  try {
+    const done = await link.completeReturn();
+    if (done === null) return;
+    if (done.status === "already_completed") show("success", "Already connected: see your connections.");
+    else await showCompletion(done);
+  } catch (e) {
+    if (e.kind === "unauthenticated") show("cancelled", "Sign in, then connect your account from your own session.");
+    else if (e.kind === "closed") show("cancelled", `Cancelled${e.step ? ` at step: ${e.step}` : ""}`);
+    else showError(e);
   }
 }
 
@@ -239,7 +202,7 @@ function render() {
   if (user) {
     $("current-user").textContent = user;
     $("events").dataset.count = "";
-    loadConnections().catch((e) => say(`Could not load connections: ${e.message}`));
+    loadConnections();
     loadPlatformEvents().catch(() => {});
   } else {
     document.body.dataset.loaded = "true";
@@ -255,9 +218,9 @@ $("sign-out").addEventListener("click", () => {
   localStorage.removeItem("demoUser");
   render();
 });
-$("connect").addEventListener("click", () => connect().catch((e) => say(e.message)));
-$("connect-popup").addEventListener("click", () => connectPopup().catch((e) => say(e.message)));
+$("connect").addEventListener("click", () => connect("redirect"));
+$("connect-popup").addEventListener("click", () => connect("popup"));
 
 render();
-showResult().catch((e) => say(e.message));
+showResult();
 setInterval(() => loadPlatformEvents().catch(() => {}), 1500);

@@ -1,92 +1,189 @@
-// STAND-IN for OFAuth's embed library (@ofauth/link-embed v5), which is not on
-// the package registries this project can reach. Same interface and message
-// protocol as the real one, written from its source:
-//   const handler = OFAuthLinkEmbed.create({ theme, onSuccess, onClose, onInvalidSession })
-//   handler.open(session.url)
-// It opens the session URL in a modal iframe with embed=true, embed_origin and
-// theme; accepts { type: "OFAUTH_LINK", event, metadata } messages only from that
-// iframe and only from https://link.ofauth.com, *.ofauth.com, localhost or
-// 127.0.0.1; after onSuccess resolves it navigates the top window to successUrl
-// when `redirect` is true, otherwise removes the iframe. To use the real library
-// instead, open the demo with ?embed=cdn (see index.html).
+// STAND-IN for OFAuth's embed library, @ofauth/link-embed 5 (not on the
+// package registries this project can reach). Written from the library's
+// source; it has the same global name, DOM ids, handler API, message protocol
+// and behaviour, and leaves out its styling details and sandbox banner:
+//   const handler = window.OFAuth.LinkEmbed.create({ url?, theme, onLoad, onSuccess, onClose, onInvalidSession })
+//   handler.open(url?) / close({ force }) / cleanup() / destroy() / setUrl(url) / ready
+// - The session opens in <iframe id="ofauth-iframe"> over
+//   <div id="ofauth-modal-overlay">, with embed=true, embed_origin and theme
+//   added to its URL.
+// - It accepts { type: "OFAUTH_LINK", event, metadata } only from OFAuth's
+//   hosts (link.ofauth.com, link-next.ofauth.com, *.ofauth.com) and loopback
+//   (localhost, 127.0.0.1), and only from its own iframe.
+// - success: awaits onSuccess, then navigates to successUrl when `redirect`,
+//   else cleans up. exit: awaits onClose, then cleans up. invalid_session:
+//   keeps the iframe and only calls onInvalidSession.
+// - close() posts exit_requested to the page (which answers exit); a click on
+//   the overlay does the same; close({ force: true }) also cleans up at once.
+// To run the demo and the browser test with the real library, see docs/testing.md.
 "use strict";
 (function () {
-  function trusted(origin) {
+  const EVENT = "OFAUTH_LINK";
+  const IDS = { iframe: "ofauth-iframe", overlay: "ofauth-modal-overlay", loader: "ofauth-loader" };
+
+  function allowedOrigin(origin) {
+    if (origin === "https://link.ofauth.com" || origin === "https://link-next.ofauth.com") return true;
     try {
       const u = new URL(origin);
-      if (u.hostname === "localhost" || u.hostname === "127.0.0.1") return true;
-      return u.protocol === "https:" && (u.hostname === "link.ofauth.com" || u.hostname.endsWith(".ofauth.com"));
+      return u.hostname === "localhost" || u.hostname === "127.0.0.1" || u.hostname.endsWith(".ofauth.com");
     } catch {
       return false;
     }
   }
 
-  function create(options) {
-    let overlay = null;
-    let frame = null;
-    let listener = null;
+  function styleSheet() {
+    const style = document.createElement("style");
+    style.textContent = `
+      #${IDS.iframe} { position: fixed; top: 50%; left: 50%; transform: translate(-50%, -50%);
+        width: 400px; height: 600px; border: 1px solid #e0e0e0; border-radius: 8px;
+        box-shadow: 0 4px 12px rgba(0,0,0,.15); z-index: 2147483647; background: transparent; }
+      #${IDS.overlay} { position: fixed; inset: 0; background: rgba(0,0,0,.5); z-index: 2147483646; display: none; }
+      #${IDS.loader} { position: fixed; top: 50%; left: 50%; z-index: 2147483647; color: #fff; }
+      body.ofauth-no-scroll { overflow: hidden; }`;
+    document.head.appendChild(style);
+    return style;
+  }
 
-    function remove() {
-      if (listener) window.removeEventListener("message", listener);
-      if (overlay) overlay.remove();
-      overlay = frame = listener = null;
+  function create(config) {
+    const theme = config.theme || "auto";
+    let loaded = false;
+    let destroyed = false;
+    let currentUrl = null;
+    let frameOrigin = null;
+    let iframe = null;
+    let overlay = null;
+    let loader = null;
+    let style = styleSheet();
+
+    function prepare(url) {
+      const u = new URL(url);
+      u.searchParams.set("embed", "true");
+      u.searchParams.set("embed_origin", window.location.origin);
+      u.searchParams.set("theme", theme);
+      return u.toString();
     }
 
-    async function onMessage(e) {
-      if (!frame || e.source !== frame.contentWindow || !trusted(e.origin)) return;
+    function setUrl(url) {
+      if (destroyed) return;
+      currentUrl = prepare(url);
+      frameOrigin = new URL(currentUrl).origin;
+      if (iframe && !document.body.contains(iframe)) iframe.src = currentUrl;
+      loaded = false;
+    }
+
+    function ensureElements() {
+      if (!overlay) {
+        overlay = document.createElement("div");
+        overlay.id = IDS.overlay;
+        overlay.style.display = "none";
+        overlay.addEventListener("click", () => close());
+      }
+      if (!iframe) {
+        iframe = document.createElement("iframe");
+        iframe.id = IDS.iframe;
+        iframe.title = "Connect your OnlyFans account";
+        iframe.style.display = "none";
+        iframe.setAttribute("allow", "camera; microphone; clipboard-read; clipboard-write");
+      }
+    }
+
+    function hideLoader() {
+      if (loader) loader.remove();
+      loader = null;
+    }
+
+    function open(url) {
+      if (destroyed) return;
+      if (url) setUrl(url);
+      if (!currentUrl) return;
+      ensureElements();
+      loaded = false;
+      overlay.style.display = "block";
+      iframe.style.display = "none";
+      if (!loader) {
+        loader = document.createElement("div");
+        loader.id = IDS.loader;
+        loader.textContent = "Loading…";
+        document.body.appendChild(loader);
+      }
+      if (!document.body.contains(overlay)) document.body.appendChild(overlay);
+      if (!document.body.contains(iframe)) document.body.appendChild(iframe);
+      document.body.classList.add("ofauth-no-scroll");
+      iframe.addEventListener("load", () => {
+        if (iframe) iframe.style.display = "block";
+        hideLoader();
+      }, { once: true });
+      iframe.setAttribute("data-theme", theme);
+      iframe.src = currentUrl;
+    }
+
+    function cleanup() {
+      if (destroyed) return;
+      hideLoader();
+      if (overlay && document.body.contains(overlay)) overlay.remove();
+      if (iframe && document.body.contains(iframe)) iframe.remove();
+      document.body.classList.remove("ofauth-no-scroll");
+      loaded = false;
+    }
+
+    function close(options) {
+      if (destroyed) return;
+      if (iframe && iframe.contentWindow && frameOrigin) {
+        iframe.contentWindow.postMessage({ type: EVENT, event: "exit_requested", force: Boolean(options && options.force) }, frameOrigin);
+      }
+      if (options && options.force) cleanup();
+    }
+
+    function destroy() {
+      if (destroyed) return;
+      window.removeEventListener("message", onMessage);
+      cleanup();
+      if (style) style.remove();
+      style = iframe = overlay = null;
+      destroyed = true;
+    }
+
+    // Each callback's error is reported and the clean-up still happens.
+    function run(callback, metadata, then) {
+      Promise.resolve()
+        .then(() => callback && callback(metadata))
+        .catch((e) => console.error("[OFAuth stand-in] callback failed", e))
+        .then(then);
+    }
+
+    function onMessage(e) {
+      if (!allowedOrigin(e.origin)) return;
+      if (iframe && e.source && e.source !== iframe.contentWindow) return;
       const data = e.data;
-      if (!data || data.type !== "OFAUTH_LINK") return;
-      const metadata = data.metadata || {};
+      if (!data || typeof data !== "object" || data.type !== EVENT) return;
       switch (data.event) {
         case "loaded":
-          if (options.onLoad) options.onLoad();
+          if (loaded) return;
+          loaded = true;
+          hideLoader();
+          run(config.onLoad);
           break;
         case "success":
-          try {
-            if (options.onSuccess) await options.onSuccess(metadata);
-          } finally {
-            if (metadata.redirect && metadata.successUrl) window.location.href = metadata.successUrl;
-            else remove();
-          }
+          run(config.onSuccess, data.metadata, () => {
+            if (data.metadata && data.metadata.redirect) window.location.href = data.metadata.successUrl;
+            else cleanup();
+          });
           break;
         case "exit":
-          remove();
-          if (options.onClose) options.onClose(metadata);
+          run(config.onClose, data.metadata, cleanup);
           break;
         case "invalid_session":
-          remove();
-          if (options.onInvalidSession) options.onInvalidSession();
+          run(config.onInvalidSession);
           break;
       }
     }
 
-    return {
-      open(url) {
-        remove();
-        const u = new URL(url);
-        u.searchParams.set("embed", "true");
-        u.searchParams.set("embed_origin", window.location.origin);
-        u.searchParams.set("theme", options.theme || "light");
-        overlay = document.createElement("div");
-        overlay.className = "ofauth-link-overlay";
-        frame = document.createElement("iframe");
-        frame.id = "ofauth-link-frame";
-        frame.title = "Connect your OnlyFans account";
-        frame.src = u.toString();
-        overlay.append(frame);
-        document.body.append(overlay);
-        listener = onMessage;
-        window.addEventListener("message", listener);
-      },
-      // Asks the hosted page to exit (it answers with an `exit` message).
-      close(force) {
-        if (!frame) return;
-        const origin = new URL(frame.src).origin;
-        frame.contentWindow.postMessage({ type: "OFAUTH_LINK", event: "exit_requested", force: Boolean(force) }, origin);
-      },
-      destroy: remove,
-    };
+    if (config.url) setUrl(config.url);
+    window.addEventListener("message", onMessage);
+    const handler = { open, close, destroy, cleanup, setUrl };
+    Object.defineProperty(handler, "ready", { get: () => loaded, enumerable: true });
+    return handler;
   }
 
-  window.OFAuthLinkEmbed = { create, standIn: true };
+  window.OFAuth = { LinkEmbed: { create, standIn: true } };
 })();

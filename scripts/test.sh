@@ -13,10 +13,10 @@ ensure_rust
 free_mb=$(df -Pm . | awk 'NR == 2 { print $4 }')
 step "free disk here: ${free_mb} MB (a fresh clone's run needs about 4,400 MB)"
 [ "$free_mb" -ge 4400 ] || echo "warning: less free disk than a fresh run needs; the build may fail with 'No space left on device'" >&2
-# The installs (Python tools, DynamoDB Local, Chromium, the browser test's npm
-# packages) wait on the network, not the CPU: they run while the compiler does.
+# The installs (Python tools, DynamoDB Local, Chromium, the browser test's and
+# the client's npm packages) wait on the network, not the CPU: they run while the compiler does.
 installs=()
-for task in ensure-python-tools ensure-dynamodb-local ensure-chromium ensure-browser-test; do
+for task in ensure-python-tools ensure-dynamodb-local ensure-chromium ensure-browser-test ensure-client; do
   bash "scripts/$task.sh" >".local/install-$task.log" 2>&1 &
   installs+=("$!:$task")
 done
@@ -50,6 +50,8 @@ cargo build --workspace --bins --features dev-identity
 cargo test --workspace --all-targets --features dev-identity --no-run
 step "waiting for the installs"
 wait_installs
+step "browser client (client/): its types are openapi.yaml's, tsc (strict), unit tests"
+(cd client && npm run -s check-types && npm run -s build && node --test --test-reporter=spec test/)
 port=$(free_port)
 step "starting DynamoDB Local on port $port"
 start_dynamodb_local "$port"

@@ -5,19 +5,25 @@
 // reconnect (same id, no duplicate); disconnect; the platform's events about it
 // (the publisher on the stream); a visitor who is not signed in is told nothing
 // about a connection.
-// Popup flow (the embed library, here its stand-in): connect in the iframe; close
-// it at a step; an expired session replaced by a new one.
+// Popup flow (OFAuth's embed library; its stand-in, and OFAuth's own build when
+// OFAUTH_LINK_EMBED_JS names one): connect in the iframe; close it at a step;
+// close it with a click outside it; an expired session replaced by a new one.
+// The demo does all of it through the browser client (client/).
 // Checks DynamoDB through link-dev, and fails on any console error on the demo.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
+import { basename } from "node:path";
 import { chromium } from "playwright-core";
 
 const demo = process.env.DEMO_URL;
 const sim = process.env.SIM_URL;
 const linkDev = process.env.LINK_DEV;
 const shots = process.env.SCREENSHOT_DIR;
+// A build of OFAuth's @ofauth/link-embed that the user provides (never part of
+// this repository): its ESM `embed.js` or its global script `embed.global.js`.
+const realEmbed = process.env.OFAUTH_LINK_EMBED_JS;
 assert.ok(demo && sim && linkDev && shots, "DEMO_URL, SIM_URL, LINK_DEV and SCREENSHOT_DIR are required");
 mkdirSync(shots, { recursive: true });
 
@@ -53,7 +59,8 @@ test("demo flows in Chromium", async (t) => {
     await page.waitForSelector(`#result[data-kind='${kind}']`);
     return page.textContent("#result");
   };
-  const frame = () => page.frameLocator("#ofauth-link-frame");
+  // The real library's ids, which the stand-in shares.
+  const frame = () => page.frameLocator("#ofauth-iframe");
   let connectionId;
 
   try {
@@ -136,51 +143,26 @@ test("demo flows in Chromium", async (t) => {
       await loaded();
     });
 
-    await t.test("popup: connect in the embedded iframe", async () => {
-      await page.goto(demo);
-      await loaded();
-      await page.click("#connect-popup");
-      await frame().locator("#approve").click();
-      const text = await result("success");
-      const id = text.replace("Connected: ", "");
-      assert.match(id, /^conn_/);
-      assert.notEqual(id, connectionId);
-      // The iframe is gone and the page never left the demo.
-      await page.waitForSelector("#ofauth-link-frame", { state: "detached" });
-      assert.equal(new URL(page.url()).pathname, "/");
-      await page.locator(`tr[data-id='${id}'][data-status='active']`).waitFor();
-      await page.screenshot({ path: `${shots}/5-popup-connected.png`, fullPage: true });
-      const rec = stored(id);
-      assert.equal(rec.userId, "alice");
-      assert.equal(rec.status, "active");
-    });
+    const ctx = { page, result, loaded, frame, connectionId, user: "alice" };
+    await popupCases(t, "stand-in", demo, ctx);
 
-    await t.test("popup: closing it at a step reports the step", async () => {
-      await page.click("#connect-popup");
-      await frame().locator("#cancel-step").selectOption("login");
-      await frame().locator("#cancel").click();
-      assert.equal(await result("cancelled"), "Closed at step: login");
-      await page.waitForSelector("#ofauth-link-frame", { state: "detached" });
-      await page.screenshot({ path: `${shots}/6-popup-closed.png`, fullPage: true });
-    });
-
-    await t.test("popup: an expired session is replaced by a new one", async () => {
-      const before = await linkInits();
-      await fetch(`${sim}/__sim/hosted`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ invalidSessions: 1 }),
-      });
-      await page.click("#connect-popup");
-      await page.waitForFunction(() =>
-        document.getElementById("message").textContent.includes("expired; opened a new one"),
-      );
-      await frame().locator("#approve").click();
-      const text = await result("success");
-      assert.match(text, /^Connected: conn_/);
-      assert.equal(await linkInits(), before + 2, "a second session was created");
-      await page.screenshot({ path: `${shots}/7-popup-new-session.png`, fullPage: true });
-    });
+    if (realEmbed) {
+      // OFAuth's own build in place of the stand-in: the global script under the
+      // stand-in's name, or the ESM build as /ofauth-link-embed.js (?embed=file).
+      const code = readFileSync(realEmbed, "utf8");
+      const global = basename(realEmbed).includes(".global.");
+      const served = global ? "**/ofauth-link-embed-standin.js" : "**/ofauth-link-embed.js";
+      await page.route(served, (route) => route.fulfill({ contentType: "text/javascript", body: code }));
+      // Another user: alice has used up her sessions for the rate limit's window.
+      await page.evaluate(() => localStorage.setItem("demoUser", "carol"));
+      const home = global ? demo : `${demo}/?embed=file`;
+      await popupCases(t, `OFAuth's ${basename(realEmbed)}`, home, { ...ctx, user: "carol" });
+      await page.unroute(served);
+    } else {
+      await t.test("popup, with OFAuth's own embed library", {
+        skip: "OFAUTH_LINK_EMBED_JS does not name a build of @ofauth/link-embed (docs/testing.md)",
+      }, () => {});
+    }
 
     await t.test("no console errors on the demo page", () => {
       assert.deepEqual(consoleErrors, []);
@@ -189,3 +171,68 @@ test("demo flows in Chromium", async (t) => {
     await browser.close();
   }
 });
+
+// The popup flow's cases, with whichever embed library `home` loads.
+async function popupCases(t, label, home, { page, result, loaded, frame, connectionId, user }) {
+  const slug = label.replace(/[^a-z0-9]+/gi, "-").toLowerCase();
+  await t.test(`popup (${label}): connect in the embedded iframe`, async () => {
+    await page.goto(home);
+    await loaded();
+    await page.click("#connect-popup");
+    await frame().locator("#approve").click();
+    const text = await result("success");
+    const id = text.replace("Connected: ", "");
+    assert.match(id, /^conn_/);
+    assert.notEqual(id, connectionId);
+    // The iframe is gone and the page never left the demo.
+    await page.waitForSelector("#ofauth-iframe", { state: "detached" });
+    assert.equal(new URL(page.url()).pathname, "/");
+    assert.equal(await page.locator("#ofauth-modal-overlay").count(), 0, "the overlay is gone too");
+    // The library that ran is the one this pass is about (the real one, loaded
+    // either way, sets window.OFAuth.LinkEmbed over the stand-in's).
+    assert.equal(await page.evaluate(() => Boolean(window.OFAuth.LinkEmbed.standIn)), label === "stand-in");
+    await page.locator(`tr[data-id='${id}'][data-status='active']`).waitFor();
+    await page.screenshot({ path: `${shots}/5-popup-connected-${slug}.png`, fullPage: true });
+    const rec = stored(id);
+    assert.equal(rec.userId, user);
+    assert.equal(rec.status, "active");
+  });
+
+  await t.test(`popup (${label}): closing it at a step reports the step`, async () => {
+    await page.click("#connect-popup");
+    await frame().locator("#cancel-step").selectOption("login");
+    await frame().locator("#cancel").click();
+    assert.equal(await result("cancelled"), "Closed at step: login");
+    await page.waitForSelector("#ofauth-iframe", { state: "detached" });
+    await page.screenshot({ path: `${shots}/6-popup-closed-${slug}.png`, fullPage: true });
+  });
+
+  await t.test(`popup (${label}): a click outside it closes it`, async () => {
+    // The library's close(): exit_requested to the page, which answers exit.
+    await page.evaluate(() => { document.getElementById("result").dataset.kind = ""; });
+    await page.click("#connect-popup");
+    await frame().locator("#approve").waitFor();
+    await page.mouse.click(5, 5);
+    assert.equal(await result("cancelled"), "Closed at step: pre-login");
+    await page.waitForSelector("#ofauth-iframe", { state: "detached" });
+    await page.waitForSelector("#ofauth-modal-overlay", { state: "detached" });
+  });
+
+  await t.test(`popup (${label}): an expired session is replaced by a new one`, async () => {
+    const before = await linkInits();
+    await fetch(`${sim}/__sim/hosted`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ invalidSessions: 1 }),
+    });
+    await page.click("#connect-popup");
+    await page.waitForFunction(() =>
+      document.getElementById("message").textContent.includes("expired; opened a new one"),
+    );
+    await frame().locator("#approve").click();
+    const text = await result("success");
+    assert.match(text, /^Connected: conn_/);
+    assert.equal(await linkInits(), before + 2, "a second session was created");
+    await page.screenshot({ path: `${shots}/7-popup-new-session-${slug}.png`, fullPage: true });
+  });
+}

@@ -1,5 +1,7 @@
 //! A static server for the demo frontend (demo/): `/` and the app's `/link/*`
-//! pages are `index.html`; `/config.js` tells the page where the API is;
+//! pages are `index.html`; `/client/*` is the browser client's source
+//! (client/src, beside demo/), which the page imports as is; `/config.js` tells
+//! the page where the API is;
 //! `/platform-events` relays what the EventBridge stand-in received (the events
 //! a platform's services would get), for the page's live list.
 
@@ -33,6 +35,7 @@ pub async fn serve(
         .route("/link/{*page}", get(index))
         .route("/config.js", get(config))
         .route("/platform-events", get(platform_events))
+        .route("/client/{file}", get(client_file))
         .route("/{file}", get(file))
         .with_state(Demo {
             dir,
@@ -108,9 +111,21 @@ async fn config(State(d): State<Demo>) -> Response {
 }
 
 async fn file(State(d): State<Demo>, Path(name): Path<String>) -> Response {
-    // Only plain file names from the demo folder.
-    if name.starts_with('.') || name.contains(['/', '\\']) {
+    if !plain(&name) {
         return StatusCode::NOT_FOUND.into_response();
     }
     send(&d.dir, &name)
+}
+
+async fn client_file(State(d): State<Demo>, Path(name): Path<String>) -> Response {
+    if !plain(&name) || !name.ends_with(".js") {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    let client = d.dir.parent().unwrap_or(&d.dir).join("client").join("src");
+    send(&client, &name)
+}
+
+/// Only plain file names from the folder.
+fn plain(name: &str) -> bool {
+    !name.is_empty() && !name.starts_with('.') && !name.contains(['/', '\\'])
 }

@@ -5,9 +5,11 @@
 //! them in an iframe), they tell the parent page instead, with
 //! `postMessage({ type: "OFAUTH_LINK", event, metadata }, <origin>)`: `loaded`,
 //! `success` (`successUrl`, `redirect`, `connection`), `exit` (`type`, `step`,
-//! `error`) and `invalid_session`; and they answer the parent's `exit_requested`.
-//! Every page sends `Content-Security-Policy: frame-ancestors` with the client
-//! app's Allowed Origins, and `embed_origin` must be one of them.
+//! `error`) and `invalid_session`; and every page, the final ones too, answers
+//! the parent's `exit_requested` (the library's `close()`, a click on its
+//! overlay) with `exit`. Every page sends `Content-Security-Policy:
+//! frame-ancestors 'self' <the client app's Allowed Origins>`, and
+//! `embed_origin` must be one of them.
 
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -89,11 +91,12 @@ impl PageQuery {
 /// An HTML page with the headers every hosted page sends.
 fn page(sim: &Sim, status: StatusCode, html: String) -> Response {
     let mut resp = (status, Html(html)).into_response();
-    let ancestors = if sim.config.allowed_origins.is_empty() {
-        "'none'".to_string()
-    } else {
-        sim.config.allowed_origins.join(" ")
-    };
+    // As OFAuth documents it: the page itself, and the Allowed Origins.
+    let mut ancestors = String::from("'self'");
+    for origin in &sim.config.allowed_origins {
+        ancestors.push(' ');
+        ancestors.push_str(origin);
+    }
     if let Ok(v) = HeaderValue::from_str(&format!("frame-ancestors {ancestors}")) {
         resp.headers_mut()
             .insert(header::CONTENT_SECURITY_POLICY, v);
@@ -297,15 +300,37 @@ fn finish(sim: &Arc<Sim>, session_id: &str, how: Finish, embed: Option<&Embed>) 
                     m.remove("connection");
                 }
             }
-            page(sim, StatusCode::OK, embed_html(embed, &msg, "Done"))
+            // The step an `exit_requested` on this final page reports.
+            let step = match msg["event"].as_str() {
+                Some("success") => "success",
+                Some("invalid_session") => "pre-login",
+                _ => "error",
+            };
+            page(sim, StatusCode::OK, embed_html(embed, &msg, "Done", step))
         }
     }
 }
 
-/// A page that posts one message to the embedding page.
-fn embed_html(embed: &Embed, message: &Value, title: &str) -> String {
+/// The script of every embedded page: it answers the parent's `exit_requested`
+/// with `exit` (`forced_exit` when forced, else `user_exit` at `step`).
+fn exit_script(origin: &str, step: &str) -> String {
+    format!(
+        r#"window.addEventListener("message", (e) => {{
+  if (e.origin !== {origin} || e.source !== window.parent || !e.data || e.data.type !== "OFAUTH_LINK" || e.data.event !== "exit_requested") return;
+  const metadata = e.data.force ? {{ type: "forced_exit", error: null }} : {{ type: "user_exit", step: {step}, error: null }};
+  window.parent.postMessage({{ type: "OFAUTH_LINK", event: "exit", metadata }}, {origin});
+}});"#,
+        step = serde_json::to_string(step).unwrap_or_default()
+    )
+}
+
+/// A final page: posts one message to the embedding page, and answers
+/// `exit_requested` (the library may still be up: after `invalid_session`, or
+/// while the app's `onSuccess` runs).
+fn embed_html(embed: &Embed, message: &Value, title: &str, step: &str) -> String {
     let origin = serde_json::to_string(&embed.origin).unwrap_or_default();
     let msg = serde_json::to_string(message).unwrap_or_default();
+    let exit = exit_script(&origin, step);
     format!(
         r#"<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>OFAuth Link (simulator)</title></head>
@@ -313,6 +338,7 @@ fn embed_html(embed: &Embed, message: &Value, title: &str) -> String {
 <script>
 const origin = {origin};
 const m = {msg};
+{exit}
 window.parent.postMessage({{ type: "OFAUTH_LINK", event: m.event, metadata: m.metadata || {{}} }}, origin);
 </script></body></html>"#
     )
@@ -332,14 +358,12 @@ fn hosted_html(session: &str, embed: Option<&Embed>) -> String {
     let script = embed
         .map(|e| {
             let origin = serde_json::to_string(&e.origin).unwrap_or_default();
+            let exit = exit_script(&origin, "pre-login");
             format!(
                 r#"<script>
 const origin = {origin};
+{exit}
 window.parent.postMessage({{ type: "OFAUTH_LINK", event: "loaded", metadata: {{}} }}, origin);
-window.addEventListener("message", (e) => {{
-  if (e.origin !== origin || !e.data || e.data.type !== "OFAUTH_LINK" || e.data.event !== "exit_requested") return;
-  window.parent.postMessage({{ type: "OFAUTH_LINK", event: "exit", metadata: {{ type: "forced_exit", error: null }} }}, origin);
-}});
 </script>"#
             )
         })

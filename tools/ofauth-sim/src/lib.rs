@@ -12,7 +12,7 @@
 //! With `embed=true&embed_origin=<origin>` (the embed library's iframe) they post
 //! `{ type: "OFAUTH_LINK", event, metadata }` messages (`loaded`, `success`,
 //! `exit`, `invalid_session`) to that origin instead of redirecting. Every hosted
-//! page sends `Content-Security-Policy: frame-ancestors` with the allowed origins.
+//! page sends `Content-Security-Policy: frame-ancestors 'self' <allowed origins>`.
 //!
 //! Control (tests and the demo): `POST /__sim/faults`, `POST /__sim/reset`,
 //! `GET|POST /__sim/connections`, `GET /__sim/requests`,
