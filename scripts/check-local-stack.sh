@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Part of `make test`: brings up `make dev` on free ports, sends every events/ file
 # through `cargo lambda invoke`, runs make smoke and the browser test (headless
-# Chromium on the demo page), runs docs/platform.md's read-API example, then stops
+# Chromium on the demo page), runs docs/platform.md's read-API example and the
+# contract fuzzer (scripts/check-contract.sh), then stops
 # the stack as Ctrl-C would and checks that nothing it started is left listening.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -46,6 +47,9 @@ out=$(set -a; source .env.local; set +a
 echo "$out" | sed 's/^/    /'
 # The browser test left alice one active connection (the popup's).
 echo "$out" | grep -qE '^conn_[0-9a-f]+ active ' || die "the example did not list alice's active connection"
+
+step "contract fuzzer: schemathesis with openapi.yaml against the local stack (every phase, stateful links included)"
+bash scripts/check-contract.sh "http://localhost:$WATCH_PORT" "http://localhost:$DEMO_PORT"
 stop_dev
 trap - EXIT
 for p in "$DDB_PORT" "$SIM_PORT" "$WATCH_PORT" "$DEMO_PORT" "$EVENTS_PORT"; do

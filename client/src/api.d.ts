@@ -37,6 +37,9 @@ export interface paths {
          *     (whose answer names the connection), and sets an HttpOnly `__Host-`
          *     cookie that binds this browser to the attempt: a reload of the callback
          *     in this browser gets a new code, the URL replayed elsewhere gets none.
+         *     Whatever the query holds (it comes through the browser and may be
+         *     forged), the answer is a 302: a query this service cannot use leads to
+         *     the error page with `error_code=invalid_request`, never to a 4xx.
          */
         get: operations["callback"];
         put?: never;
@@ -117,7 +120,10 @@ export interface paths {
         post?: never;
         /** Disconnect one of the user's connections (at OFAuth first; billing stops) */
         delete: operations["disconnect"];
-        /** CORS preflight */
+        /**
+         * CORS preflight
+         * @description Answered before the id is read (deployed, by API Gateway's CORS configuration), so any id gets it.
+         */
         options: operations["disconnectPreflight"];
         head?: never;
         patch?: never;
@@ -196,15 +202,21 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** @description An empty body (or only whitespace) is the same as `{}`; at most 4 KiB (`body_too_large`). `null` is the same as leaving a field out. */
         SessionRequest: {
             /** @description Reconnect this connection of the user's (an expired one). */
-            connectionId?: string;
+            connectionId?: components["schemas"]["ConnectionId"] | null;
             geolocation?: {
+                /** @description ISO 3166-1 alpha-2 (either case). */
                 country: string;
-                state?: string;
-                city?: string;
-            };
+                state?: components["schemas"]["PlaceName"] | null;
+                city?: components["schemas"]["PlaceName"] | null;
+            } | null;
         };
+        /** @description A region or city: letters (ASCII and Latin-1 to Latin Extended-B), digits, spaces, `.`, `-` and `'`, not only spaces; at most 64 characters for `state`, 100 for `city`. */
+        PlaceName: string;
+        /** @description The user id as the identity provider gives it (the JWT's `UserIdClaim` claim): no control characters, no `#`. */
+        UserId: string;
         Session: {
             /** @constant */
             mode: "hosted";
@@ -287,12 +299,18 @@ export interface components {
             time: string;
             version: number;
         };
+        /** @description At most 2 KiB. The other proof's fields may be present only as `null`. */
         CompleteRequest: {
-            code: string;
+            code: components["schemas"]["CompletionCode"];
+            attemptId?: null;
+            connectionId?: null;
         } | {
+            code?: null;
             attemptId: components["schemas"]["AttemptId"];
             connectionId: components["schemas"]["ConnectionId"];
         };
+        /** @description The one-time code the callback put on the app's success page (10 minutes). */
+        CompletionCode: string;
         Completed: {
             /**
              * @description `active`; a completion repeated after the connection expired or was disconnected says so.
@@ -409,7 +427,6 @@ export interface operations {
             401: components["responses"]["Error"];
             403: components["responses"]["Error"];
             404: components["responses"]["Error"];
-            405: components["responses"]["Error"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["Error"];
             502: components["responses"]["Error"];
@@ -435,7 +452,8 @@ export interface operations {
     callback: {
         parameters: {
             query?: {
-                status?: "success" | "cancelled" | "error";
+                /** @description OFAuth's `success`, `cancelled` or `error`; anything else leads to the error page */
+                status?: string;
                 connection_id?: string;
                 client_reference_id?: string;
                 step?: string;
@@ -458,7 +476,6 @@ export interface operations {
                 };
                 content?: never;
             };
-            405: components["responses"]["Error"];
         };
     };
     complete: {
@@ -499,7 +516,6 @@ export interface operations {
             401: components["responses"]["Error"];
             403: components["responses"]["Error"];
             404: components["responses"]["Error"];
-            405: components["responses"]["Error"];
             409: components["responses"]["Error"];
             410: components["responses"]["Error"];
             422: components["responses"]["Error"];
@@ -555,7 +571,6 @@ export interface operations {
             };
             400: components["responses"]["Error"];
             401: components["responses"]["Error"];
-            405: components["responses"]["Error"];
             500: components["responses"]["Error"];
             503: components["responses"]["Error"];
         };
@@ -564,7 +579,7 @@ export interface operations {
         parameters: {
             query?: {
                 limit?: number;
-                /** @description `nextCursor` of the previous page */
+                /** @description `nextCursor` of the previous page, as it was handed out (opaque: a cursor this API did not hand out is refused with `invalid_cursor`, however well-formed) */
                 cursor?: string;
             };
             header?: {
@@ -588,7 +603,6 @@ export interface operations {
             400: components["responses"]["Error"];
             401: components["responses"]["Error"];
             403: components["responses"]["Error"];
-            405: components["responses"]["Error"];
             500: components["responses"]["Error"];
             503: components["responses"]["Error"];
             504: components["responses"]["Error"];
@@ -617,7 +631,7 @@ export interface operations {
                 Origin?: components["parameters"]["Origin"];
             };
             path: {
-                id: string;
+                id: components["schemas"]["ConnectionId"];
             };
             cookie?: never;
         };
@@ -634,7 +648,6 @@ export interface operations {
             401: components["responses"]["Error"];
             403: components["responses"]["Error"];
             404: components["responses"]["Error"];
-            405: components["responses"]["Error"];
             500: components["responses"]["Error"];
             502: components["responses"]["Error"];
             503: components["responses"]["Error"];
@@ -686,7 +699,6 @@ export interface operations {
             };
             401: components["responses"]["Error"];
             403: components["responses"]["Error"];
-            405: components["responses"]["Error"];
             500: components["responses"]["Error"];
             502: components["responses"]["Error"];
             503: components["responses"]["Error"];
@@ -713,7 +725,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                userId: string;
+                userId: components["schemas"]["UserId"];
             };
             cookie?: never;
         };
@@ -730,7 +742,6 @@ export interface operations {
             };
             400: components["responses"]["Error"];
             403: components["responses"]["Error"];
-            405: components["responses"]["Error"];
             503: components["responses"]["Error"];
             504: components["responses"]["Error"];
         };
@@ -757,7 +768,6 @@ export interface operations {
             };
             403: components["responses"]["Error"];
             404: components["responses"]["Error"];
-            405: components["responses"]["Error"];
             503: components["responses"]["Error"];
             504: components["responses"]["Error"];
         };

@@ -62,7 +62,7 @@ fn dev_header(_: &Request, _: &IdentityRules) -> Option<String> {
 
 /// User ids become DynamoDB key parts: bounded length, printable, no separators.
 pub fn valid_user_id(id: &str) -> bool {
-    !id.is_empty() && id.len() <= 256 && id.chars().all(|c| !c.is_control() && c != '#')
+    !id.is_empty() && id.chars().count() <= 256 && id.chars().all(|c| !c.is_control() && c != '#')
 }
 
 #[cfg(test)]

@@ -134,7 +134,8 @@ pub fn parse_request(body: &[u8]) -> Result<ValidSessionRequest, BadRequest> {
 }
 
 fn validate_geolocation(g: Geolocation) -> Result<Geolocation, BadRequest> {
-    let country = g.country.trim();
+    // Exactly as openapi.yaml says (`^[A-Za-z]{2}$`, `PlaceName`).
+    let country = g.country.as_str();
     if country.len() != 2 || !country.bytes().all(|b| b.is_ascii_alphabetic()) {
         return Err(BadRequest::new(
             "invalid_geolocation",
@@ -144,8 +145,11 @@ fn validate_geolocation(g: Geolocation) -> Result<Geolocation, BadRequest> {
     let text_ok = |v: &str, max: usize| {
         !v.trim().is_empty()
             && v.chars().count() <= max
-            && v.chars()
-                .all(|c| c.is_alphanumeric() || matches!(c, ' ' | '-' | '.' | '\''))
+            && v.chars().all(|c| {
+                c.is_ascii_alphanumeric()
+                    || matches!(c, ' ' | '-' | '.' | '\'' | '\u{c0}'..='\u{24f}')
+                        && !matches!(c, '\u{d7}' | '\u{f7}')
+            })
     };
     if let Some(state) = &g.state {
         if !text_ok(state, 64) {
@@ -418,5 +422,31 @@ mod tests {
             code(br#"{"geolocation":{"country":"US","state":"<script>"}}"#),
             "invalid_geolocation"
         );
+        // openapi.yaml's patterns, exactly: no padding around the country, a
+        // place name of the documented alphabet and length, not only spaces.
+        assert_eq!(
+            code(br#"{"geolocation":{"country":" US"}}"#),
+            "invalid_geolocation"
+        );
+        for bad in ["   ", "Tokyo\u{6771}", "a\u{d7}b", &"a".repeat(65)] {
+            let body = serde_json::json!({ "geolocation": { "country": "US", "state": bad } });
+            assert_eq!(
+                code(body.to_string().as_bytes()),
+                "invalid_geolocation",
+                "{bad}"
+            );
+        }
+        let body = serde_json::json!({ "geolocation": { "country": "br", "state": " SP", "city": "São Paulo d'Oeste" } });
+        let g = parse_request(body.to_string().as_bytes())
+            .unwrap()
+            .geolocation
+            .unwrap();
+        assert_eq!(
+            (g.country.as_str(), g.state.as_deref(), g.city.as_deref()),
+            ("BR", Some("SP"), Some("São Paulo d'Oeste"))
+        );
+        // `null` is the same as leaving a field out, as openapi.yaml says.
+        let v = parse_request(br#"{"connectionId":null,"geolocation":null}"#).unwrap();
+        assert_eq!((v.reconnect, v.geolocation), (None, None));
     }
 }
