@@ -1,5 +1,5 @@
 # The README's commands.
-.PHONY: dev test bench bench-curve reconcile smoke
+.PHONY: dev test bench bench-curve bench-scale reconcile smoke
 dev:  ## run the whole stack locally
 	@bash scripts/dev.sh
 test: ## install what is needed and run every check and test
@@ -8,6 +8,8 @@ bench: ## measure each function as Lambda runs it (see BENCHMARKS.md)
 	@bash scripts/bench.sh $(ARGS)
 bench-curve: ## after `make bench`: each function under Lambda's CPU share at 128/256/512 MB, and what each size costs
 	@bash scripts/bench-curve.sh $(ARGS)
+bench-scale: ## provenance's list search against the platform-wide connect rate (docs/scale.md); ARGS="--rates 1,100 ..."
+	@cargo run --quiet --release -p lambda-bench --bin bench-scale -- $(ARGS)
 reconcile: ## run the reconciler once against a running `make dev` (from another terminal)
 	@PATH="$(CURDIR)/.tools/venv/bin:$$PATH" cargo lambda invoke reconcile --invoke-port $${WATCH_PORT:-9000} \
 	  --data-file events/reconcile-scheduled.json

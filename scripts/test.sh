@@ -75,5 +75,7 @@ cargo build --quiet -p lambda-bench -p init-session -p callback -p webhook -p co
 target/debug/lambda-bench --profile debug --runs 20 --starts 2
 step "benchmark, short pass under the 128 MB CPU quota (reports the budgets, asserts none; skips where cgroups are not writable)"
 target/debug/lambda-bench --profile debug --runs 10 --starts 1 --memory 128 --rate 20
+step "scale measurement, smoke-sized (make bench-scale's tool at two rates; asserts nothing)"
+target/debug/bench-scale --rates 1,60 --delays 1 --trials 4 --preload 1000
 step "all checks passed"
 echo "$summary"

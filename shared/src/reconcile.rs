@@ -17,9 +17,21 @@
 //!    one that needs a reconnect expired. (Offsets can shift while a sweep pages,
 //!    so absence from the list alone is never taken as proof.)
 //!
-//! Work per run is bounded: at most `RECONCILE_MAX_PAGES` pages, and nothing new
-//! is started within [`DEADLINE_MARGIN`] of the function's deadline. A lease on
-//! the cursor keeps two runs from working at once.
+//! Before the sweep, each run reads **what is new**: OFAuth's list from its
+//! newest connection back to where the last such pass began (less
+//! [`RECENT_SKEW_MS`] for the clocks), whatever the sweep's cursor. This is where
+//! a user who finished while the callback's own search could not see their
+//! connection (too many others connected in between) and whose webhook was lost
+//! gets it: the list names the attempt (`clientReferenceId`), the same
+//! attestation the webhook and the callback's search give, applied through the
+//! webhook's own path, which binds only an attempt that is `verifying` for that
+//! connection and can still bind. Its cost grows with the connect rate, not the
+//! account: every connection is read once by it.
+//!
+//! Work per run is bounded: at most `RECONCILE_MAX_PAGES` sweep pages (and
+//! [`RECENT_MAX_PAGES`] new ones), and nothing new is started within
+//! [`DEADLINE_MARGIN`] of the function's deadline. A lease on the cursor keeps
+//! two runs from working at once.
 //!
 //! Three guards keep a wrong key or an OFAuth incident from marking records
 //! disconnected, a state that is final:
@@ -65,6 +77,19 @@ const TABLE_PAGE_ITEMS: i32 = 100;
 /// The breaker trips only from this many unknown records on a page up.
 pub const BREAKER_MIN_UNKNOWN: usize = 3;
 
+/// The pass over what is new reads this far past its mark: OFAuth's clock and
+/// this function's may disagree.
+pub const RECENT_SKEW_MS: i64 = 60_000;
+
+/// The first pass over what is new (no mark yet) reads back this far: longer
+/// than any attempt can wait to be attested.
+pub const RECENT_FIRST_LOOKBACK_MS: i64 = 2 * 3_600_000;
+
+/// Pages of new connections one run reads at most; a run that cannot reach its
+/// mark keeps the old one (the next run reads from the newest again) and says
+/// so (`recentComplete: false`, the `ReconcileRecentIncomplete` metric).
+pub const RECENT_MAX_PAGES: u32 = 1000;
+
 /// What the reconciler needs, built once per process.
 #[derive(Debug, Clone)]
 pub struct ReconcileService {
@@ -95,12 +120,18 @@ pub struct Counts {
     /// Records OFAuth did not know this sweep, marked missing (a later sweep
     /// confirms before marking them disconnected).
     pub missing: u32,
+    /// Verifying attempts bound because OFAuth's list names them (their
+    /// webhook was lost).
+    pub attested: u32,
+    /// Pages of new connections read (also counted in `pages`).
+    pub recent_pages: u32,
 }
 
 impl Counts {
     /// The counts as the reconciler's metrics (see [`crate::telemetry`]).
-    fn as_metrics(&self) -> [(&'static str, u64); 8] {
+    fn as_metrics(&self) -> [(&'static str, u64); 9] {
         [
+            ("ReconcileAttested", self.attested.into()),
             ("ReconcileChecked", self.checked.into()),
             ("ReconcileChanged", self.changed.into()),
             ("ReconcileReported", self.reported.into()),
@@ -125,6 +156,8 @@ pub struct RunReport {
     pub sweep_done: bool,
     /// Where the next run starts (`listing`, `table`, `done`).
     pub phase: &'static str,
+    /// The pass over what is new reached its mark (or the list's end).
+    pub recent_complete: bool,
     /// Why the run stopped itself before changing records, if it did:
     /// `wrong_account` or `breaker`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -173,6 +206,7 @@ impl ReconcileService {
                 busy: true,
                 sweep_done: false,
                 phase: "busy",
+                recent_complete: false,
                 halted: None,
             });
         };
@@ -192,14 +226,27 @@ impl ReconcileService {
             counts: Counts::default(),
             seen: None,
             halted: None,
+            handled: HashSet::new(),
         };
         // Whose key this is, before anything else: another account's key sees
         // none of our connections, and every record would look gone.
         let account = run.account(&lease).await;
+        let mut recent_complete = false;
         let outcome = match &account {
-            Some(Ok(_)) => run.sweep(&mut cursor).await,
+            Some(Ok(_)) => {
+                let recent = run.recent(&lease, epoch_ms(now)).await;
+                recent_complete = matches!(recent, Ok(true));
+                match recent {
+                    Ok(_) if run.halted.is_none() => run.sweep(&mut cursor).await,
+                    Ok(_) => Ok(()),
+                    Err(e) => Err(e),
+                }
+            }
             _ => Ok(()),
         };
+        if !recent_complete && matches!(&account, Some(Ok(_))) && run.halted.is_none() {
+            telemetry::reconcile_recent_incomplete();
+        }
         let sweep_done = cursor.phase == Phase::Done;
         // The cursor is saved whatever happened: the pages done stay done. The
         // first run's account is kept with it.
@@ -244,6 +291,9 @@ impl ReconcileService {
             pages = counts.pages,
             scrubbed = counts.scrubbed,
             missing = counts.missing,
+            attested = counts.attested,
+            recent_pages = counts.recent_pages,
+            recent_complete,
             sweep_done,
             phase,
             halted,
@@ -253,6 +303,7 @@ impl ReconcileService {
             busy: false,
             sweep_done,
             phase,
+            recent_complete,
             halted,
         })
     }
@@ -286,6 +337,9 @@ struct Run<'a> {
     seen: Option<HashSet<String>>,
     /// Why the run stopped itself before changing records.
     halted: Option<&'static str>,
+    /// The listed connections this run already looked at (the pass over new
+    /// ones and the sweep can both show one): each is decided once a run.
+    handled: HashSet<String>,
 }
 
 /// What OFAuth said of a record the sweep's list did not show.
@@ -299,8 +353,63 @@ impl Run<'_> {
         self.deadline.saturating_duration_since(Instant::now()) > DEADLINE_MARGIN
     }
 
+    /// The sweep's own pages within its budget (the new connections' pass has
+    /// its own), and time for more.
     fn budget_left(&self) -> bool {
-        self.counts.pages < self.svc.settings.max_pages && self.time_left()
+        self.counts.pages - self.counts.recent_pages < self.svc.settings.max_pages
+            && self.time_left()
+    }
+
+    /// Reads OFAuth's list from the newest connection back to the last pass's
+    /// mark, each page as the sweep reads one (attesting what it names). `true`:
+    /// it got there (and the mark moved to this run's start).
+    async fn recent(&mut self, lease: &Lease, started_ms: i64) -> Result<bool, StoreError> {
+        let back_to = lease
+            .recent_since
+            .map_or(started_ms - RECENT_FIRST_LOOKBACK_MS, |m| {
+                m - RECENT_SKEW_MS
+            });
+        let mut offset = 0u32;
+        let mut read = 0u32;
+        loop {
+            if read >= RECENT_MAX_PAGES || !self.time_left() {
+                tracing::warn!(outcome = "recent_incomplete", pages = read, "the pass over new connections did not reach its mark; the next run reads from the newest again");
+                return Ok(false);
+            }
+            let page = match self
+                .svc
+                .ofauth
+                .list_connections(self.svc.page_size, offset)
+                .await
+            {
+                Ok(p) => p,
+                Err(e) => {
+                    tracing::warn!(error = %e, offset, "OFAuth's newest connections could not be read");
+                    self.counts.errors += 1;
+                    return Ok(false);
+                }
+            };
+            read += 1;
+            self.counts.pages += 1;
+            self.counts.recent_pages += 1;
+            let Some((done, _)) = self.listing_page(&page.list).await? else {
+                return Ok(false); // the breaker
+            };
+            if done < page.list.len() {
+                return Ok(false); // out of time within the page
+            }
+            let reached = page.list.iter().any(|c| {
+                c.created_at
+                    .as_deref()
+                    .and_then(parse_rfc3339_ms)
+                    .is_some_and(|ms| ms < back_to)
+            });
+            if reached || !page.has_more || page.list.is_empty() {
+                self.svc.store.save_recent_mark(lease, started_ms).await?;
+                return Ok(true);
+            }
+            offset += u32::try_from(page.list.len()).unwrap_or(u32::MAX);
+        }
     }
 
     /// Pages through the sweep until it is done or the run's budget is spent,
@@ -460,7 +569,23 @@ impl Run<'_> {
         if record.is_none() && attempt.is_none() {
             return; // Not this deployment's.
         }
+        if !self.handled.insert(id.as_str().to_string()) {
+            return; // Decided earlier in this run.
+        }
         self.counts.checked += 1;
+        // OFAuth's list names one of our attempts as this connection's origin,
+        // and that attempt's user finished and waits for exactly this (their
+        // webhook lost, the callback's search too short): the webhook's own
+        // attestation, which binds only such an attempt.
+        if let Some(a) = attempt.filter(|a| {
+            a.status == AttemptStatus::Verifying
+                && a.connection.as_ref() == Some(id)
+                && can_still_bind(a, epoch(SystemTime::now()))
+                && record.is_none_or(|r| r.user_id.is_none() && r.status != "disconnected")
+        }) {
+            self.attest(id, listed, a).await;
+            return;
+        }
         if let Some(r) = record {
             if r.status == "disconnected" {
                 return;
@@ -481,6 +606,48 @@ impl Run<'_> {
             }
         }
         self.unbound(id, listed, record, attempt).await;
+    }
+
+    /// Applies the list's attestation of a verifying attempt, as a signed
+    /// webhook naming it would be applied.
+    async fn attest(
+        &mut self,
+        id: &ConnectionId,
+        listed: &ListedConnection,
+        attempt: &LinkAttempt,
+    ) {
+        let status = listed
+            .status
+            .as_deref()
+            .filter(|s| crate::ids::is_token(s))
+            .unwrap_or("active");
+        let at_ms = listed.updated_at.as_deref().and_then(parse_rfc3339_ms);
+        let account = listed.user_data.clone().unwrap_or_default();
+        let event_id = format!("reconcile:attest:{}:{}", id.as_str(), attempt.id.as_str());
+        let event = ConnectionEvent {
+            event_id: &event_id,
+            event_type: "reconcile.attested",
+            event_at_ms: at_ms,
+            rank: lifecycle_rank(status),
+            connection: id,
+            status: Some(status),
+            account: &account,
+            attempt: Some(&attempt.id),
+            cause: "reconciler",
+        };
+        match self.svc.store.apply_event(&event, SystemTime::now()).await {
+            Ok(Applied::Applied { bound: true }) => {
+                self.counts.attested += 1;
+                tracing::info!(outcome = "attested", connection = %id.masked(), attempt = %attempt.id.masked(), "OFAuth's list attests a verifying attempt: bound to its user");
+            }
+            Ok(other) => {
+                tracing::info!(outcome = "not_attested", connection = %id.masked(), attempt = %attempt.id.masked(), applied = ?other, "the list names a verifying attempt that could not be bound");
+            }
+            Err(e) => {
+                self.counts.errors += 1;
+                tracing::warn!(error = %e, connection = %id.masked(), "could not apply the list's attestation");
+            }
+        }
     }
 
     /// Applies what OFAuth reports of a record, in the webhook's order.

@@ -230,6 +230,12 @@ pub fn reconcile_halted(reason: &'static str) {
     counter!("ReconcileHalted").increment(1);
 }
 
+/// A reconcile run whose pass over new connections did not reach its mark (the
+/// connect rate outruns the schedule: shorten it).
+pub fn reconcile_recent_incomplete() {
+    counter!("ReconcileRecentIncomplete").increment(1);
+}
+
 /// A webhook delivery refused at signature check `check`.
 pub fn signature_failure(check: &'static str) {
     counter!("SignatureFailures", "Check" => check).increment(1);

@@ -75,6 +75,9 @@ pub struct Lease {
     pub cursor: Option<Cursor>,
     /// The OFAuth account the first run's key belonged to (`None`: not yet seen).
     pub account: Option<String>,
+    /// Where the last complete pass over OFAuth's newest connections began
+    /// (Unix milliseconds): the next one reads back to here (`None`: never).
+    pub recent_since: Option<i64>,
 }
 
 /// The records and attempts a page of OFAuth's list names.
@@ -118,6 +121,10 @@ impl Store {
                     .as_ref()
                     .and_then(|a| get_s(a, "ofauthAccountId"))
                     .map(str::to_string),
+                recent_since: out
+                    .attributes
+                    .as_ref()
+                    .and_then(|a| get_n(a, "recentSince")),
             })),
             Err(e) if is_condition_failure(&e) => Ok(None),
             Err(e) => Err(unavailable(e)),
@@ -179,6 +186,31 @@ impl Store {
         }
         req.expression_attribute_names("#after", "after")
             .update_expression(expr)
+            .send()
+            .await
+            .map_err(|e| {
+                if is_condition_failure(&e) {
+                    StoreError::Unavailable("the reconciler's lease was lost".into())
+                } else {
+                    unavailable(e)
+                }
+            })?;
+        Ok(())
+    }
+
+    /// Keeps where a complete pass over the newest connections began, while the
+    /// lease is still this run's.
+    pub async fn save_recent_mark(&self, lease: &Lease, since_ms: i64) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key(schema::PARTITION_KEY, s(CURSOR_KEY))
+            .update_expression("SET #recentSince = :since")
+            .condition_expression("#leaseId = :id")
+            .expression_attribute_names("#recentSince", "recentSince")
+            .expression_attribute_names("#leaseId", "leaseId")
+            .expression_attribute_values(":since", n(since_ms))
+            .expression_attribute_values(":id", s(&lease.id))
             .send()
             .await
             .map_err(|e| {

@@ -719,6 +719,11 @@ pub fn location(resp: &Response<Body>) -> String {
     resp.headers()["location"].to_str().unwrap().to_string()
 }
 
+/// A parameter of a bare query string (what the hosted page sends back).
+pub fn param(query: &str, name: &str) -> String {
+    query_param(&format!("https://x/?{query}"), name).unwrap()
+}
+
 pub fn query_param(url: &str, name: &str) -> Option<String> {
     url::Url::parse(url)
         .ok()?

@@ -12,10 +12,6 @@ use ofauth_sim::{Faults, SignatureScheme, WebhookMode};
 
 const WAIT: Duration = Duration::from_secs(10);
 
-fn param(query: &str, name: &str) -> String {
-    query_param(&format!("https://x/?{query}"), name).unwrap()
-}
-
 async fn with_webhooks(scheme: SignatureScheme) -> Harness {
     Harness::with(Options {
         webhooks: Some(scheme),

@@ -21,10 +21,6 @@ mod futures_like {
     }
 }
 
-fn param(query: &str, name: &str) -> String {
-    query_param(&format!("https://x/?{query}"), name).unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_callbacks_leave_exactly_one_usable_code() {
     let h = Arc::new(Harness::new().await);

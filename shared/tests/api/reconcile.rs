@@ -253,7 +253,8 @@ async fn a_run_cut_short_by_its_page_budget_is_resumed() {
     loop {
         let run = h.reconcile_with(&svc).await;
         assert!(!run.busy && run.counts.errors == 0, "{run:?}");
-        assert!(run.counts.pages <= 1, "{run:?}");
+        // The sweep's budget (the pass over new connections has its own).
+        assert!(run.counts.pages - run.counts.recent_pages <= 1, "{run:?}");
         runs.push(run.clone());
         if run.sweep_done {
             break;
@@ -511,4 +512,78 @@ async fn the_breaker_also_stops_a_page_of_swapped_accounts() {
     assert_eq!(s(&h.record(&conns[0]).await, "status"), "expired");
     assert_eq!(h.sim.connection(&conns[0]).unwrap().status, "expired");
     untouched(&h, &conns[1..]).await;
+}
+
+/// A user who finished while the callback's search could not see their
+/// connection (more others connected in between than it reads) and whose
+/// webhook was lost: the next run's pass over new connections finds their
+/// attempt named on OFAuth's list and binds it, as the webhook would have.
+#[tokio::test]
+async fn a_verifying_attempt_whose_webhook_was_lost_is_bound_by_the_next_run() {
+    let h = Harness::with(Options {
+        webhooks: Some(SignatureScheme::Ofauth),
+        ..Options::default()
+    })
+    .await;
+    h.sim.set_webhook_mode(WebhookMode {
+        drop: true,
+        ..WebhookMode::default()
+    });
+    let (url, attempt) = h.start_attempt("user-1", "").await;
+    let query = h.hosted(&url, "approve").await;
+    let conn = param(&query, "connection_id");
+    // 150 others connect before the browser is back: past the 100 the
+    // callback's and the completion's searches read.
+    h.sim.preload(150);
+    let loc = h.return_to_app(&query).await;
+    let code = query_param(&loc, "code").unwrap();
+    let (status, body) = h.complete_code("user-1", &code).await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (202, Some("verifying")),
+        "{body}"
+    );
+    assert!(h.item(&format!("CONNECTION#{conn}")).await.is_none());
+
+    let run = h.reconcile().await;
+    assert!(run.recent_complete, "{run:?}");
+    assert_eq!((run.counts.attested, run.counts.errors), (1, 0), "{run:?}");
+    let rec = h.record(&conn).await;
+    assert_eq!(s(&rec, "userId"), "user-1");
+    assert_eq!(s(&rec, "status"), "active");
+    assert_eq!(s(&rec, "attestedAttemptId"), attempt);
+    assert_eq!(s(&rec, "changeCause"), "reconciler");
+    let (_, list) = h.list_connections("user-1").await;
+    assert_eq!(list["connections"][0]["id"], conn.as_str());
+    assert_eq!(list["connections"][0]["status"], "active");
+    // The code now answers what is true.
+    let (status, body) = h.complete_code("user-1", &code).await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("active")));
+    // Nothing more to attest, and nobody else's connection was touched.
+    let again = h.reconcile().await;
+    assert_eq!(
+        (again.counts.attested, again.counts.errors),
+        (0, 0),
+        "{again:?}"
+    );
+    assert!(again.recent_complete, "{again:?}");
+    assert_eq!(h.sim.connection_count(), 151, "nothing disconnected");
+}
+
+/// The pass over new connections binds nothing the list names unless that
+/// attempt's user finished and waits: an attempt never completed (its user
+/// never came back) leaves the connection unbound, reported as before.
+#[tokio::test]
+async fn the_list_binds_no_attempt_whose_user_did_not_finish() {
+    let h = Harness::new().await;
+    let (url, _attempt) = h.start_attempt("user-1", "").await;
+    let query = h.hosted(&url, "approve").await;
+    let conn = param(&query, "connection_id");
+    let run = h.reconcile().await;
+    assert_eq!(run.counts.attested, 0, "{run:?}");
+    let rec = h.item(&format!("CONNECTION#{conn}")).await;
+    assert!(
+        rec.as_ref().is_none_or(|r| !r.contains_key("userId")),
+        "{rec:?}"
+    );
 }

@@ -20,10 +20,6 @@ use ofauth_sim::{ErrorShape, Faults, SignatureScheme, WebhookMode};
 const WAIT: Duration = Duration::from_secs(10);
 const PROFILE: [&str; 4] = ["accountId", "username", "name", "avatar"];
 
-fn param(query: &str, name: &str) -> String {
-    query_param(&format!("https://x/?{query}"), name).unwrap()
-}
-
 async fn with_webhooks() -> Harness {
     Harness::with(Options {
         webhooks: Some(SignatureScheme::Svix),

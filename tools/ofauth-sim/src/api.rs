@@ -301,23 +301,36 @@ async fn list_connections(
         Err(resp) => return resp,
     };
     let inner = sim.lock();
-    let mut all: Vec<&SimConnection> = inner
-        .connections
-        .values()
-        .filter(|_| !inner.faults.list_hidden && account == Account::Primary)
-        .filter(|c| q.status.as_deref().is_none_or(|s| s == c.status))
-        .collect();
-    // Newest first.
-    all.sort_by_key(|c| std::cmp::Reverse(c.seq));
     let offset = q.offset.unwrap_or(0);
     let limit = q.limit.unwrap_or(10).clamp(1, 100);
-    let list: Vec<Value> = all
-        .iter()
-        .skip(offset)
-        .take(limit)
-        .map(|c| connection_json(c))
-        .collect();
-    Json(json!({ "list": list, "hasMore": all.len() > offset + limit })).into_response()
+    let visible = !inner.faults.list_hidden && account == Account::Primary;
+    // Newest first; one more than the page says whether there are more.
+    let mut page: Vec<Value> = if !visible {
+        Vec::new()
+    } else if let Some(status) = q.status.as_deref() {
+        inner
+            .newest_first()
+            .filter(|c| c.status == status)
+            .skip(offset)
+            .take(limit + 1)
+            .map(connection_json)
+            .collect()
+    } else {
+        // Skipped by id alone: a page deep in a large account costs the skip,
+        // not a lookup of every connection before it.
+        inner
+            .by_seq
+            .values()
+            .rev()
+            .skip(offset)
+            .take(limit + 1)
+            .filter_map(|id| inner.connections.get(id))
+            .map(connection_json)
+            .collect()
+    };
+    let has_more = page.len() > limit;
+    page.truncate(limit);
+    Json(json!({ "list": page, "hasMore": has_more })).into_response()
 }
 
 async fn delete_connection(

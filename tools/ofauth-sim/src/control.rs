@@ -16,6 +16,8 @@ pub(crate) fn routes() -> Router<Arc<Sim>> {
     Router::new()
         .route("/__sim/faults", post(set_faults).get(get_faults))
         .route("/__sim/reset", post(reset))
+        .route("/__sim/connections/bulk", post(control_bulk))
+        .route("/__sim/traffic", post(control_traffic))
         .route(
             "/__sim/connections",
             get(control_connections).post(control_insert),
@@ -64,8 +66,31 @@ async fn control_insert(
     let imported = req.client_reference_id.is_none();
     let mut conn = new_connection(&mut inner, req.id.clone(), req.client_reference_id);
     conn.imported = imported;
-    inner.connections.insert(req.id, conn.clone());
+    inner.put_connection(conn.clone());
     Json(conn)
+}
+
+#[derive(Deserialize)]
+struct Bulk {
+    count: u64,
+}
+
+/// `{ "count": n }`: n imported connections at once (at most a million).
+async fn control_bulk(State(sim): State<Arc<Sim>>, Json(req): Json<Bulk>) -> StatusCode {
+    if req.count > 1_000_000 {
+        return StatusCode::BAD_REQUEST;
+    }
+    crate::state::preload(&sim, req.count);
+    StatusCode::NO_CONTENT
+}
+
+/// `{ "connectsPerSecond": r, "webhooks": bool }`: other users connecting.
+async fn control_traffic(
+    State(sim): State<Arc<Sim>>,
+    Json(traffic): Json<crate::Traffic>,
+) -> StatusCode {
+    crate::state::start_traffic(sim, traffic);
+    StatusCode::NO_CONTENT
 }
 
 async fn control_expire(State(sim): State<Arc<Sim>>, Path(id): Path<String>) -> StatusCode {

@@ -228,7 +228,7 @@ fn finish(sim: &Arc<Sim>, session_id: &str, how: Finish, embed: Option<&Embed>) 
                     if other_account {
                         new_account(&mut inner, &mut conn);
                     }
-                    inner.connections.insert(existing.clone(), conn);
+                    inner.put_connection(conn);
                     event = Some(("connection.updated", existing.clone()));
                     existing
                 }
@@ -240,7 +240,7 @@ fn finish(sim: &Arc<Sim>, session_id: &str, how: Finish, embed: Option<&Embed>) 
                         conn.name = u.clone();
                         conn.username = u;
                     }
-                    inner.connections.insert(id.clone(), conn);
+                    inner.put_connection(conn);
                     event = Some(("connection.created", id.clone()));
                     id
                 }

@@ -17,8 +17,12 @@
 //! Control (tests and the demo): `POST /__sim/faults`, `POST /__sim/reset`,
 //! `GET|POST /__sim/connections`, `GET /__sim/requests`,
 //! `POST /__sim/connections/{id}/expire`, `GET|POST /__sim/webhooks` (deliveries;
-//! mode: duplicate, hold, delay, scheme), `POST /__sim/webhooks/release?reverse=`,
-//! `GET|POST /__sim/hosted` (embed `redirect`, sessions reported invalid).
+//! mode: duplicate, hold, delay, jitter, a share lost, scheme),
+//! `POST /__sim/webhooks/release?reverse=`, `GET|POST /__sim/hosted` (embed
+//! `redirect`, sessions reported invalid). At scale: `POST /__sim/connections/bulk`
+//! (an account that already holds many connections) and `POST /__sim/traffic`
+//! (other users connecting at a set rate); the list pages newest first without
+//! sorting the account.
 //!
 //! System webhooks (`connection.created|updated|expired|disconnected`) are signed
 //! with either scheme and retried like OFAuth's (5 attempts, exponential backoff).
@@ -112,6 +116,23 @@ pub struct WebhookMode {
     pub dialect: Dialect,
     /// The v3 dialect's `live` (default true; false is a sandbox event).
     pub live: Option<bool>,
+    /// Lose this share of events, each independently (0 to 100).
+    pub loss_percent: u8,
+    /// Add a random delay of up to this long to each event, each independently
+    /// (so events overtake each other: reordered).
+    pub jitter_ms: u64,
+}
+
+/// Other users of the platform connecting in the background, at a steady rate:
+/// each a new connection made through Link (a `clientReferenceId` of an attempt
+/// this backend does not know), newest first in the list like any other.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct Traffic {
+    /// New connections per second (0 stops it).
+    pub connects_per_second: f64,
+    /// Send their `connection.created` webhooks too.
+    pub webhooks: bool,
 }
 
 /// One delivery attempt, for assertions.
@@ -349,7 +370,7 @@ impl Simulator {
             client_reference_id.map(str::to_string),
         );
         conn.imported = client_reference_id.is_none();
-        inner.connections.insert(id.to_string(), conn.clone());
+        inner.put_connection(conn.clone());
         conn
     }
 
@@ -366,6 +387,24 @@ impl Simulator {
         self.sim.lock().foreign_keys = keys.iter().map(|k| k.to_string()).collect();
     }
 
+    /// Adds `count` imported connections at once (an account that already holds
+    /// them), older than any made after; no webhooks. Their ids are
+    /// `conn_pre<n>_<hex>`.
+    pub fn preload(&self, count: u64) {
+        state::preload(&self.sim, count);
+    }
+
+    /// Starts (or changes, or with a rate of 0 stops) the background traffic.
+    /// Must be called within the Tokio runtime the simulator runs on.
+    pub fn set_traffic(&self, traffic: Traffic) {
+        state::start_traffic(self.sim.clone(), traffic);
+    }
+
+    /// How many connections the account holds.
+    pub fn connection_count(&self) -> usize {
+        self.sim.lock().connections.len()
+    }
+
     pub fn set_hosted_mode(&self, mode: HostedMode) {
         self.sim.lock().hosted_mode = mode;
     }
@@ -378,7 +417,7 @@ impl Simulator {
             return false;
         };
         state::new_account(&mut inner, &mut conn);
-        inner.connections.insert(id.to_string(), conn);
+        inner.put_connection(conn);
         true
     }
 

@@ -25,6 +25,11 @@ pub(crate) struct Session {
 pub(crate) struct Inner {
     pub(crate) sessions: BTreeMap<String, Session>,
     pub(crate) connections: BTreeMap<String, SimConnection>,
+    /// The connections' ids by creation order (`seq`), for the list's newest
+    /// first without sorting the whole account on every page.
+    pub(crate) by_seq: BTreeMap<u64, String>,
+    /// Bumped to stop the background traffic task that was started before.
+    pub(crate) traffic_generation: u64,
     pub(crate) faults: Faults,
     pub(crate) requests: Vec<RecordedRequest>,
     pub(crate) next_account: u64,
@@ -44,6 +49,33 @@ pub(crate) struct Sim {
     pub(crate) public_url: String,
     pub(crate) inner: Mutex<Inner>,
     pub(crate) http: reqwest::Client,
+}
+
+impl Inner {
+    /// Adds or replaces a connection.
+    pub(crate) fn put_connection(&mut self, conn: SimConnection) {
+        if let Some(old) = self.connections.get(&conn.id) {
+            if old.seq != conn.seq {
+                self.by_seq.remove(&old.seq);
+            }
+        }
+        self.by_seq.insert(conn.seq, conn.id.clone());
+        self.connections.insert(conn.id.clone(), conn);
+    }
+
+    pub(crate) fn remove_connection(&mut self, id: &str) -> Option<SimConnection> {
+        let conn = self.connections.remove(id)?;
+        self.by_seq.remove(&conn.seq);
+        Some(conn)
+    }
+
+    /// Newest first.
+    pub(crate) fn newest_first(&self) -> impl Iterator<Item = &SimConnection> {
+        self.by_seq
+            .values()
+            .rev()
+            .filter_map(|id| self.connections.get(id))
+    }
 }
 
 impl Sim {
@@ -89,9 +121,74 @@ pub(crate) fn new_account(inner: &mut Inner, conn: &mut SimConnection) {
     conn.avatar = format!("https://avatars.sandbox.invalid/creator{n}.png");
 }
 
+/// Adds `count` imported connections in one lock.
+pub(crate) fn preload(sim: &Sim, count: u64) {
+    let mut inner = sim.lock();
+    let batch = random_hex(4);
+    for n in 0..count {
+        let mut conn = new_connection(&mut inner, format!("conn_pre{n}_{batch}"), None);
+        conn.imported = true;
+        inner.put_connection(conn);
+    }
+}
+
+/// Runs the background traffic until it is changed or stopped: every 5 ms, the
+/// connections due at the rate since it started.
+pub(crate) fn start_traffic(sim: Arc<Sim>, traffic: crate::Traffic) {
+    let generation = {
+        let mut inner = sim.lock();
+        inner.traffic_generation += 1;
+        inner.traffic_generation
+    };
+    if traffic.connects_per_second <= 0.0 || !traffic.connects_per_second.is_finite() {
+        return;
+    }
+    tokio::spawn(async move {
+        let start = tokio::time::Instant::now();
+        let mut made = 0u64;
+        loop {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            let due = (start.elapsed().as_secs_f64() * traffic.connects_per_second) as u64;
+            let mut created = Vec::new();
+            {
+                let mut inner = sim.lock();
+                if inner.traffic_generation != generation {
+                    return;
+                }
+                while made < due {
+                    made += 1;
+                    let reference = format!("la_{}", random_hex(20));
+                    let conn = new_connection(
+                        &mut inner,
+                        format!("conn_{}", random_hex(12)),
+                        Some(reference),
+                    );
+                    inner.put_connection(conn.clone());
+                    created.push(conn);
+                }
+            }
+            if traffic.webhooks {
+                for conn in &created {
+                    webhooks::emit(&sim, "connection.created", conn);
+                }
+            }
+        }
+    });
+}
+
+/// A uniform draw below `n` (0 when `n` is 0).
+pub(crate) fn random_below(n: u64) -> u64 {
+    if n == 0 {
+        return 0;
+    }
+    let mut buf = [0u8; 8];
+    getrandom::fill(&mut buf).expect("OS randomness");
+    u64::from_le_bytes(buf) % n
+}
+
 /// Removes a connection (OFAuth's disconnect) and sends `connection.disconnected`.
 pub(crate) fn disconnect(sim: &Arc<Sim>, id: &str) -> bool {
-    let removed = sim.lock().connections.remove(id);
+    let removed = sim.lock().remove_connection(id);
     match removed {
         Some(mut conn) => {
             conn.status = "disconnected".into();

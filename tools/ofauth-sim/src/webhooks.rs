@@ -43,7 +43,9 @@ pub(crate) fn emit(sim: &Arc<Sim>, kind: &str, conn: &SimConnection) {
         event_type: kind.to_string(),
         body,
     };
-    if inner.webhook_mode.drop {
+    let lost = inner.webhook_mode.loss_percent > 0
+        && crate::state::random_below(100) < u64::from(inner.webhook_mode.loss_percent);
+    if inner.webhook_mode.drop || lost {
         return;
     }
     if inner.webhook_mode.hold {
@@ -80,8 +82,9 @@ pub(crate) fn dispatch(sim: &Arc<Sim>, event: SimEvent, mode: &WebhookMode) {
     let sim = sim.clone();
     let mode = mode.clone();
     tokio::spawn(async move {
-        if mode.delay_ms > 0 {
-            tokio::time::sleep(Duration::from_millis(mode.delay_ms)).await;
+        let delay = mode.delay_ms + crate::state::random_below(mode.jitter_ms);
+        if delay > 0 {
+            tokio::time::sleep(Duration::from_millis(delay)).await;
         }
         let times = if mode.duplicate { 2 } else { 1 };
         for _ in 0..times {

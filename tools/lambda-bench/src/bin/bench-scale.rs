@@ -1,0 +1,185 @@
+//! `make bench-scale`: what provenance's list search sees at a platform's
+//! connect rate. The return leg attests a connection by finding it in OFAuth's
+//! account-wide connections list, newest first, within `OFAUTH_LIST_PAGE_SIZE`
+//! x `OFAUTH_LIST_MAX_PAGES` (50 x 2 = 100 by default). Every other user of the
+//! platform who connects between a user's approval and their browser's return
+//! pushes that user's connection one place down. Past the window, the callback
+//! does not find it: the user waits `verifying` for the webhook.
+//!
+//! This measures it with the simulator over HTTP and the functions' own search
+//! (`OfAuthClient::find_connection`): an account preloaded with connections,
+//! other users connecting at a steady rate (the simulator's background traffic),
+//! and for each trial a connection made, then searched for after the callback's
+//! delay. It prints, per rate and delay, the measured share found, what a
+//! Poisson model of the others' connects predicts, and the list pages read.
+//! Bounded: every cell has a fixed number of trials and a fixed duration.
+
+use std::error::Error;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use link_shared::config::Secret;
+use link_shared::ids::ConnectionId;
+use link_shared::ofauth::{Lookup, OfAuthClient};
+use ofauth_sim::{SimConfig, Simulator, Traffic};
+
+const KEY: &str = "sk_sandbox_bench_scale";
+
+#[derive(Parser, Debug)]
+#[command(about = "Provenance's list search against the platform-wide connect rate")]
+struct Args {
+    /// Other users' connects per second (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "1,10,25,50,100")]
+    rates: Vec<f64>,
+    /// Seconds from a user's approval to their callback's list search.
+    #[arg(long, value_delimiter = ',', default_value = "1,4")]
+    delays: Vec<f64>,
+    /// Trials per rate and delay.
+    #[arg(long, default_value_t = 20)]
+    trials: u32,
+    /// Connections the account holds before the run.
+    #[arg(long, default_value_t = 10_000)]
+    preload: u64,
+    /// The search's page size and pages (the functions' defaults).
+    #[arg(long, default_value_t = 50)]
+    page_size: u32,
+    #[arg(long, default_value_t = 2)]
+    max_pages: u32,
+}
+
+/// P(X < window) for X ~ Poisson(lambda): the chance that fewer than `window`
+/// others connected in between, so the search still finds it.
+fn poisson_below(lambda: f64, window: u32) -> f64 {
+    if lambda <= 0.0 {
+        return 1.0;
+    }
+    // Terms in log space: lambda up to thousands.
+    let mut log_term = -lambda; // k = 0
+    let mut sum = log_term.exp();
+    for k in 1..window {
+        log_term += lambda.ln() - f64::from(k).ln();
+        sum += log_term.exp();
+    }
+    sum.min(1.0)
+}
+
+/// The list requests OFAuth has answered so far.
+fn list_reads(sim: &Simulator) -> usize {
+    sim.requests()
+        .iter()
+        .filter(|r| r.path == "/v2/account/connections")
+        .count()
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> Result<(), Box<dyn Error>> {
+    let args = Args::parse();
+    let sim = Simulator::start(
+        tokio::net::TcpListener::bind("127.0.0.1:0").await?,
+        SimConfig {
+            api_key: KEY.into(),
+            allowed_redirects: vec!["https://api.example.com/link/callback".into()],
+            ..SimConfig::default()
+        },
+    )
+    .await?;
+    let sim = std::sync::Arc::new(sim);
+    let started = Instant::now();
+    sim.preload(args.preload);
+    eprintln!(
+        "account preloaded with {} connections in {:.2} s",
+        args.preload,
+        started.elapsed().as_secs_f64()
+    );
+    let roots = link_shared::tls::ExtraRoots::load(None)?;
+    let client = OfAuthClient::new(
+        url::Url::parse(&sim.url())?,
+        Secret::new(KEY),
+        Duration::from_secs(2),
+        Duration::from_secs(10),
+        link_shared::tls::client_config(&roots)?,
+    )?;
+    let window = args.page_size * args.max_pages;
+    println!(
+        "list search window: {} x {} = {window} connections, newest first; {} trials per row",
+        args.page_size, args.max_pages, args.trials
+    );
+    println!(
+        "{:>10} {:>7} {:>12} {:>7} {:>13} {:>14} {:>11} {:>8}",
+        "connects/s",
+        "delay s",
+        "others/delay",
+        "found",
+        "model steady",
+        "model Poisson",
+        "pages/look",
+        "p50 ms"
+    );
+    for &rate in &args.rates {
+        for &delay in &args.delays {
+            // The trials are flows too: spaced so that theirs add little to the rate.
+            let spacing = (delay / f64::from(args.trials)).max(0.25);
+            let platform_rate = rate + 1.0 / spacing;
+            sim.set_traffic(Traffic {
+                connects_per_second: rate,
+                webhooks: false,
+            });
+            let reads_before = list_reads(&sim);
+            let mut tasks = Vec::new();
+            for i in 0..args.trials {
+                let (sim, client) = (sim.clone(), client.clone());
+                let (page_size, max_pages) = (args.page_size, args.max_pages);
+                let id = format!("conn_trial_{}_{}_{i}", rate as u64, (delay * 1000.0) as u64);
+                let start_after = Duration::from_secs_f64(spacing * f64::from(i));
+                tasks.push(tokio::spawn(async move {
+                    tokio::time::sleep(start_after).await;
+                    // The user approves: their connection, made by their attempt.
+                    sim.insert_connection(&id, Some(&format!("la_{:040}", i)));
+                    tokio::time::sleep(Duration::from_secs_f64(delay)).await;
+                    // Their browser comes back: the callback's search.
+                    let wanted = ConnectionId::parse(&id).expect("a valid id");
+                    let t = Instant::now();
+                    let found = client.find_connection(&wanted, page_size, max_pages).await;
+                    (found, t.elapsed())
+                }));
+            }
+            let mut found = 0u32;
+            let mut millis = Vec::new();
+            for task in tasks {
+                let (lookup, took) = task.await?;
+                if matches!(lookup?, Lookup::Found(_)) {
+                    found += 1;
+                }
+                millis.push(took.as_secs_f64() * 1000.0);
+            }
+            let pages = list_reads(&sim) - reads_before;
+            sim.set_traffic(Traffic::default());
+            millis.sort_by(f64::total_cmp);
+            let p50 = millis[millis.len() / 2];
+            println!(
+                "{:>10.0} {:>7.1} {:>12.0} {:>6.0}% {:>12.0}% {:>13.0}% {:>11.2} {:>8.1}",
+                rate,
+                delay,
+                platform_rate * delay,
+                100.0 * f64::from(found) / f64::from(args.trials),
+                // The simulator's traffic is steady: found while fewer than the
+                // window connected in between.
+                if platform_rate * delay < f64::from(window) {
+                    100.0
+                } else {
+                    0.0
+                },
+                // Real users arrive at random: Poisson arrivals at the same rate.
+                100.0 * poisson_below(platform_rate * delay, window),
+                pages as f64 / f64::from(args.trials),
+                p50
+            );
+        }
+    }
+    eprintln!(
+        "account at the end: {} connections; {:.0} s in all",
+        sim.connection_count(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
