@@ -408,6 +408,26 @@ impl OfAuthClient {
         read_json(self.list_page(limit, offset).await?).await
     }
 
+    /// `GET /v2/account/connections?status=&limit=&offset=`: one page of the
+    /// connections with this status (`expired`, …), newest first.
+    pub async fn list_connections_with_status(
+        &self,
+        status: &str,
+        limit: u32,
+        offset: u32,
+    ) -> Result<ConnectionPage, OfAuthError> {
+        let url = self.endpoint("/v2/account/connections")?;
+        let resp = self
+            .send("list_connections", || {
+                self.http
+                    .get(url.clone())
+                    .query(&[("status", status)])
+                    .query(&[("limit", limit), ("offset", offset)])
+            })
+            .await?;
+        read_json(resp).await
+    }
+
     async fn list_page(&self, limit: u32, offset: u32) -> Result<reqwest::Response, OfAuthError> {
         let url = self.endpoint("/v2/account/connections")?;
         self.send("list_connections", || {

@@ -28,8 +28,12 @@
 //! connection and can still bind. Its cost grows with the connect rate, not the
 //! account: every connection is read once by it.
 //!
+//! Then it reads every connection OFAuth lists as `expired` (the list's
+//! documented `status` filter): a lost expiry is caught in the next run however
+//! large the account, not when the sweep gets to it.
+//!
 //! Work per run is bounded: at most `RECONCILE_MAX_PAGES` sweep pages (and
-//! [`RECENT_MAX_PAGES`] new ones), and nothing new is started within
+//! [`RECENT_MAX_PAGES`] new ones, [`EXPIRED_MAX_PAGES`] expired ones), and nothing new is started within
 //! [`DEADLINE_MARGIN`] of the function's deadline. A lease on the cursor keeps
 //! two runs from working at once.
 //!
@@ -85,6 +89,9 @@ pub const RECENT_SKEW_MS: i64 = 60_000;
 /// than any attempt can wait to be attested.
 pub const RECENT_FIRST_LOOKBACK_MS: i64 = 2 * 3_600_000;
 
+/// Pages of `status=expired` connections one run reads at most.
+pub const EXPIRED_MAX_PAGES: u32 = 1000;
+
 /// Pages of new connections one run reads at most; a run that cannot reach its
 /// mark keeps the old one (the next run reads from the newest again) and says
 /// so (`recentComplete: false`, the `ReconcileRecentIncomplete` metric).
@@ -125,6 +132,8 @@ pub struct Counts {
     pub attested: u32,
     /// Pages of new connections read (also counted in `pages`).
     pub recent_pages: u32,
+    /// Pages of expired connections read (also counted in `pages`).
+    pub expired_pages: u32,
 }
 
 impl Counts {
@@ -236,10 +245,14 @@ impl ReconcileService {
             Some(Ok(_)) => {
                 let recent = run.recent(&lease, epoch_ms(now)).await;
                 recent_complete = matches!(recent, Ok(true));
-                match recent {
-                    Ok(_) if run.halted.is_none() => run.sweep(&mut cursor).await,
+                let expired = match recent {
+                    Ok(_) if run.halted.is_none() => run.expired().await,
                     Ok(_) => Ok(()),
                     Err(e) => Err(e),
+                };
+                match expired {
+                    Ok(()) if run.halted.is_none() => run.sweep(&mut cursor).await,
+                    other => other,
                 }
             }
             _ => Ok(()),
@@ -293,6 +306,7 @@ impl ReconcileService {
             missing = counts.missing,
             attested = counts.attested,
             recent_pages = counts.recent_pages,
+            expired_pages = counts.expired_pages,
             recent_complete,
             sweep_done,
             phase,
@@ -356,8 +370,42 @@ impl Run<'_> {
     /// The sweep's own pages within its budget (the new connections' pass has
     /// its own), and time for more.
     fn budget_left(&self) -> bool {
-        self.counts.pages - self.counts.recent_pages < self.svc.settings.max_pages
+        self.counts.pages - self.counts.recent_pages - self.counts.expired_pages
+            < self.svc.settings.max_pages
             && self.time_left()
+    }
+
+    /// Reads every connection OFAuth lists as `expired` (`?status=expired`),
+    /// each page as the sweep reads one: a lost expiry of ours is caught in the
+    /// next run, however deep in the whole list the connection is and however
+    /// far the sweep is from it.
+    async fn expired(&mut self) -> Result<(), StoreError> {
+        let mut offset = 0u32;
+        while self.counts.expired_pages < EXPIRED_MAX_PAGES && self.time_left() {
+            let page = match self
+                .svc
+                .ofauth
+                .list_connections_with_status("expired", self.svc.page_size, offset)
+                .await
+            {
+                Ok(p) => p,
+                Err(e) => {
+                    tracing::warn!(error = %e, offset, "OFAuth's expired connections could not be read");
+                    self.counts.errors += 1;
+                    return Ok(());
+                }
+            };
+            self.counts.pages += 1;
+            self.counts.expired_pages += 1;
+            let Some((done, _)) = self.listing_page(&page.list).await? else {
+                return Ok(()); // the breaker
+            };
+            if done < page.list.len() || !page.has_more || page.list.is_empty() {
+                return Ok(());
+            }
+            offset += u32::try_from(page.list.len()).unwrap_or(u32::MAX);
+        }
+        Ok(())
     }
 
     /// Reads OFAuth's list from the newest connection back to the last pass's

@@ -253,8 +253,10 @@ async fn a_run_cut_short_by_its_page_budget_is_resumed() {
     loop {
         let run = h.reconcile_with(&svc).await;
         assert!(!run.busy && run.counts.errors == 0, "{run:?}");
-        // The sweep's budget (the pass over new connections has its own).
-        assert!(run.counts.pages - run.counts.recent_pages <= 1, "{run:?}");
+        // The sweep's budget (the passes over new and expired connections have
+        // their own).
+        let sweep_pages = run.counts.pages - run.counts.recent_pages - run.counts.expired_pages;
+        assert!(sweep_pages <= 1, "{run:?}");
         runs.push(run.clone());
         if run.sweep_done {
             break;
@@ -586,4 +588,36 @@ async fn the_list_binds_no_attempt_whose_user_did_not_finish() {
         rec.as_ref().is_none_or(|r| !r.contains_key("userId")),
         "{rec:?}"
     );
+}
+
+/// A lost expiry of a connection deep in a large account is caught by the next
+/// run, not when the sweep gets to it: each run reads OFAuth's `expired`
+/// connections first. Here the sweep reads one page a run, and the account's
+/// 300 newer connections stand between it and ours.
+#[tokio::test]
+async fn a_lost_expiry_deep_in_the_list_is_caught_by_the_next_run() {
+    let h = Harness::new().await; // no webhooks: every change is lost
+    let mut conns = Vec::new();
+    for user in ["user-1", "user-2", "user-3"] {
+        conns.push(h.connect(user, "").await);
+    }
+    // Imported long ago, listed before ours (newest first by creation).
+    h.sim.preload(300);
+    let svc = h.reconciler(settings(UnboundAction::Report, 0, 1), 50);
+    let first = h.reconcile_with(&svc).await;
+    assert!(first.recent_complete, "{first:?}");
+    for c in &conns {
+        assert!(h.sim.expire_connection(c));
+    }
+    let run = h.reconcile_with(&svc).await;
+    assert_eq!((run.counts.changed, run.counts.errors), (3, 0), "{run:?}");
+    assert_eq!(run.counts.expired_pages, 1, "{run:?}");
+    assert!(
+        run.counts.pages - run.counts.recent_pages - run.counts.expired_pages <= 1,
+        "{run:?}"
+    );
+    assert!(!run.sweep_done, "the sweep is nowhere near ours: {run:?}");
+    for c in &conns {
+        assert_eq!(s(&h.record(c).await, "status"), "expired", "{c}");
+    }
 }

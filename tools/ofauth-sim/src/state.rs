@@ -121,13 +121,20 @@ pub(crate) fn new_account(inner: &mut Inner, conn: &mut SimConnection) {
     conn.avatar = format!("https://avatars.sandbox.invalid/creator{n}.png");
 }
 
-/// Adds `count` imported connections in one lock.
+/// Adds `count` imported connections in one lock, made a day ago (an account
+/// that already held them; their place in the list is after what came before).
 pub(crate) fn preload(sim: &Sim, count: u64) {
     let mut inner = sim.lock();
     let batch = random_hex(4);
+    let made = iso(
+        SystemTime::now() - std::time::Duration::from_secs(86_400),
+        true,
+    );
     for n in 0..count {
         let mut conn = new_connection(&mut inner, format!("conn_pre{n}_{batch}"), None);
         conn.imported = true;
+        conn.created_at = made.clone();
+        conn.updated_at = made.clone();
         inner.put_connection(conn);
     }
 }
