@@ -45,6 +45,13 @@ struct Args {
     page_size: u32,
     #[arg(long, default_value_t = 2)]
     max_pages: u32,
+    /// Instead: the reconciler's sweep of this many bound connections (the
+    /// account and the table both hold them), on DynamoDB Local.
+    #[arg(long)]
+    sweep: Option<u64>,
+    /// The reconciler's list page size in the sweep.
+    #[arg(long, default_value_t = 100)]
+    sweep_page_size: u32,
 }
 
 /// P(X < window) for X ~ Poisson(lambda): the chance that fewer than `window`
@@ -74,6 +81,9 @@ fn list_reads(sim: &Simulator) -> usize {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Result<(), Box<dyn Error>> {
     let args = Args::parse();
+    if let Some(n) = args.sweep {
+        return sweep(n, args.sweep_page_size).await;
+    }
     let sim = Simulator::start(
         tokio::net::TcpListener::bind("127.0.0.1:0").await?,
         SimConfig {
@@ -180,6 +190,194 @@ async fn main() -> Result<(), Box<dyn Error>> {
         "account at the end: {} connections; {:.0} s in all",
         sim.connection_count(),
         started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// The reconciler's whole sweep of `n` bound connections: the table filled
+/// with copies of one record bound through the store, the account preloaded
+/// with the same ids, then runs (each with a 15-minute deadline, as the
+/// function's timeout allows) until the sweep is done. Prints the runs, time,
+/// pages, and the OFAuth and DynamoDB requests it took.
+async fn sweep(n: u64, page_size: u32) -> Result<(), Box<dyn Error>> {
+    use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+    use link_shared::config::{ReconcileSettings, UnboundAction};
+    use link_shared::ids::AttemptId;
+    use link_shared::reconcile::ReconcileService;
+    use link_shared::store::{AttemptStatus, LinkAttempt, Store};
+    use link_shared::time::{epoch, rfc3339};
+    use std::time::SystemTime;
+
+    let endpoint = local_dynamodb::endpoint();
+    let table = format!("scale-{}", std::process::id());
+    let client = local_dynamodb::client(&endpoint, Duration::from_secs(30));
+    local_dynamodb::create_table(&client, &table)
+        .await
+        .map_err(|e| e.to_string())?;
+    let store = Store::new(client.clone(), &table);
+    let sim = Simulator::start(
+        tokio::net::TcpListener::bind("127.0.0.1:0").await?,
+        SimConfig {
+            api_key: KEY.into(),
+            allowed_redirects: vec!["https://api.example.com/link/callback".into()],
+            ..SimConfig::default()
+        },
+    )
+    .await?;
+    let started = Instant::now();
+    sim.preload(n);
+    let ids: Vec<String> = sim.connections().into_iter().map(|c| c.id).collect();
+
+    // One record bound the way the functions bind, then copied to every id.
+    let template_id = ConnectionId::parse(&ids[0]).ok_or("id")?;
+    let attempt_id = AttemptId::generate()?;
+    let now = SystemTime::now();
+    let expires = now + Duration::from_secs(3600);
+    let attempt = LinkAttempt::pending(
+        attempt_id,
+        "scale-user".into(),
+        None,
+        rfc3339(expires),
+        epoch(expires),
+        now,
+    );
+    store.put_attempt(&attempt, epoch(expires) + 86_400).await?;
+    store
+        .bind_connection(
+            &attempt,
+            &[AttemptStatus::Pending],
+            &template_id,
+            Some(&link_shared::account::AccountProfile::default()),
+            true,
+            None,
+            now,
+        )
+        .await?;
+    let item = client
+        .get_item()
+        .table_name(&table)
+        .key("pk", AttributeValue::S(format!("CONNECTION#{}", ids[0])))
+        .send()
+        .await?
+        .item
+        .ok_or("the bound record")?;
+    let copy = |id: &str| {
+        item.iter()
+            .map(|(k, v)| {
+                let v = match v {
+                    AttributeValue::S(s) => AttributeValue::S(s.replace(&ids[0], id)),
+                    other => other.clone(),
+                };
+                (k.clone(), v)
+            })
+            .collect::<std::collections::HashMap<_, _>>()
+    };
+    let mut writes = tokio::task::JoinSet::new();
+    for chunk in ids[1..].chunks(25) {
+        let requests: Vec<WriteRequest> = chunk
+            .iter()
+            .map(|id| {
+                WriteRequest::builder()
+                    .put_request(
+                        PutRequest::builder()
+                            .set_item(Some(copy(id)))
+                            .build()
+                            .expect("an item"),
+                    )
+                    .build()
+            })
+            .collect();
+        let (client, table) = (client.clone(), table.clone());
+        writes.spawn(async move {
+            let mut pending = Some(requests);
+            while let Some(batch) = pending.take() {
+                let out = client
+                    .batch_write_item()
+                    .request_items(&table, batch)
+                    .send()
+                    .await?;
+                pending = out
+                    .unprocessed_items
+                    .and_then(|mut m| m.remove(&table))
+                    .filter(|v| !v.is_empty());
+            }
+            Ok::<_, aws_sdk_dynamodb::Error>(())
+        });
+        while writes.len() >= 8 {
+            if let Some(r) = writes.join_next().await {
+                r??;
+            }
+        }
+    }
+    while let Some(r) = writes.join_next().await {
+        r??;
+    }
+    eprintln!(
+        "{n} connections at OFAuth and bound in the table in {:.0} s",
+        started.elapsed().as_secs_f64()
+    );
+
+    let roots = link_shared::tls::ExtraRoots::load(None)?;
+    let ofauth = OfAuthClient::new(
+        url::Url::parse(&sim.url())?,
+        Secret::new(KEY),
+        Duration::from_secs(2),
+        Duration::from_secs(10),
+        link_shared::tls::client_config(&roots)?,
+    )?;
+    let settings = ReconcileSettings {
+        unbound: UnboundAction::Report,
+        unbound_grace: Duration::from_secs(6 * 3600),
+        max_pages: u32::MAX,
+        personal_data_retention: None,
+        breaker_percent: 20,
+        expected_account: None,
+    };
+    let svc = ReconcileService::new(store, ofauth, settings, page_size);
+    let requests_before = sim.requests().len();
+    let sweep_started = Instant::now();
+    let mut runs = 0;
+    let mut pages = 0;
+    let mut checked = 0;
+    loop {
+        runs += 1;
+        let run_started = Instant::now();
+        let report = svc.run(Instant::now() + Duration::from_secs(900)).await?;
+        pages += report.counts.pages;
+        checked += report.counts.checked;
+        eprintln!(
+            "run {runs}: {} pages ({} new, {} expired) in {:.1} s, {} checked, {} changed, {} errors, phase {}",
+            report.counts.pages,
+            report.counts.recent_pages,
+            report.counts.expired_pages,
+            run_started.elapsed().as_secs_f64(),
+            report.counts.checked,
+            report.counts.changed,
+            report.counts.errors,
+            report.phase
+        );
+        if report.sweep_done || runs >= 20 {
+            break;
+        }
+    }
+    let took = sweep_started.elapsed().as_secs_f64();
+    let requests = sim.requests();
+    let ofauth_calls = requests.len() - requests_before;
+    let list_calls = requests[requests_before..]
+        .iter()
+        .filter(|r| r.path == "/v2/account/connections")
+        .count();
+    println!(
+        "reconciler sweep of {n} bound connections (list pages of {page_size}, table pages of 100)"
+    );
+    println!(
+        "  runs: {runs}; wall time: {took:.1} s; pages: {pages} ({:.0} pages/s)",
+        f64::from(pages) / took
+    );
+    println!("  OFAuth requests: {ofauth_calls} ({list_calls} list pages; the rest access/self and whoami)");
+    println!(
+        "  connections looked at: {checked} ({:.0} per second)",
+        f64::from(checked) / took
     );
     Ok(())
 }
