@@ -346,7 +346,7 @@ impl Config {
                     21_600,
                     0..=attempt_retention.as_secs(),
                 )?,
-                max_pages: env.number(vars::RECONCILE_MAX_PAGES, 50, 1..=1_000)?,
+                max_pages: env.number(vars::RECONCILE_MAX_PAGES, 250, 1..=1_000)?,
                 personal_data_retention: Some(env.number::<u64>(
                     vars::PERSONAL_DATA_RETENTION_DAYS,
                     30,
@@ -801,7 +801,7 @@ mod tests {
         let c = cfg(&[]).unwrap();
         assert_eq!(c.reconcile.unbound, UnboundAction::Disconnect);
         assert_eq!(c.reconcile.unbound_grace, Duration::from_secs(21_600));
-        assert_eq!(c.reconcile.max_pages, 50);
+        assert_eq!(c.reconcile.max_pages, 250);
         assert!(!c.accept_sandbox_webhooks);
         assert_eq!(c.metrics_namespace, None);
         assert_eq!(

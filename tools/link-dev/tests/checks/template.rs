@@ -1092,3 +1092,35 @@ fn the_alarm_email_subscription_has_a_redrive_policy() {
     assert_eq!(policy["Action"], "sqs:SendMessage");
     assert!(format!("{:?}", policy["Condition"]).contains("AlarmTopic"));
 }
+
+/// The defaults docs/scale.md chose from its capacity model ("The defaults,
+/// from this model": `Name = value` lines) are the template's.
+#[test]
+fn the_scale_defaults_are_the_models() {
+    let doc = std::fs::read_to_string(root().join("docs/scale.md")).unwrap();
+    let section = doc
+        .split("## The defaults, from this model")
+        .nth(1)
+        .and_then(|rest| rest.split("\n## ").next())
+        .expect("docs/scale.md has the defaults section");
+    let chosen: Vec<(&str, &str)> = section
+        .lines()
+        .filter_map(|l| l.strip_prefix("- `"))
+        .filter_map(|l| l.split('`').next())
+        .filter_map(|l| l.split_once(" = "))
+        .collect();
+    assert!(chosen.len() >= 6, "{chosen:?}");
+    let t = template();
+    for (name, value) in chosen {
+        let default = &t["Parameters"][name]["Default"];
+        let default = match default {
+            Value::Number(n) => n.to_string(),
+            Value::String(s) => s.clone(),
+            other => panic!("{name}: no default in template.yaml ({other:?})"),
+        };
+        assert_eq!(
+            default, value,
+            "{name}: template.yaml's default is not docs/scale.md's"
+        );
+    }
+}
