@@ -382,20 +382,12 @@ impl Run<'_> {
     async fn expired(&mut self) -> Result<(), StoreError> {
         let mut offset = 0u32;
         while self.counts.expired_pages < EXPIRED_MAX_PAGES && self.time_left() {
-            let page = match self
-                .svc
-                .ofauth
-                .list_connections_with_status("expired", self.svc.page_size, offset)
+            let Some(page) = self
+                .list_page(Some("expired"), offset, "OFAuth's expired connections")
                 .await
-            {
-                Ok(p) => p,
-                Err(e) => {
-                    tracing::warn!(error = %e, offset, "OFAuth's expired connections could not be read");
-                    self.counts.errors += 1;
-                    return Ok(());
-                }
+            else {
+                return Ok(());
             };
-            self.counts.pages += 1;
             self.counts.expired_pages += 1;
             let Some((done, _)) = self.listing_page(&page.list).await? else {
                 return Ok(()); // the breaker
@@ -406,6 +398,36 @@ impl Run<'_> {
             offset += u32::try_from(page.list.len()).unwrap_or(u32::MAX);
         }
         Ok(())
+    }
+
+    /// One page of OFAuth's list (of one `status`, or all), counted; `None`
+    /// when OFAuth could not answer (an error counted, logged with `what`).
+    async fn list_page(
+        &mut self,
+        status: Option<&str>,
+        offset: u32,
+        what: &str,
+    ) -> Option<crate::ofauth::ConnectionPage> {
+        let ofauth = &self.svc.ofauth;
+        let page = match status {
+            Some(status) => {
+                ofauth
+                    .list_connections_with_status(status, self.svc.page_size, offset)
+                    .await
+            }
+            None => ofauth.list_connections(self.svc.page_size, offset).await,
+        };
+        match page {
+            Ok(p) => {
+                self.counts.pages += 1;
+                Some(p)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, offset, "{what} could not be read");
+                self.counts.errors += 1;
+                None
+            }
+        }
     }
 
     /// Reads OFAuth's list from the newest connection back to the last pass's
@@ -424,21 +446,13 @@ impl Run<'_> {
                 tracing::warn!(outcome = "recent_incomplete", pages = read, "the pass over new connections did not reach its mark; the next run reads from the newest again");
                 return Ok(false);
             }
-            let page = match self
-                .svc
-                .ofauth
-                .list_connections(self.svc.page_size, offset)
+            let Some(page) = self
+                .list_page(None, offset, "OFAuth's newest connections")
                 .await
-            {
-                Ok(p) => p,
-                Err(e) => {
-                    tracing::warn!(error = %e, offset, "OFAuth's newest connections could not be read");
-                    self.counts.errors += 1;
-                    return Ok(false);
-                }
+            else {
+                return Ok(false);
             };
             read += 1;
-            self.counts.pages += 1;
             self.counts.recent_pages += 1;
             let Some((done, _)) = self.listing_page(&page.list).await? else {
                 return Ok(false); // the breaker
@@ -466,20 +480,16 @@ impl Run<'_> {
         while self.budget_left() {
             match cursor.phase.clone() {
                 Phase::Listing { offset, chunks } => {
-                    let page = match self
-                        .svc
-                        .ofauth
-                        .list_connections(self.svc.page_size, offset)
+                    let Some(page) = self
+                        .list_page(
+                            None,
+                            offset,
+                            "OFAuth's connections list (the next run resumes here)",
+                        )
                         .await
-                    {
-                        Ok(p) => p,
-                        Err(e) => {
-                            tracing::warn!(error = %e, offset, "OFAuth's connections list could not be read; the next run resumes here");
-                            self.counts.errors += 1;
-                            return Ok(());
-                        }
+                    else {
+                        return Ok(());
                     };
-                    self.counts.pages += 1;
                     let Some((done, seen)) = self.listing_page(&page.list).await? else {
                         return Ok(()); // the breaker: nothing on the page changed
                     };

@@ -67,6 +67,20 @@ impl Cursor {
     }
 }
 
+/// A write on the cursor item that failed: the lease was taken by another run
+/// (its condition), or DynamoDB failed.
+fn lease_lost<E, R>(e: aws_sdk_dynamodb::error::SdkError<E, R>) -> StoreError
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::fmt::Debug,
+    R: std::fmt::Debug,
+{
+    if is_condition_failure(&e) {
+        StoreError::Unavailable("the reconciler's lease was lost".into())
+    } else {
+        unavailable(e)
+    }
+}
+
 /// A held lease: the run that holds it may write the cursor.
 #[derive(Debug, Clone)]
 pub struct Lease {
@@ -188,13 +202,7 @@ impl Store {
             .update_expression(expr)
             .send()
             .await
-            .map_err(|e| {
-                if is_condition_failure(&e) {
-                    StoreError::Unavailable("the reconciler's lease was lost".into())
-                } else {
-                    unavailable(e)
-                }
-            })?;
+            .map_err(lease_lost)?;
         Ok(())
     }
 
@@ -213,13 +221,7 @@ impl Store {
             .expression_attribute_values(":id", s(&lease.id))
             .send()
             .await
-            .map_err(|e| {
-                if is_condition_failure(&e) {
-                    StoreError::Unavailable("the reconciler's lease was lost".into())
-                } else {
-                    unavailable(e)
-                }
-            })?;
+            .map_err(lease_lost)?;
         Ok(())
     }
 

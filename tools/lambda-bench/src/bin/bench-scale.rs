@@ -70,6 +70,31 @@ fn poisson_below(lambda: f64, window: u32) -> f64 {
     sum.min(1.0)
 }
 
+/// The simulator, on a free loopback port.
+async fn simulator() -> Result<Simulator, Box<dyn Error>> {
+    Ok(Simulator::start(
+        tokio::net::TcpListener::bind("127.0.0.1:0").await?,
+        SimConfig {
+            api_key: KEY.into(),
+            allowed_redirects: vec!["https://api.example.com/link/callback".into()],
+            ..SimConfig::default()
+        },
+    )
+    .await?)
+}
+
+/// The functions' OFAuth client, pointed at the simulator.
+fn ofauth_client(sim: &Simulator) -> Result<OfAuthClient, Box<dyn Error>> {
+    let roots = link_shared::tls::ExtraRoots::load(None)?;
+    Ok(OfAuthClient::new(
+        url::Url::parse(&sim.url())?,
+        Secret::new(KEY),
+        Duration::from_secs(2),
+        Duration::from_secs(10),
+        link_shared::tls::client_config(&roots)?,
+    )?)
+}
+
 /// The list requests OFAuth has answered so far.
 fn list_reads(sim: &Simulator) -> usize {
     sim.requests()
@@ -84,15 +109,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
     if let Some(n) = args.sweep {
         return sweep(n, args.sweep_page_size).await;
     }
-    let sim = Simulator::start(
-        tokio::net::TcpListener::bind("127.0.0.1:0").await?,
-        SimConfig {
-            api_key: KEY.into(),
-            allowed_redirects: vec!["https://api.example.com/link/callback".into()],
-            ..SimConfig::default()
-        },
-    )
-    .await?;
+    let sim = simulator().await?;
     let sim = std::sync::Arc::new(sim);
     let started = Instant::now();
     sim.preload(args.preload);
@@ -101,14 +118,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
         args.preload,
         started.elapsed().as_secs_f64()
     );
-    let roots = link_shared::tls::ExtraRoots::load(None)?;
-    let client = OfAuthClient::new(
-        url::Url::parse(&sim.url())?,
-        Secret::new(KEY),
-        Duration::from_secs(2),
-        Duration::from_secs(10),
-        link_shared::tls::client_config(&roots)?,
-    )?;
+    let client = ofauth_client(&sim)?;
     let window = args.page_size * args.max_pages;
     println!(
         "list search window: {} x {} = {window} connections, newest first; {} trials per row",
@@ -215,15 +225,7 @@ async fn sweep(n: u64, page_size: u32) -> Result<(), Box<dyn Error>> {
         .await
         .map_err(|e| e.to_string())?;
     let store = Store::new(client.clone(), &table);
-    let sim = Simulator::start(
-        tokio::net::TcpListener::bind("127.0.0.1:0").await?,
-        SimConfig {
-            api_key: KEY.into(),
-            allowed_redirects: vec!["https://api.example.com/link/callback".into()],
-            ..SimConfig::default()
-        },
-    )
-    .await?;
+    let sim = simulator().await?;
     let started = Instant::now();
     sim.preload(n);
     let ids: Vec<String> = sim.connections().into_iter().map(|c| c.id).collect();
@@ -317,14 +319,7 @@ async fn sweep(n: u64, page_size: u32) -> Result<(), Box<dyn Error>> {
         started.elapsed().as_secs_f64()
     );
 
-    let roots = link_shared::tls::ExtraRoots::load(None)?;
-    let ofauth = OfAuthClient::new(
-        url::Url::parse(&sim.url())?,
-        Secret::new(KEY),
-        Duration::from_secs(2),
-        Duration::from_secs(10),
-        link_shared::tls::client_config(&roots)?,
-    )?;
+    let ofauth = ofauth_client(&sim)?;
     let settings = ReconcileSettings {
         unbound: UnboundAction::Report,
         unbound_grace: Duration::from_secs(6 * 3600),
