@@ -8,8 +8,9 @@ bench: ## measure each function as Lambda runs it (see BENCHMARKS.md)
 	@bash scripts/bench.sh $(ARGS)
 bench-curve: ## after `make bench`: each function under Lambda's CPU share at 128/256/512 MB, and what each size costs
 	@bash scripts/bench-curve.sh $(ARGS)
-bench-scale: ## provenance's list search against the platform-wide connect rate (docs/scale.md); ARGS="--rates 1,100 ..."
-	@cargo run --quiet --release -p lambda-bench --bin bench-scale -- $(ARGS)
+bench-scale: ## at scale (docs/scale.md): the list search against the connect rate; ARGS="--load 400 ..." the load driver, "--sweep 100000" the reconciler
+	@cargo build --quiet --release -p init-session -p callback -p webhook -p lambda-bench
+	@target/release/bench-scale $(ARGS)
 reconcile: ## run the reconciler once against a running `make dev` (from another terminal)
 	@PATH="$(CURDIR)/.tools/venv/bin:$$PATH" cargo lambda invoke reconcile --invoke-port $${WATCH_PORT:-9000} \
 	  --data-file events/reconcile-scheduled.json

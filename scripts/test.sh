@@ -75,7 +75,9 @@ cargo build --quiet -p lambda-bench -p init-session -p callback -p webhook -p co
 target/debug/lambda-bench --profile debug --runs 20 --starts 2
 step "benchmark, short pass under the 128 MB CPU quota (reports the budgets, asserts none; skips where cgroups are not writable)"
 target/debug/lambda-bench --profile debug --runs 10 --starts 1 --memory 128 --rate 20
-step "scale measurement, smoke-sized (make bench-scale's tool at two rates; asserts nothing)"
+step "scale, smoke-sized: make bench-scale's list search at two rates, and its load driver (24 whole flows through the binaries; the search misses, half the webhooks are lost; fails if a connection is lost or bound to someone else)"
 target/debug/bench-scale --rates 1,60 --delays 1 --trials 4 --preload 1000
+target/debug/bench-scale --load 24 --envs 2 --concurrency 6 --return-delay-ms 300 --traffic 400 \
+  --no-traffic-webhooks --webhook-loss-percent 50
 step "all checks passed"
 echo "$summary"

@@ -17,6 +17,8 @@
 use std::error::Error;
 use std::time::{Duration, Instant};
 
+use std::sync::Arc;
+
 use clap::Parser;
 use link_shared::config::Secret;
 use link_shared::ids::ConnectionId;
@@ -24,6 +26,14 @@ use link_shared::ofauth::{Lookup, OfAuthClient};
 use ofauth_sim::{SimConfig, Simulator, Traffic};
 
 const KEY: &str = "sk_sandbox_bench_scale";
+
+type BoxError = Box<dyn Error + Send + Sync>;
+
+const PROFILE: &str = if cfg!(debug_assertions) {
+    "debug"
+} else {
+    "release"
+};
 
 #[derive(Parser, Debug)]
 #[command(about = "Provenance's list search against the platform-wide connect rate")]
@@ -52,6 +62,37 @@ struct Args {
     /// The reconciler's list page size in the sweep.
     #[arg(long, default_value_t = 100)]
     sweep_page_size: u32,
+    /// Instead: the load driver, this many whole flows through the functions'
+    /// binaries.
+    #[arg(long)]
+    load: Option<usize>,
+    /// Execution environments per function (the load driver).
+    #[arg(long, default_value_t = 4)]
+    envs: usize,
+    /// Flows in flight at once (the load driver).
+    #[arg(long, default_value_t = 16)]
+    concurrency: usize,
+    /// Webhooks: added delay, random jitter (reorders), and the share lost.
+    #[arg(long, default_value_t = 0)]
+    webhook_delay_ms: u64,
+    #[arg(long, default_value_t = 0)]
+    webhook_jitter_ms: u64,
+    #[arg(long, default_value_t = 0)]
+    webhook_loss_percent: u8,
+    /// Other users' connects per second during the load run.
+    #[arg(long, default_value_t = 0.0)]
+    traffic: f64,
+    /// Leave out the other users' webhooks (by default they reach the webhook
+    /// function too, as they would).
+    #[arg(long)]
+    no_traffic_webhooks: bool,
+    /// Milliseconds from the approval to the browser's callback (the load driver).
+    #[arg(long, default_value_t = 1000)]
+    return_delay_ms: u64,
+    /// Which build of the functions the load driver runs (target/<profile>/):
+    /// by default, the one this tool is.
+    #[arg(long, default_value = PROFILE)]
+    profile: String,
 }
 
 /// P(X < window) for X ~ Poisson(lambda): the chance that fewer than `window`
@@ -71,7 +112,7 @@ fn poisson_below(lambda: f64, window: u32) -> f64 {
 }
 
 /// The simulator, on a free loopback port.
-async fn simulator() -> Result<Simulator, Box<dyn Error>> {
+async fn simulator() -> Result<Simulator, BoxError> {
     Ok(Simulator::start(
         tokio::net::TcpListener::bind("127.0.0.1:0").await?,
         SimConfig {
@@ -84,7 +125,7 @@ async fn simulator() -> Result<Simulator, Box<dyn Error>> {
 }
 
 /// The functions' OFAuth client, pointed at the simulator.
-fn ofauth_client(sim: &Simulator) -> Result<OfAuthClient, Box<dyn Error>> {
+fn ofauth_client(sim: &Simulator) -> Result<OfAuthClient, BoxError> {
     let roots = link_shared::tls::ExtraRoots::load(None)?;
     Ok(OfAuthClient::new(
         url::Url::parse(&sim.url())?,
@@ -104,10 +145,13 @@ fn list_reads(sim: &Simulator) -> usize {
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
-async fn main() -> Result<(), Box<dyn Error>> {
+async fn main() -> Result<(), BoxError> {
     let args = Args::parse();
     if let Some(n) = args.sweep {
         return sweep(n, args.sweep_page_size).await;
+    }
+    if let Some(n) = args.load {
+        return load(n, &args).await;
     }
     let sim = simulator().await?;
     let sim = std::sync::Arc::new(sim);
@@ -209,7 +253,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
 /// with the same ids, then runs (each with a 15-minute deadline, as the
 /// function's timeout allows) until the sweep is done. Prints the runs, time,
 /// pages, and the OFAuth and DynamoDB requests it took.
-async fn sweep(n: u64, page_size: u32) -> Result<(), Box<dyn Error>> {
+async fn sweep(n: u64, page_size: u32) -> Result<(), BoxError> {
     use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
     use link_shared::config::{ReconcileSettings, UnboundAction};
     use link_shared::ids::AttemptId;
@@ -374,5 +418,225 @@ async fn sweep(n: u64, page_size: u32) -> Result<(), Box<dyn Error>> {
         "  connections looked at: {checked} ({:.0} per second)",
         f64::from(checked) / took
     );
+    Ok(())
+}
+
+/// The load driver (`--load N`): see `lambda_bench::load`.
+async fn load(n: usize, args: &Args) -> Result<(), BoxError> {
+    use lambda_bench::load::{self as driver, Downstreams, Pool};
+    use link_shared::ids::AttemptId;
+    use link_shared::store::{AttemptStatus, Store};
+    use ofauth_sim::{SignatureScheme, WebhookConfig, WebhookMode};
+
+    let endpoint = local_dynamodb::endpoint();
+    let table = format!("load-{}", std::process::id());
+    let client = local_dynamodb::client(&endpoint, Duration::from_secs(30));
+    local_dynamodb::create_table(&client, &table)
+        .await
+        .map_err(|e| e.to_string())?;
+    let store = Store::new(client, &table);
+    let front = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let sim = Simulator::start(
+        tokio::net::TcpListener::bind("127.0.0.1:0").await?,
+        SimConfig {
+            api_key: driver::API_KEY.into(),
+            allowed_redirects: vec![driver::CALLBACK_URL.into()],
+            webhook: Some(WebhookConfig {
+                url: format!("http://{}/link/webhook", front.local_addr()?),
+                secret: driver::WEBHOOK_SECRET.into(),
+                scheme: SignatureScheme::Ofauth,
+                retry_base: Duration::from_millis(500),
+            }),
+            ..SimConfig::default()
+        },
+    )
+    .await?;
+    sim.set_webhook_mode(WebhookMode {
+        delay_ms: args.webhook_delay_ms,
+        jitter_ms: args.webhook_jitter_ms,
+        loss_percent: args.webhook_loss_percent,
+        ..WebhookMode::default()
+    });
+    let d = Downstreams {
+        table: table.clone(),
+        ddb_url: endpoint.clone(),
+        sim_url: sim.url(),
+    };
+    let bin = |name: &str| {
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../../target")
+            .join(&args.profile)
+            .join(name)
+    };
+    let started = Instant::now();
+    let init = Pool::start(&bin("init-session"), "init-session", args.envs, &d).await?;
+    let callback = Pool::start(&bin("callback"), "callback", args.envs, &d).await?;
+    let webhook = Pool::start(&bin("webhook"), "webhook", args.envs, &d).await?;
+    driver::webhook_front(front, webhook.clone()).await?;
+    eprintln!(
+        "{} environments per function up in {:.1} s",
+        args.envs,
+        started.elapsed().as_secs_f64()
+    );
+    sim.set_traffic(Traffic {
+        connects_per_second: args.traffic,
+        webhooks: !args.no_traffic_webhooks,
+    });
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(20))
+        .build()?;
+    let gate = Arc::new(tokio::sync::Semaphore::new(args.concurrency));
+    let return_delay = Duration::from_millis(args.return_delay_ms);
+    let requests_before = sim.requests().len();
+    let run_started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..n {
+        let (gate, init, callback, http) =
+            (gate.clone(), init.clone(), callback.clone(), http.clone());
+        tasks.spawn(async move {
+            let _permit = gate.acquire_owned().await;
+            driver::flow(
+                format!("load-user-{i}"),
+                &init,
+                &callback,
+                &http,
+                return_delay,
+            )
+            .await
+        });
+    }
+    let mut flows = Vec::with_capacity(n);
+    while let Some(f) = tasks.join_next().await {
+        flows.push(f?);
+    }
+    let took = run_started.elapsed().as_secs_f64();
+    sim.set_traffic(Traffic::default());
+    let ofauth_requests = sim.requests().len() - requests_before;
+    let at_the_end = driver::tally(flows.iter().map(|f| f.outcome.as_str()));
+
+    let state = |flows: &Vec<driver::Flow>, store: &Store| {
+        let flows = flows.clone();
+        let store = store.clone();
+        async move {
+            let mut bound = 0;
+            let mut waiting = 0;
+            let mut unbound = 0;
+            let mut misbound = Vec::new();
+            for f in &flows {
+                let Some(id) = f.connection.as_deref().and_then(ConnectionId::parse) else {
+                    continue;
+                };
+                let record = store.get_connection(&id).await.ok().flatten();
+                match record.as_ref().and_then(|r| r.user_id.clone()) {
+                    Some(u)
+                        if u == f.user && record.as_ref().is_some_and(|r| r.status == "active") =>
+                    {
+                        bound += 1
+                    }
+                    Some(u) if u != f.user => {
+                        misbound.push(format!("{} -> {u} (flow of {})", id.as_str(), f.user))
+                    }
+                    _ => {
+                        let attempt = match f.attempt.as_deref().and_then(AttemptId::parse) {
+                            Some(a) => store.get_attempt(&a).await.ok().flatten(),
+                            None => None,
+                        };
+                        if attempt.is_some_and(|a| a.status == AttemptStatus::Verifying) {
+                            waiting += 1;
+                        } else if matches!(f.outcome.as_str(), "active" | "verifying") {
+                            // Answered as done or waiting, and now neither: lost.
+                            misbound.push(format!("{} lost (flow of {})", id.as_str(), f.user));
+                        } else {
+                            unbound += 1;
+                        }
+                    }
+                }
+            }
+            (bound, waiting, unbound, misbound)
+        }
+    };
+    // Let the webhooks land (delayed, jittered, retried with OFAuth's
+    // backoff): until nobody waits, or no delivery for 10 s (at most a minute
+    // past the configured delay).
+    let limit = Instant::now()
+        + Duration::from_millis(args.webhook_delay_ms + args.webhook_jitter_ms)
+        + Duration::from_secs(60);
+    let (mut last, mut quiet_since) = (usize::MAX, Instant::now());
+    let settle_started = Instant::now();
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let (_, waiting, _, _) = state(&flows, &store).await;
+        let delivered = sim.deliveries().len();
+        if delivered != last {
+            (last, quiet_since) = (delivered, Instant::now());
+        }
+        if waiting == 0 || quiet_since.elapsed() > Duration::from_secs(10) || Instant::now() > limit
+        {
+            break;
+        }
+    }
+    let settled = settle_started.elapsed().as_secs_f64();
+    let (bound, waiting, unbound, misbound) = state(&flows, &store).await;
+    let mut after_reconcile = None;
+    if waiting > 0 {
+        let settings = link_shared::config::ReconcileSettings {
+            unbound: link_shared::config::UnboundAction::Report,
+            unbound_grace: Duration::from_secs(6 * 3600),
+            max_pages: 250,
+            personal_data_retention: None,
+            breaker_percent: 20,
+            expected_account: None,
+        };
+        let roots = link_shared::tls::ExtraRoots::load(None)?;
+        let ofauth = OfAuthClient::new(
+            url::Url::parse(&sim.url())?,
+            Secret::new(driver::API_KEY),
+            Duration::from_secs(2),
+            Duration::from_secs(10),
+            link_shared::tls::client_config(&roots)?,
+        )?;
+        let svc =
+            link_shared::reconcile::ReconcileService::new(store.clone(), ofauth, settings, 50);
+        let report = svc.run(Instant::now() + Duration::from_secs(120)).await?;
+        after_reconcile = Some((report.counts.attested, state(&flows, &store).await));
+    }
+    init.stop();
+    callback.stop();
+    webhook.stop();
+
+    println!(
+        "load: {n} flows, {} in flight at once, {} environments per function ({} build); the browser back {} ms after the approval; webhooks +{} ms, jitter {} ms, {}% lost; others connecting at {}/s",
+        args.concurrency, args.envs, args.profile, args.return_delay_ms, args.webhook_delay_ms, args.webhook_jitter_ms, args.webhook_loss_percent, args.traffic
+    );
+    println!(
+        "  {:.1} flows/s ({n} in {took:.1} s); OFAuth requests per flow: {:.2}",
+        n as f64 / took,
+        ofauth_requests as f64 / n as f64
+    );
+    for (i, step) in [
+        "session",
+        "approve (OFAuth's page)",
+        "callback",
+        "completion",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let (p50, p99) = driver::percentiles(flows.iter().filter_map(|f| f.steps[i]).collect());
+        println!("  {step:<24} p50 {p50:>7.1} ms   p99 {p99:>7.1} ms");
+    }
+    println!("  answered: {at_the_end:?}");
+    println!("  after the webhooks ({settled:.0} s): {bound} bound to their user, {waiting} verifying, {unbound} not bound (flows refused or failed), {} bound to someone else or lost", misbound.len());
+    if let Some((attested, (b, w, u, m))) = &after_reconcile {
+        println!("  after one reconciler run ({attested} attested from the list): {b} bound, {w} verifying, {u} not bound, {} bound to someone else or lost", m.len());
+    }
+    let misbound_any = !misbound.is_empty()
+        || after_reconcile
+            .as_ref()
+            .is_some_and(|(_, (_, _, _, m))| !m.is_empty());
+    if misbound_any {
+        return Err(format!("connections bound to someone else, or lost: {misbound:?}").into());
+    }
     Ok(())
 }
