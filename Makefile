@@ -8,9 +8,13 @@ bench: ## measure each function as Lambda runs it (see BENCHMARKS.md)
 	@bash scripts/bench.sh $(ARGS)
 bench-curve: ## after `make bench`: each function under Lambda's CPU share at 128/256/512 MB, and what each size costs
 	@bash scripts/bench-curve.sh $(ARGS)
-bench-scale: ## at scale (docs/scale.md): the list search against the connect rate; ARGS="--load 400 ..." the load driver, "--sweep 100000" the reconciler
+bench-scale: ## at scale (docs/scale.md): the list search, and the load driver's two runs; or ARGS="--load N ..." / "--sweep 100000"
 	@cargo build --quiet --release -p init-session -p callback -p webhook -p lambda-bench
-	@target/release/bench-scale $(ARGS)
+	@if [ -n "$(ARGS)" ]; then target/release/bench-scale $(ARGS); else \
+	  target/release/bench-scale && \
+	  target/release/bench-scale --load 600 --envs 6 --concurrency 48 --traffic 100 --webhook-delay-ms 2000 && \
+	  target/release/bench-scale --load 600 --envs 6 --concurrency 48 --traffic 100 --webhook-delay-ms 1000 \
+	    --webhook-jitter-ms 3000 --webhook-loss-percent 20; fi
 reconcile: ## run the reconciler once against a running `make dev` (from another terminal)
 	@PATH="$(CURDIR)/.tools/venv/bin:$$PATH" cargo lambda invoke reconcile --invoke-port $${WATCH_PORT:-9000} \
 	  --data-file events/reconcile-scheduled.json
