@@ -27,7 +27,7 @@ use link_fixtures::ApiEvent;
 use serde_json::Value;
 use tokio::sync::{mpsc, Mutex};
 
-use crate::runtime_api::{Outcome, RuntimeApi};
+use crate::runtime_api::{lambda_environment, Outcome, RuntimeApi};
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
@@ -62,17 +62,10 @@ impl Pool {
         let mut children = Vec::new();
         for _ in 0..envs {
             let api = RuntimeApi::start(Duration::from_secs(10)).await?;
-            let child = Command::new(binary)
-                .env_clear()
-                .env("AWS_LAMBDA_RUNTIME_API", api.addr.to_string())
-                .env("AWS_LAMBDA_FUNCTION_NAME", name)
-                .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-                .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-                .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
+            let mut cmd = Command::new(binary);
+            cmd.env_clear();
+            let child = lambda_environment(&mut cmd, api.addr, name, 128)
                 .env("AWS_LAMBDA_LOG_LEVEL", "WARN")
-                .env("AWS_REGION", "us-east-1")
-                .env("AWS_ACCESS_KEY_ID", "local")
-                .env("AWS_SECRET_ACCESS_KEY", "local")
                 .env("TABLE_NAME", &d.table)
                 .env("DYNAMODB_ENDPOINT", &d.ddb_url)
                 .env("OFAUTH_BASE_URL", &d.sim_url)

@@ -10,7 +10,7 @@ use crate::{
     root, Downstream, Error, API_KEY, API_KEY_SECRET_ID, CALLBACK_URL, WEBHOOK_SECRET,
     WEBHOOK_SECRET_ID,
 };
-use lambda_bench::runtime_api::{Outcome, RuntimeApi};
+use lambda_bench::runtime_api::{lambda_environment, Outcome, RuntimeApi};
 
 /// How a process is started for a cold-start sample.
 #[derive(Clone, Copy, PartialEq)]
@@ -31,44 +31,31 @@ pub fn spawn(
     start: Start,
 ) -> Result<Child, Error> {
     let mut cmd = Command::new(binary);
-    cmd.env_clear()
-        .env(
-            "WARM_CONNECTIONS",
-            if start == Start::WarmUp {
-                "true"
-            } else {
-                "false"
-            },
-        )
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("AWS_LAMBDA_RUNTIME_API", api.addr.to_string())
-        .env("AWS_LAMBDA_FUNCTION_NAME", function)
-        .env(
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
-            d.quota.as_ref().map_or(128, |q| q.memory_mb).to_string(),
-        )
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env(
-            "AWS_LAMBDA_LOG_GROUP_NAME",
-            format!("/aws/lambda/{function}"),
-        )
-        .env("AWS_LAMBDA_LOG_STREAM_NAME", "bench")
-        .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
-        .env("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_DEFAULT_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "local")
-        .env("AWS_SECRET_ACCESS_KEY", "local")
-        .env("_HANDLER", "bootstrap")
-        .env("TABLE_NAME", &d.table)
-        .env("DYNAMODB_ENDPOINT", &d.ddb_url)
-        .env("EVENTBRIDGE_ENDPOINT", &d.eventbridge_url)
-        .env("OFAUTH_BASE_URL", &d.sim_url)
-        .env("OFAUTH_CLIENT_APP_ID", "app_bench")
-        .env("CALLBACK_URL", CALLBACK_URL)
-        .env("APP_URL", "https://app.example.com")
-        .env("LINK_HOSTS", "127.0.0.1")
-        .env("SESSION_RATE_LIMIT", "0");
+    cmd.env_clear();
+    lambda_environment(
+        &mut cmd,
+        api.addr,
+        function,
+        d.quota.as_ref().map_or(128, |q| q.memory_mb),
+    );
+    cmd.env(
+        "WARM_CONNECTIONS",
+        if start == Start::WarmUp {
+            "true"
+        } else {
+            "false"
+        },
+    )
+    .env("PATH", std::env::var("PATH").unwrap_or_default())
+    .env("TABLE_NAME", &d.table)
+    .env("DYNAMODB_ENDPOINT", &d.ddb_url)
+    .env("EVENTBRIDGE_ENDPOINT", &d.eventbridge_url)
+    .env("OFAUTH_BASE_URL", &d.sim_url)
+    .env("OFAUTH_CLIENT_APP_ID", "app_bench")
+    .env("CALLBACK_URL", CALLBACK_URL)
+    .env("APP_URL", "https://app.example.com")
+    .env("LINK_HOSTS", "127.0.0.1")
+    .env("SESSION_RATE_LIMIT", "0");
     // As deployed: the EMF metrics are written after every invocation
     // (`--no-metrics` measures without them).
     if d.metrics {

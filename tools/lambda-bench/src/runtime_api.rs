@@ -39,6 +39,33 @@ struct Shared {
     function_timeout: Duration,
 }
 
+/// The environment Lambda gives a function's process (its Runtime API, name,
+/// memory, log settings, region and credentials), on `cmd`, for `function`
+/// under the Runtime API at `api` with `memory_mb`.
+pub fn lambda_environment<'a>(
+    cmd: &'a mut std::process::Command,
+    api: SocketAddr,
+    function: &str,
+    memory_mb: u32,
+) -> &'a mut std::process::Command {
+    cmd.env("AWS_LAMBDA_RUNTIME_API", api.to_string())
+        .env("AWS_LAMBDA_FUNCTION_NAME", function)
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", memory_mb.to_string())
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env(
+            "AWS_LAMBDA_LOG_GROUP_NAME",
+            format!("/aws/lambda/{function}"),
+        )
+        .env("AWS_LAMBDA_LOG_STREAM_NAME", "local")
+        .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
+        .env("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "local")
+        .env("AWS_SECRET_ACCESS_KEY", "local")
+        .env("_HANDLER", "bootstrap")
+}
+
 pub struct RuntimeApi {
     pub addr: SocketAddr,
     shared: Arc<Shared>,

@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use lambda_bench::runtime_api::{Outcome, RuntimeApi};
+use lambda_bench::runtime_api::{lambda_environment, Outcome, RuntimeApi};
 use link_fixtures::ApiEvent;
 use serde_json::Value;
 
@@ -48,16 +48,9 @@ async fn start(name: &str) -> (RuntimeApi, Child) {
 async fn start_with(name: &str, stdout: Stdio, env: &[(&str, &str)]) -> (RuntimeApi, Child) {
     let api = RuntimeApi::start(Duration::from_secs(5)).await.unwrap();
     let nowhere = format!("http://127.0.0.1:{}", closed_port());
-    let child = Command::new(binary(name))
-        .env_clear()
-        .env("AWS_LAMBDA_RUNTIME_API", api.addr.to_string())
-        .env("AWS_LAMBDA_FUNCTION_NAME", name)
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "local")
-        .env("AWS_SECRET_ACCESS_KEY", "local")
+    let mut cmd = Command::new(binary(name));
+    cmd.env_clear();
+    let child = lambda_environment(&mut cmd, api.addr, name, 128)
         .env("TABLE_NAME", "raw-input")
         .env("DYNAMODB_ENDPOINT", &nowhere)
         .env("OFAUTH_BASE_URL", &nowhere)
