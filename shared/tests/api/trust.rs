@@ -462,20 +462,7 @@ async fn security_events() {
     let cancel = format!("status=cancelled&step=login&client_reference_id={attempt}");
     h.callback(&cancel).await;
     h.hosted(&url, "approve?other_account=true").await;
-    // Both deliveries answered 2xx (a retried one counts an attempt per try,
-    // so a plain count of 2 can be one success and one failure under load).
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while h
-        .sim
-        .deliveries()
-        .iter()
-        .filter(|d| (200..300).contains(&d.status))
-        .count()
-        < 2
-        && tokio::time::Instant::now() < deadline
-    {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    h.sim.wait_for_deliveries(2, WAIT).await;
     let mut out = Vec::new();
     link_shared::telemetry::flush_to(&mut out).unwrap();
     let (mut by_kind, mut total) = (0.0, 0.0);
