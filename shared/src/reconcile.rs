@@ -67,7 +67,7 @@ use crate::ids::{AttemptId, ConnectionId};
 use crate::ofauth::{ConnectionCheck, ListedConnection, OfAuthClient};
 use crate::store::{
     lifecycle_rank, Applied, AttemptStatus, ConnectionEvent, ConnectionRecord, Cursor, Known,
-    Lease, LinkAttempt, Phase, Store, StoreError,
+    Lease, LinkAttempt, Phase, Store, StoreError, ACCOUNT_MISMATCH,
 };
 use crate::time::{epoch, epoch_ms, parse_rfc3339_ms};
 
@@ -737,23 +737,28 @@ impl Run<'_> {
                 self.counts.changed += 1;
                 tracing::info!(outcome = "changed", connection = %record.id.masked(), from = %record.status, to = status, "record brought in line with OFAuth");
             }
-            Ok(Applied::AccountSwapped { live }) => {
-                let invalidated = match live {
+            Ok(Applied::AccountSwapped(swap)) => {
+                let invalidated = match swap.live {
                     true => self.svc.ofauth.invalidate_connection(&record.id).await,
                     false => Ok(()),
                 };
                 if invalidated.is_err() {
                     self.counts.errors += 1;
                 }
-                telemetry::security_event("account_mismatch");
-                tracing::warn!(
-                    outcome = "account_mismatch",
-                    security = true,
-                    connection = %record.id.masked(),
-                    live,
-                    invalidated = live && invalidated.is_ok(),
-                    "OFAuth shows another OnlyFans account on a bound connection; the owner's record and profile are kept"
-                );
+                let (connection, live) = (record.id.masked(), swap.live);
+                let invalidated = live && invalidated.is_ok();
+                if swap.first {
+                    telemetry::security_event(ACCOUNT_MISMATCH);
+                    tracing::warn!(
+                        outcome = ACCOUNT_MISMATCH, security = true, %connection, live, invalidated,
+                        "OFAuth shows another OnlyFans account on a bound connection; the owner's record and profile are kept"
+                    );
+                } else {
+                    tracing::info!(
+                        outcome = ACCOUNT_MISMATCH, %connection, live, invalidated,
+                        "OFAuth's list repeats an account swap the record already holds"
+                    );
+                }
             }
             Ok(_) => {}
             Err(e) => {

@@ -324,22 +324,30 @@ async fn apply(
             );
             "applied"
         }
-        Applied::AccountSwapped { live } => {
-            let invalidated = if live {
+        Applied::AccountSwapped(swap) => {
+            let invalidated = if swap.live {
                 invalidate(&svc.ofauth, &ev.connection).await
             } else {
                 false
             };
-            telemetry::security_event("account_mismatch");
-            tracing::warn!(
-                security = true,
-                connection = %ev.connection.masked(),
-                attempt = %attempt.as_ref().map(AttemptId::masked).unwrap_or_default(),
-                live,
-                invalidated,
-                "a signed webhook shows another OnlyFans account on a bound connection; the owner's record and profile are kept"
+            let (connection, attempt) = (
+                ev.connection.masked(),
+                attempt.as_ref().map(AttemptId::masked).unwrap_or_default(),
             );
-            "account_mismatch"
+            let live = swap.live;
+            if swap.first {
+                telemetry::security_event(store::ACCOUNT_MISMATCH);
+                tracing::warn!(
+                    security = true, %connection, %attempt, live, invalidated,
+                    "a signed webhook shows another OnlyFans account on a bound connection; the owner's record and profile are kept"
+                );
+            } else {
+                tracing::info!(
+                    %connection, %attempt, live, invalidated,
+                    "a signed webhook repeats an account swap the record already holds (OFAuth's report of its invalidation, or the other leg of the same reconnect)"
+                );
+            }
+            store::ACCOUNT_MISMATCH
         }
     })
 }

@@ -322,16 +322,26 @@ impl Provenance {
         if let Err(e) = &invalidated {
             tracing::error!(connection = %connection.masked(), error = %e, "invalidating a connection that changed account failed; the reconciler tries again");
         }
-        if let Err(e) = self
+        // One swap is one security event, whichever leg of it comes first: when
+        // this attempt's webhook already recorded it, this refusal repeats it.
+        let first = match self
             .store
-            .expire_swapped(connection, &attempt.user_id, now)
+            .expire_swapped(connection, &attempt.user_id, &attempt.id, now)
             .await
         {
-            tracing::error!(connection = %connection.masked(), error = %e, "marking a connection that changed account expired failed");
-        }
+            Ok(first) => first,
+            Err(e) => {
+                tracing::error!(connection = %connection.masked(), error = %e, "marking a connection that changed account expired failed");
+                true
+            }
+        };
         let refusal = Refusal::new(
             codes::ACCOUNT_MISMATCH,
-            Severity::Security,
+            if first {
+                Severity::Security
+            } else {
+                Severity::Warn
+            },
             format!(
                 "{} came back signed in to another account than the one bound to it; invalidated at OFAuth: {}",
                 connection.masked(),

@@ -14,7 +14,7 @@ use super::item::{
 };
 use super::{is_condition_failure, keys, schema, unavailable, Store, StoreError, TransactFailure};
 use crate::account::AccountProfile;
-use crate::ids::ConnectionId;
+use crate::ids::{AttemptId, ConnectionId};
 use crate::time::{epoch, epoch_ms, rfc3339};
 
 /// A connection as the table holds it: attested, bound, or both.
@@ -42,7 +42,16 @@ pub struct ConnectionRecord {
     /// A disconnect this service asked OFAuth for: its cause and when (Unix
     /// seconds).
     pub disconnect_requested: Option<(String, i64)>,
+    /// Why it last changed (`changeCause`).
+    pub change_cause: Option<String>,
+    /// With `changeCause` `account_mismatch`: the attempt whose reconnect showed
+    /// the other account, when the leg that saw it named one (`swapAttemptId`).
+    pub swap_attempt: Option<String>,
 }
+
+/// The cause of a change that found another OnlyFans account on a bound
+/// connection.
+pub const ACCOUNT_MISMATCH: &str = "account_mismatch";
 
 /// How long a disconnect this service asked for names the cause of OFAuth's
 /// report of it (its webhook, the reconciler's look).
@@ -72,7 +81,23 @@ impl ConnectionRecord {
             disconnect_requested: get_s(item, "disconnectRequestedBy")
                 .zip(get_n(item, "disconnectRequestedAt"))
                 .map(|(cause, at)| (cause.to_string(), at)),
+            change_cause: get_s(item, "changeCause").map(str::to_string),
+            swap_attempt: get_s(item, "swapAttemptId").map(str::to_string),
         })
+    }
+
+    /// Whether an account swap seen now (by a leg naming `attempt`, if any) is
+    /// one this record already holds: it is marked `account_mismatch`, and the
+    /// leg names no attempt, or the one that marked it, or the mark names none.
+    /// Such a sighting (OFAuth's report of the invalidation, the reconciler's
+    /// look, the other leg of the same reconnect) repeats the swap: it is not a
+    /// new security event. A new attempt showing another account is one.
+    pub fn holds_swap(&self, attempt: Option<&str>) -> bool {
+        self.change_cause.as_deref() == Some(ACCOUNT_MISMATCH)
+            && match (attempt, self.swap_attempt.as_deref()) {
+                (Some(seen), Some(marked)) => seen == marked,
+                _ => true,
+            }
     }
 
     /// The cause of a disconnect this service asked OFAuth for in the last
@@ -191,6 +216,7 @@ impl Store {
                 attested_by: attested.then_some(&attempt.id),
                 last_attempt: Some(&attempt.id),
                 cause: Some("completion"),
+                swap_attempt: None,
             },
             &rfc3339(now),
         );
@@ -325,31 +351,48 @@ impl Store {
         Ok((listed, next))
     }
 
-    /// Marks the owner's connection expired while it is active: it came back
-    /// holding another OnlyFans account than the one bound to it, and was
+    /// Marks the owner's connection expired: it came back holding another
+    /// OnlyFans account than the one bound to it, through `attempt`, and was
     /// invalidated (the owner and the account's profile stay as they were).
-    /// Nothing when it is not active or not the owner's.
+    /// Nothing when it is disconnected or not the owner's. Whether this swap is
+    /// new to the record ([`ConnectionRecord::holds_swap`]): a swap another leg
+    /// of the same attempt recorded first is not.
     pub async fn expire_swapped(
         &self,
         id: &ConnectionId,
         owner: &str,
+        attempt: &AttemptId,
         now: SystemTime,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         let write = ConnectionWrite {
             state: Some(StateWrite::confirmed("expired")),
-            cause: Some("account_mismatch"),
+            cause: Some(ACCOUNT_MISMATCH),
+            swap_attempt: Some(attempt.as_str()),
             ..ConnectionWrite::default()
         };
         let mut update = connection_update(id, &write, &rfc3339(now));
+        let (status, cause, marked) = (
+            update.name("status"),
+            update.name("changeCause"),
+            update.name("swapAttemptId"),
+        );
         let condition = format!(
-            "{} = {} AND {} = {}",
+            "{} = {} AND ({status} = {} OR ({status} = {} AND NOT ({cause} = {} AND (attribute_not_exists({marked}) OR {marked} = {}))))",
             update.name("userId"),
             update.value("owner", s(owner)),
-            update.name("status"),
             update.value("active", s("active")),
+            update.value("expired", s("expired")),
+            update.value("mismatch", s(ACCOUNT_MISMATCH)),
+            update.value("attempt", s(attempt.as_str())),
         );
-        self.update_connection_if(id, update, condition).await?;
-        Ok(())
+        if self.update_connection_if(id, update, condition).await? {
+            return Ok(true);
+        }
+        Ok(self.get_connection(id).await?.is_some_and(|r| {
+            r.is_owned_by(owner)
+                && r.status != "disconnected"
+                && !r.holds_swap(Some(attempt.as_str()))
+        }))
     }
 
     /// Marks the user's connection disconnected and takes it out of their list.

@@ -32,7 +32,7 @@ use std::time::SystemTime;
 use aws_sdk_dynamodb::types::{ConditionCheck, Put, TransactWriteItem};
 
 use super::attempts::{transition, AttemptStatus, LinkAttempt};
-use super::connections::ConnectionRecord;
+use super::connections::{ConnectionRecord, ACCOUNT_MISMATCH};
 use super::item::{connection_update, n, s, unchanged_since, ConnectionWrite, StateWrite};
 use super::{keys, schema, Store, StoreError, TransactFailure};
 use crate::account::AccountProfile;
@@ -85,7 +85,19 @@ pub enum Applied {
     /// account's profile are kept; when the event says the connection is usable
     /// (`live`), the record is marked expired, and the caller invalidates it at
     /// OFAuth.
-    AccountSwapped { live: bool },
+    AccountSwapped(Swap),
+}
+
+/// Another OnlyFans account on a bound connection, as one event shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Swap {
+    /// The event says the connection is usable (with that account).
+    pub live: bool,
+    /// The record did not hold this swap yet
+    /// ([`ConnectionRecord::holds_swap`]): this is the first leg to see it, a
+    /// security event. A later one (OFAuth's report of the invalidation, the
+    /// reconciler's look, the other leg of the same reconnect) repeats it.
+    pub first: bool,
 }
 
 /// A status's place in the lifecycle, and the tie-break between events of one
@@ -106,9 +118,8 @@ pub(crate) struct Plan<'a> {
     pub bind: Option<&'a LinkAttempt>,
     /// The named attempt's user is not the owner.
     pub foreign: bool,
-    /// Another account on a bound connection: whether the event says it is
-    /// usable ([`Applied::AccountSwapped`]).
-    pub swapped: Option<bool>,
+    /// Another account on a bound connection ([`Applied::AccountSwapped`]).
+    pub swapped: Option<Swap>,
 }
 
 /// Decides an event against the record and the attempt it names (if they exist).
@@ -146,15 +157,20 @@ pub(crate) fn plan<'a>(
                         order: ev.event_at_ms.map(|at| (at, ev.rank)),
                     })
                 };
+                let named = ev.attempt.map(AttemptId::as_str);
                 return Some(Plan {
                     write: ConnectionWrite {
                         state,
-                        cause: Some("account_mismatch"),
+                        cause: Some(ACCOUNT_MISMATCH),
+                        swap_attempt: named,
                         ..ConnectionWrite::default()
                     },
                     bind: None,
                     foreign: false,
-                    swapped: Some(live),
+                    swapped: Some(Swap {
+                        live,
+                        first: !r.holds_swap(named),
+                    }),
                 });
             }
         }
@@ -198,6 +214,7 @@ pub(crate) fn plan<'a>(
                 }
                 _ => ev.cause,
             }),
+            swap_attempt: None,
         },
         bind,
         foreign,
@@ -234,8 +251,8 @@ impl Store {
                 .await
             {
                 Ok(()) => {
-                    return Ok(if let Some(live) = plan.swapped {
-                        Applied::AccountSwapped { live }
+                    return Ok(if let Some(swap) = plan.swapped {
+                        Applied::AccountSwapped(swap)
                     } else if plan.foreign {
                         Applied::ForeignAttempt
                     } else {
@@ -363,7 +380,75 @@ mod tests {
             last_event_rank: 1,
             missing_sweep: None,
             disconnect_requested: None,
+            change_cause: None,
+            swap_attempt: None,
         }
+    }
+
+    #[test]
+    fn a_swap_is_first_once_per_attempt() {
+        let conn = ConnectionId::parse("conn_1").unwrap();
+        let (mine, theirs) = (
+            AccountProfile {
+                id: Some("acct_owner".into()),
+                ..AccountProfile::default()
+            },
+            AccountProfile {
+                id: Some("acct_victim".into()),
+                ..AccountProfile::default()
+            },
+        );
+        let (a, b) = (
+            AttemptId::generate().unwrap(),
+            AttemptId::generate().unwrap(),
+        );
+        let ev = |status, attempt| ConnectionEvent {
+            event_id: "e",
+            event_type: "connection.updated",
+            event_at_ms: Some(10),
+            rank: 1,
+            connection: &conn,
+            status: Some(status),
+            account: &theirs,
+            attempt,
+            cause: "webhook",
+        };
+        let mut owned = record(Some("user-1"), 5, None);
+        owned.account = mine.clone();
+        // The first sighting, live: marked expired, with the attempt it names.
+        let p = plan(&ev("active", Some(&a)), Some(&owned), None, 0).unwrap();
+        assert_eq!(
+            p.swapped,
+            Some(Swap {
+                live: true,
+                first: true
+            })
+        );
+        assert_eq!(p.write.state, Some(StateWrite::confirmed("expired")));
+        assert_eq!(p.write.swap_attempt, Some(a.as_str()));
+        // The record now holds it: OFAuth's report of the invalidation (no
+        // attempt, or the same one) and the reconciler's look repeat it ...
+        let mut marked = owned.clone();
+        marked.status = "expired".into();
+        marked.change_cause = Some(ACCOUNT_MISMATCH.into());
+        marked.swap_attempt = Some(a.as_str().into());
+        for (status, attempt) in [("expired", None), ("active", Some(&a)), ("active", None)] {
+            let p = plan(&ev(status, attempt), Some(&marked), None, 0).unwrap();
+            assert!(!p.swapped.unwrap().first, "{status} {attempt:?}");
+        }
+        // ... a new reconnect attempt showing another account is a new one ...
+        let p = plan(&ev("active", Some(&b)), Some(&marked), None, 0).unwrap();
+        assert!(p.swapped.unwrap().first);
+        // ... and so is one on a record that changed for another cause since.
+        marked.change_cause = Some("completion".into());
+        let p = plan(&ev("expired", None), Some(&marked), None, 0).unwrap();
+        assert!(p.swapped.unwrap().first);
+        // The owner's own account: no swap.
+        let same = ConnectionEvent {
+            account: &mine,
+            ..ev("active", Some(&a))
+        };
+        assert_eq!(plan(&same, Some(&owned), None, 0).unwrap().swapped, None);
     }
 
     #[test]

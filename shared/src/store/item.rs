@@ -189,6 +189,9 @@ pub(crate) struct ConnectionWrite<'a> {
     /// `completion`, `webhook`, `reconciler`, `user`, `fixation`,
     /// `account_mismatch`.
     pub cause: Option<&'a str>,
+    /// With cause `account_mismatch`: the attempt that showed the other
+    /// account (`swapAttemptId`; removed when the leg named none).
+    pub swap_attempt: Option<&'a str>,
 }
 
 /// A status to write.
@@ -256,6 +259,12 @@ pub(crate) fn connection_update(
     }
     if let Some(cause) = w.cause {
         u.set("changeCause", s(cause));
+        if cause == super::connections::ACCOUNT_MISMATCH {
+            match w.swap_attempt {
+                Some(a) => u.set("swapAttemptId", s(a)),
+                None => u.remove("swapAttemptId"),
+            };
+        }
     }
     u
 }

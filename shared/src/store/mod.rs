@@ -35,8 +35,8 @@ use item::{get_s, s, Item};
 use std::collections::{HashMap, HashSet};
 
 pub use attempts::{AttemptEnd, AttemptStatus, LinkAttempt, Returned};
-pub use connections::{ConnectionRecord, PageKey, UserConnection};
-pub use events::{lifecycle_rank, Applied, ConnectionEvent, EVENT_RETENTION_SECS};
+pub use connections::{ConnectionRecord, PageKey, UserConnection, ACCOUNT_MISMATCH};
+pub use events::{lifecycle_rank, Applied, ConnectionEvent, Swap, EVENT_RETENTION_SECS};
 pub use limits::RateCheck;
 pub use privacy::{holds_personal_data, UserItem};
 pub use reconcile::{Cursor, Known, Lease, Phase};
