@@ -7,11 +7,6 @@ cd "$root"
 
 bash scripts/ensure-python-tools.sh
 export PATH="$root/.tools/venv/bin:$PATH" SAM_CLI_TELEMETRY=0
-if ! rustup target list --installed | grep -qx aarch64-unknown-linux-gnu; then
-  step "adding the aarch64-unknown-linux-gnu Rust target"
-  rustup target add aarch64-unknown-linux-gnu
-fi
-
 # With AWS's serverless rules (cfn-lint-serverless). Two of their warnings read
 # only a function's own properties and do not apply here: WS1000 (tracing is
 # Active through Globals, `EnableTracing`) and WS1004 (each function's log group

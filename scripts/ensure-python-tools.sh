@@ -4,7 +4,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 venv="$root/.tools/venv"
-stamp="$venv/.installed-$(sha1sum "$root/scripts/python-tools.txt" | cut -c1-12)"
+stamp=$(python_tools_stamp)
 [ -f "$stamp" ] && exit 0
 step "installing cargo-lambda, aws-sam-cli and cfn-lint into .tools/venv (one time, about a minute)"
 python3 -m venv "$venv"

@@ -44,4 +44,8 @@ ensure_rust() {
   fi
 }
 
+# The stamp scripts/ensure-python-tools.sh leaves once .tools/venv holds the
+# pinned tools (cargo-lambda, Zig, the SAM CLI, cfn-lint).
+python_tools_stamp() { echo "$root/.tools/venv/.installed-$(sha1sum "$root/scripts/python-tools.txt" | cut -c1-12)"; }
+
 mkdir -p "$root/.local"

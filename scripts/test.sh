@@ -20,6 +20,21 @@ for task in ensure-python-tools ensure-dynamodb-local ensure-chromium ensure-bro
   bash "scripts/$task.sh" >".local/install-$task.log" 2>&1 &
   installs+=("$!:$task")
 done
+# The deployment checks' arm64 release build (six fat-LTO links; about 7 of a
+# fresh run's minutes when it ran alone) starts as soon as cargo-lambda is
+# installed, at the lowest CPU priority, in a process group of its own: it
+# takes only what the test build and the tests leave of the two cores (their
+# serial phases, DynamoDB Local's and the browser's waits), and the deployment
+# checks at the end find it done. Without the clippy wrapper below, as `sam
+# build` builds, so that `sam build` finds it fresh.
+python_pid=${installs[0]%%:*}
+stamp=$(python_tools_stamp)
+setsid bash -c '
+  until [ -f "$1" ]; do kill -0 "$2" 2>/dev/null || { echo "the Python tools failed to install"; exit 1; }; sleep 1; done
+  exec nice -n 19 bash scripts/build-arm64.sh' arm64 "$stamp" "$python_pid" >.local/arm64-background.log 2>&1 &
+arm64=$!
+cleanup=("kill -- -$arm64")
+trap 'for c in "${cleanup[@]}"; do $c 2>/dev/null || true; done' EXIT
 wait_installs() {
   for entry in "${installs[@]}"; do
     wait "${entry%%:*}" || { cat ".local/install-${entry#*:}.log"; die "${entry#*:} failed"; }
@@ -55,20 +70,18 @@ step "browser client (client/): its types are openapi.yaml's, tsc (strict), unit
 port=$(free_port)
 step "starting DynamoDB Local on port $port"
 start_dynamodb_local "$port"
-trap 'kill "$DDB_PID" 2>/dev/null || true' EXIT
+cleanup+=("kill $DDB_PID")
 export DYNAMODB_TEST_ENDPOINT="http://127.0.0.1:$port"
 
 step "cargo test (DynamoDB Local + OFAuth simulator; the simulator's answers against OFAuth's SDK models)"
 SCHEMA_CHECK_REQUIRED=1 cargo test --workspace --all-targets --features dev-identity 2>&1 | tee .local/cargo-test.log
 summary=$(awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed;?$/) p += $(i-1); if ($i ~ /^failed;?$/) f += $(i-1) } } END { printf "%d passed, %d failed", p, f }' .local/cargo-test.log)
 kill "$DDB_PID" 2>/dev/null || true
-trap - EXIT
 unset DYNAMODB_TEST_ENDPOINT
 step "no OpenSSL in the functions"
 if cargo tree -p init-session -p callback -p webhook -p connections -p reconcile -p publisher -e normal -i openssl-sys >/dev/null 2>&1; then
   die "openssl-sys is in the dependency tree"
 fi
-bash scripts/check-deploy.sh
 bash scripts/check-local-stack.sh
 step "benchmark, short pass (debug binaries; keeps the tool working, asserts no timings)"
 cargo build --quiet -p lambda-bench -p init-session -p callback -p webhook -p connections -p reconcile -p publisher --features dev-identity
@@ -79,5 +92,9 @@ step "scale, smoke-sized: make bench-scale's list search at two rates, and its l
 target/debug/bench-scale --rates 1,60 --delays 1 --trials 4 --preload 1000
 target/debug/bench-scale --load 24 --envs 2 --concurrency 6 --return-delay-ms 300 --traffic 400 \
   --no-traffic-webhooks --webhook-loss-percent 50
+step "waiting for the arm64 release build (started in the background after the installs)"
+wait "$arm64" || { tail -40 .local/arm64-background.log; die "the arm64 build failed (log: .local/arm64-background.log)"; }
+# As `sam build` runs: without the clippy wrapper the test build used.
+env -u RUSTC_WORKSPACE_WRAPPER -u CLIPPY_ARGS bash scripts/check-deploy.sh
 step "all checks passed"
 echo "$summary"
