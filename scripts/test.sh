@@ -26,13 +26,17 @@ done
 # takes only what the test build and the tests leave of the two cores (their
 # serial phases, DynamoDB Local's and the browser's waits), and the deployment
 # checks at the end find it done. Without the clippy wrapper below, as `sam
-# build` builds, so that `sam build` finds it fresh.
+# build` builds, so that `sam build` finds it fresh. Not in a session of its own
+# (setsid): Linux's autogroups weigh sessions against each other before nice
+# values, and a build in its own session took half the CPU from the test build.
 python_pid=${installs[0]%%:*}
 stamp=$(python_tools_stamp)
-setsid bash -c '
+set -m
+bash -c '
   until [ -f "$1" ]; do kill -0 "$2" 2>/dev/null || { echo "the Python tools failed to install"; exit 1; }; sleep 1; done
   exec nice -n 19 bash scripts/build-arm64.sh' arm64 "$stamp" "$python_pid" >.local/arm64-background.log 2>&1 &
 arm64=$!
+set +m
 cleanup=("kill -- -$arm64")
 trap 'for c in "${cleanup[@]}"; do $c 2>/dev/null || true; done' EXIT
 wait_installs() {
