@@ -20,4 +20,4 @@ reconcile: ## run the reconciler once against a running `make dev` (from another
 	  --data-file events/reconcile-scheduled.json
 smoke: ## read-only checks of a deployed stack: make smoke URL=https://<api> [ORIGIN=https://<app>]
 	@test -n "$(URL)" || { echo "usage: make smoke URL=<the stack's ApiUrl> [ORIGIN=<your app's origin>]"; exit 2; }
-	@cargo run --quiet -p link-dev -- smoke --url "$(URL)" $(if $(ORIGIN),--origin "$(ORIGIN)")
+	@cargo run --quiet -p link-dev --features link-shared/dev-identity -- smoke --url "$(URL)" $(if $(ORIGIN),--origin "$(ORIGIN)")

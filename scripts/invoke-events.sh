@@ -13,5 +13,5 @@ export DYNAMODB_ENDPOINT="http://127.0.0.1:${DDB_PORT:-8000}" OFAUTH_BASE_URL="h
 # another DEMO_PORT gets the same events pointed at its app.
 export APP_URL="http://localhost:${DEMO_PORT:-8080}"
 step "invoking every event through cargo lambda invoke"
-cargo build --quiet -p link-dev
+cargo build --quiet -p link-dev --features link-shared/dev-identity
 target/debug/link-dev invoke-events events

@@ -62,11 +62,14 @@ export RUSTC_WORKSPACE_WRAPPER CLIPPY_ARGS="-D__CLIPPY_HACKERY__warnings__CLIPPY
 step "building the tests and the functions' binaries, with clippy's lints (-D warnings)"
 # `cargo test` builds a package's binaries only for that package's own
 # integration tests; the raw-input tests (tools/lambda-bench) run every
-# function's debug binary, so they are built here explicitly. Every cargo
-# command here, and make dev's, has the same features (the local development
-# identity switch, `dev-identity`), so none rebuilds what another built.
-cargo build --workspace --bins --features dev-identity
-cargo test --workspace --all-targets --features dev-identity --no-run
+# function's debug binary, so they are built here explicitly, with the examples.
+# Every cargo command here, and make dev's, has the same features (the local
+# development identity switch, `dev-identity`), so none rebuilds what another
+# built. `--tests`, not `--all-targets`: the same targets (the examples are
+# built above, there are no benches), without a test harness for the binaries
+# and libraries that have no unit tests (`test = false` in their manifests).
+cargo build --workspace --bins --examples --features dev-identity
+cargo test --workspace --tests --features dev-identity --no-run
 step "waiting for the installs"
 wait_installs
 step "browser client (client/): its types are openapi.yaml's, tsc (strict), unit tests"
@@ -78,7 +81,7 @@ cleanup+=("kill $DDB_PID")
 export DYNAMODB_TEST_ENDPOINT="http://127.0.0.1:$port"
 
 step "cargo test (DynamoDB Local + OFAuth simulator; the simulator's answers against OFAuth's SDK models)"
-SCHEMA_CHECK_REQUIRED=1 cargo test --workspace --all-targets --features dev-identity 2>&1 | tee .local/cargo-test.log
+SCHEMA_CHECK_REQUIRED=1 cargo test --workspace --tests --features dev-identity 2>&1 | tee .local/cargo-test.log
 summary=$(awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed;?$/) p += $(i-1); if ($i ~ /^failed;?$/) f += $(i-1) } } END { printf "%d passed, %d failed", p, f }' .local/cargo-test.log)
 kill "$DDB_PID" 2>/dev/null || true
 unset DYNAMODB_TEST_ENDPOINT
@@ -88,7 +91,8 @@ if cargo tree -p init-session -p callback -p webhook -p connections -p reconcile
 fi
 bash scripts/check-local-stack.sh
 step "benchmark, short pass (debug binaries; keeps the tool working, asserts no timings)"
-cargo build --quiet -p lambda-bench -p init-session -p callback -p webhook -p connections -p reconcile -p publisher --features dev-identity
+# The debug binaries are the first step's (a `cargo build -p` of a few packages
+# here would resolve other features and rebuild much of the graph).
 target/debug/lambda-bench --profile debug --runs 20 --starts 2
 step "benchmark, short pass under the 128 MB CPU quota (reports the budgets, asserts none; skips where cgroups are not writable)"
 target/debug/lambda-bench --profile debug --runs 10 --starts 1 --memory 128 --rate 20
