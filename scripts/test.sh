@@ -62,14 +62,17 @@ export RUSTC_WORKSPACE_WRAPPER CLIPPY_ARGS="-D__CLIPPY_HACKERY__warnings__CLIPPY
 step "building the tests and the functions' binaries, with clippy's lints (-D warnings)"
 # `cargo test` builds a package's binaries only for that package's own
 # integration tests; the raw-input tests (tools/lambda-bench) run every
-# function's debug binary, so they are built here explicitly, with the examples.
-# Every cargo command here, and make dev's, has the same features (the local
-# development identity switch, `dev-identity`), so none rebuilds what another
-# built. `--tests`, not `--all-targets`: the same targets (the examples are
-# built above, there are no benches), without a test harness for the binaries
-# and libraries that have no unit tests (`test = false` in their manifests).
-cargo build --workspace --bins --examples --features dev-identity
-cargo test --workspace --tests --features dev-identity --no-run
+# function's debug binary, so they are built here explicitly. Every cargo
+# command here, and make dev's, has the same features (the local development
+# identity switch, `dev-identity`), so none rebuilds what another built; the
+# binaries are built without the dev-dependencies (as make dev's and `cargo
+# lambda watch`'s builds are), which differ from the tests' only in regex's
+# features (tools/link-dev/Cargo.toml says why). `--tests --examples`, not
+# `--all-targets`: the same targets (there are no benches), without a test
+# harness for the binaries and libraries that have no unit tests (`test =
+# false` in their manifests).
+cargo build --workspace --bins --features dev-identity
+cargo test --workspace --tests --examples --features dev-identity --no-run
 step "waiting for the installs"
 wait_installs
 step "browser client (client/): its types are openapi.yaml's, tsc (strict), unit tests"
