@@ -604,10 +604,8 @@ async fn main() -> Result<(), Error> {
     }
 
     // DynamoDB Local and the simulator, each behind a timing proxy.
+    let (client, table) = local_dynamodb::process_table("bench", Duration::from_secs(10)).await?;
     let endpoint = local_dynamodb::endpoint();
-    let table = format!("bench-{}", std::process::id());
-    let client = local_dynamodb::client(&endpoint, Duration::from_secs(10));
-    local_dynamodb::create_table(&client, &table).await?;
     let store = Store::new(client, &table);
     let ddb_addr = endpoint.trim_start_matches("http://").parse()?;
     let sim = Simulator::start(

@@ -131,6 +131,19 @@ pub fn endpoint() -> String {
         .clone()
 }
 
+/// A table of this process's own on [`endpoint`]'s DynamoDB Local, named
+/// `<prefix>-<pid>` and created by [`create_table`]: its client (with `timeout`)
+/// and its name. For the benchmark's and the scale tools' runs.
+pub async fn process_table(
+    prefix: &str,
+    timeout: Duration,
+) -> Result<(aws_sdk_dynamodb::Client, String), Box<dyn std::error::Error + Send + Sync>> {
+    let table = format!("{prefix}-{}", std::process::id());
+    let client = client(&endpoint(), timeout);
+    create_table(&client, &table).await?;
+    Ok((client, table))
+}
+
 /// Creates `table` at the client's endpoint from the `AWS::DynamoDB::Table` that
 /// template.yaml defines: the deployed table and the local one have one source.
 pub async fn create_table(

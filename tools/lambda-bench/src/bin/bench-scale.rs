@@ -262,10 +262,7 @@ async fn sweep(n: u64, page_size: u32) -> Result<(), BoxError> {
     use link_shared::time::{epoch, rfc3339};
     use std::time::SystemTime;
 
-    let endpoint = local_dynamodb::endpoint();
-    let table = format!("scale-{}", std::process::id());
-    let client = local_dynamodb::client(&endpoint, Duration::from_secs(30));
-    local_dynamodb::create_table(&client, &table)
+    let (client, table) = local_dynamodb::process_table("scale", Duration::from_secs(30))
         .await
         .map_err(|e| e.to_string())?;
     let store = Store::new(client.clone(), &table);
@@ -428,10 +425,7 @@ async fn load(n: usize, args: &Args) -> Result<(), BoxError> {
     use link_shared::store::{AttemptStatus, Store};
     use ofauth_sim::{SignatureScheme, WebhookConfig, WebhookMode};
 
-    let endpoint = local_dynamodb::endpoint();
-    let table = format!("load-{}", std::process::id());
-    let client = local_dynamodb::client(&endpoint, Duration::from_secs(30));
-    local_dynamodb::create_table(&client, &table)
+    let (client, table) = local_dynamodb::process_table("load", Duration::from_secs(30))
         .await
         .map_err(|e| e.to_string())?;
     let store = Store::new(client, &table);
@@ -459,7 +453,7 @@ async fn load(n: usize, args: &Args) -> Result<(), BoxError> {
     });
     let d = Downstreams {
         table: table.clone(),
-        ddb_url: endpoint.clone(),
+        ddb_url: local_dynamodb::endpoint(),
         sim_url: sim.url(),
     };
     let bin = |name: &str| {
