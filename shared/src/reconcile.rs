@@ -67,7 +67,7 @@ use crate::ids::{AttemptId, ConnectionId};
 use crate::ofauth::{ConnectionCheck, ListedConnection, OfAuthClient};
 use crate::store::{
     lifecycle_rank, Applied, AttemptStatus, ConnectionEvent, ConnectionRecord, Cursor, Known,
-    Lease, LinkAttempt, Phase, Store, StoreError, ACCOUNT_MISMATCH,
+    Lease, LinkAttempt, Phase, Store, StoreError,
 };
 use crate::time::{epoch, epoch_ms, parse_rfc3339_ms};
 
@@ -745,20 +745,8 @@ impl Run<'_> {
                 if invalidated.is_err() {
                     self.counts.errors += 1;
                 }
-                let (connection, live) = (record.id.masked(), swap.live);
-                let invalidated = live && invalidated.is_ok();
-                if swap.first {
-                    telemetry::security_event(ACCOUNT_MISMATCH);
-                    tracing::warn!(
-                        outcome = ACCOUNT_MISMATCH, security = true, %connection, live, invalidated,
-                        "OFAuth shows another OnlyFans account on a bound connection; the owner's record and profile are kept"
-                    );
-                } else {
-                    tracing::info!(
-                        outcome = ACCOUNT_MISMATCH, %connection, live, invalidated,
-                        "OFAuth's list repeats an account swap the record already holds"
-                    );
-                }
+                let invalidated = swap.live && invalidated.is_ok();
+                telemetry::account_swap(swap, "reconciler", &record.id.masked(), "", invalidated);
             }
             Ok(_) => {}
             Err(e) => {

@@ -210,6 +210,38 @@ pub fn security_event(kind: &'static str) {
     counter!("SecurityEvents").increment(1);
 }
 
+/// Another OnlyFans account on a bound connection, as a webhook or the
+/// reconciler (`leg`) saw it: the first sighting of the swap is a security
+/// event (`SecurityEvents`, a `security = true` warning); a repeat of one the
+/// record already holds (OFAuth's report of its invalidation, the reconciler's
+/// look, the other leg of the same reconnect) is an info line.
+pub fn account_swap(
+    swap: crate::store::Swap,
+    leg: &'static str,
+    connection: &str,
+    attempt: &str,
+    invalidated: bool,
+) {
+    let (kind, live) = (crate::store::ACCOUNT_MISMATCH, swap.live);
+    if swap.first {
+        security_event(kind);
+        tracing::warn!(
+            outcome = kind, security = true, leg, connection, attempt, live, invalidated,
+            "another OnlyFans account on a bound connection; the owner's record and profile are kept"
+        );
+    } else {
+        tracing::info!(
+            outcome = kind,
+            leg,
+            connection,
+            attempt,
+            live,
+            invalidated,
+            "a repeat of an account swap the record already holds"
+        );
+    }
+}
+
 /// An event the publisher handed to EventBridge, by its kind.
 pub fn event_published(kind: &'static str) {
     counter!("EventsPublished", "DetailType" => kind).increment(1);

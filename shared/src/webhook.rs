@@ -330,23 +330,14 @@ async fn apply(
             } else {
                 false
             };
-            let (connection, attempt) = (
-                ev.connection.masked(),
-                attempt.as_ref().map(AttemptId::masked).unwrap_or_default(),
+            let attempt = attempt.as_ref().map(AttemptId::masked).unwrap_or_default();
+            telemetry::account_swap(
+                swap,
+                "webhook",
+                &ev.connection.masked(),
+                &attempt,
+                invalidated,
             );
-            let live = swap.live;
-            if swap.first {
-                telemetry::security_event(store::ACCOUNT_MISMATCH);
-                tracing::warn!(
-                    security = true, %connection, %attempt, live, invalidated,
-                    "a signed webhook shows another OnlyFans account on a bound connection; the owner's record and profile are kept"
-                );
-            } else {
-                tracing::info!(
-                    %connection, %attempt, live, invalidated,
-                    "a signed webhook repeats an account swap the record already holds (OFAuth's report of its invalidation, or the other leg of the same reconnect)"
-                );
-            }
             store::ACCOUNT_MISMATCH
         }
     })
