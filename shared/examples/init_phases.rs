@@ -35,7 +35,8 @@ fn main() {
     lap("mlkem768 keygen");
     rt.block_on(async {
         let config = link_shared::config::Config::from_env().unwrap();
-        let roots = link_shared::tls::ExtraRoots::load(config.extra_ca_certs.as_deref()).unwrap();
+        let roots =
+            link_shared::tls::ExtraRoots::load(config.runtime.extra_ca_certs.as_deref()).unwrap();
         let http = link_shared::tls::aws_http_client(&roots);
         lap("aws http client");
         let aws = aws_config::defaults(aws_config::BehaviorVersion::latest())

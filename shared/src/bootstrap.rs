@@ -38,17 +38,25 @@ pub fn init_tracing() {
     lambda_http::tracing::init_default_subscriber();
 }
 
+impl Shared {
+    /// Records `function`'s metrics in the configured namespace (none when
+    /// none is configured), and counts its cold start.
+    pub fn install_metrics(&self, function: &'static str) {
+        crate::telemetry::install_for(self.config.runtime.metrics_namespace.as_deref(), function);
+    }
+}
+
 /// Reads configuration and builds the DynamoDB client, once.
 pub async fn init() -> Result<Shared, InitError> {
     let config = Config::from_env()?;
     #[cfg(feature = "dev-identity")]
-    if config.dev_trust_user_header {
+    if config.identity.dev_trust_user_header {
         tracing::warn!("DEV_TRUST_USER_HEADER is on: the x-user-id header identifies callers. Never enable this in a deployment.");
     }
-    let roots = ExtraRoots::load(config.extra_ca_certs.as_deref())?;
+    let roots = ExtraRoots::load(config.runtime.extra_ca_certs.as_deref())?;
     let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .http_client(tls::aws_http_client(&roots))
-        .timeout_config(store::timeouts(config.dynamodb_timeout))
+        .timeout_config(store::timeouts(config.store.timeout))
         .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(3));
     // Lambda always gives the region and the role's credentials in the
     // environment: then skip building the rest of the default chains (profiles,
@@ -63,12 +71,12 @@ pub async fn init() -> Result<Shared, InitError> {
     }
     let aws = loader.load().await;
     let mut dynamo = aws_sdk_dynamodb::config::Builder::from(&aws);
-    if let Some(url) = &config.dynamodb_endpoint {
+    if let Some(url) = &config.store.endpoint {
         dynamo = dynamo.endpoint_url(url);
     }
     let store = Store::new(
         aws_sdk_dynamodb::Client::from_conf(dynamo.build()),
-        &config.table_name,
+        &config.store.table_name,
     );
     Ok(Shared {
         config,
@@ -86,13 +94,14 @@ impl Shared {
         let key = self
             .secret(
                 "the OFAuth API key",
-                self.config.api_key.as_ref(),
+                self.config.ofauth.api_key.as_ref(),
                 vars::OFAUTH_API_KEY_SECRET_ID,
                 "apiKey",
             )
             .await?;
-        let client = OfAuthClient::for_config(&self.config, key, tls::client_config(&self.roots)?)?;
-        Ok(match &self.config.api_key {
+        let client =
+            OfAuthClient::for_settings(&self.config.ofauth, key, tls::client_config(&self.roots)?)?;
+        Ok(match &self.config.ofauth.api_key {
             Some(SecretSource::SecretsManager(id)) => {
                 client.with_key_source(Arc::new(SecretsManagerKey {
                     client: aws_sdk_secretsmanager::Client::new(&self.aws),
@@ -115,7 +124,7 @@ impl Shared {
     pub async fn webhook_secret(&self) -> Result<Secret, InitError> {
         self.secret(
             "the webhook signing secret",
-            self.config.webhook_secret.as_ref(),
+            self.config.webhook.secret.as_ref(),
             vars::OFAUTH_WEBHOOK_SECRET_ID,
             "signingSecret",
         )
@@ -188,13 +197,13 @@ impl Shared {
     /// for the configured bus and source.
     pub fn publisher(&self) -> crate::platform::publisher::PublisherService {
         let mut conf = aws_sdk_eventbridge::config::Builder::from(&self.aws);
-        if let Some(url) = &self.config.eventbridge_endpoint {
+        if let Some(url) = &self.config.publisher.endpoint {
             conf = conf.endpoint_url(url);
         }
         crate::platform::publisher::PublisherService::new(
             aws_sdk_eventbridge::Client::from_conf(conf.build()),
-            self.config.event_bus.clone(),
-            self.config.event_source.clone(),
+            self.config.publisher.event_bus.clone(),
+            self.config.publisher.event_source.clone(),
         )
     }
 }
@@ -256,7 +265,7 @@ impl Shared {
     /// [`WARM_UP_LIMIT`]; failures are ignored (the request path has its own error
     /// handling). Off with `WARM_CONNECTIONS=false`.
     pub async fn warm_up(&self, ofauth: Option<&OfAuthClient>) {
-        if !self.config.warm_connections {
+        if !self.config.runtime.warm_connections {
             return;
         }
         let started = std::time::Instant::now();

@@ -102,14 +102,18 @@ impl Cors {
     /// (`x-user-id` only when local development trusts it).
     pub fn for_config(config: &crate::config::Config, allow_methods: &'static str) -> Self {
         #[cfg(feature = "dev-identity")]
-        let allow_headers = if config.dev_trust_user_header {
+        let allow_headers = if config.identity.dev_trust_user_header {
             "authorization, content-type, x-user-id"
         } else {
             "authorization, content-type"
         };
         #[cfg(not(feature = "dev-identity"))]
         let allow_headers = "authorization, content-type";
-        Self::new(config.allowed_origins.clone(), allow_headers, allow_methods)
+        Self::new(
+            config.cors.allowed_origins.clone(),
+            allow_headers,
+            allow_methods,
+        )
     }
 
     fn allowed_origin<'r>(&self, req: &'r Request) -> Option<&'r HeaderValue> {

@@ -14,10 +14,10 @@ pub struct IdentityRules {
 }
 
 impl IdentityRules {
-    pub fn from_config(config: &crate::config::Config) -> Self {
+    pub fn new(settings: &crate::config::IdentitySettings) -> Self {
         Self {
-            claim: config.user_id_claim.clone(),
-            trust_dev_header: config.dev_trust_user_header,
+            claim: settings.user_id_claim.clone(),
+            trust_dev_header: settings.dev_trust_user_header,
         }
     }
 }

@@ -4,19 +4,20 @@
 //! once and hand each request to a handler here, which takes its dependencies as
 //! arguments so tests call it in-process with real API Gateway events.
 
-pub mod account;
 pub mod apigw;
 pub mod bootstrap;
 pub mod config;
-pub mod connections;
+pub mod connections_api;
 pub mod error;
 pub mod http;
 pub mod identity;
 pub mod ids;
+pub mod model;
 pub mod ofauth;
 pub mod platform;
 pub mod reconcile;
 pub mod return_leg;
+pub mod routes;
 pub mod session;
 pub mod signature;
 pub mod store;

@@ -15,9 +15,10 @@ use reqwest::StatusCode;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use crate::account::AccountProfile;
-use crate::config::{Config, Secret};
-use crate::ids::ConnectionId;
+use crate::config::{OfAuthSettings, Secret};
+use crate::ids::{is_token, ConnectionId};
+use crate::model::{AccountProfile, ConnectionStatus};
+use crate::time::parse_rfc3339_ms;
 
 /// `geolocation` in a Link init request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -92,6 +93,21 @@ pub struct ListedConnection {
     pub updated_at: Option<String>,
 }
 
+impl ListedConnection {
+    /// The status OFAuth lists, when it is a short token.
+    pub fn reported_status(&self) -> Option<ConnectionStatus> {
+        self.status
+            .as_deref()
+            .filter(|s| is_token(s))
+            .map(ConnectionStatus::parse)
+    }
+
+    /// `updatedAt` in Unix milliseconds, when OFAuth gave a readable one.
+    pub fn updated_at_ms(&self) -> Option<i64> {
+        self.updated_at.as_deref().and_then(parse_rfc3339_ms)
+    }
+}
+
 /// A page of `GET /v2/account/connections`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -145,7 +161,7 @@ fn bad_response(e: serde_json::Error) -> OfAuthError {
 /// The OFAuth account an API key belongs to (`GET /v2/account/whoami`).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct KeyAccount {
-    #[serde(default, deserialize_with = "crate::account::string_or_number")]
+    #[serde(default, deserialize_with = "crate::model::string_or_number")]
     pub id: Option<String>,
     #[serde(default)]
     pub name: Option<String>,
@@ -308,18 +324,18 @@ impl OfAuthClient {
         self
     }
 
-    /// The client for a configuration's base URL and timeouts, with the TLS
+    /// The client for the configured base URL and timeouts, with the TLS
     /// settings from [`crate::tls::client_config`].
-    pub fn for_config(
-        config: &Config,
+    pub fn for_settings(
+        settings: &OfAuthSettings,
         api_key: Secret,
         tls: rustls::ClientConfig,
     ) -> Result<Self, reqwest::Error> {
         Self::new(
-            config.ofauth_base_url.clone(),
+            settings.base_url.clone(),
             api_key,
-            config.ofauth_connect_timeout,
-            config.ofauth_timeout,
+            settings.connect_timeout,
+            settings.timeout,
             tls,
         )
     }

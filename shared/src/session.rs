@@ -1,7 +1,7 @@
 //! init-session: `POST /link/session` creates an OFAuth Link session for the
 //! authenticated user and records the attempt before answering.
 
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::request::RequestContext;
@@ -9,13 +9,15 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use crate::config::{Config, CALLBACK_PATH};
+use crate::config::{Config, SessionSettings};
 use crate::error::ApiError;
 use crate::http::{self, Cors};
 use crate::identity::{self, IdentityRules};
 use crate::ids::{mask, AttemptId, ConnectionId};
+use crate::model::{ConnectionStatus, LinkAttempt};
 use crate::ofauth::{Geolocation, LinkInitRequest, LinkSession, OfAuthClient};
-use crate::store::{LinkAttempt, RateCheck, Store, StoreError};
+use crate::routes::CALLBACK_PATH;
+use crate::store::{RateCheck, Store, StoreError};
 use crate::time::{epoch, parse_rfc3339};
 
 /// Largest body accepted; the real one is well under 300 bytes.
@@ -26,15 +28,9 @@ pub const MAX_BODY_BYTES: usize = 4 * 1024;
 pub struct SessionService {
     store: Store,
     ofauth: OfAuthClient,
-    client_app_id: Option<String>,
-    callback_url: Option<Url>,
+    settings: SessionSettings,
     identity: IdentityRules,
     cors: Cors,
-    attempt_retention: Duration,
-    /// The hosts OFAuth's Link URLs may point at.
-    link_hosts: Vec<String>,
-    /// At most this many sessions per user per window.
-    rate_limit: Option<(u32, Duration)>,
 }
 
 impl SessionService {
@@ -42,15 +38,9 @@ impl SessionService {
         Self {
             store,
             ofauth,
-            client_app_id: config.ofauth_client_app_id.clone(),
-            callback_url: config.callback_url.clone(),
-            identity: IdentityRules::from_config(config),
+            settings: config.session.clone(),
+            identity: IdentityRules::new(&config.identity),
             cors: Cors::for_config(config, "POST, OPTIONS"),
-            attempt_retention: config.attempt_retention,
-            link_hosts: config.link_hosts.clone(),
-            rate_limit: config
-                .session_rate_limit
-                .map(|n| (n, config.session_rate_window)),
         }
     }
 }
@@ -197,7 +187,7 @@ async fn create_session(req: &Request, svc: &SessionService) -> Result<Response<
     })?;
 
     // Each session costs an OFAuth call and a write: a user gets a few per window.
-    if let Some((limit, window)) = svc.rate_limit {
+    if let Some((limit, window)) = svc.settings.rate_limit {
         if let RateCheck::Limited { retry_after_secs } = svc
             .store
             .count_session(&user_id, limit, window, SystemTime::now())
@@ -223,7 +213,9 @@ async fn create_session(req: &Request, svc: &SessionService) -> Result<Response<
     let reconnect = match &input.reconnect {
         None => None,
         Some(target) => match svc.store.get_connection(target).await? {
-            Some(rec) if rec.is_owned_by(&user_id) && rec.status != "disconnected" => {
+            Some(rec)
+                if rec.is_owned_by(&user_id) && rec.status != ConnectionStatus::Disconnected =>
+            {
                 Some((target.clone(), rec.account.id))
             }
             _ => {
@@ -236,7 +228,7 @@ async fn create_session(req: &Request, svc: &SessionService) -> Result<Response<
     let attempt_id = AttemptId::generate().map_err(ApiError::internal)?;
     crate::telemetry::correlate(&attempt_id);
     let init = LinkInitRequest {
-        client_app_id: svc.client_app_id.as_deref(),
+        client_app_id: svc.settings.client_app_id.as_deref(),
         redirect_url: callback_url.as_str(),
         client_reference_id: attempt_id.as_str(),
         connection_id: input.reconnect.as_ref().map(ConnectionId::as_str),
@@ -244,7 +236,7 @@ async fn create_session(req: &Request, svc: &SessionService) -> Result<Response<
     };
     let session = svc.ofauth.link_init(&init).await?;
     if let LinkSession::Hosted { url, .. } = &session {
-        if !link_url_allowed(url, &svc.link_hosts) {
+        if !link_url_allowed(url, &svc.settings.link_hosts) {
             return Err(ApiError::ofauth_bad_response(
                 "OFAuth's session url is not https on an allowed Link host (LINK_HOSTS)",
             ));
@@ -273,7 +265,7 @@ async fn create_session(req: &Request, svc: &SessionService) -> Result<Response<
         expires_at_epoch,
         now,
     );
-    let ttl = expires_at_epoch + svc.attempt_retention.as_secs() as i64;
+    let ttl = expires_at_epoch + svc.settings.attempt_retention.as_secs() as i64;
     match svc.store.put_attempt(&attempt, ttl).await {
         // The id is 160 fresh random bits: an item already under it can only be
         // this very write, retried by the SDK after an answer that came too late.
@@ -330,7 +322,7 @@ pub fn link_url_allowed(url: &str, hosts: &[String]) -> bool {
 /// The configured callback URL, else `https://{domainName}/link/callback` from the
 /// API Gateway request context (set by API Gateway, not by the client).
 fn callback_url(req: &Request, svc: &SessionService) -> Option<Url> {
-    if let Some(url) = &svc.callback_url {
+    if let Some(url) = &svc.settings.callback_url {
         return Some(url.clone());
     }
     let Some(RequestContext::ApiGatewayV2(ctx)) = req.request_context_ref() else {

@@ -98,8 +98,8 @@ pub fn install(namespace: &str, function: &'static str) {
 }
 
 /// [`install`] with the configured namespace; nothing when none is configured.
-pub fn install_for(config: &crate::config::Config, function: &'static str) {
-    if let Some(ns) = &config.metrics_namespace {
+pub fn install_for(namespace: Option<&str>, function: &'static str) {
+    if let Some(ns) = namespace {
         install(ns, function);
     }
 }
@@ -211,19 +211,21 @@ pub fn security_event(kind: &'static str) {
 }
 
 /// Another OnlyFans account on a bound connection, as a webhook or the
-/// reconciler (`leg`) saw it: the first sighting of the swap is a security
-/// event (`SecurityEvents`, a `security = true` warning); a repeat of one the
-/// record already holds (OFAuth's report of its invalidation, the reconciler's
-/// look, the other leg of the same reconnect) is an info line.
+/// reconciler (`leg`) saw it: the first sighting of the swap (`first`) is a
+/// security event (`SecurityEvents{Kind=account_mismatch}`, a `security = true`
+/// warning); a repeat of one the record already holds (OFAuth's report of its
+/// invalidation, the reconciler's look, the other leg of the same reconnect) is
+/// an info line. `live`: the sighting says the connection is usable.
 pub fn account_swap(
-    swap: crate::store::Swap,
+    first: bool,
+    live: bool,
     leg: &'static str,
     connection: &str,
     attempt: &str,
     invalidated: bool,
 ) {
-    let (kind, live) = (crate::store::ACCOUNT_MISMATCH, swap.live);
-    if swap.first {
+    let kind = "account_mismatch";
+    if first {
         security_event(kind);
         tracing::warn!(
             outcome = kind, security = true, leg, connection, attempt, live, invalidated,

@@ -26,7 +26,7 @@ pub struct ExtraRoots {
 }
 
 impl ExtraRoots {
-    /// The roots in the bundle `EXTRA_CA_CERTS` names ([`crate::config::Config::extra_ca_certs`]),
+    /// The roots in the bundle `EXTRA_CA_CERTS` names ([`crate::config::RuntimeSettings::extra_ca_certs`]),
     /// if any. A file that cannot be read or holds no certificate is a configuration
     /// error: trusting less than asked is not silent.
     pub fn load(path: Option<&std::path::Path>) -> Result<Self, ConfigError> {

@@ -24,14 +24,14 @@ use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 
-use crate::account::AccountProfile;
 use crate::bootstrap::OfAuthOnDemand;
 use crate::config::Secret;
 use crate::error::ApiError;
 use crate::http;
 use crate::ids::{is_token, mask, AttemptId, ConnectionId};
+use crate::model::{AccountProfile, ChangeCause, ConnectionStatus};
 use crate::signature::{self, SignatureError};
-use crate::store::{self, Applied, ConnectionEvent, Store};
+use crate::store::{Applied, Sighting, Store, StoreError};
 use crate::time::{epoch, parse_rfc3339_ms};
 
 /// Largest delivery accepted.
@@ -197,7 +197,7 @@ pub struct ConnectionDelivery {
     /// `Some(false)`: a sandbox event (v3 dialect).
     pub live: Option<bool>,
     pub connection: ConnectionId,
-    pub status: Option<String>,
+    pub status: Option<ConnectionStatus>,
     pub account: AccountProfile,
     pub client_reference_id: Option<String>,
 }
@@ -245,12 +245,12 @@ pub fn read_event(body: &[u8], verified: &signature::Verified) -> Result<Deliver
         .ok_or_else(|| invalid_event("The connection id is not valid."))?;
     let status = match kind {
         Kind::Upsert => match conn.status.as_deref() {
-            Some(s) if is_token(s) => Some(s.to_string()),
-            _ if event.kind == "connection.created" => Some("active".into()),
+            Some(s) if is_token(s) => Some(ConnectionStatus::parse(s)),
+            _ if event.kind == "connection.created" => Some(ConnectionStatus::Active),
             _ => None,
         },
-        Kind::Expired => Some("expired".into()),
-        Kind::Disconnected => Some("disconnected".into()),
+        Kind::Expired => Some(ConnectionStatus::Expired),
+        Kind::Disconnected => Some(ConnectionStatus::Disconnected),
     };
     let mut account = conn.user_data.unwrap_or_default();
     if account.id.is_none() {
@@ -284,28 +284,28 @@ async fn apply(
     svc: &WebhookService,
     ev: &ConnectionDelivery,
     now: SystemTime,
-) -> Result<&'static str, store::StoreError> {
+) -> Result<&'static str, StoreError> {
     // This deployment's attempt, if the event names one (other client apps on the
     // same OFAuth account name their own references, or none): read with the record.
     let attempt = ev.client_reference_id.as_deref().and_then(AttemptId::parse);
     if let Some(a) = &attempt {
         telemetry::correlate(a);
     }
-    let event = ConnectionEvent {
+    let sighting = Sighting {
         event_id: &ev.event_id,
         event_type: &ev.event_type,
         event_at_ms: ev.event_at_ms,
         rank: match ev.kind {
             Kind::Upsert if ev.event_type == "connection.created" => 0,
-            _ => store::lifecycle_rank(ev.status.as_deref().unwrap_or("active")),
+            _ => ev.status.as_ref().map_or(1, ConnectionStatus::rank),
         },
         connection: &ev.connection,
-        status: ev.status.as_deref(),
+        status: ev.status.clone(),
         account: &ev.account,
         attempt: attempt.as_ref(),
-        cause: "webhook",
+        cause: ChangeCause::Webhook,
     };
-    Ok(match svc.store.apply_event(&event, now).await? {
+    Ok(match svc.store.apply_sighting(&sighting, now).await? {
         Applied::Applied { bound: true } => "bound",
         Applied::Applied { bound: false } => "applied",
         Applied::Duplicate => "duplicate",
@@ -332,13 +332,14 @@ async fn apply(
             };
             let attempt = attempt.as_ref().map(AttemptId::masked).unwrap_or_default();
             telemetry::account_swap(
-                swap,
+                swap.first,
+                swap.live,
                 "webhook",
                 &ev.connection.masked(),
                 &attempt,
                 invalidated,
             );
-            store::ACCOUNT_MISMATCH
+            ChangeCause::AccountMismatch.as_str()
         }
     })
 }
@@ -448,8 +449,11 @@ mod tests {
         assert_eq!(a.account, b.account);
         assert_eq!(a.account.id.as_deref(), Some("42"));
         assert_eq!(
-            (a.status.as_deref(), b.status.as_deref()),
-            (Some("active"), Some("active"))
+            (a.status, b.status),
+            (
+                Some(ConnectionStatus::Active),
+                Some(ConnectionStatus::Active)
+            )
         );
         assert_eq!(a.event_at_ms, Some(1_795_428_000_000));
         assert_eq!((a.live, b.live), (None, Some(true)));

@@ -5,13 +5,13 @@
 
 use link_shared::lambda_http::Error;
 use link_shared::return_leg::{self, ReturnLeg};
-use link_shared::{apigw, bootstrap, telemetry};
+use link_shared::{apigw, bootstrap};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     bootstrap::init_tracing();
     let shared = bootstrap::init().await?;
-    telemetry::install_for(&shared.config, "callback");
+    shared.install_metrics("callback");
     let ofauth = shared.ofauth_warmed().await?;
     let svc = ReturnLeg::new(&shared.config, shared.store.clone(), ofauth);
     let svc = &svc;

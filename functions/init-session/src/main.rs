@@ -2,13 +2,13 @@
 //! downstream connections), then serve requests with the shared handler.
 
 use link_shared::lambda_http::Error;
-use link_shared::{apigw, bootstrap, session, telemetry};
+use link_shared::{apigw, bootstrap, session};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     bootstrap::init_tracing();
     let shared = bootstrap::init().await?;
-    telemetry::install_for(&shared.config, "init-session");
+    shared.install_metrics("init-session");
     let ofauth = shared.ofauth_warmed().await?;
     let svc = session::SessionService::new(&shared.config, shared.store.clone(), ofauth);
     let svc = &svc;

@@ -3,19 +3,19 @@
 //! (configuration, clients, the API key), then one bounded run per invocation.
 
 use link_shared::lambda_http::Error;
-use link_shared::{bootstrap, reconcile, telemetry};
+use link_shared::{bootstrap, reconcile};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     bootstrap::init_tracing();
     let shared = bootstrap::init().await?;
-    telemetry::install_for(&shared.config, "reconcile");
+    shared.install_metrics("reconcile");
     let ofauth = shared.ofauth().await?;
     let svc = reconcile::ReconcileService::new(
         shared.store.clone(),
         ofauth,
         shared.config.reconcile.clone(),
-        shared.config.list_page_size,
+        shared.config.list_search.page_size,
     );
     reconcile::serve(&svc).await
 }

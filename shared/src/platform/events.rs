@@ -11,6 +11,8 @@
 
 use serde::Serialize;
 
+use crate::model::{ChangeCause, ConnectionStatus};
+
 /// The attributes of an item image, as the stream carries them.
 pub trait Image {
     fn text(&self, attr: &str) -> Option<&str>;
@@ -135,7 +137,7 @@ pub fn from_change<I: Image>(old: Option<&I>, new: Option<&I>) -> Option<Platfor
                 username: None,
                 old_status: None,
                 new_status: None,
-                cause: "erasure".into(),
+                cause: ChangeCause::Erasure.as_str().into(),
                 time: new.text("erasedAt")?.to_string(),
                 version: 1,
             },
@@ -147,8 +149,13 @@ pub fn from_change<I: Image>(old: Option<&I>, new: Option<&I>) -> Option<Platfor
 fn connection_change<I: Image>(old: Option<&I>, new: &I) -> Option<PlatformEvent> {
     let text = |i: Option<&I>, a: &str| i.and_then(|i| i.text(a)).map(str::to_string);
     let (old_owner, new_owner) = (text(old, "userId"), text(Some(new), "userId"));
-    let (old_status, new_status) = (text(old, "status"), text(Some(new), "status")?);
-    let moved_to = |s: &str| new_status == s && old_status.as_deref() != Some(s);
+    let status = |i: Option<&I>| {
+        i.and_then(|i| i.text("status"))
+            .map(ConnectionStatus::parse)
+    };
+    let (old_status, new_status) = (status(old), status(Some(new))?);
+    let moved_to =
+        |s: ConnectionStatus| new_status == s && old_status.as_ref() != Some(&new_status);
     let profile = ["username", "name", "avatar"];
     let profile_changed = old.is_some_and(|o| {
         profile
@@ -158,15 +165,14 @@ fn connection_change<I: Image>(old: Option<&I>, new: &I) -> Option<PlatformEvent
     let transition = match (&old_owner, &new_owner) {
         (None, Some(_)) => Transition::Bound,
         (Some(_), Some(_))
-            if old_status.as_deref() == Some("expired") && new_status == "active" =>
+            if old_status == Some(ConnectionStatus::Expired)
+                && new_status == ConnectionStatus::Active =>
         {
             Transition::Reconnected
         }
-        (Some(_), Some(_)) if moved_to("expired") => Transition::Expired,
-        (_, _) if moved_to("disconnected") => Transition::Disconnected,
-        (Some(_), Some(_))
-            if old_status.as_deref() == Some(new_status.as_str()) && profile_changed =>
-        {
+        (Some(_), Some(_)) if moved_to(ConnectionStatus::Expired) => Transition::Expired,
+        (_, _) if moved_to(ConnectionStatus::Disconnected) => Transition::Disconnected,
+        (Some(_), Some(_)) if old_status.as_ref() == Some(&new_status) && profile_changed => {
             Transition::ProfileChanged
         }
         _ => return None,
@@ -174,7 +180,8 @@ fn connection_change<I: Image>(old: Option<&I>, new: &I) -> Option<PlatformEvent
     // An erasure took the user and the account off the record: the event names
     // the user (from the old image) and never the erased profile, even when
     // OFAuth's report of the erasure's disconnect landed first.
-    let erased = new.text("erasedAt").is_some() || new.text("changeCause") == Some("erasure");
+    let cause = new.text("changeCause").and_then(ChangeCause::parse);
+    let erased = new.text("erasedAt").is_some() || cause == Some(ChangeCause::Erasure);
     let (account_id, username) = if erased {
         (None, None)
     } else {
@@ -190,12 +197,14 @@ fn connection_change<I: Image>(old: Option<&I>, new: &I) -> Option<PlatformEvent
             user_id: new_owner.or(old_owner),
             account_id,
             username,
-            old_status,
-            new_status: Some(new_status),
-            cause: new
-                .text("changeCause")
-                .unwrap_or(if erased { "erasure" } else { "unknown" })
-                .to_string(),
+            old_status: old_status.map(|s| s.as_str().to_string()),
+            new_status: Some(new_status.as_str().to_string()),
+            cause: match cause {
+                Some(c) => c.as_str(),
+                None if erased => ChangeCause::Erasure.as_str(),
+                None => "unknown",
+            }
+            .to_string(),
             time: new.text("updatedAt").unwrap_or_default().to_string(),
             version,
         },

@@ -22,13 +22,13 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use url::Url;
 
 use super::provenance::{Provenance, Verified};
-use super::refusal::{codes, Refusal, Severity};
-use super::ReturnLeg;
+use super::refusal::{Refusal, RefusalCode, Severity};
+use super::service::ReturnLeg;
 use crate::config::AppTargets;
 use crate::error::ApiError;
 use crate::http;
 use crate::ids::{is_token, mask, AttemptId, BrowserSecret, CompletionCode, ConnectionId};
-use crate::store::{AttemptEnd, AttemptStatus, LinkAttempt, Returned};
+use crate::model::{AccountProfile, AttemptEnd, AttemptStatus, LinkAttempt, Returned};
 use crate::telemetry;
 use crate::time::epoch;
 
@@ -134,15 +134,15 @@ pub struct Callback {
 }
 
 /// Parses the query string. Repeated parameters are refused (parameter pollution).
-pub fn parse_callback(pairs: &[(String, String)]) -> Result<Callback, &'static str> {
-    let one = |name: &str| -> Result<Option<&str>, &'static str> {
+pub fn parse_callback(pairs: &[(String, String)]) -> Result<Callback, RefusalCode> {
+    let one = |name: &str| -> Result<Option<&str>, RefusalCode> {
         let mut values = pairs
             .iter()
             .filter(|(k, _)| k == name)
             .map(|(_, v)| v.as_str());
         let first = values.next();
         if values.next().is_some() {
-            return Err(codes::INVALID_REQUEST);
+            return Err(RefusalCode::InvalidRequest);
         }
         Ok(first)
     };
@@ -156,35 +156,35 @@ pub fn parse_callback(pairs: &[(String, String)]) -> Result<Callback, &'static s
         Some("success") => CallbackOutcome::Success {
             connection: connection_id
                 .and_then(ConnectionId::parse)
-                .ok_or(codes::INVALID_REQUEST)?,
+                .ok_or(RefusalCode::InvalidRequest)?,
         },
         Some("cancelled") => CallbackOutcome::Cancelled {
             step: match step {
                 None | Some("") => None,
                 Some(s) if is_token(s) => Some(CancelStep::parse(s)),
-                Some(_) => return Err(codes::INVALID_REQUEST),
+                Some(_) => return Err(RefusalCode::InvalidRequest),
             },
         },
         Some("error") => CallbackOutcome::Error {
             code: match error_code {
                 None | Some("") => LinkErrorCode::Other("unknown_error".into()),
                 Some(c) if is_token(c) => LinkErrorCode::parse(c),
-                Some(_) => return Err(codes::INVALID_REQUEST),
+                Some(_) => return Err(RefusalCode::InvalidRequest),
             },
         },
-        _ => return Err(codes::INVALID_REQUEST),
+        _ => return Err(RefusalCode::InvalidRequest),
     };
     let attempt = reference
         .and_then(AttemptId::parse)
-        .ok_or(codes::INVALID_STATE)?;
+        .ok_or(RefusalCode::InvalidState)?;
     Ok(Callback { attempt, outcome })
 }
 
 /// What a request says, decided before anything is looked up: the parsed
 /// callback, or the code it is refused with.
-pub fn read_callback(req: &Request) -> Result<Callback, &'static str> {
+pub fn read_callback(req: &Request) -> Result<Callback, RefusalCode> {
     if crate::apigw::is_malformed(req) {
-        return Err(codes::INVALID_REQUEST);
+        return Err(RefusalCode::InvalidRequest);
     }
     let pairs: Vec<(String, String)> = match req.query_string_parameters_ref() {
         Some(q) => q
@@ -211,7 +211,7 @@ pub async fn handle(req: Request, svc: &ReturnLeg) -> Response<Body> {
         Ok(c) => c,
         Err(code) => {
             Refusal::new(code, Severity::Info, "callback refused before any lookup").log(None);
-            return error_redirect(&svc.app, code);
+            return error_redirect(&svc.settings.app, code);
         }
     };
     telemetry::correlate(&callback.attempt);
@@ -231,7 +231,7 @@ pub async fn handle(req: Request, svc: &ReturnLeg) -> Response<Body> {
                     Err(e) => {
                         let refusal = Refusal::unavailable(format_args!("no randomness: {e}"));
                         refusal.log(Some(&callback.attempt));
-                        return error_redirect(&svc.app, refusal.code);
+                        return error_redirect(&svc.settings.app, refusal.code);
                     }
                 },
             }
@@ -244,7 +244,7 @@ pub async fn handle(req: Request, svc: &ReturnLeg) -> Response<Body> {
         .unwrap_or_else(|_| Err(Refusal::unavailable("callback ran out of time")));
     let mut resp = result.unwrap_or_else(|refusal| {
         refusal.log(Some(&callback.attempt));
-        error_redirect(&svc.app, refusal.code)
+        error_redirect(&svc.settings.app, refusal.code)
     });
     if let Some(cookie) = browser.and_then(|b| HeaderValue::from_str(&b.set_cookie()).ok()) {
         resp.headers_mut().insert(SET_COOKIE, cookie);
@@ -272,14 +272,14 @@ async fn decide(
     };
     let attempt = attempt.ok_or_else(|| {
         Refusal::new(
-            codes::INVALID_STATE,
+            RefusalCode::InvalidState,
             Severity::Warn,
             "unknown client_reference_id",
         )
     })?;
     let used = || {
         Refusal::new(
-            codes::INVALID_STATE,
+            RefusalCode::InvalidState,
             Severity::Warn,
             format!("attempt already used ({})", attempt.status.as_str()),
         )
@@ -294,7 +294,7 @@ async fn decide(
             svc.store.end_attempt(&attempt, &end, now).await?;
         }
         cb.outcome.record(&cb.attempt);
-        return Ok(redirect_for(&svc.app, &cb.outcome, None));
+        return Ok(redirect_for(&svc.settings.app, &cb.outcome, None));
     };
     let (Some(browser), same) = (browser, attempt.connection.as_ref() == Some(connection)) else {
         return Err(used());
@@ -305,7 +305,7 @@ async fn decide(
         AttemptStatus::Completed | AttemptStatus::Verifying if same => {
             telemetry::outcome("already_completed");
             tracing::info!(outcome = "already_completed", attempt = ?attempt.id);
-            Ok(redirect_for(&svc.app, &cb.outcome, None))
+            Ok(redirect_for(&svc.settings.app, &cb.outcome, None))
         }
         // A reload before completion, in the browser that came back: a new
         // code replaces the old one. Anywhere else the URL gives nothing.
@@ -316,7 +316,7 @@ async fn decide(
                 .is_some_and(|h| browser.matches(h))
             {
                 return Err(Refusal::new(
-                    codes::INVALID_STATE,
+                    RefusalCode::InvalidState,
                     Severity::Security,
                     "a returned attempt's callback from a browser other than the one that came back (a replayed URL?)",
                 ));
@@ -381,9 +381,10 @@ async fn give_code(
 ) -> Result<Response<Body>, Refusal> {
     let code = CompletionCode::generate(&attempt.id)
         .map_err(|e| Refusal::unavailable(format_args!("no randomness: {e}")))?;
-    let expires = (epoch(now) + svc.code_ttl.as_secs() as i64).min(attempt.expires_at_epoch);
+    let expires = (epoch(now) + svc.settings.completion_code_ttl.as_secs() as i64)
+        .min(attempt.expires_at_epoch);
     let (hash, browser_hash) = (code.hash(), browser.hash());
-    let unknown = crate::account::AccountProfile::default();
+    let unknown = AccountProfile::default();
     let returned = Returned {
         connection,
         account: verified.account.as_ref().unwrap_or(&unknown),
@@ -405,7 +406,7 @@ async fn give_code(
     let success = CallbackOutcome::Success {
         connection: connection.clone(),
     };
-    Ok(redirect_for(&svc.app, &success, Some(&code)))
+    Ok(redirect_for(&svc.settings.app, &success, Some(&code)))
 }
 
 /// Where the browser goes for a callback's outcome, with only what the page
@@ -441,8 +442,11 @@ pub fn redirect_for(
 }
 
 /// The app's error page for a refusal of this service's.
-pub fn error_redirect(app: &AppTargets, code: &str) -> Response<Body> {
-    target_redirect(&app.error, &[("status", "error"), ("error_code", code)])
+pub fn error_redirect(app: &AppTargets, code: RefusalCode) -> Response<Body> {
+    target_redirect(
+        &app.error,
+        &[("status", "error"), ("error_code", code.as_str())],
+    )
 }
 
 /// A redirect to a configured target with only the given (non-sensitive) parameters.
@@ -534,14 +538,14 @@ mod tests {
     #[test]
     fn bad_input_is_refused() {
         let err = |p: &[(&str, &str)]| parse_callback(&q(p)).unwrap_err();
-        assert_eq!(err(&[]), codes::INVALID_REQUEST);
+        assert_eq!(err(&[]), RefusalCode::InvalidRequest);
         assert_eq!(
             err(&[("status", "ok"), ("client_reference_id", REF)]),
-            codes::INVALID_REQUEST
+            RefusalCode::InvalidRequest
         );
         assert_eq!(
             err(&[("status", "success"), ("client_reference_id", REF)]),
-            codes::INVALID_REQUEST
+            RefusalCode::InvalidRequest
         );
         assert_eq!(
             err(&[
@@ -549,7 +553,7 @@ mod tests {
                 ("connection_id", "a b"),
                 ("client_reference_id", REF)
             ]),
-            codes::INVALID_REQUEST
+            RefusalCode::InvalidRequest
         );
         assert_eq!(
             err(&[
@@ -558,7 +562,7 @@ mod tests {
                 ("connection_id", "c"),
                 ("client_reference_id", REF)
             ]),
-            codes::INVALID_REQUEST
+            RefusalCode::InvalidRequest
         );
         assert_eq!(
             err(&[
@@ -566,15 +570,15 @@ mod tests {
                 ("step", "https://evil.example"),
                 ("client_reference_id", REF)
             ]),
-            codes::INVALID_REQUEST
+            RefusalCode::InvalidRequest
         );
         assert_eq!(
             err(&[("status", "cancelled"), ("step", "login")]),
-            codes::INVALID_STATE
+            RefusalCode::InvalidState
         );
         assert_eq!(
             err(&[("status", "cancelled"), ("client_reference_id", "user_123")]),
-            codes::INVALID_STATE
+            RefusalCode::InvalidState
         );
     }
 

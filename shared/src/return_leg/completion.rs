@@ -26,13 +26,13 @@ use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};
 
 use super::provenance::{Finished, Provenance, Verified};
-use super::refusal::{codes, Refusal, Severity};
-use super::ReturnLeg;
+use super::refusal::{Refusal, RefusalCode, Severity};
+use super::service::ReturnLeg;
 use crate::error::ApiError;
 use crate::http;
 use crate::identity;
 use crate::ids::{mask, AttemptId, CompletionCode, ConnectionId};
-use crate::store::{AttemptEnd, AttemptStatus, LinkAttempt};
+use crate::model::{AttemptEnd, AttemptStatus, ChangeCause, ConnectionStatus, LinkAttempt};
 use crate::time::{epoch, rfc3339};
 
 /// Largest body accepted; the real one is under 200 bytes.
@@ -52,8 +52,11 @@ struct CompleteRequest {
 /// A validated request: which proof of presence it carries.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Proof {
-    Redirect(CompletionCode),
-    Embed {
+    /// The redirect flow: the one-time code the callback put on the return page.
+    Code(CompletionCode),
+    /// The popup flow: the attempt this page started, and the connection the
+    /// iframe reported to it.
+    Popup {
         attempt: AttemptId,
         connection: ConnectionId,
     },
@@ -61,7 +64,7 @@ pub enum Proof {
 
 /// Parses and validates the body.
 pub fn parse_request(body: &[u8]) -> Result<Proof, ApiError> {
-    let invalid = |m: &'static str| ApiError::bad_request(codes::INVALID_REQUEST, m);
+    let invalid = |m: &'static str| ApiError::bad_request(RefusalCode::InvalidRequest.as_str(), m);
     let req: CompleteRequest = serde_json::from_slice(body).map_err(|_| {
         invalid("The body must be a JSON object with `code`, or `attemptId` and `connectionId`.")
     })?;
@@ -71,10 +74,10 @@ pub fn parse_request(body: &[u8]) -> Result<Proof, ApiError> {
             attempt_id: None,
             connection_id: None,
         } => CompletionCode::parse(&code)
-            .map(Proof::Redirect)
+            .map(Proof::Code)
             .ok_or_else(|| {
                 ApiError::from(Refusal::new(
-                    codes::INVALID_CODE,
+                    RefusalCode::InvalidCode,
                     Severity::Warn,
                     "malformed completion code",
                 ))
@@ -84,7 +87,7 @@ pub fn parse_request(body: &[u8]) -> Result<Proof, ApiError> {
             attempt_id: Some(a),
             connection_id: Some(c),
         } => match (AttemptId::parse(&a), ConnectionId::parse(&c)) {
-            (Some(attempt), Some(connection)) => Ok(Proof::Embed {
+            (Some(attempt), Some(connection)) => Ok(Proof::Popup {
                 attempt,
                 connection,
             }),
@@ -120,11 +123,11 @@ async fn complete(req: &Request, svc: &ReturnLeg) -> Result<Response<Body>, ApiE
         .ok_or_else(|| ApiError::bad_request("body_too_large", "The request body is too large."))?;
     let now = SystemTime::now();
     let (attempt, connection, finished) = match parse_request(body)? {
-        Proof::Redirect(code) => redirect(&user, &code, svc, now).await?,
-        Proof::Embed {
+        Proof::Code(code) => complete_with_code(&user, &code, svc, now).await?,
+        Proof::Popup {
             attempt,
             connection,
-        } => embed(&user, &attempt, &connection, svc, now).await?,
+        } => complete_in_popup(&user, &attempt, &connection, svc, now).await?,
     };
     let (status, answer) = match finished {
         Finished::Active => (
@@ -146,10 +149,14 @@ async fn complete(req: &Request, svc: &ReturnLeg) -> Result<Response<Body>, ApiE
                 )),
             },
         ),
-        Finished::Ended { status: ended } => (
+        Finished::Expired | Finished::Disconnected => (
             StatusCode::OK,
             Answer {
-                status: ended,
+                status: if finished == Finished::Expired {
+                    ConnectionStatus::Expired.as_str()
+                } else {
+                    ConnectionStatus::Disconnected.as_str()
+                },
                 connection_id: connection.as_str(),
                 verify_by: None,
             },
@@ -169,7 +176,7 @@ async fn complete(req: &Request, svc: &ReturnLeg) -> Result<Response<Body>, ApiE
 /// The state of an attempt its user already completed, for a repeated call: what
 /// is true now (a completed attempt's connection may since have expired or been
 /// disconnected).
-async fn already(
+async fn completed_state(
     attempt: &LinkAttempt,
     connection: &ConnectionId,
     svc: &ReturnLeg,
@@ -177,14 +184,19 @@ async fn already(
     Ok(match attempt.status {
         AttemptStatus::Completed => {
             let record = svc.store.get_connection(connection).await?;
-            Some(match record.filter(|r| r.is_owned_by(&attempt.user_id)) {
-                Some(r) if r.status == "active" => Finished::Active,
-                Some(r) if r.status == "expired" => Finished::Ended { status: "expired" },
-                // Disconnected, erased, or (an unknown status) not usable.
-                _ => Finished::Ended {
-                    status: "disconnected",
+            Some(
+                match record
+                    .filter(|r| r.is_owned_by(&attempt.user_id))
+                    .map(|r| r.status)
+                {
+                    Some(ConnectionStatus::Active) => Finished::Active,
+                    Some(ConnectionStatus::Expired) => Finished::Expired,
+                    // Disconnected, erased, or (another status) not usable.
+                    Some(ConnectionStatus::Disconnected | ConnectionStatus::Other(_)) | None => {
+                        Finished::Disconnected
+                    }
                 },
-            })
+            )
         }
         AttemptStatus::Verifying => Some(Finished::Verifying {
             verify_by_epoch: attempt.expires_at_epoch,
@@ -193,7 +205,7 @@ async fn already(
     })
 }
 
-async fn redirect(
+async fn complete_with_code(
     user: &str,
     code: &CompletionCode,
     svc: &ReturnLeg,
@@ -202,7 +214,7 @@ async fn redirect(
     crate::telemetry::correlate(code.attempt());
     let invalid = || {
         Refusal::new(
-            codes::INVALID_CODE,
+            RefusalCode::InvalidCode,
             Severity::Warn,
             "unknown, wrong or expired code",
         )
@@ -223,12 +235,12 @@ async fn redirect(
     if attempt.user_id != user {
         return Err(fixation(&attempt, &connection, user, svc, now).await.into());
     }
-    if let Some(done) = already(&attempt, &connection, svc).await? {
+    if let Some(done) = completed_state(&attempt, &connection, svc).await? {
         return Ok((attempt, connection, done));
     }
     if attempt.status != AttemptStatus::Returned {
         return Err(Refusal::new(
-            codes::INVALID_STATE,
+            RefusalCode::InvalidState,
             Severity::Warn,
             format!("attempt is {}", attempt.status.as_str()),
         )
@@ -257,7 +269,7 @@ async fn fixation(
     let mut disconnected = false;
     if attempt.status == AttemptStatus::Returned {
         let end = AttemptEnd::Refused {
-            error_code: codes::COMPLETION_REFUSED.into(),
+            error_code: RefusalCode::CompletionRefused.as_str().into(),
         };
         if let Err(e) = svc.store.end_attempt(attempt, &end, now).await {
             tracing::warn!(attempt = ?attempt.id, error = %e, "ending a refused attempt failed");
@@ -279,7 +291,7 @@ async fn fixation(
             // before the write below (a record not there yet is no matter).
             let _ = svc
                 .store
-                .request_disconnect(connection, None, "fixation", now)
+                .request_disconnect(connection, None, ChangeCause::Fixation, now)
                 .await;
             match svc.provenance.disconnect(connection).await {
                 Ok(()) => {
@@ -287,7 +299,12 @@ async fn fixation(
                     // Recorded as such (the platform's event says why).
                     if let Err(e) = svc
                         .store
-                        .record_unbound_disconnected(connection, Some(&attempt.id), "fixation", now)
+                        .record_unbound_disconnected(
+                            connection,
+                            Some(&attempt.id),
+                            ChangeCause::Fixation,
+                            now,
+                        )
                         .await
                     {
                         tracing::warn!(connection = %connection.masked(), error = %e, "recording a refused connection as disconnected failed; the webhook or the reconciler does");
@@ -300,7 +317,7 @@ async fn fixation(
         }
     }
     Refusal::new(
-        codes::COMPLETION_REFUSED,
+        RefusalCode::CompletionRefused,
         Severity::Security,
         format!(
             "attempt of user {} completed by user {} (fixation?); refused, {} disconnected at OFAuth: {disconnected}",
@@ -311,7 +328,7 @@ async fn fixation(
     )
 }
 
-async fn embed(
+async fn complete_in_popup(
     user: &str,
     attempt_id: &AttemptId,
     connection: &ConnectionId,
@@ -335,7 +352,7 @@ async fn embed(
         .filter(|a| a.user_id == user)
         .ok_or_else(not_found)?;
     if attempt.connection.as_ref() == Some(connection) {
-        if let Some(done) = already(&attempt, connection, svc).await? {
+        if let Some(done) = completed_state(&attempt, connection, svc).await? {
             return Ok((attempt, connection.clone(), done));
         }
     }
@@ -343,7 +360,7 @@ async fn embed(
         AttemptStatus::Pending => {}
         AttemptStatus::Returned => {
             return Err(Refusal::new(
-                codes::CODE_REQUIRED,
+                RefusalCode::CodeRequired,
                 Severity::Warn,
                 "the browser came back through the callback; only its code completes the attempt",
             )
@@ -351,7 +368,7 @@ async fn embed(
         }
         other => {
             return Err(Refusal::new(
-                codes::INVALID_STATE,
+                RefusalCode::InvalidState,
                 Severity::Warn,
                 format!("attempt is {}", other.as_str()),
             )
@@ -375,7 +392,7 @@ mod tests {
         let code = CompletionCode::generate(&a).unwrap();
         assert_eq!(
             parse_request(format!(r#"{{"code":"{}"}}"#, code.reveal()).as_bytes()).unwrap(),
-            Proof::Redirect(code.clone())
+            Proof::Code(code.clone())
         );
         assert!(matches!(
             parse_request(
@@ -386,26 +403,29 @@ mod tests {
                 .as_bytes()
             )
             .unwrap(),
-            Proof::Embed { .. }
+            Proof::Popup { .. }
         ));
         let code_of = |b: &str| parse_request(b.as_bytes()).unwrap_err().code;
-        assert_eq!(code_of("{}"), codes::INVALID_REQUEST);
-        assert_eq!(code_of("[]"), codes::INVALID_REQUEST);
-        assert_eq!(code_of(r#"{"code":"lc_x"}"#), codes::INVALID_CODE);
+        assert_eq!(code_of("{}"), RefusalCode::InvalidRequest.as_str());
+        assert_eq!(code_of("[]"), RefusalCode::InvalidRequest.as_str());
+        assert_eq!(
+            code_of(r#"{"code":"lc_x"}"#),
+            RefusalCode::InvalidCode.as_str()
+        );
         assert_eq!(
             code_of(&format!(
                 r#"{{"code":"{}","connectionId":"conn_1"}}"#,
                 code.reveal()
             )),
-            codes::INVALID_REQUEST
+            RefusalCode::InvalidRequest.as_str()
         );
         assert_eq!(
             code_of(r#"{"attemptId":"user-1","connectionId":"conn_1"}"#),
-            codes::INVALID_REQUEST
+            RefusalCode::InvalidRequest.as_str()
         );
         assert_eq!(
             code_of(r#"{"code":"x","userId":"u"}"#),
-            codes::INVALID_REQUEST
+            RefusalCode::InvalidRequest.as_str()
         );
     }
 }

@@ -21,43 +21,13 @@ pub mod callback;
 pub mod completion;
 pub mod provenance;
 pub mod refusal;
-
-use std::time::Duration;
+mod service;
 
 use lambda_http::{Body, Request, RequestExt, Response};
 
-use crate::config::{routes, AppTargets, Config};
-use crate::http::Cors;
-use crate::identity::IdentityRules;
-use crate::ofauth::OfAuthClient;
-use crate::store::Store;
-use provenance::Provenance;
+use crate::routes;
 
-/// What the return leg needs, built once per process.
-#[derive(Debug, Clone)]
-pub struct ReturnLeg {
-    store: Store,
-    provenance: Provenance,
-    /// Where the callback sends the browser.
-    app: AppTargets,
-    /// How long a completion code is valid (never past its attempt).
-    code_ttl: Duration,
-    identity: IdentityRules,
-    cors: Cors,
-}
-
-impl ReturnLeg {
-    pub fn new(config: &Config, store: Store, ofauth: OfAuthClient) -> Self {
-        Self {
-            provenance: Provenance::new(config, store.clone(), ofauth),
-            store,
-            app: config.app.clone(),
-            code_ttl: config.completion_code_ttl,
-            identity: IdentityRules::from_config(config),
-            cors: Cors::for_config(config, "POST, OPTIONS"),
-        }
-    }
-}
+pub use service::ReturnLeg;
 
 /// Routes a request of the callback function: `POST /link/complete` to the
 /// completion, anything else to the callback.

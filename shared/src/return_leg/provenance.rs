@@ -13,11 +13,12 @@
 
 use std::time::SystemTime;
 
-use super::refusal::{codes, Refusal, Severity};
-use crate::account::AccountProfile;
+use super::refusal::{Refusal, RefusalCode, Severity};
+use crate::config::ListSearch;
 use crate::ids::ConnectionId;
+use crate::model::{AccountProfile, AttemptEnd, AttemptStatus, ConnectionRecord, LinkAttempt};
 use crate::ofauth::{ConnectionCheck, Lookup, OfAuthClient, OfAuthError};
-use crate::store::{AttemptEnd, AttemptStatus, ConnectionRecord, LinkAttempt, Store, StoreError};
+use crate::store::{Store, StoreError};
 use crate::time::epoch;
 
 /// What a returned connection was verified to be.
@@ -57,9 +58,11 @@ pub enum Finished {
     Active,
     /// Waiting for OFAuth's attestation until the attempt expires.
     Verifying { verify_by_epoch: i64 },
-    /// Bound earlier, and no longer usable: `expired` or `disconnected` (a
-    /// completion replayed after the connection changed).
-    Ended { status: &'static str },
+    /// Bound earlier and expired since (a completion replayed after the
+    /// connection changed).
+    Expired,
+    /// Bound earlier and disconnected (or erased) since.
+    Disconnected,
 }
 
 /// What OFAuth's attestation says of an attempt and a connection.
@@ -88,17 +91,15 @@ pub struct Provenance {
     store: Store,
     ofauth: OfAuthClient,
     /// The connections list search: items per page, pages at most.
-    list_page_size: u32,
-    list_max_pages: u32,
+    list: ListSearch,
 }
 
 impl Provenance {
-    pub fn new(config: &crate::config::Config, store: Store, ofauth: OfAuthClient) -> Self {
+    pub fn new(list: ListSearch, store: Store, ofauth: OfAuthClient) -> Self {
         Self {
             store,
             ofauth,
-            list_page_size: config.list_page_size,
-            list_max_pages: config.list_max_pages,
+            list,
         }
     }
 
@@ -122,13 +123,13 @@ impl Provenance {
     async fn fail(
         &self,
         attempt: &LinkAttempt,
-        code: &'static str,
+        code: RefusalCode,
         severity: Severity,
         reason: String,
         now: SystemTime,
     ) -> Refusal {
         let end = AttemptEnd::Failed {
-            error_code: code.into(),
+            error_code: code.as_str().into(),
         };
         let refusal = Refusal::new(code, severity, reason);
         self.refuse(attempt, end, refusal, now).await
@@ -165,12 +166,12 @@ impl Provenance {
                 "{} verifications OFAuth could not answer; the attempt ends",
                 attempt.failed_verifications
             );
-            let code = codes::TOO_MANY_VERIFICATIONS;
+            let code = RefusalCode::TooManyVerifications;
             return Err(self.fail(attempt, code, Severity::Warn, reason, now).await);
         }
         let verified = self.check(attempt, connection, record, now).await;
         if let Err(r) = &verified {
-            if r.code == codes::TEMPORARILY_UNAVAILABLE {
+            if r.code == RefusalCode::TemporarilyUnavailable {
                 if let Err(e) = self.store.count_failed_verification(attempt).await {
                     tracing::warn!(attempt = ?attempt.id, error = %e, "counting a failed verification failed");
                 }
@@ -192,7 +193,7 @@ impl Provenance {
                 target.masked(),
                 connection.masked()
             );
-            let code = codes::CONNECTION_MISMATCH;
+            let code = RefusalCode::ConnectionMismatch;
             return Err(self
                 .fail(attempt, code, Severity::Security, reason, now)
                 .await);
@@ -205,7 +206,7 @@ impl Provenance {
                 "{} is recorded for another user (a replayed or leaked id?)",
                 connection.masked()
             );
-            let code = codes::CONNECTION_CONFLICT;
+            let code = RefusalCode::ConnectionConflict;
             return Err(self
                 .fail(attempt, code, Severity::Security, reason, now)
                 .await);
@@ -236,7 +237,7 @@ impl Provenance {
                     "OFAuth does not confirm {}; nothing recorded",
                     connection.masked()
                 );
-                let code = codes::CONNECTION_NOT_VERIFIED;
+                let code = RefusalCode::ConnectionNotVerified;
                 return Err(self.fail(attempt, code, Severity::Warn, reason, now).await);
             }
             Err(e) => {
@@ -299,7 +300,7 @@ impl Provenance {
         );
         self.fail(
             attempt,
-            codes::CONNECTION_NOT_VERIFIED,
+            RefusalCode::ConnectionNotVerified,
             Severity::Security,
             reason,
             now,
@@ -336,7 +337,7 @@ impl Provenance {
             }
         };
         let refusal = Refusal::new(
-            codes::ACCOUNT_MISMATCH,
+            RefusalCode::AccountMismatch,
             if first {
                 Severity::Security
             } else {
@@ -351,7 +352,7 @@ impl Provenance {
         self.refuse(
             attempt,
             AttemptEnd::Refused {
-                error_code: codes::ACCOUNT_MISMATCH.into(),
+                error_code: RefusalCode::AccountMismatch.as_str().into(),
             },
             refusal,
             now,
@@ -374,7 +375,7 @@ impl Provenance {
     ) -> (Origin, Option<AccountProfile>) {
         match self
             .ofauth
-            .find_connection(connection, self.list_page_size, self.list_max_pages)
+            .find_connection(connection, self.list.page_size, self.list.max_pages)
             .await
         {
             Ok(Lookup::Found(c))
@@ -489,7 +490,7 @@ impl Provenance {
                 Err(StoreError::ConnectionChanged) => continue,
                 Err(StoreError::ConnectionOwnedByAnotherUser) => {
                     let refusal = Refusal::new(
-                        codes::CONNECTION_CONFLICT,
+                        RefusalCode::ConnectionConflict,
                         Severity::Security,
                         format!(
                             "{} was bound to another user meanwhile",
@@ -497,7 +498,7 @@ impl Provenance {
                         ),
                     );
                     let end = AttemptEnd::Failed {
-                        error_code: codes::CONNECTION_CONFLICT.into(),
+                        error_code: RefusalCode::ConnectionConflict.as_str().into(),
                     };
                     return Err(self.refuse(attempt, end, refusal, now).await);
                 }
@@ -515,7 +516,7 @@ impl Provenance {
     pub fn usable(attempt: &LinkAttempt, now: SystemTime) -> Result<(), Refusal> {
         if attempt.is_expired(epoch(now)) {
             return Err(Refusal::new(
-                codes::SESSION_EXPIRED,
+                RefusalCode::SessionExpired,
                 Severity::Info,
                 "attempt expired",
             ));

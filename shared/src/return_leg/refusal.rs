@@ -12,33 +12,114 @@ use crate::ids::AttemptId;
 use crate::store::StoreError;
 
 /// The stable codes this service (not OFAuth) refuses or fails an attempt with.
-pub mod codes {
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RefusalCode {
     /// Malformed or missing parameters.
-    pub const INVALID_REQUEST: &str = "invalid_request";
+    InvalidRequest,
     /// Unknown, forged or already used `client_reference_id` (or attempt).
-    pub const INVALID_STATE: &str = "invalid_state";
+    InvalidState,
     /// The attempt expired before the browser came back.
-    pub const SESSION_EXPIRED: &str = "session_expired";
+    SessionExpired,
     /// OFAuth does not confirm the reported connection, or attests that another
     /// origin (another attempt, an import) produced it.
-    pub const CONNECTION_NOT_VERIFIED: &str = "connection_not_verified";
+    ConnectionNotVerified,
     /// The connection is recorded for another user.
-    pub const CONNECTION_CONFLICT: &str = "connection_conflict";
+    ConnectionConflict,
     /// A reconnect came back with a different connection id.
-    pub const CONNECTION_MISMATCH: &str = "connection_mismatch";
+    ConnectionMismatch,
     /// A reconnect came back signed in to a different account.
-    pub const ACCOUNT_MISMATCH: &str = "account_mismatch";
+    AccountMismatch,
     /// The completion code is unknown, wrong, used or expired.
-    pub const INVALID_CODE: &str = "invalid_code";
+    InvalidCode,
     /// The browser came back through the callback: only its code completes it.
-    pub const CODE_REQUIRED: &str = "code_required";
+    CodeRequired,
     /// The signed-in user is not the one who started the attempt.
-    pub const COMPLETION_REFUSED: &str = "completion_refused";
+    CompletionRefused,
     /// OFAuth could not answer this attempt's verification too many times (or
     /// someone keeps forging its callback): the attempt ends; start again.
-    pub const TOO_MANY_VERIFICATIONS: &str = "too_many_verifications";
+    TooManyVerifications,
     /// DynamoDB or OFAuth failed or was slow; retrying (reloading) may finish the job.
-    pub const TEMPORARILY_UNAVAILABLE: &str = "temporarily_unavailable";
+    TemporarilyUnavailable,
+}
+
+impl RefusalCode {
+    pub const ALL: [RefusalCode; 12] = [
+        Self::InvalidRequest,
+        Self::InvalidState,
+        Self::SessionExpired,
+        Self::ConnectionNotVerified,
+        Self::ConnectionConflict,
+        Self::ConnectionMismatch,
+        Self::AccountMismatch,
+        Self::InvalidCode,
+        Self::CodeRequired,
+        Self::CompletionRefused,
+        Self::TooManyVerifications,
+        Self::TemporarilyUnavailable,
+    ];
+
+    /// The code as the app receives it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidRequest => "invalid_request",
+            Self::InvalidState => "invalid_state",
+            Self::SessionExpired => "session_expired",
+            Self::ConnectionNotVerified => "connection_not_verified",
+            Self::ConnectionConflict => "connection_conflict",
+            Self::ConnectionMismatch => "connection_mismatch",
+            Self::AccountMismatch => "account_mismatch",
+            Self::InvalidCode => "invalid_code",
+            Self::CodeRequired => "code_required",
+            Self::CompletionRefused => "completion_refused",
+            Self::TooManyVerifications => "too_many_verifications",
+            Self::TemporarilyUnavailable => "temporarily_unavailable",
+        }
+    }
+
+    /// The HTTP status `POST /link/complete` answers it with.
+    pub fn status(self) -> StatusCode {
+        match self {
+            Self::InvalidRequest | Self::InvalidCode => StatusCode::BAD_REQUEST,
+            Self::CompletionRefused => StatusCode::FORBIDDEN,
+            Self::InvalidState
+            | Self::CodeRequired
+            | Self::ConnectionConflict
+            | Self::TooManyVerifications => StatusCode::CONFLICT,
+            Self::SessionExpired => StatusCode::GONE,
+            Self::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::ConnectionNotVerified | Self::ConnectionMismatch | Self::AccountMismatch => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+        }
+    }
+
+    /// What the completion's JSON error tells people.
+    fn message(self) -> &'static str {
+        match self {
+            Self::InvalidRequest => "The request is not valid.",
+            Self::InvalidCode => "The completion code is not valid (wrong, used or expired).",
+            Self::CompletionRefused => {
+                "This connection was started by another account; it was not added."
+            }
+            Self::InvalidState => {
+                "This Link attempt cannot be completed (unknown or already used)."
+            }
+            Self::CodeRequired => "Complete this attempt with the code the return page received.",
+            Self::ConnectionConflict => "This connection belongs to another account.",
+            Self::SessionExpired => "The Link session expired; start again.",
+            Self::ConnectionMismatch => "The reconnect came back with a different connection.",
+            Self::AccountMismatch => {
+                "The reconnect signed in to a different account; it was not accepted."
+            }
+            Self::ConnectionNotVerified => {
+                "OFAuth does not confirm this connection for this attempt."
+            }
+            Self::TooManyVerifications => "This Link attempt could not be checked; start again.",
+            Self::TemporarilyUnavailable => {
+                "The service is temporarily unavailable; try again shortly."
+            }
+        }
+    }
 }
 
 /// How a refusal is logged.
@@ -55,14 +136,14 @@ pub enum Severity {
 /// A refusal: the code, and what the one log line says.
 #[derive(Debug)]
 pub struct Refusal {
-    pub code: &'static str,
+    pub code: RefusalCode,
     pub severity: Severity,
     pub reason: Cow<'static, str>,
 }
 
 impl Refusal {
     pub fn new(
-        code: &'static str,
+        code: RefusalCode,
         severity: Severity,
         reason: impl Into<Cow<'static, str>>,
     ) -> Self {
@@ -77,14 +158,14 @@ impl Refusal {
     /// can finish the job.
     pub fn unavailable(reason: impl std::fmt::Display) -> Self {
         Self::new(
-            codes::TEMPORARILY_UNAVAILABLE,
+            RefusalCode::TemporarilyUnavailable,
             Severity::Warn,
             format!("{reason}; the attempt stays usable"),
         )
     }
 
     pub fn log(&self, attempt: Option<&AttemptId>) {
-        let (code, reason) = (self.code, self.reason.as_ref());
+        let (code, reason) = (self.code.as_str(), self.reason.as_ref());
         crate::telemetry::outcome(code);
         match self.severity {
             Severity::Info => tracing::info!(outcome = code, attempt = ?attempt, reason),
@@ -95,50 +176,13 @@ impl Refusal {
             }
         }
     }
-
-    /// The HTTP status `POST /link/complete` answers this refusal with.
-    pub fn status(&self) -> StatusCode {
-        use codes::*;
-        match self.code {
-            INVALID_REQUEST | INVALID_CODE => StatusCode::BAD_REQUEST,
-            COMPLETION_REFUSED => StatusCode::FORBIDDEN,
-            INVALID_STATE | CODE_REQUIRED | CONNECTION_CONFLICT | TOO_MANY_VERIFICATIONS => {
-                StatusCode::CONFLICT
-            }
-            SESSION_EXPIRED => StatusCode::GONE,
-            TEMPORARILY_UNAVAILABLE => StatusCode::SERVICE_UNAVAILABLE,
-            _ => StatusCode::UNPROCESSABLE_ENTITY,
-        }
-    }
-
-    fn message(&self) -> &'static str {
-        use codes::*;
-        match self.code {
-            INVALID_REQUEST => "The request is not valid.",
-            INVALID_CODE => "The completion code is not valid (wrong, used or expired).",
-            COMPLETION_REFUSED => {
-                "This connection was started by another account; it was not added."
-            }
-            INVALID_STATE => "This Link attempt cannot be completed (unknown or already used).",
-            CODE_REQUIRED => "Complete this attempt with the code the return page received.",
-            CONNECTION_CONFLICT => "This connection belongs to another account.",
-            SESSION_EXPIRED => "The Link session expired; start again.",
-            CONNECTION_MISMATCH => "The reconnect came back with a different connection.",
-            ACCOUNT_MISMATCH => {
-                "The reconnect signed in to a different account; it was not accepted."
-            }
-            CONNECTION_NOT_VERIFIED => "OFAuth does not confirm this connection for this attempt.",
-            TOO_MANY_VERIFICATIONS => "This Link attempt could not be checked; start again.",
-            _ => "The service is temporarily unavailable; try again shortly.",
-        }
-    }
 }
 
 impl From<StoreError> for Refusal {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::AttemptNotUsable => Self::new(
-                codes::INVALID_STATE,
+                RefusalCode::InvalidState,
                 Severity::Warn,
                 "attempt consumed concurrently",
             ),
@@ -151,8 +195,9 @@ impl From<StoreError> for Refusal {
 /// log line the wrapper writes.
 impl From<Refusal> for ApiError {
     fn from(r: Refusal) -> Self {
-        let mut e = ApiError::new(r.status(), r.code, r.message()).detail(&r.reason);
-        if r.code == codes::TEMPORARILY_UNAVAILABLE {
+        let mut e =
+            ApiError::new(r.code.status(), r.code.as_str(), r.code.message()).detail(&r.reason);
+        if r.code == RefusalCode::TemporarilyUnavailable {
             e.retry_after = Some(1);
         }
         e.security = r.severity == Severity::Security;
@@ -166,29 +211,15 @@ mod tests {
 
     #[test]
     fn every_code_has_a_status_and_a_message() {
-        use codes::*;
-        for code in [
-            INVALID_REQUEST,
-            INVALID_STATE,
-            SESSION_EXPIRED,
-            CONNECTION_NOT_VERIFIED,
-            CONNECTION_CONFLICT,
-            CONNECTION_MISMATCH,
-            ACCOUNT_MISMATCH,
-            INVALID_CODE,
-            CODE_REQUIRED,
-            COMPLETION_REFUSED,
-            TOO_MANY_VERIFICATIONS,
-            TEMPORARILY_UNAVAILABLE,
-        ] {
+        for code in RefusalCode::ALL {
             let r = Refusal::new(code, Severity::Info, "x");
-            assert!(r.status().is_client_error() || r.status().is_server_error());
-            assert!(!r.message().is_empty());
+            assert!(r.code.status().is_client_error() || r.code.status().is_server_error());
+            assert!(!code.message().is_empty());
             let api = ApiError::from(r);
-            assert_eq!(api.code, code);
+            assert_eq!(api.code, code.as_str());
         }
         assert_eq!(
-            Refusal::new(codes::COMPLETION_REFUSED, Severity::Security, "x").status(),
+            RefusalCode::CompletionRefused.status(),
             StatusCode::FORBIDDEN
         );
     }

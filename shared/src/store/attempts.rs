@@ -1,13 +1,6 @@
-//! `ATTEMPT#<id>` items: one Link attempt each, written pending by init-session,
-//! and moved on at most once per step:
-//!
-//! ```text
-//! pending ──callback──► returned ──completion──► completed
-//!    │                     │    └──completion──► verifying ──attestation──► completed
-//!    └──────── embed completion ─────────────────┘
-//! pending | returned ──► cancelled | failed | refused
-//! pending | returned | verifying ──► erased (`DELETE /link/me`)
-//! ```
+//! `ATTEMPT#<id>` items: one Link attempt each ([`crate::model::LinkAttempt`]),
+//! written pending by init-session, and moved on at most once per step by a
+//! write conditional on the step it comes from.
 //!
 //! `returned` holds what the callback verified, the hash of the one-time code it
 //! gave the browser and the hash of that browser's binding cookie; `verifying`
@@ -23,184 +16,13 @@ use std::time::SystemTime;
 
 use aws_sdk_dynamodb::types::{ConditionCheck, TransactWriteItem};
 
-use super::item::{get_n, get_s, n, profile_from_item, req_s, s, set_profile, Item, Update};
-use super::{is_condition_failure, keys, schema, unavailable, Store, StoreError, TransactFailure};
-use crate::account::AccountProfile;
+use super::error::StoreError;
+use super::item::{n, read_attempt, s, set_profile, Update};
+use super::table::{is_condition_failure, unavailable, Store, TransactFailure};
+use super::{keys, schema};
 use crate::ids::{AttemptId, ConnectionId};
+use crate::model::{AccountProfile, AttemptEnd, AttemptStatus, LinkAttempt, Returned};
 use crate::time::{epoch, rfc3339};
-
-/// Where an attempt stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AttemptStatus {
-    Pending,
-    /// The browser came back through the callback with a verified connection and
-    /// was given a completion code.
-    Returned,
-    /// Completed by its user, waiting for OFAuth to attest the connection.
-    Verifying,
-    Completed,
-    Cancelled,
-    Failed,
-    /// Completed by someone other than its user (a fixation attempt), or a
-    /// reconnect that came back with another account.
-    Refused,
-    /// Ended by its user's erasure: nothing completes it any more.
-    Erased,
-}
-
-impl AttemptStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::Returned => "returned",
-            Self::Verifying => "verifying",
-            Self::Completed => "completed",
-            Self::Cancelled => "cancelled",
-            Self::Failed => "failed",
-            Self::Refused => "refused",
-            Self::Erased => "erased",
-        }
-    }
-
-    fn parse(v: &str) -> Option<Self> {
-        Some(match v {
-            "pending" => Self::Pending,
-            "returned" => Self::Returned,
-            "verifying" => Self::Verifying,
-            "completed" => Self::Completed,
-            "cancelled" => Self::Cancelled,
-            "failed" => Self::Failed,
-            "refused" => Self::Refused,
-            "erased" => Self::Erased,
-            _ => return None,
-        })
-    }
-}
-
-/// One Link attempt: a user asked for a session and was sent to OFAuth.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LinkAttempt {
-    pub id: AttemptId,
-    pub user_id: String,
-    /// The connection being re-authenticated, for a reconnect.
-    pub reconnect: Option<ConnectionId>,
-    /// For a reconnect: the OnlyFans account the connection is bound to, which
-    /// it must come back with.
-    pub expected_account: Option<String>,
-    pub created_at: String,
-    /// OFAuth's `expiresAt`, as OFAuth sent it.
-    pub expires_at: String,
-    pub expires_at_epoch: i64,
-    pub status: AttemptStatus,
-    /// The connection the attempt came back with (returned, verifying, completed).
-    pub connection: Option<ConnectionId>,
-    /// The connected account as OFAuth reported it when the attempt came back:
-    /// kept only once OFAuth attested the connection (a forged claim never
-    /// stores or lists someone else's profile).
-    pub account: AccountProfile,
-    /// OFAuth attested that this attempt produced the connection.
-    pub attested: bool,
-    /// SHA-256 (hex) of the completion code's secret, and when the code expires.
-    pub code_hash: Option<String>,
-    pub code_expires_epoch: Option<i64>,
-    /// SHA-256 (hex) of the binding cookie of the browser that first came back:
-    /// only that browser is given a new code.
-    pub browser_hash: Option<String>,
-    /// Verifications of a returned connection that OFAuth could not answer
-    /// (bounded: each costs OFAuth calls, and a forger can repeat them).
-    pub failed_verifications: u32,
-}
-
-impl LinkAttempt {
-    /// A new pending attempt; a reconnect names its connection and the account
-    /// bound to it.
-    pub fn pending(
-        id: AttemptId,
-        user_id: String,
-        reconnect: Option<(ConnectionId, Option<String>)>,
-        expires_at: String,
-        expires_at_epoch: i64,
-        now: SystemTime,
-    ) -> Self {
-        let (reconnect, expected_account) = reconnect.unzip();
-        Self {
-            id,
-            user_id,
-            reconnect,
-            expected_account: expected_account.flatten(),
-            created_at: rfc3339(now),
-            expires_at,
-            expires_at_epoch,
-            status: AttemptStatus::Pending,
-            connection: None,
-            account: AccountProfile::default(),
-            attested: false,
-            code_hash: None,
-            code_expires_epoch: None,
-            browser_hash: None,
-            failed_verifications: 0,
-        }
-    }
-
-    pub fn is_expired(&self, now_epoch: i64) -> bool {
-        now_epoch >= self.expires_at_epoch
-    }
-
-    pub(super) fn from_item(item: &Item) -> Result<Self, StoreError> {
-        let id = AttemptId::parse(req_s(item, "attemptId")?)
-            .ok_or_else(|| StoreError::Corrupt("attemptId".into()))?;
-        let status = AttemptStatus::parse(req_s(item, "status")?)
-            .ok_or_else(|| StoreError::Corrupt("attempt status".into()))?;
-        Ok(Self {
-            id,
-            // An erased attempt keeps no user.
-            user_id: get_s(item, "userId").unwrap_or_default().to_string(),
-            reconnect: get_s(item, "reconnectConnectionId").and_then(ConnectionId::parse),
-            expected_account: get_s(item, "expectedAccountId").map(str::to_string),
-            created_at: req_s(item, "createdAt")?.to_string(),
-            expires_at: req_s(item, "expiresAt")?.to_string(),
-            expires_at_epoch: get_n(item, "expiresAtEpoch")
-                .ok_or_else(|| StoreError::Corrupt("expiresAtEpoch".into()))?,
-            status,
-            connection: get_s(item, "connectionId").and_then(ConnectionId::parse),
-            account: profile_from_item(item),
-            attested: item
-                .get("attested")
-                .and_then(|v| v.as_bool().ok())
-                .copied()
-                .unwrap_or(false),
-            code_hash: get_s(item, "codeHash").map(str::to_string),
-            code_expires_epoch: get_n(item, "codeExpiresAt"),
-            browser_hash: get_s(item, "browserHash").map(str::to_string),
-            failed_verifications: get_n(item, "failedVerifications")
-                .and_then(|n| u32::try_from(n).ok())
-                .unwrap_or(0),
-        })
-    }
-}
-
-/// How an attempt ended without a connection.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AttemptEnd {
-    Cancelled { step: Option<String> },
-    Failed { error_code: String },
-    Refused { error_code: String },
-}
-
-/// What the callback verified, stored on the attempt with the code's hash and
-/// the returning browser's.
-#[derive(Debug, Clone)]
-pub struct Returned<'a> {
-    pub connection: &'a ConnectionId,
-    /// Stored only when `attested`.
-    pub account: &'a AccountProfile,
-    pub attested: bool,
-    pub code_hash: &'a str,
-    pub code_expires_epoch: i64,
-    /// The binding cookie's hash: a pending attempt takes it, a returned one
-    /// must already have it.
-    pub browser_hash: &'a str,
-}
 
 /// The move of an attempt of this user, unexpired, from one of `from` to `to`.
 /// Returns the update and its condition.
@@ -314,7 +136,7 @@ impl Store {
     pub async fn get_attempt(&self, id: &AttemptId) -> Result<Option<LinkAttempt>, StoreError> {
         self.get(keys::attempt(id))
             .await?
-            .map(|item| LinkAttempt::from_item(&item))
+            .map(|item| read_attempt(&item))
             .transpose()
     }
 

@@ -1,125 +1,27 @@
-//! `CONNECTION#<id>` items: one OFAuth connection, what OFAuth attested about its
-//! origin (`attestedAttemptId`), and, once bound, the user who owns it, listed per
-//! user through the `byUser` index. A connection never changes owner.
+//! `CONNECTION#<id>` items: one OFAuth connection ([`crate::model::ConnectionRecord`]),
+//! what OFAuth attested about its origin (`attestedAttemptId`), and, once bound,
+//! the user who owns it, listed per user through the `byUser` index. A
+//! connection never changes owner.
 
 use std::collections::HashMap;
 use std::time::SystemTime;
 
 use aws_sdk_dynamodb::types::TransactWriteItem;
 
-use super::attempts::{transition_with, AttemptStatus, LinkAttempt};
+use super::attempts::transition_with;
+use super::error::StoreError;
 use super::item::{
-    connection_update, get_n, get_s, n, profile_from_item, req_s, s, unchanged_since,
-    ConnectionWrite, Item, StateWrite,
+    connection_update, get_s, n, read_attempt, read_record, s, unchanged_since, ConnectionWrite,
+    StateWrite, Update,
 };
-use super::{is_condition_failure, keys, schema, unavailable, Store, StoreError, TransactFailure};
-use crate::account::AccountProfile;
+use super::table::{is_condition_failure, unavailable, Store, TransactFailure};
+use super::{keys, schema};
 use crate::ids::{AttemptId, ConnectionId};
+use crate::model::{
+    AccountProfile, AttemptStatus, ChangeCause, ConnectionRecord, ConnectionStatus, LinkAttempt,
+    ListedStatus, UserConnection,
+};
 use crate::time::{epoch, epoch_ms, rfc3339};
-
-/// A connection as the table holds it: attested, bound, or both.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConnectionRecord {
-    pub id: ConnectionId,
-    /// The user it is bound to; none while it is only attested.
-    pub user_id: Option<String>,
-    pub status: String,
-    pub account: AccountProfile,
-    pub connected_at: String,
-    pub updated_at: String,
-    /// The attempt OFAuth attested produced it (its `clientReferenceId`).
-    pub attested_attempt: Option<String>,
-    /// Bumped by every write; the webhook's read-decide-write checks it.
-    pub version: i64,
-    /// The OFAuth event its state came from: event time (Unix milliseconds) and
-    /// the tie-break within one instant ([`super::lifecycle_rank`]). Never this
-    /// service's own clock.
-    pub last_event_at: Option<i64>,
-    pub last_event_rank: u8,
-    /// The reconciler's sweep that first found OFAuth not knowing it (missing):
-    /// a later sweep that finds the same marks it disconnected.
-    pub missing_sweep: Option<i64>,
-    /// A disconnect this service asked OFAuth for: its cause and when (Unix
-    /// seconds).
-    pub disconnect_requested: Option<(String, i64)>,
-    /// Why it last changed (`changeCause`).
-    pub change_cause: Option<String>,
-    /// With `changeCause` `account_mismatch`: the attempt whose reconnect showed
-    /// the other account, when the leg that saw it named one (`swapAttemptId`).
-    pub swap_attempt: Option<String>,
-}
-
-/// The cause of a change that found another OnlyFans account on a bound
-/// connection.
-pub const ACCOUNT_MISMATCH: &str = "account_mismatch";
-
-/// How long a disconnect this service asked for names the cause of OFAuth's
-/// report of it (its webhook, the reconciler's look).
-pub const DISCONNECT_REQUEST_WINDOW_SECS: i64 = 600;
-
-impl ConnectionRecord {
-    pub(super) fn from_item(item: &Item) -> Result<Self, StoreError> {
-        let id = ConnectionId::parse(req_s(item, "connectionId")?)
-            .ok_or_else(|| StoreError::Corrupt("connectionId".into()))?;
-        let updated_at = req_s(item, "updatedAt")?.to_string();
-        Ok(Self {
-            id,
-            user_id: get_s(item, "userId").map(str::to_string),
-            status: req_s(item, "status")?.to_string(),
-            account: profile_from_item(item),
-            connected_at: get_s(item, "connectedAt")
-                .map(str::to_string)
-                .unwrap_or_else(|| updated_at.clone()),
-            updated_at,
-            attested_attempt: get_s(item, "attestedAttemptId").map(str::to_string),
-            version: get_n(item, "version").unwrap_or(0),
-            last_event_at: get_n(item, "lastEventAt"),
-            last_event_rank: get_n(item, "lastEventRank")
-                .and_then(|r| u8::try_from(r).ok())
-                .unwrap_or(0),
-            missing_sweep: get_n(item, "missingSweep"),
-            disconnect_requested: get_s(item, "disconnectRequestedBy")
-                .zip(get_n(item, "disconnectRequestedAt"))
-                .map(|(cause, at)| (cause.to_string(), at)),
-            change_cause: get_s(item, "changeCause").map(str::to_string),
-            swap_attempt: get_s(item, "swapAttemptId").map(str::to_string),
-        })
-    }
-
-    /// Whether an account swap seen now (by a leg naming `attempt`, if any) is
-    /// one this record already holds: it is marked `account_mismatch`, and the
-    /// leg names no attempt, or the one that marked it, or the mark names none.
-    /// Such a sighting (OFAuth's report of the invalidation, the reconciler's
-    /// look, the other leg of the same reconnect) repeats the swap: it is not a
-    /// new security event. A new attempt showing another account is one.
-    pub fn holds_swap(&self, attempt: Option<&str>) -> bool {
-        self.change_cause.as_deref() == Some(ACCOUNT_MISMATCH)
-            && match (attempt, self.swap_attempt.as_deref()) {
-                (Some(seen), Some(marked)) => seen == marked,
-                _ => true,
-            }
-    }
-
-    /// The cause of a disconnect this service asked OFAuth for in the last
-    /// [`DISCONNECT_REQUEST_WINDOW_SECS`]: OFAuth's report of a disconnect
-    /// within that time is this one.
-    pub fn requested_disconnect(&self, now_epoch: i64) -> Option<&str> {
-        self.disconnect_requested
-            .as_ref()
-            .filter(|(_, at)| (now_epoch - at).abs() <= DISCONNECT_REQUEST_WINDOW_SECS)
-            .map(|(cause, _)| cause.as_str())
-    }
-
-    /// Bound to this user.
-    pub fn is_owned_by(&self, user_id: &str) -> bool {
-        self.user_id.as_deref() == Some(user_id)
-    }
-
-    /// Bound to a user other than this one.
-    pub fn is_owned_by_another(&self, user_id: &str) -> bool {
-        self.user_id.as_deref().is_some_and(|u| u != user_id)
-    }
-}
 
 /// Where a page of a user's list ended: the item's key and its place in the
 /// `byUser` index. The API hands it out as an opaque cursor.
@@ -127,18 +29,6 @@ impl ConnectionRecord {
 pub struct PageKey {
     pub pk: String,
     pub sk: String,
-}
-
-/// A connection as its user's list shows it: bound records, and completions that
-/// wait for OFAuth's attestation (`verifying`, or `unverified` once their attempt
-/// expired without one).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UserConnection {
-    pub id: ConnectionId,
-    pub status: String,
-    pub account: AccountProfile,
-    pub connected_at: String,
-    pub updated_at: String,
 }
 
 impl Store {
@@ -149,7 +39,7 @@ impl Store {
     ) -> Result<Option<ConnectionRecord>, StoreError> {
         self.get(keys::connection(id))
             .await?
-            .map(|item| ConnectionRecord::from_item(&item))
+            .map(|item| read_record(&item))
             .transpose()
     }
 
@@ -157,7 +47,7 @@ impl Store {
     /// consistent): what the callback needs before it may call OFAuth.
     pub async fn get_attempt_and_connection(
         &self,
-        attempt: &crate::ids::AttemptId,
+        attempt: &AttemptId,
         connection: &ConnectionId,
     ) -> Result<(Option<LinkAttempt>, Option<ConnectionRecord>), StoreError> {
         let (attempt_key, record_key) = (keys::attempt(attempt), keys::connection(connection));
@@ -166,10 +56,8 @@ impl Store {
             .await?;
         let (attempt, record) = (items.remove(&attempt_key), items.remove(&record_key));
         Ok((
-            attempt.map(|i| LinkAttempt::from_item(&i)).transpose()?,
-            record
-                .map(|i| ConnectionRecord::from_item(&i))
-                .transpose()?,
+            attempt.map(|i| read_attempt(&i)).transpose()?,
+            record.map(|i| read_record(&i)).transpose()?,
         ))
     }
 
@@ -211,11 +99,11 @@ impl Store {
             connection,
             &ConnectionWrite {
                 owner: Some(&attempt.user_id),
-                state: (!newer_there).then_some(StateWrite::confirmed("active")),
+                state: (!newer_there).then_some(StateWrite::confirmed(ConnectionStatus::Active)),
                 account: account.filter(|_| !newer_there).map(|a| (a, true)),
                 attested_by: attested.then_some(&attempt.id),
                 last_attempt: Some(&attempt.id),
-                cause: Some("completion"),
+                cause: Some(ChangeCause::Completion),
                 swap_attempt: None,
             },
             &rfc3339(now),
@@ -319,17 +207,17 @@ impl Store {
         let mut listed = Vec::new();
         for item in out.items.unwrap_or_default() {
             if get_s(&item, "entity") == Some("attempt") {
-                let a = LinkAttempt::from_item(&item)?;
+                let a = read_attempt(&item)?;
                 let (Some(id), AttemptStatus::Verifying) = (a.connection.clone(), a.status) else {
                     continue;
                 };
-                let since = get_s(&item, "verifyingAt").unwrap_or(&a.created_at);
+                let since = a.verifying_at.as_deref().unwrap_or(&a.created_at);
                 listed.push(UserConnection {
                     id,
                     status: if a.is_expired(epoch(now)) {
-                        "unverified".into()
+                        ListedStatus::Unverified
                     } else {
-                        "verifying".into()
+                        ListedStatus::Verifying
                     },
                     account: a.account.clone(),
                     connected_at: since.to_string(),
@@ -337,11 +225,11 @@ impl Store {
                 });
                 continue;
             }
-            let r = ConnectionRecord::from_item(&item)?;
-            if r.status != "disconnected" {
+            let r = read_record(&item)?;
+            if r.status != ConnectionStatus::Disconnected {
                 listed.push(UserConnection {
                     id: r.id,
-                    status: r.status,
+                    status: ListedStatus::Connection(r.status),
                     account: r.account,
                     connected_at: r.connected_at,
                     updated_at: r.updated_at,
@@ -365,8 +253,8 @@ impl Store {
         now: SystemTime,
     ) -> Result<bool, StoreError> {
         let write = ConnectionWrite {
-            state: Some(StateWrite::confirmed("expired")),
-            cause: Some(ACCOUNT_MISMATCH),
+            state: Some(StateWrite::confirmed(ConnectionStatus::Expired)),
+            cause: Some(ChangeCause::AccountMismatch),
             swap_attempt: Some(attempt.as_str()),
             ..ConnectionWrite::default()
         };
@@ -380,9 +268,9 @@ impl Store {
             "{} = {} AND ({status} = {} OR ({status} = {} AND NOT ({cause} = {} AND (attribute_not_exists({marked}) OR {marked} = {}))))",
             update.name("userId"),
             update.value("owner", s(owner)),
-            update.value("active", s("active")),
-            update.value("expired", s("expired")),
-            update.value("mismatch", s(ACCOUNT_MISMATCH)),
+            update.value("active", s(ConnectionStatus::Active.as_str())),
+            update.value("expired", s(ConnectionStatus::Expired.as_str())),
+            update.value("mismatch", s(ChangeCause::AccountMismatch.as_str())),
             update.value("attempt", s(attempt.as_str())),
         );
         if self.update_connection_if(id, update, condition).await? {
@@ -390,7 +278,7 @@ impl Store {
         }
         Ok(self.get_connection(id).await?.is_some_and(|r| {
             r.is_owned_by(owner)
-                && r.status != "disconnected"
+                && r.status != ConnectionStatus::Disconnected
                 && !r.holds_swap(Some(attempt.as_str()))
         }))
     }
@@ -404,8 +292,8 @@ impl Store {
         now: SystemTime,
     ) -> Result<(), StoreError> {
         let write = ConnectionWrite {
-            state: Some(StateWrite::confirmed("disconnected")),
-            cause: Some("user"),
+            state: Some(StateWrite::confirmed(ConnectionStatus::Disconnected)),
+            cause: Some(ChangeCause::User),
             ..ConnectionWrite::default()
         };
         self.write_connection_if(id, &write, now, |u| {
@@ -416,7 +304,7 @@ impl Store {
 
     /// Records that this service is about to disconnect a connection at OFAuth,
     /// the user's (`owner`) or, with `None`, one nobody owns, for `cause`
-    /// (`user`, `erasure`, `fixation`): OFAuth's report of it (its
+    /// (the user, an erasure, a fixation, the reconciler): OFAuth's report of it (its
     /// webhook, which may land before this service's own write; or, after a
     /// timeout that did disconnect it, the reconciler's look) then carries the
     /// same cause, for [`DISCONNECT_REQUEST_WINDOW_SECS`]. Changes nothing a
@@ -426,11 +314,11 @@ impl Store {
         &self,
         id: &ConnectionId,
         owner: Option<&str>,
-        cause: &str,
+        cause: ChangeCause,
         now: SystemTime,
     ) -> Result<(), StoreError> {
-        let mut u = super::item::Update::default();
-        u.set("disconnectRequestedBy", s(cause))
+        let mut u = Update::default();
+        u.set("disconnectRequestedBy", s(cause.as_str()))
             .set("disconnectRequestedAt", n(epoch(now)))
             .increment("version");
         let user = u.name("userId");
@@ -448,6 +336,28 @@ impl Store {
         }
     }
 
+    /// Records an unbound connection disconnected at OFAuth (created when the
+    /// table had no record), by the reconciler or a refused fixation (`cause`).
+    /// Never touches a record someone owns.
+    pub async fn record_unbound_disconnected(
+        &self,
+        id: &ConnectionId,
+        attested_by: Option<&AttemptId>,
+        cause: ChangeCause,
+        now: SystemTime,
+    ) -> Result<(), StoreError> {
+        let write = ConnectionWrite {
+            state: Some(StateWrite::confirmed(ConnectionStatus::Disconnected)),
+            attested_by,
+            cause: Some(cause),
+            ..ConnectionWrite::default()
+        };
+        self.write_connection_if(id, &write, now, |u| {
+            format!("attribute_not_exists({})", u.name("userId"))
+        })
+        .await
+    }
+
     /// One [`ConnectionWrite`] to a connection's item, on a condition built
     /// with the update's placeholders; `ConnectionOwnedByAnotherUser` when the
     /// condition fails (nothing written).
@@ -456,7 +366,7 @@ impl Store {
         id: &ConnectionId,
         write: &ConnectionWrite<'_>,
         now: SystemTime,
-        condition: impl FnOnce(&mut super::item::Update) -> String,
+        condition: impl FnOnce(&mut Update) -> String,
     ) -> Result<(), StoreError> {
         let mut update = connection_update(id, write, &rfc3339(now));
         let condition = condition(&mut update);
@@ -472,7 +382,7 @@ impl Store {
     pub(super) async fn update_connection_if(
         &self,
         id: &ConnectionId,
-        update: super::item::Update,
+        update: Update,
         condition: String,
     ) -> Result<bool, StoreError> {
         let req = self

@@ -1,15 +1,18 @@
-//! Item mapping: attribute values in and out, and the one place that writes a
-//! connection item's attributes ([`connection_update`], [`state_update`]), shared
-//! by the callback's record, the webhook's events and the disconnect.
+//! Item mapping: attribute values in and out, the model's types read from
+//! their items ([`read_attempt`], [`read_record`]), and the one place that
+//! writes a connection item's attributes ([`connection_update`]), shared by the
+//! completion's binding, OFAuth's sightings and the disconnect.
 
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{AttributeValue, Update as TransactUpdate};
 
-use super::connections::ConnectionRecord;
-use super::{keys, schema, StoreError};
-use crate::account::AccountProfile;
+use super::error::StoreError;
+use super::{keys, schema};
 use crate::ids::{AttemptId, ConnectionId};
+use crate::model::{
+    AccountProfile, AttemptStatus, ChangeCause, ConnectionRecord, ConnectionStatus, LinkAttempt,
+};
 
 pub(crate) type Item = HashMap<String, AttributeValue>;
 
@@ -136,6 +139,69 @@ impl Update {
     }
 }
 
+/// An `ATTEMPT#` item's attempt.
+pub(crate) fn read_attempt(item: &Item) -> Result<LinkAttempt, StoreError> {
+    let id = AttemptId::parse(req_s(item, "attemptId")?)
+        .ok_or_else(|| StoreError::Corrupt("attemptId".into()))?;
+    let status = AttemptStatus::parse(req_s(item, "status")?)
+        .ok_or_else(|| StoreError::Corrupt("attempt status".into()))?;
+    Ok(LinkAttempt {
+        id,
+        // An erased attempt keeps no user.
+        user_id: get_s(item, "userId").unwrap_or_default().to_string(),
+        reconnect: get_s(item, "reconnectConnectionId").and_then(ConnectionId::parse),
+        expected_account: get_s(item, "expectedAccountId").map(str::to_string),
+        created_at: req_s(item, "createdAt")?.to_string(),
+        expires_at: req_s(item, "expiresAt")?.to_string(),
+        expires_at_epoch: get_n(item, "expiresAtEpoch")
+            .ok_or_else(|| StoreError::Corrupt("expiresAtEpoch".into()))?,
+        status,
+        connection: get_s(item, "connectionId").and_then(ConnectionId::parse),
+        account: profile_from_item(item),
+        attested: item
+            .get("attested")
+            .and_then(|v| v.as_bool().ok())
+            .copied()
+            .unwrap_or(false),
+        code_hash: get_s(item, "codeHash").map(str::to_string),
+        code_expires_epoch: get_n(item, "codeExpiresAt"),
+        browser_hash: get_s(item, "browserHash").map(str::to_string),
+        failed_verifications: get_n(item, "failedVerifications")
+            .and_then(|n| u32::try_from(n).ok())
+            .unwrap_or(0),
+        verifying_at: get_s(item, "verifyingAt").map(str::to_string),
+    })
+}
+
+/// A `CONNECTION#` item's record.
+pub(crate) fn read_record(item: &Item) -> Result<ConnectionRecord, StoreError> {
+    let id = ConnectionId::parse(req_s(item, "connectionId")?)
+        .ok_or_else(|| StoreError::Corrupt("connectionId".into()))?;
+    let updated_at = req_s(item, "updatedAt")?.to_string();
+    Ok(ConnectionRecord {
+        id,
+        user_id: get_s(item, "userId").map(str::to_string),
+        status: ConnectionStatus::parse(req_s(item, "status")?),
+        account: profile_from_item(item),
+        connected_at: get_s(item, "connectedAt")
+            .map(str::to_string)
+            .unwrap_or_else(|| updated_at.clone()),
+        updated_at,
+        attested_attempt: get_s(item, "attestedAttemptId").map(str::to_string),
+        version: get_n(item, "version").unwrap_or(0),
+        last_event_at: get_n(item, "lastEventAt"),
+        last_event_rank: get_n(item, "lastEventRank")
+            .and_then(|r| u8::try_from(r).ok())
+            .unwrap_or(0),
+        missing_sweep: get_n(item, "missingSweep"),
+        disconnect_requested: get_s(item, "disconnectRequestedBy")
+            .and_then(ChangeCause::parse)
+            .zip(get_n(item, "disconnectRequestedAt")),
+        change_cause: get_s(item, "changeCause").and_then(ChangeCause::parse),
+        swap_attempt: get_s(item, "swapAttemptId").map(str::to_string),
+    })
+}
+
 /// The connected account's fields on an item (attempt or connection).
 pub(crate) fn profile_from_item(item: &Item) -> AccountProfile {
     let owned = |k: &str| get_s(item, k).map(str::to_string);
@@ -178,26 +244,24 @@ pub(crate) struct ConnectionWrite<'a> {
     /// Bind the connection to this user: owner, first-connected time, list index.
     pub owner: Option<&'a str>,
     /// A new status, and its place in OFAuth's order if it came from OFAuth.
-    pub state: Option<StateWrite<'a>>,
+    pub state: Option<StateWrite>,
     /// The account as reported, and whether it is the whole profile.
     pub account: Option<(&'a AccountProfile, bool)>,
     /// OFAuth attested that this attempt produced the connection.
     pub attested_by: Option<&'a AttemptId>,
     /// The attempt that last bound or re-authenticated it.
     pub last_attempt: Option<&'a AttemptId>,
-    /// Why it changed (`changeCause`, which the platform's events carry):
-    /// `completion`, `webhook`, `reconciler`, `user`, `fixation`,
-    /// `account_mismatch`.
-    pub cause: Option<&'a str>,
-    /// With cause `account_mismatch`: the attempt that showed the other
-    /// account (`swapAttemptId`; removed when the leg named none).
+    /// Why it changed (`changeCause`, which the platform's events carry).
+    pub cause: Option<ChangeCause>,
+    /// With [`ChangeCause::AccountMismatch`]: the attempt that showed the
+    /// other account (`swapAttemptId`; removed when the leg named none).
     pub swap_attempt: Option<&'a str>,
 }
 
 /// A status to write.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct StateWrite<'a> {
-    pub status: &'a str,
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct StateWrite {
+    pub status: ConnectionStatus,
     /// OFAuth's event time (Unix milliseconds) and tie-break rank, recorded as the
     /// record's `lastEventAt`/`lastEventRank`. `None` (this service's own
     /// confirmation, or an event without a time of its own) leaves them as they
@@ -205,9 +269,9 @@ pub(crate) struct StateWrite<'a> {
     pub order: Option<(i64, u8)>,
 }
 
-impl<'a> StateWrite<'a> {
+impl StateWrite {
     /// A status this service confirmed itself (a binding, a disconnect).
-    pub fn confirmed(status: &'a str) -> Self {
+    pub fn confirmed(status: ConnectionStatus) -> Self {
         Self {
             status,
             order: None,
@@ -226,7 +290,10 @@ pub(crate) fn connection_update(
         .set("connectionId", s(connection.as_str()))
         .set("updatedAt", s(now))
         .increment("version");
-    let disconnected = w.state.is_some_and(|st| st.status == "disconnected");
+    let disconnected = w
+        .state
+        .as_ref()
+        .is_some_and(|st| st.status == ConnectionStatus::Disconnected);
     if let Some(owner) = w.owner {
         u.set("userId", s(owner))
             .set_if_absent("connectedAt", s(now))
@@ -235,8 +302,8 @@ pub(crate) fn connection_update(
             u.set_if_absent(schema::USER_INDEX_SORT_KEY, s(now));
         }
     }
-    if let Some(st) = w.state {
-        u.set("status", s(st.status));
+    if let Some(st) = &w.state {
+        u.set("status", s(st.status.as_str()));
         if let Some((at_ms, rank)) = st.order {
             u.set("lastEventAt", n(at_ms))
                 .set("lastEventRank", n(i64::from(rank)));
@@ -258,8 +325,8 @@ pub(crate) fn connection_update(
         u.set("lastAttemptId", s(a.as_str()));
     }
     if let Some(cause) = w.cause {
-        u.set("changeCause", s(cause));
-        if cause == super::connections::ACCOUNT_MISMATCH {
+        u.set("changeCause", s(cause.as_str()));
+        if cause == ChangeCause::AccountMismatch {
             match w.swap_attempt {
                 Some(a) => u.set("swapAttemptId", s(a)),
                 None => u.remove("swapAttemptId"),
@@ -313,7 +380,7 @@ mod tests {
         let bind = ConnectionWrite {
             owner: Some("user-1"),
             state: Some(StateWrite {
-                status: "active",
+                status: ConnectionStatus::Active,
                 order: Some((1, 1)),
             }),
             account: Some((&account, true)),
@@ -334,7 +401,7 @@ mod tests {
         );
         let gone = ConnectionWrite {
             owner: Some("user-1"),
-            state: Some(StateWrite::confirmed("disconnected")),
+            state: Some(StateWrite::confirmed(ConnectionStatus::Disconnected)),
             ..ConnectionWrite::default()
         };
         let expr = connection_update(&conn, &gone, "t").expression();

@@ -4,8 +4,10 @@
 
 use std::time::{Duration, SystemTime};
 
+use super::error::StoreError;
 use super::item::{n, s, Update};
-use super::{is_condition_failure, keys, schema, unavailable, Store, StoreError};
+use super::table::{is_condition_failure, unavailable, Store};
+use super::{keys, schema};
 use crate::time::epoch;
 
 /// Whether a user may start one more session now.

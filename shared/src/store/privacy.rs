@@ -6,12 +6,13 @@
 
 use std::time::SystemTime;
 
-use super::attempts::{AttemptStatus, LinkAttempt};
-use super::connections::ConnectionRecord;
-use super::item::{get_s, s, unchanged_since, Update};
-use super::{keys, schema, unavailable, Store, StoreError};
+use super::error::StoreError;
+use super::item::{get_s, n, read_attempt, read_record, s, unchanged_since, Update};
+use super::table::{unavailable, Store};
+use super::{keys, schema};
 use crate::ids::AttemptId;
-use crate::time::rfc3339;
+use crate::model::{AttemptStatus, ChangeCause, ConnectionRecord, ConnectionStatus, LinkAttempt};
+use crate::time::{epoch, rfc3339};
 
 /// The connected account's fields (on connections and attempts).
 const PROFILE: [&str; 4] = ["accountId", "username", "name", "avatar"];
@@ -65,13 +66,13 @@ impl Store {
             };
             match get_s(&item, "entity") {
                 Some("connection") => {
-                    let r = ConnectionRecord::from_item(&item)?;
+                    let r = read_record(&item)?;
                     if r.is_owned_by(user_id) {
                         items.push(UserItem::Connection(r));
                     }
                 }
                 Some("attempt") => {
-                    let a = LinkAttempt::from_item(&item)?;
+                    let a = read_attempt(&item)?;
                     if a.user_id == user_id {
                         items.push(UserItem::Attempt(a));
                     }
@@ -98,9 +99,9 @@ impl Store {
         ]) {
             u.remove(attr);
         }
-        u.set("status", s("disconnected"))
+        u.set("status", s(ConnectionStatus::Disconnected.as_str()))
             .set("erasedAt", s(rfc3339(now)))
-            .set("changeCause", s("erasure"))
+            .set("changeCause", s(ChangeCause::Erasure.as_str()))
             .increment("version");
         let condition = unchanged_since(&mut u, Some(record));
         self.update_connection_if(&record.id, u, condition).await
@@ -157,11 +158,8 @@ impl Store {
         u.set("entity", s("erasure"))
             .set("userId", s(user_id))
             .set("erasedAt", s(rfc3339(now)))
-            .set("erased", super::item::n(i64::from(erased)))
-            .set(
-                schema::TTL_ATTRIBUTE,
-                super::item::n(crate::time::epoch(now) + 86_400),
-            );
+            .set("erased", n(i64::from(erased)))
+            .set(schema::TTL_ATTRIBUTE, n(epoch(now) + 86_400));
         let req = self
             .client
             .update_item()
@@ -184,7 +182,7 @@ impl Store {
     ) -> Result<bool, StoreError> {
         let mut u = Update::default();
         for attr in PROFILE {
-            if attr != "accountId" || record.status == "disconnected" {
+            if attr != "accountId" || record.status == ConnectionStatus::Disconnected {
                 u.remove(attr);
             }
         }
@@ -205,5 +203,5 @@ pub fn holds_personal_data(record: &ConnectionRecord) -> bool {
     a.username.is_some()
         || a.name.is_some()
         || a.avatar.is_some()
-        || (record.status == "disconnected" && a.id.is_some())
+        || (record.status == ConnectionStatus::Disconnected && a.id.is_some())
 }

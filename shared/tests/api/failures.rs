@@ -477,7 +477,7 @@ async fn a_write_committed_behind_a_timeout_is_found_by_the_reload() {
     h.store
         .bind_connection(
             &a,
-            &[link_shared::store::AttemptStatus::Returned],
+            &[link_shared::model::AttemptStatus::Returned],
             &link_shared::ids::ConnectionId::parse(&conn).unwrap(),
             Some(&a.account),
             true,

@@ -23,9 +23,9 @@ use link_shared::lambda_http::http::HeaderName;
 use link_shared::lambda_http::{Body, Context, Request, Response};
 use link_shared::return_leg::callback::{self, CallbackOutcome};
 use link_shared::return_leg::completion;
-use link_shared::return_leg::refusal::codes;
+use link_shared::return_leg::refusal::RefusalCode;
 use link_shared::signature::{self, Scheme, Verified};
-use link_shared::{apigw, connections, session, webhook};
+use link_shared::{apigw, connections_api as connections, session, webhook};
 use proptest::prelude::*;
 use proptest::test_runner::{Config as RunnerConfig, TestRunner};
 
@@ -73,6 +73,7 @@ fn app() -> AppTargets {
     .into();
     Config::from_lookup(|k| env.get(k).map(|v| v.to_string()))
         .unwrap()
+        .return_leg
         .app
 }
 
@@ -175,7 +176,7 @@ fn check_redirect(resp: &Response<Body>) -> Result<(), TestCaseError> {
 #[test]
 fn callback_query() {
     let app = app();
-    let documented = [codes::INVALID_REQUEST, codes::INVALID_STATE];
+    let documented = [RefusalCode::InvalidRequest, RefusalCode::InvalidState];
     fuzz(
         "callback query",
         (
@@ -196,7 +197,7 @@ fn callback_query() {
                     }
                 }
                 Err(code) => {
-                    prop_assert!(documented.contains(&code), "{}", code);
+                    prop_assert!(documented.contains(&code), "{:?}", code);
                     check_redirect(&callback::error_redirect(&app, code))?;
                 }
             }
@@ -357,7 +358,11 @@ fn completion_body() {
     fuzz("completion body", body, |b| {
         if let Err(e) = completion::parse_request(b.as_bytes()) {
             prop_assert!(
-                [codes::INVALID_REQUEST, codes::INVALID_CODE].contains(&e.code),
+                [
+                    RefusalCode::InvalidRequest.as_str(),
+                    RefusalCode::InvalidCode.as_str()
+                ]
+                .contains(&e.code),
                 "{}",
                 e.code
             );

@@ -10,7 +10,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use link_fixtures::ApiEvent;
 use link_shared::config::Secret;
 use link_shared::config::{Config, ReconcileSettings};
-use link_shared::connections::ConnectionsService;
+use link_shared::connections_api::ConnectionsService;
 use link_shared::lambda_http::{Body, Request, Response};
 use link_shared::ofauth::OfAuthClient;
 use link_shared::reconcile::{ReconcileService, RunReport};
@@ -50,7 +50,7 @@ pub fn unique(prefix: &str) -> String {
 /// The OFAuth client as the binaries build it, trusting the compiled-in roots.
 pub fn ofauth_client(config: &Config, key: &str) -> OfAuthClient {
     let tls = link_shared::tls::client_config(&Default::default()).unwrap();
-    OfAuthClient::for_config(config, Secret::new(key), tls).unwrap()
+    OfAuthClient::for_settings(&config.ofauth, Secret::new(key), tls).unwrap()
 }
 
 /// Everything one test needs: a fresh table, a simulator, and both services wired
@@ -175,7 +175,7 @@ impl Harness {
             env.insert(k, v.clone());
         }
         let config = Config::from_lookup(|k| env.get(k).cloned()).expect("test config");
-        let ddb = dynamodb_client(&endpoint, config.dynamodb_timeout);
+        let ddb = dynamodb_client(&endpoint, config.store.timeout);
         let store = Store::new(ddb.clone(), &table);
         if opts.create_table {
             // A generous timeout of its own: a loaded 2-core machine runs DynamoDB
@@ -185,7 +185,7 @@ impl Harness {
                 .await
                 .expect("create table");
         }
-        let key = match &config.api_key {
+        let key = match &config.ofauth.api_key {
             Some(link_shared::config::SecretSource::Env(k)) => k.expose().to_string(),
             _ => API_KEY.to_string(),
         };
@@ -198,12 +198,12 @@ impl Harness {
             Secret::new(WEBHOOK_SECRET),
             link_shared::bootstrap::OfAuthOnDemand::ready(ofauth.clone()),
         )
-        .accept_sandbox(config.accept_sandbox_webhooks);
+        .accept_sandbox(config.webhook.accept_sandbox);
         let reconcile = ReconcileService::new(
             store.clone(),
             ofauth.clone(),
             config.reconcile.clone(),
-            config.list_page_size,
+            config.list_search.page_size,
         );
         let bridge = tokio::spawn(serve_webhook(bridge_listener, webhook.clone()));
         let eventbridge = ofauth_sim::eventbridge::EventBridge::start(
@@ -213,8 +213,8 @@ impl Harness {
         .unwrap();
         let publisher = link_shared::platform::publisher::PublisherService::new(
             eventbridge_client(&eventbridge.url()),
-            config.event_bus.clone(),
-            config.event_source.clone(),
+            config.publisher.event_bus.clone(),
+            config.publisher.event_source.clone(),
         );
         Self {
             sim,
@@ -309,7 +309,7 @@ impl Harness {
     pub async fn list_connections(&self, user: &str) -> (u16, serde_json::Value) {
         let req = api_event("GET", "/link/connections", Some(user), "", &[], None);
         let resp = counted(req, |r| {
-            link_shared::connections::handle(r, &self.connections)
+            link_shared::connections_api::handle(r, &self.connections)
         })
         .await;
         (resp.status().as_u16(), json_body(&resp))
@@ -320,7 +320,7 @@ impl Harness {
         let path = format!("/link/connections/{id}");
         let req = api_event("DELETE", &path, Some(user), "", &[], Some(id));
         counted(req, |r| {
-            link_shared::connections::handle(r, &self.connections)
+            link_shared::connections_api::handle(r, &self.connections)
         })
         .await
     }
@@ -329,7 +329,7 @@ impl Harness {
     pub async fn erase(&self, user: &str) -> (u16, serde_json::Value) {
         let req = api_event("DELETE", "/link/me", Some(user), "", &[], None);
         let resp = counted(req, |r| {
-            link_shared::connections::handle(r, &self.connections)
+            link_shared::connections_api::handle(r, &self.connections)
         })
         .await;
         (resp.status().as_u16(), json_body(&resp))

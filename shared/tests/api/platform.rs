@@ -14,7 +14,8 @@ use link_shared::lambda_http::{Body, Response};
 const SERVICE: &str = "arn:aws:iam::123456789012:role/billing-worker";
 
 async fn call(h: &Harness, ev: ApiEvent) -> (u16, serde_json::Value) {
-    let resp: Response<Body> = link_shared::connections::handle(request(&ev), &h.connections).await;
+    let resp: Response<Body> =
+        link_shared::connections_api::handle(request(&ev), &h.connections).await;
     (resp.status().as_u16(), json_body(&resp))
 }
 

@@ -87,7 +87,7 @@ async fn an_erasure_disconnects_at_ofauth_first_and_keeps_only_an_audit_trail() 
     assert_eq!((status, body["erased"].as_u64()), (200, Some(0)), "{body}");
     // Signed in or not at all.
     let req = api_event("DELETE", "/link/me", None, "", &[], None);
-    let resp = link_shared::connections::handle(req, &h.connections).await;
+    let resp = link_shared::connections_api::handle(req, &h.connections).await;
     assert_eq!(resp.status(), 401);
 }
 

@@ -8,6 +8,7 @@ use std::time::Duration;
 use crate::helpers::*;
 use aws_sdk_dynamodb::types::AttributeValue;
 use link_shared::config::{ReconcileSettings, UnboundAction};
+use link_shared::reconcile::HaltReason;
 use ofauth_sim::{Faults, SignatureScheme, WebhookMode};
 
 fn settings(unbound: UnboundAction, grace_secs: u64, max_pages: u32) -> ReconcileSettings {
@@ -382,7 +383,7 @@ async fn a_key_of_another_account_changes_nothing() {
     );
     for _ in 0..3 {
         let run = h.reconcile_with(&wrong).await;
-        assert_eq!(run.halted, Some("wrong_account"), "{run:?}");
+        assert_eq!(run.halted, Some(HaltReason::WrongAccount), "{run:?}");
         assert_eq!((run.counts.changed, run.counts.missing), (0, 0), "{run:?}");
     }
     untouched(&h, &conns).await;
@@ -403,7 +404,7 @@ async fn a_key_of_another_account_changes_nothing() {
         50,
     );
     let run = h.reconcile_with(&configured).await;
-    assert_eq!(run.halted, Some("wrong_account"), "{run:?}");
+    assert_eq!(run.halted, Some(HaltReason::WrongAccount), "{run:?}");
     let asked_after = h
         .sim
         .requests()
@@ -438,7 +439,7 @@ async fn the_breaker_stops_a_run_that_finds_an_unusual_share_unknown() {
     });
     for _ in 0..2 {
         let run = h.reconcile().await;
-        assert_eq!(run.halted, Some("breaker"), "{run:?}");
+        assert_eq!(run.halted, Some(HaltReason::Breaker), "{run:?}");
         assert!(!run.sweep_done, "{run:?}");
         untouched(&h, &conns).await;
     }
@@ -502,7 +503,7 @@ async fn the_breaker_also_stops_a_page_of_swapped_accounts() {
             .count()
     };
     let run = h.reconcile().await;
-    assert_eq!(run.halted, Some("breaker"), "{run:?}");
+    assert_eq!(run.halted, Some(HaltReason::Breaker), "{run:?}");
     assert_eq!(invalidations(), 0);
     untouched(&h, &conns).await;
     // One swap alone is refused as any other leg refuses it.

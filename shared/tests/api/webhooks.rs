@@ -480,11 +480,11 @@ async fn ofauth_failing_during_disconnect_leaves_the_record() {
 async fn connections_api_requires_identity_and_cors() {
     let h = Harness::new().await;
     let req = api_event("GET", "/link/connections", None, "", &[], None);
-    let resp = link_shared::connections::handle(req, &h.connections).await;
+    let resp = link_shared::connections_api::handle(req, &h.connections).await;
     assert_eq!(resp.status(), 401);
     let req = api_event("POST", "/link/connections", Some("u"), "", &[], None);
     assert_eq!(
-        link_shared::connections::handle(req, &h.connections)
+        link_shared::connections_api::handle(req, &h.connections)
             .await
             .status(),
         405
@@ -497,7 +497,7 @@ async fn connections_api_requires_identity_and_cors() {
         &[("access-control-request-method", "DELETE")],
         None,
     );
-    let resp = link_shared::connections::handle(req, &h.connections).await;
+    let resp = link_shared::connections_api::handle(req, &h.connections).await;
     assert_eq!(resp.status(), 204);
     assert!(resp.headers()["access-control-allow-methods"]
         .to_str()
@@ -538,7 +538,7 @@ async fn the_connections_list_pages_with_a_cursor() {
                 .user("user-1")
                 .header("origin", ORIGIN)
                 .query(&q);
-            let resp = link_shared::connections::handle(request(&ev), &h.connections).await;
+            let resp = link_shared::connections_api::handle(request(&ev), &h.connections).await;
             (resp.status().as_u16(), json_body(&resp))
         }
     };
@@ -571,14 +571,14 @@ async fn the_connections_list_pages_with_a_cursor() {
         let ev = link_fixtures::ApiEvent::new("GET", "/link/connections")
             .user("user-1")
             .query(q);
-        let resp = link_shared::connections::handle(request(&ev), &h.connections).await;
+        let resp = link_shared::connections_api::handle(request(&ev), &h.connections).await;
         assert_eq!(resp.status(), 400, "{q}");
     }
     // Another user's cursor shows nothing of user-1's.
     let ev = link_fixtures::ApiEvent::new("GET", "/link/connections")
         .user("user-2")
         .query(&format!("cursor={cursor}"));
-    let resp = link_shared::connections::handle(request(&ev), &h.connections).await;
+    let resp = link_shared::connections_api::handle(request(&ev), &h.connections).await;
     let body = json_body(&resp);
     assert!(
         resp.status() == 400

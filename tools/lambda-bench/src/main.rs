@@ -26,10 +26,11 @@ use std::time::{Duration, SystemTime};
 use clap::Parser;
 use lambda_bench::runtime_api::RuntimeApi;
 use link_fixtures::ApiEvent;
-use link_shared::account::AccountProfile;
 use link_shared::config::Secret;
 use link_shared::ids::{AttemptId, BrowserSecret, CompletionCode, ConnectionId};
-use link_shared::store::{LinkAttempt, Returned, Store};
+use link_shared::model::AccountProfile;
+use link_shared::model::{LinkAttempt, Returned};
+use link_shared::store::Store;
 use link_shared::time::{epoch, epoch_ms, rfc3339};
 use ofauth_sim::{SignatureScheme, SimConfig, Simulator};
 use options::Options;
@@ -143,7 +144,7 @@ async fn bind_bench_connection(store: &Store) -> Result<(), Error> {
     let id = AttemptId::parse(&seed_attempts(store, 1).await?[0]).ok_or("attempt id")?;
     let attempt = store.get_attempt(&id).await?.ok_or("seeded attempt")?;
     let conn = ConnectionId::parse(CONNECTION).ok_or("connection id")?;
-    let from = [link_shared::store::AttemptStatus::Pending];
+    let from = [link_shared::model::AttemptStatus::Pending];
     store
         .bind_connection(
             &attempt,

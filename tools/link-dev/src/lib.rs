@@ -16,7 +16,8 @@ use std::time::{Duration, SystemTime};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use link_shared::ids::{AttemptId, ConnectionId};
-use link_shared::store::{keys, schema, LinkAttempt, Store};
+use link_shared::model::LinkAttempt;
+use link_shared::store::{keys, schema, Store};
 use link_shared::time::{epoch, rfc3339};
 use serde::{Deserialize, Serialize};
 

@@ -241,7 +241,7 @@ async fn main() -> Result<(), Error> {
             let t = table.open();
             let json = match t.store.get_connection(&id).await? {
                 Some(r) => serde_json::json!({
-                    "id": r.id.as_str(), "userId": r.user_id, "status": r.status,
+                    "id": r.id.as_str(), "userId": r.user_id, "status": r.status.as_str(),
                     "username": r.account.username,
                     "connectionRecords": match &r.user_id {
                         Some(u) => t.connection_count(u).await?,

@@ -257,8 +257,9 @@ async fn sweep(n: u64, page_size: u32) -> Result<(), BoxError> {
     use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
     use link_shared::config::{ReconcileSettings, UnboundAction};
     use link_shared::ids::AttemptId;
+    use link_shared::model::{AttemptStatus, LinkAttempt};
     use link_shared::reconcile::ReconcileService;
-    use link_shared::store::{AttemptStatus, LinkAttempt, Store};
+    use link_shared::store::Store;
     use link_shared::time::{epoch, rfc3339};
     use std::time::SystemTime;
 
@@ -290,7 +291,7 @@ async fn sweep(n: u64, page_size: u32) -> Result<(), BoxError> {
             &attempt,
             &[AttemptStatus::Pending],
             &template_id,
-            Some(&link_shared::account::AccountProfile::default()),
+            Some(&link_shared::model::AccountProfile::default()),
             true,
             None,
             now,
@@ -422,7 +423,8 @@ async fn sweep(n: u64, page_size: u32) -> Result<(), BoxError> {
 async fn load(n: usize, args: &Args) -> Result<(), BoxError> {
     use lambda_bench::load::{self as driver, Downstreams, Pool};
     use link_shared::ids::AttemptId;
-    use link_shared::store::{AttemptStatus, Store};
+    use link_shared::model::{AttemptStatus, ConnectionStatus};
+    use link_shared::store::Store;
     use ofauth_sim::{SignatureScheme, WebhookConfig, WebhookMode};
 
     let (client, table) = local_dynamodb::process_table("load", Duration::from_secs(30))
@@ -524,7 +526,10 @@ async fn load(n: usize, args: &Args) -> Result<(), BoxError> {
                 let record = store.get_connection(&id).await.ok().flatten();
                 match record.as_ref().and_then(|r| r.user_id.clone()) {
                     Some(u)
-                        if u == f.user && record.as_ref().is_some_and(|r| r.status == "active") =>
+                        if u == f.user
+                            && record
+                                .as_ref()
+                                .is_some_and(|r| r.status == ConnectionStatus::Active) =>
                     {
                         bound += 1
                     }

@@ -96,7 +96,9 @@ fn test_exists(reference: &str) -> bool {
         [module, name] => defined_in(root().join(format!("shared/tests/api/{module}.rs")), name),
         [path @ .., "tests", name] => {
             let base = root().join("shared/src").join(path.join("/"));
-            defined_in(base.with_extension("rs"), name) || defined_in(base.join("mod.rs"), name)
+            defined_in(base.with_extension("rs"), name)
+                || defined_in(base.join("mod.rs"), name)
+                || defined_in(base.join("tests.rs"), name)
         }
         _ => false,
     }

@@ -9,7 +9,7 @@ use crate::root;
 use link_dev::LocalTable;
 use link_shared::bootstrap::OfAuthOnDemand;
 use link_shared::config::{Config, SecretSource};
-use link_shared::connections::{self, ConnectionsService};
+use link_shared::connections_api::{self, ConnectionsService};
 use link_shared::lambda_http::{Body, Response};
 use link_shared::ofauth::OfAuthClient;
 use link_shared::reconcile::ReconcileService;
@@ -54,17 +54,17 @@ async fn every_event_gives_its_expected_answer() {
     );
     let config = Config::from_lookup(|k| env.get(k).cloned()).unwrap();
 
-    let table = LocalTable::new(&endpoint, &config.table_name);
+    let table = LocalTable::new(&endpoint, &config.store.table_name);
     assert!(table.create().await.unwrap());
     let store = table.store.clone();
-    let Some(SecretSource::Env(key)) = config.api_key.clone() else {
+    let Some(SecretSource::Env(key)) = config.ofauth.api_key.clone() else {
         panic!(".env.example must use OFAUTH_API_KEY")
     };
     let tls = link_shared::tls::client_config(&Default::default()).unwrap();
-    let ofauth = OfAuthClient::for_config(&config, key, tls).unwrap();
+    let ofauth = OfAuthClient::for_settings(&config.ofauth, key, tls).unwrap();
     let session_svc = SessionService::new(&config, store.clone(), ofauth.clone());
     let connections_svc = ConnectionsService::new(&config, store.clone(), ofauth.clone());
-    let Some(SecretSource::Env(webhook_secret)) = config.webhook_secret.clone() else {
+    let Some(SecretSource::Env(webhook_secret)) = config.webhook.secret.clone() else {
         panic!(".env.example must set OFAUTH_WEBHOOK_SECRET")
     };
     let webhook_svc = WebhookService::new(
@@ -77,7 +77,7 @@ async fn every_event_gives_its_expected_answer() {
         store.clone(),
         ofauth,
         config.reconcile.clone(),
-        config.list_page_size,
+        config.list_search.page_size,
     );
 
     let expected = link_dev::expectations(&root().join("events")).unwrap();
@@ -115,7 +115,7 @@ async fn every_event_gives_its_expected_answer() {
             "init-session" => session::handle(req, &session_svc).await,
             "callback" => return_leg::handle(req, &return_leg).await,
             "webhook" => webhook::handle(req, &webhook_svc).await,
-            "connections" => connections::handle(req, &connections_svc).await,
+            "connections" => connections_api::handle(req, &connections_svc).await,
             other => panic!("unknown function {other}"),
         };
         assert_eq!(
@@ -169,7 +169,7 @@ async fn every_event_gives_its_expected_answer() {
 /// callback, the webhook and the preflights.
 #[test]
 fn openapi_describes_every_route() {
-    use link_shared::config::routes;
+    use link_shared::routes;
     let api = OpenApi::load(&root().join("openapi.yaml"));
     let mut expected = std::collections::BTreeSet::new();
     for ((m, p), scheme) in [

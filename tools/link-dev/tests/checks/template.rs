@@ -4,10 +4,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use link_shared::config::{routes, vars};
+use link_shared::config::vars;
+use link_shared::routes;
 use link_shared::store::schema;
 
-use crate::root;
+use crate::{root, rust_files};
 use serde_norway::Value;
 
 fn template() -> Value {
@@ -720,7 +721,7 @@ fn webhook_throttle_and_reconciler_schedule() {
         params["ReconcileUnboundGraceSeconds"]["MaxValue"]
             .as_u64()
             .unwrap()
-            <= cfg.attempt_retention.as_secs()
+            <= cfg.session.attempt_retention.as_secs()
     );
 }
 
@@ -759,11 +760,8 @@ fn alarms_and_the_dashboard_read_what_the_code_emits() {
     let t = template();
     let params = &t["Parameters"];
     let res = resources(&t);
-    let sources: String = ["shared/src", "shared/src/store"]
+    let sources: String = rust_files(&root().join("shared/src"))
         .iter()
-        .flat_map(|d| std::fs::read_dir(root().join(d)).unwrap())
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "rs"))
         .map(|p| std::fs::read_to_string(p).unwrap())
         .collect();
 
@@ -1046,7 +1044,7 @@ fn the_platform_api_takes_iam_and_outputs_its_invoke_arn() {
         .unwrap();
     assert_eq!(api["Properties"]["Auth"]["EnableIamAuthorizer"], true);
     for (_, method, path, auth) in template_routes(&t) {
-        let platform = path.starts_with(link_shared::platform::api::PREFIX);
+        let platform = path.starts_with(link_shared::platform::read_api::PREFIX);
         assert_eq!(auth == "AWS_IAM", platform, "{method} {path}: {auth}");
         if platform {
             assert_eq!(method, "GET", "{path}");

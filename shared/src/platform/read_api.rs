@@ -26,7 +26,8 @@ use serde::Serialize;
 use crate::error::ApiError;
 use crate::http;
 use crate::ids::{mask, ConnectionId};
-use crate::store::{ConnectionRecord, Store, UserItem};
+use crate::model::{ConnectionRecord, ConnectionStatus};
+use crate::store::{Store, UserItem};
 
 /// The routes' prefix.
 pub const PREFIX: &str = "/platform/";
@@ -49,7 +50,7 @@ impl<'a> From<&'a ConnectionRecord> for PlatformConnection<'a> {
         Self {
             connection_id: r.id.as_str(),
             user_id: r.user_id.as_deref(),
-            status: &r.status,
+            status: r.status.as_str(),
             account_id: r.account.id.as_deref(),
             username: r.account.username.as_deref(),
             connected_at: &r.connected_at,
@@ -74,18 +75,18 @@ pub struct Callers {
 }
 
 impl Callers {
-    /// From the configuration: locally, the development switch turns on the
-    /// local SigV4 check with the process's AWS credentials.
-    pub fn from_config(config: &crate::config::Config) -> Self {
+    /// From the identity settings: locally, the development switch turns on
+    /// the local SigV4 check with the process's AWS credentials.
+    pub fn new(identity: &crate::config::IdentitySettings) -> Self {
         #[cfg(feature = "dev-identity")]
         {
             Self {
-                local: config.local_iam.clone(),
+                local: identity.local_iam.clone(),
             }
         }
         #[cfg(not(feature = "dev-identity"))]
         {
-            let _ = config;
+            let _ = identity;
             Self::default()
         }
     }
@@ -174,7 +175,10 @@ async fn user_connections(
     let mut records = Vec::new();
     for item in store.user_items(user).await? {
         if let UserItem::Connection(r) = item {
-            if matches!(r.status.as_str(), "active" | "expired") {
+            if matches!(
+                r.status,
+                ConnectionStatus::Active | ConnectionStatus::Expired
+            ) {
                 records.push(r);
             }
         }

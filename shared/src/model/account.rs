@@ -1,7 +1,6 @@
-//! The connected OnlyFans account as OFAuth describes it: a domain type that the
-//! OFAuth client reads (`access/self`, the connections list, webhooks) and the
-//! store keeps on attempts and connection records. Neither depends on the other
-//! for it.
+//! The connected OnlyFans account as OFAuth describes it: the OFAuth client
+//! reads it (`access/self`, the connections list, webhooks) and the store keeps
+//! it on attempts and connection records.
 
 use serde::{Deserialize, Deserializer};
 

@@ -1,4 +1,4 @@
-//! The reconciler's items and reads (see [`crate::reconcile`]):
+//! The reconciler's own items and reads (see [`crate::reconcile`]):
 //! - `RECONCILE#cursor`: where the current sweep stands, and a lease so that two
 //!   runs never work at once (a scheduler may deliver one tick twice).
 //! - `RECONCILE#seen#<sweep>#<chunk>`: the ids of this deployment's connections
@@ -6,19 +6,20 @@
 //!   table pass of the sweep reads them back: a record OFAuth did not list is
 //!   checked on its own.
 //! - Batched reads of the records and attempts a page of OFAuth's list names, a
-//!   paged scan of the connection records, and the record of an unbound
-//!   connection the reconciler disconnected at OFAuth.
+//!   paged scan of the connection records, and the missing mark a record gets
+//!   while OFAuth does not know it.
 
 use std::collections::{HashMap, HashSet};
 use std::time::SystemTime;
 
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
-use super::attempts::LinkAttempt;
-use super::connections::ConnectionRecord;
-use super::item::{get_n, get_s, n, s, unchanged_since, ConnectionWrite, Item, StateWrite, Update};
-use super::{is_condition_failure, keys, schema, unavailable, Store, StoreError};
+use super::error::StoreError;
+use super::item::{get_n, get_s, n, read_attempt, read_record, s, unchanged_since, Item, Update};
+use super::table::{is_condition_failure, unavailable, Store};
+use super::{keys, schema};
 use crate::ids::{AttemptId, ConnectionId};
+use crate::model::{ConnectionRecord, ConnectionStatus, LinkAttempt};
 use crate::time::{epoch, rfc3339};
 
 const CURSOR_KEY: &str = "RECONCILE#cursor";
@@ -274,13 +275,9 @@ impl Store {
         let mut known = Known::default();
         for (pk, item) in self.batch_get(pks, false).await? {
             if let Some(id) = pk.strip_prefix("CONNECTION#") {
-                known
-                    .records
-                    .insert(id.to_string(), ConnectionRecord::from_item(&item)?);
+                known.records.insert(id.to_string(), read_record(&item)?);
             } else if let Some(id) = pk.strip_prefix("ATTEMPT#") {
-                known
-                    .attempts
-                    .insert(id.to_string(), LinkAttempt::from_item(&item)?);
+                known.attempts.insert(id.to_string(), read_attempt(&item)?);
             }
         }
         Ok(known)
@@ -313,7 +310,7 @@ impl Store {
             .expression_attribute_names("#avatar", "avatar")
             .expression_attribute_names("#accountId", "accountId")
             .expression_attribute_values(":connection", s("connection"))
-            .expression_attribute_values(":disconnected", s("disconnected"))
+            .expression_attribute_values(":disconnected", s(ConnectionStatus::Disconnected.as_str()))
             .set_exclusive_start_key(
                 after.map(|a| HashMap::from([(schema::PARTITION_KEY.to_string(), s(a))])),
             )
@@ -323,7 +320,7 @@ impl Store {
         let records = out
             .items()
             .iter()
-            .map(ConnectionRecord::from_item)
+            .map(read_record)
             .collect::<Result<Vec<_>, _>>()?;
         let next = out
             .last_evaluated_key()
@@ -356,28 +353,6 @@ impl Store {
             .increment("version");
         let condition = unchanged_since(&mut u, Some(record));
         self.update_connection_if(&record.id, u, condition).await
-    }
-
-    /// Records an unbound connection disconnected at OFAuth (created when the
-    /// table had no record), by the reconciler or a refused fixation (`cause`).
-    /// Never touches a record someone owns.
-    pub async fn record_unbound_disconnected(
-        &self,
-        id: &ConnectionId,
-        attested_by: Option<&AttemptId>,
-        cause: &str,
-        now: SystemTime,
-    ) -> Result<(), StoreError> {
-        let write = ConnectionWrite {
-            state: Some(StateWrite::confirmed("disconnected")),
-            attested_by,
-            cause: Some(cause),
-            ..ConnectionWrite::default()
-        };
-        self.write_connection_if(id, &write, now, |u| {
-            format!("attribute_not_exists({})", u.name("userId"))
-        })
-        .await
     }
 }
 

@@ -1,13 +1,14 @@
-//! Signed webhook events (and the reconciler's observations of OFAuth's list)
-//! applied to connection records: at most once per event id (an `EVENT#<id>`
-//! marker, kept for [`EVENT_RETENTION_SECS`]), never over a newer state, and all
-//! in one transaction.
+//! OFAuth's sightings of a connection (a signed webhook event, or the
+//! reconciler's look at OFAuth's list) applied to connection records: at most
+//! once per sighting id (an `EVENT#<id>` marker, kept for
+//! [`SIGHTING_RETENTION_SECS`]), never over a newer state, and all in one
+//! transaction.
 //!
 //! The order (see [`plan`]):
 //! - `disconnected` is final: OFAuth deletes a disconnected connection, and
 //!   nothing brings a disconnected record back.
 //! - An event with a time of its own is ordered by (event time, rank), against the
-//!   record's `lastEventAt`/`lastEventRank`; the rank ([`lifecycle_rank`]) breaks
+//!   record's `lastEventAt`/`lastEventRank`; the rank ([`ConnectionStatus::rank`]) breaks
 //!   ties within one instant (created, then updated, then expired, then
 //!   disconnected). An equal key is applied: two different events of one second
 //!   both count, the later delivery last.
@@ -31,39 +32,45 @@ use std::time::SystemTime;
 
 use aws_sdk_dynamodb::types::{ConditionCheck, Put, TransactWriteItem};
 
-use super::attempts::{transition, AttemptStatus, LinkAttempt};
-use super::connections::{ConnectionRecord, ACCOUNT_MISMATCH};
+use super::attempts::transition;
+use super::error::StoreError;
 use super::item::{connection_update, n, s, unchanged_since, ConnectionWrite, StateWrite};
-use super::{keys, schema, Store, StoreError, TransactFailure};
-use crate::account::AccountProfile;
+use super::table::{Store, TransactFailure};
+use super::{keys, schema};
 use crate::ids::{AttemptId, ConnectionId};
+use crate::model::{
+    AccountProfile, AttemptStatus, ChangeCause, ConnectionRecord, ConnectionStatus, LinkAttempt,
+    Swap,
+};
 use crate::time::{epoch, rfc3339};
 
-/// How long a processed webhook event id is remembered (DynamoDB TTL).
-pub const EVENT_RETENTION_SECS: i64 = 30 * 86_400;
+/// How long an applied sighting's id is remembered (DynamoDB TTL).
+pub const SIGHTING_RETENTION_SECS: i64 = 30 * 86_400;
 
-/// How many times an event is re-read and re-decided when other writes race it.
+/// How many times a sighting is re-read and re-decided when other writes race it.
 const ATTEMPTS: usize = 3;
 
-/// A signed webhook event about one connection.
+/// What OFAuth says of one connection: a signed webhook event, or what the
+/// reconciler read on OFAuth's list or `access/self`.
 #[derive(Debug, Clone)]
-pub struct ConnectionEvent<'a> {
+pub struct Sighting<'a> {
     pub event_id: &'a str,
     pub event_type: &'a str,
     /// When OFAuth says it happened (Unix milliseconds), if the event says.
     pub event_at_ms: Option<i64>,
-    /// The tie-break within one instant ([`lifecycle_rank`]; 0 for `created`).
+    /// The tie-break within one instant ([`ConnectionStatus::rank`]; 0 for
+    /// `created`).
     pub rank: u8,
     pub connection: &'a ConnectionId,
     /// The status OFAuth reports; `None` keeps the record's.
-    pub status: Option<&'a str>,
+    pub status: Option<ConnectionStatus>,
     pub account: &'a AccountProfile,
     /// The attempt the event names (its `clientReferenceId`), when it has this
     /// deployment's shape; read (again) with the record each time the event is decided.
     pub attempt: Option<&'a AttemptId>,
-    /// Who observed it: `webhook` (a signed delivery) or `reconciler` (OFAuth's
-    /// list), recorded as the change's cause.
-    pub cause: &'a str,
+    /// Who saw it: [`ChangeCause::Webhook`] (a signed delivery) or
+    /// [`ChangeCause::Reconciler`] (OFAuth's list), recorded as the change's cause.
+    pub cause: ChangeCause,
 }
 
 /// What happened to an event.
@@ -88,28 +95,6 @@ pub enum Applied {
     AccountSwapped(Swap),
 }
 
-/// Another OnlyFans account on a bound connection, as one event shows it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Swap {
-    /// The event says the connection is usable (with that account).
-    pub live: bool,
-    /// The record did not hold this swap yet
-    /// ([`ConnectionRecord::holds_swap`]): this is the first leg to see it, a
-    /// security event. A later one (OFAuth's report of the invalidation, the
-    /// reconciler's look, the other leg of the same reconnect) repeats it.
-    pub first: bool,
-}
-
-/// A status's place in the lifecycle, and the tie-break between events of one
-/// instant: `created` events rank 0, then any live status, `expired`, `disconnected`.
-pub fn lifecycle_rank(status: &str) -> u8 {
-    match status {
-        "disconnected" => 3,
-        "expired" => 2,
-        _ => 1,
-    }
-}
-
 /// What an event does to the record, decided from what the table holds.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct Plan<'a> {
@@ -125,43 +110,43 @@ pub(crate) struct Plan<'a> {
 /// Decides an event against the record and the attempt it names (if they exist).
 /// `None`: nothing to write.
 pub(crate) fn plan<'a>(
-    ev: &ConnectionEvent<'a>,
+    ev: &Sighting<'a>,
     record: Option<&'a ConnectionRecord>,
     attempt: Option<&'a LinkAttempt>,
     now_epoch: i64,
 ) -> Option<Plan<'a>> {
-    let gone = record.is_some_and(|r| r.status == "disconnected");
+    let gone = record.is_some_and(|r| r.status == ConnectionStatus::Disconnected);
     let status = ev
         .status
-        .or(record.map(|r| r.status.as_str()))
-        .unwrap_or("active");
+        .clone()
+        .or_else(|| record.map(|r| r.status.clone()))
+        .unwrap_or(ConnectionStatus::Active);
     let newer = !gone
         && match ev.event_at_ms {
             Some(at) => record
                 .and_then(|r| r.last_event_at.map(|t| (t, r.last_event_rank)))
                 .is_none_or(|last| (at, ev.rank) >= last),
-            None => record.is_none_or(|r| lifecycle_rank(status) >= lifecycle_rank(&r.status)),
+            None => record.is_none_or(|r| status.rank() >= r.status.rank()),
         };
+    let order = ev.event_at_ms.map(|at| (at, ev.rank));
     // The account of a bound connection is fixed: whatever arrives first, an
     // event showing another account never writes its profile, attests or binds.
     if let Some(r) = record.filter(|r| !gone && r.user_id.is_some()) {
         if let (Some(bound), Some(seen)) = (r.account.id.as_deref(), ev.account.id.as_deref()) {
             if bound != seen {
-                let live = !matches!(status, "expired" | "disconnected");
+                let live = status.is_live();
                 // Usable with someone else's account: not usable for its owner.
                 let state = if live {
-                    (r.status != "expired").then_some(StateWrite::confirmed("expired"))
+                    (r.status != ConnectionStatus::Expired)
+                        .then_some(StateWrite::confirmed(ConnectionStatus::Expired))
                 } else {
-                    newer.then_some(StateWrite {
-                        status,
-                        order: ev.event_at_ms.map(|at| (at, ev.rank)),
-                    })
+                    newer.then_some(StateWrite { status, order })
                 };
                 let named = ev.attempt.map(AttemptId::as_str);
                 return Some(Plan {
                     write: ConnectionWrite {
                         state,
-                        cause: Some(ACCOUNT_MISMATCH),
+                        cause: Some(ChangeCause::AccountMismatch),
                         swap_attempt: named,
                         ..ConnectionWrite::default()
                     },
@@ -199,21 +184,18 @@ pub(crate) fn plan<'a>(
     Some(Plan {
         write: ConnectionWrite {
             owner: bind.map(|a| a.user_id.as_str()),
-            state: newer.then_some(StateWrite {
-                status,
-                order: ev.event_at_ms.map(|at| (at, ev.rank)),
-            }),
             account: newer.then_some((ev.account, false)),
             attested_by: attest.map(|a| &a.id),
             last_attempt: bind.map(|a| &a.id),
             // A disconnect this service asked for keeps its own cause when
             // OFAuth's report of it lands first.
             cause: (newer || bind.is_some()).then(|| match record {
-                Some(r) if status == "disconnected" => {
+                Some(r) if status == ConnectionStatus::Disconnected => {
                     r.requested_disconnect(now_epoch).unwrap_or(ev.cause)
                 }
                 _ => ev.cause,
             }),
+            state: newer.then_some(StateWrite { status, order }),
             swap_attempt: None,
         },
         bind,
@@ -223,12 +205,12 @@ pub(crate) fn plan<'a>(
 }
 
 impl Store {
-    /// Applies a signed webhook event: at most once per event id, never over a
-    /// newer state, attesting and (for a verifying attempt) binding, in one
-    /// transaction with the event marker.
-    pub async fn apply_event(
+    /// Applies a sighting: at most once per id, never over a newer state,
+    /// attesting and (for a verifying attempt) binding, in one transaction with
+    /// its marker.
+    pub async fn apply_sighting(
         &self,
-        ev: &ConnectionEvent<'_>,
+        ev: &Sighting<'_>,
         now: SystemTime,
     ) -> Result<Applied, StoreError> {
         for _ in 0..ATTEMPTS {
@@ -247,7 +229,7 @@ impl Store {
                 });
             };
             match self
-                .write_event(ev, record.as_ref(), attempt.as_ref(), &plan, now)
+                .write_sighting(ev, record.as_ref(), attempt.as_ref(), &plan, now)
                 .await
             {
                 Ok(()) => {
@@ -272,9 +254,9 @@ impl Store {
         )))
     }
 
-    async fn write_event(
+    async fn write_sighting(
         &self,
-        ev: &ConnectionEvent<'_>,
+        ev: &Sighting<'_>,
         record: Option<&ConnectionRecord>,
         attempt: Option<&LinkAttempt>,
         plan: &Plan<'_>,
@@ -297,7 +279,7 @@ impl Store {
                 ("receivedAt".into(), s(&now_s)),
                 (
                     schema::TTL_ATTRIBUTE.into(),
-                    n(epoch(now) + EVENT_RETENTION_SECS),
+                    n(epoch(now) + SIGHTING_RETENTION_SECS),
                 ),
             ])))
             .condition_expression("attribute_not_exists(pk)")
@@ -370,7 +352,7 @@ mod tests {
         ConnectionRecord {
             id: ConnectionId::parse("conn_1").unwrap(),
             user_id: owner.map(str::to_string),
-            status: "active".into(),
+            status: ConnectionStatus::Active,
             account: AccountProfile::default(),
             connected_at: "t".into(),
             updated_at: "t".into(),
@@ -402,16 +384,16 @@ mod tests {
             AttemptId::generate().unwrap(),
             AttemptId::generate().unwrap(),
         );
-        let ev = |status, attempt| ConnectionEvent {
+        let ev = |status, attempt| Sighting {
             event_id: "e",
             event_type: "connection.updated",
             event_at_ms: Some(10),
             rank: 1,
             connection: &conn,
-            status: Some(status),
+            status: Some(ConnectionStatus::parse(status)),
             account: &theirs,
             attempt,
-            cause: "webhook",
+            cause: ChangeCause::Webhook,
         };
         let mut owned = record(Some("user-1"), 5, None);
         owned.account = mine.clone();
@@ -424,13 +406,16 @@ mod tests {
                 first: true
             })
         );
-        assert_eq!(p.write.state, Some(StateWrite::confirmed("expired")));
+        assert_eq!(
+            p.write.state,
+            Some(StateWrite::confirmed(ConnectionStatus::Expired))
+        );
         assert_eq!(p.write.swap_attempt, Some(a.as_str()));
         // The record now holds it: OFAuth's report of the invalidation (no
         // attempt, or the same one) and the reconciler's look repeat it ...
         let mut marked = owned.clone();
-        marked.status = "expired".into();
-        marked.change_cause = Some(ACCOUNT_MISMATCH.into());
+        marked.status = ConnectionStatus::Expired;
+        marked.change_cause = Some(ChangeCause::AccountMismatch);
         marked.swap_attempt = Some(a.as_str().into());
         for (status, attempt) in [("expired", None), ("active", Some(&a)), ("active", None)] {
             let p = plan(&ev(status, attempt), Some(&marked), None, 0).unwrap();
@@ -440,11 +425,11 @@ mod tests {
         let p = plan(&ev("active", Some(&b)), Some(&marked), None, 0).unwrap();
         assert!(p.swapped.unwrap().first);
         // ... and so is one on a record that changed for another cause since.
-        marked.change_cause = Some("completion".into());
+        marked.change_cause = Some(ChangeCause::Completion);
         let p = plan(&ev("expired", None), Some(&marked), None, 0).unwrap();
         assert!(p.swapped.unwrap().first);
         // The owner's own account: no swap.
-        let same = ConnectionEvent {
+        let same = Sighting {
             account: &mine,
             ..ev("active", Some(&a))
         };
@@ -455,16 +440,16 @@ mod tests {
     fn webhooks_attest_and_bind_only_verifying_attempts() {
         let conn = ConnectionId::parse("conn_1").unwrap();
         let account = AccountProfile::default();
-        let ev = |at| ConnectionEvent {
+        let ev = |at| Sighting {
             event_id: "e",
             event_type: "connection.created",
             event_at_ms: Some(at),
             rank: 0,
             connection: &conn,
-            status: Some("active"),
+            status: Some(ConnectionStatus::Active),
             account: &account,
             attempt: None,
-            cause: "webhook",
+            cause: ChangeCause::Webhook,
         };
         // A pending attempt: attested, not bound.
         let pending = attempt(AttemptStatus::Pending, None);
@@ -510,20 +495,20 @@ mod tests {
     fn the_order() {
         let conn = ConnectionId::parse("conn_1").unwrap();
         let account = AccountProfile::default();
-        let ev = |at: Option<i64>, status: &'static str| ConnectionEvent {
+        let ev = |at: Option<i64>, status: &'static str| Sighting {
             event_id: "e",
             event_type: "connection.updated",
             event_at_ms: at,
-            rank: lifecycle_rank(status),
+            rank: ConnectionStatus::parse(status).rank(),
             connection: &conn,
-            status: Some(status),
+            status: Some(ConnectionStatus::parse(status)),
             account: &account,
             attempt: None,
-            cause: "webhook",
+            cause: ChangeCause::Webhook,
         };
         fn state(p: Option<Plan<'_>>) -> Option<(String, Option<(i64, u8)>)> {
             p.and_then(|p| p.write.state)
-                .map(|s| (s.status.to_string(), s.order))
+                .map(|s| (s.status.as_str().to_string(), s.order))
         }
         let mut rec = record(Some("user-1"), 1_000, None);
         // Same instant, same rank: applied (two different events of one second).
@@ -533,7 +518,7 @@ mod tests {
         );
         // Same instant: expiry ranks after an update, not before.
         assert!(state(plan(&ev(Some(1_000), "expired"), Some(&rec), None, 0)).is_some());
-        rec.status = "expired".into();
+        rec.status = ConnectionStatus::Expired;
         rec.last_event_rank = 2;
         assert!(plan(&ev(Some(1_000), "active"), Some(&rec), None, 0).is_none());
         assert!(plan(&ev(Some(999), "active"), Some(&rec), None, 0).is_none());
@@ -545,7 +530,7 @@ mod tests {
             Some(("disconnected".to_string(), None))
         );
         // Disconnected is final, whatever the time.
-        rec.status = "disconnected".into();
+        rec.status = ConnectionStatus::Disconnected;
         rec.last_event_at = None;
         assert!(plan(&ev(Some(i64::MAX), "active"), Some(&rec), None, 0).is_none());
         assert!(plan(&ev(None, "disconnected"), Some(&rec), None, 0).is_none());

@@ -1,11 +1,9 @@
-//! connections: `GET /link/connections?limit=&cursor=` lists the signed-in user's
+//! The connections function's API. `GET /link/connections?limit=&cursor=` lists the signed-in user's
 //! connections from DynamoDB, a page at a time (no OFAuth call on this path);
 //! `DELETE /link/connections/{id}` disconnects one of them at OFAuth (which stops
 //! billing) and then marks it. A connection still `verifying` (waiting for OFAuth
 //! to attest its origin) is listed but cannot be disconnected.
 
-use crate::config::routes;
-use crate::store::{StoreError, UserItem};
 use std::time::SystemTime;
 
 use lambda_http::http::{Method, StatusCode};
@@ -17,9 +15,11 @@ use crate::error::ApiError;
 use crate::http::{self, Cors};
 use crate::identity::{self, IdentityRules};
 use crate::ids::{mask, ConnectionId};
+use crate::model::{AttemptStatus, ChangeCause, ConnectionStatus, UserConnection};
 use crate::ofauth::OfAuthClient;
-use crate::platform::api::{self, Callers};
-use crate::store::{AttemptStatus, LinkAttempt, PageKey, Store, UserConnection};
+use crate::platform::read_api::{self, Callers};
+use crate::routes;
+use crate::store::{PageKey, Store, StoreError, UserItem};
 
 /// What the connections function needs, built once per process.
 #[derive(Debug, Clone)]
@@ -37,9 +37,9 @@ impl ConnectionsService {
         Self {
             store,
             ofauth,
-            identity: IdentityRules::from_config(config),
+            identity: IdentityRules::new(&config.identity),
             cors: Cors::for_config(config, "GET, DELETE, OPTIONS"),
-            callers: Callers::from_config(config),
+            callers: Callers::new(&config.identity),
         }
     }
 }
@@ -61,7 +61,7 @@ impl<'a> From<&'a UserConnection> for ConnectionView<'a> {
     fn from(r: &'a UserConnection) -> Self {
         Self {
             id: r.id.as_str(),
-            status: &r.status,
+            status: r.status.as_str(),
             username: r.account.username.as_deref(),
             name: r.account.name.as_deref(),
             avatar: r.account.avatar.as_deref(),
@@ -74,8 +74,8 @@ impl<'a> From<&'a UserConnection> for ConnectionView<'a> {
 /// Handles one request to the connections function: the browser's routes (JWT,
 /// CORS), and the platform's read API (`/platform/…`, AWS IAM, no CORS).
 pub async fn handle(req: Request, svc: &ConnectionsService) -> Response<Body> {
-    if req.raw_http_path().starts_with(api::PREFIX) {
-        return api::handle(&req, &svc.store, &svc.callers).await;
+    if req.raw_http_path().starts_with(read_api::PREFIX) {
+        return read_api::handle(&req, &svc.store, &svc.callers).await;
     }
     http::json_api(&req, &svc.cors, route(&req, svc)).await
 }
@@ -226,7 +226,7 @@ async fn disconnect(
     svc: &ConnectionsService,
 ) -> Result<Response<Body>, ApiError> {
     match svc.store.get_connection(id).await? {
-        Some(rec) if rec.is_owned_by(user_id) && rec.status != "disconnected" => {}
+        Some(rec) if rec.is_owned_by(user_id) && rec.status != ConnectionStatus::Disconnected => {}
         _ => {
             return Err(ApiError::connection_not_found()
                 .detail(format_args!("disconnect of {}", id.masked())))
@@ -237,7 +237,7 @@ async fn disconnect(
     // lands before this function's own write; only while the user owns it.
     match svc
         .store
-        .request_disconnect(id, Some(user_id), "user", now)
+        .request_disconnect(id, Some(user_id), ChangeCause::User, now)
         .await
     {
         Err(StoreError::ConnectionOwnedByAnotherUser) => {
@@ -299,7 +299,7 @@ async fn erase(user_id: &str, svc: &ConnectionsService) -> Result<Response<Body>
     // 1. The barrier.
     for a in &mut attempts {
         let mut tries = 0;
-        while in_flight(a) {
+        while a.status.in_flight() {
             if svc.store.end_for_erasure(a).await? {
                 a.status = AttemptStatus::Erased;
                 break;
@@ -333,11 +333,11 @@ async fn erase(user_id: &str, svc: &ConnectionsService) -> Result<Response<Body>
                 done = true;
                 break;
             };
-            if r.status != "disconnected" && !asked {
+            if r.status != ConnectionStatus::Disconnected && !asked {
                 // Its cause first (see `disconnect`), then OFAuth.
                 match svc
                     .store
-                    .request_disconnect(id, Some(user_id), "erasure", now)
+                    .request_disconnect(id, Some(user_id), ChangeCause::Erasure, now)
                     .await
                 {
                     Err(StoreError::ConnectionOwnedByAnotherUser) => continue,
@@ -373,7 +373,7 @@ async fn erase(user_id: &str, svc: &ConnectionsService) -> Result<Response<Body>
         let produced = svc.store.get_connection(c).await?.filter(|r| {
             r.user_id.is_none()
                 && r.attested_attempt.as_deref() == Some(a.id.as_str())
-                && r.status != "disconnected"
+                && r.status != ConnectionStatus::Disconnected
         });
         if let Some(r) = produced {
             svc.ofauth.delete_connection(c).await?;
@@ -398,14 +398,6 @@ async fn erase(user_id: &str, svc: &ConnectionsService) -> Result<Response<Body>
         StatusCode::OK,
         &serde_json::json!({ "erased": erased, "disconnected": disconnected }),
     ))
-}
-
-/// Whether an attempt may still bind a connection.
-fn in_flight(a: &LinkAttempt) -> bool {
-    matches!(
-        a.status,
-        AttemptStatus::Pending | AttemptStatus::Returned | AttemptStatus::Verifying
-    )
 }
 
 #[cfg(test)]
