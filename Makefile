@@ -17,7 +17,7 @@ bench-scale: ## at scale (docs/scale.md): the list search, and the load driver's
 	    --webhook-jitter-ms 3000 --webhook-loss-percent 20; fi
 reconcile: ## run the reconciler once against a running `make dev` (from another terminal)
 	@PATH="$(CURDIR)/.tools/venv/bin:$$PATH" cargo lambda invoke reconcile --invoke-port $${WATCH_PORT:-9000} \
-	  --data-file events/reconcile-scheduled.json
+	  --data-file invoke/reconcile-scheduled.json
 smoke: ## read-only checks of a deployed stack: make smoke URL=https://<api> [ORIGIN=https://<app>]
 	@test -n "$(URL)" || { echo "usage: make smoke URL=<the stack's ApiUrl> [ORIGIN=<your app's origin>]"; exit 2; }
 	@cargo run --quiet -p link-dev --features link-shared/dev-identity -- smoke --url "$(URL)" $(if $(ORIGIN),--origin "$(ORIGIN)")

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Part of `make test`: brings up `make dev` on free ports, sends every events/ file
+# Part of `make test`: brings up `make dev` on free ports, sends every invoke/ payload
 # through `cargo lambda invoke`, runs make smoke and the browser test (headless
 # Chromium on the demo page), runs docs/platform.md's read-API example and the
 # contract fuzzer (scripts/check-contract.sh), then stops
@@ -27,7 +27,7 @@ for _ in $(seq 1 300); do
   sleep 1
 done
 grep -q '^Ready\.' .local/dev-check.log || { cat .local/dev-check.log; die "make dev did not come up"; }
-bash scripts/invoke-events.sh
+bash scripts/invoke-all.sh
 step "make smoke against the local stack"
 make --no-print-directory smoke URL="http://localhost:$WATCH_PORT" ORIGIN="http://localhost:$DEMO_PORT"
 

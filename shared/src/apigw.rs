@@ -22,16 +22,16 @@ use lambda_http::{Body, Context, RequestExt};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 
 /// Longest raw query accepted (API Gateway allows more; nothing here needs it).
-pub const MAX_QUERY_BYTES: usize = 8 * 1024;
+pub(crate) const MAX_QUERY_BYTES: usize = 8 * 1024;
 
 /// Set on a request whose raw path or query is not what a URI can hold (bytes a
 /// client must percent-encode, or a query over [`MAX_QUERY_BYTES`]). The handlers
 /// refuse such a request with their documented error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct MalformedUri;
+pub(crate) struct MalformedUri;
 
 /// Whether the request's path or query was malformed.
-pub fn is_malformed(req: &Request<Body>) -> bool {
+pub(crate) fn is_malformed(req: &Request<Body>) -> bool {
     req.extensions().get::<MalformedUri>().is_some()
 }
 

@@ -257,7 +257,7 @@ impl Shared {
 }
 
 /// At most this much of Init goes to opening downstream connections.
-pub const WARM_UP_LIMIT: std::time::Duration = std::time::Duration::from_millis(500);
+pub(crate) const WARM_UP_LIMIT: std::time::Duration = std::time::Duration::from_millis(500);
 
 impl Shared {
     /// Opens the connections the first request would otherwise open (DynamoDB and,
@@ -287,7 +287,7 @@ impl Shared {
 }
 
 /// The value from a secret's string: plain text, or the `field` of a JSON object.
-pub fn secret_value(raw: &str, field: &str) -> Option<Secret> {
+pub(crate) fn secret_value(raw: &str, field: &str) -> Option<Secret> {
     let raw = raw.trim();
     let value = if raw.starts_with('{') {
         let v: serde_json::Value = serde_json::from_str(raw).ok()?;

@@ -47,13 +47,13 @@ impl ConnectionsService {
 /// One connection as the frontend sees it.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ConnectionView<'a> {
+pub(crate) struct ConnectionView<'a> {
     pub id: &'a str,
     pub status: &'a str,
     pub username: Option<&'a str>,
     pub name: Option<&'a str>,
     pub avatar: Option<&'a str>,
-    pub connected_at: &'a str,
+    pub(crate) connected_at: &'a str,
     pub updated_at: &'a str,
 }
 
@@ -112,8 +112,8 @@ pub fn connection_id_param(req: &Request) -> Option<Result<ConnectionId, ()>> {
 }
 
 /// Items per page when the request names no `limit`, and the most it may name.
-pub const DEFAULT_PAGE: u32 = 20;
-pub const MAX_PAGE: u32 = 100;
+pub(crate) const DEFAULT_PAGE: u32 = 20;
+pub(crate) const MAX_PAGE: u32 = 100;
 
 /// A list request's `limit` and `cursor`.
 #[derive(Debug, PartialEq, Eq)]
@@ -146,7 +146,7 @@ pub fn parse_page(limit: Option<&str>, cursor: Option<&str>) -> Result<PageReque
 }
 
 /// A page key as the opaque cursor clients pass back.
-pub fn encode_cursor(k: &PageKey) -> String {
+pub(crate) fn encode_cursor(k: &PageKey) -> String {
     use base64::Engine;
     let json = serde_json::to_vec(k).unwrap_or_default();
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json)

@@ -56,7 +56,7 @@ impl ApiError {
         self
     }
 
-    pub fn bad_request(code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
+    pub(crate) fn bad_request(code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, code, message)
     }
 
@@ -84,7 +84,7 @@ impl ApiError {
         e
     }
 
-    pub fn internal(detail: impl fmt::Display) -> Self {
+    pub(crate) fn internal(detail: impl fmt::Display) -> Self {
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal_error",

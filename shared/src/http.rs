@@ -9,7 +9,7 @@ use crate::error::ApiError;
 
 /// The JSON error body: `{ "error": <stable code>, "message": <human text> }`.
 #[derive(Debug, Serialize)]
-pub struct ErrorBody<'a> {
+pub(crate) struct ErrorBody<'a> {
     pub error: &'a str,
     pub message: &'a str,
 }
@@ -27,7 +27,7 @@ pub fn json<T: Serialize>(status: StatusCode, body: &T) -> Response<Body> {
 }
 
 /// 204 with no body.
-pub fn no_content() -> Response<Body> {
+pub(crate) fn no_content() -> Response<Body> {
     let mut resp = Response::new(Body::Empty);
     *resp.status_mut() = StatusCode::NO_CONTENT;
     resp
@@ -35,7 +35,7 @@ pub fn no_content() -> Response<Body> {
 
 /// The response for an [`ApiError`]: its JSON body, `Retry-After` when set, and
 /// `Allow` for a 405.
-pub fn error_response(e: &ApiError) -> Response<Body> {
+pub(crate) fn error_response(e: &ApiError) -> Response<Body> {
     let mut resp = json(
         e.status,
         &ErrorBody {
@@ -55,7 +55,7 @@ pub fn error_response(e: &ApiError) -> Response<Body> {
 }
 
 /// A handler's result as the response: an error is logged once, here.
-pub fn respond(result: Result<Response<Body>, ApiError>) -> Response<Body> {
+pub(crate) fn respond(result: Result<Response<Body>, ApiError>) -> Response<Body> {
     result.unwrap_or_else(|e| {
         e.log();
         error_response(&e)
@@ -79,7 +79,7 @@ pub fn redirect(location: &url::Url) -> Response<Body> {
 /// CORS for the configured frontend origins only: never `*`, never a reflected
 /// origin that is not on the list.
 #[derive(Debug, Clone)]
-pub struct Cors {
+pub(crate) struct Cors {
     origins: Vec<String>,
     allow_headers: &'static str,
     allow_methods: &'static str,
@@ -100,7 +100,7 @@ impl Cors {
 
     /// CORS for the configured origins, with the headers a browser caller sends
     /// (`x-user-id` only when local development trusts it).
-    pub fn for_config(config: &crate::config::Config, allow_methods: &'static str) -> Self {
+    pub(crate) fn for_config(config: &crate::config::Config, allow_methods: &'static str) -> Self {
         #[cfg(feature = "dev-identity")]
         let allow_headers = if config.identity.dev_trust_user_header {
             "authorization, content-type, x-user-id"
@@ -153,7 +153,7 @@ impl Cors {
     }
 
     /// Adds `Access-Control-Allow-Origin` to an actual response when the origin is allowed.
-    pub fn decorate(&self, req: &Request, mut resp: Response<Body>) -> Response<Body> {
+    pub(crate) fn decorate(&self, req: &Request, mut resp: Response<Body>) -> Response<Body> {
         if let Some(origin) = self.allowed_origin(req) {
             resp.headers_mut()
                 .insert("access-control-allow-origin", origin.clone());
@@ -168,7 +168,7 @@ impl Cors {
 /// preflight answered first, the handler cut short at the Lambda deadline (504),
 /// its error (if any) logged once and answered, and `Access-Control-Allow-Origin`
 /// added for allowed origins.
-pub async fn json_api(
+pub(crate) async fn json_api(
     req: &Request,
     cors: &Cors,
     handler: impl std::future::Future<Output = Result<Response<Body>, ApiError>>,
@@ -186,7 +186,7 @@ pub async fn json_api(
 }
 
 /// The answer to a request whose path or query is not a valid URI.
-pub fn malformed_uri() -> ApiError {
+pub(crate) fn malformed_uri() -> ApiError {
     ApiError::bad_request(
         "invalid_request",
         "The request's path or query is not a valid URI (encode it) or is too long.",
@@ -195,7 +195,7 @@ pub fn malformed_uri() -> ApiError {
 
 /// How long a handler may run: the Lambda deadline less a margin, so the caller
 /// always gets an answer before the runtime kills the invocation.
-pub fn time_budget(req: &Request) -> std::time::Duration {
+pub(crate) fn time_budget(req: &Request) -> std::time::Duration {
     use lambda_http::RequestExt;
     let now_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -207,7 +207,7 @@ pub fn time_budget(req: &Request) -> std::time::Duration {
 /// The budget for a deadline in Unix milliseconds. Values that are not a plausible
 /// Unix time (0 in tests without a context; `cargo lambda watch` sends a relative
 /// 600000) mean no deadline was given.
-pub fn budget_for_deadline(deadline_ms: Option<u64>, now_ms: u64) -> std::time::Duration {
+pub(crate) fn budget_for_deadline(deadline_ms: Option<u64>, now_ms: u64) -> std::time::Duration {
     use std::time::Duration;
     const MARGIN_MS: u64 = 300;
     const DEFAULT: Duration = Duration::from_secs(8);
@@ -221,7 +221,7 @@ pub fn budget_for_deadline(deadline_ms: Option<u64>, now_ms: u64) -> std::time::
 }
 
 /// The raw request body, or `None` when it is over `limit` bytes.
-pub fn body_bytes(req: &Request, limit: usize) -> Option<&[u8]> {
+pub(crate) fn body_bytes(req: &Request, limit: usize) -> Option<&[u8]> {
     let bytes: &[u8] = match req.body() {
         Body::Text(t) => t.as_bytes(),
         Body::Binary(b) => b,

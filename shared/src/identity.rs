@@ -10,7 +10,8 @@ pub struct IdentityRules {
     /// The JWT claim that holds the user id (`sub` by default).
     pub claim: String,
     /// Local development only: trust `x-user-id`.
-    pub trust_dev_header: bool,
+    #[cfg_attr(not(feature = "dev-identity"), allow(dead_code))]
+    pub(crate) trust_dev_header: bool,
 }
 
 impl IdentityRules {
@@ -61,7 +62,7 @@ fn dev_header(_: &Request, _: &IdentityRules) -> Option<String> {
 }
 
 /// User ids become DynamoDB key parts: bounded length, printable, no separators.
-pub fn valid_user_id(id: &str) -> bool {
+pub(crate) fn valid_user_id(id: &str) -> bool {
     !id.is_empty() && id.chars().count() <= 256 && id.chars().all(|c| !c.is_control() && c != '#')
 }
 

@@ -165,7 +165,7 @@ pub struct BrowserSecret(String);
 
 impl BrowserSecret {
     /// The cookie that carries it.
-    pub const COOKIE: &'static str = "__Host-ofauth-link-return";
+    pub(crate) const COOKIE: &'static str = "__Host-ofauth-link-return";
 
     /// A fresh secret from the operating system's CSPRNG.
     pub fn generate() -> Result<Self, getrandom::Error> {
@@ -176,7 +176,7 @@ impl BrowserSecret {
 
     /// The secret in a `Cookie` header's value, when it has the exact shape
     /// [`Self::generate`] produces.
-    pub fn from_cookies(header: &str) -> Option<Self> {
+    pub(crate) fn from_cookies(header: &str) -> Option<Self> {
         header.split(';').find_map(|pair| {
             let (name, value) = pair.trim().split_once('=')?;
             (name == Self::COOKIE
@@ -206,7 +206,7 @@ impl BrowserSecret {
     /// Secure, `Path=/`, no `Domain`), not readable by scripts, sent on the
     /// top-level navigation back from OFAuth (`SameSite=Lax`), for an hour (a
     /// Link session's life).
-    pub fn set_cookie(&self) -> String {
+    pub(crate) fn set_cookie(&self) -> String {
         format!(
             "{}={}; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=3600",
             Self::COOKIE,
@@ -224,7 +224,7 @@ impl fmt::Debug for BrowserSecret {
 /// A short lower-case token such as a cancel `step` or an `error_code`: OFAuth's
 /// lists are open ("etc."), so unknown values are kept, but only in this alphabet,
 /// which is safe to store, log and put in a redirect.
-pub fn is_token(v: &str) -> bool {
+pub(crate) fn is_token(v: &str) -> bool {
     !v.is_empty()
         && v.len() <= 64
         && v.bytes()

@@ -80,7 +80,7 @@ pub struct ListedConnection {
     #[serde(default)]
     pub status: Option<String>,
     #[serde(default)]
-    pub user_data: Option<AccountProfile>,
+    pub(crate) user_data: Option<AccountProfile>,
     #[serde(default, deserialize_with = "non_empty")]
     pub client_reference_id: Option<String>,
     #[serde(default)]
@@ -95,7 +95,7 @@ pub struct ListedConnection {
 
 impl ListedConnection {
     /// The status OFAuth lists, when it is a short token.
-    pub fn reported_status(&self) -> Option<ConnectionStatus> {
+    pub(crate) fn reported_status(&self) -> Option<ConnectionStatus> {
         self.status
             .as_deref()
             .filter(|s| is_token(s))
@@ -103,7 +103,7 @@ impl ListedConnection {
     }
 
     /// `updatedAt` in Unix milliseconds, when OFAuth gave a readable one.
-    pub fn updated_at_ms(&self) -> Option<i64> {
+    pub(crate) fn updated_at_ms(&self) -> Option<i64> {
         self.updated_at.as_deref().and_then(parse_rfc3339_ms)
     }
 }
@@ -179,7 +179,7 @@ pub enum Lookup {
 
 /// What OFAuth says of a connection id.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ConnectionCheck {
+pub(crate) enum ConnectionCheck {
     /// `isAuth: true`: the connection exists and is authenticated.
     Authenticated(AccountProfile),
     /// `isAuth: false`, or `SESSION_EXPIRED`: it exists and needs a reconnect.
@@ -233,12 +233,12 @@ pub struct OfAuthClient {
 
 /// Where the API key can be read again, so that a rotated key is picked up
 /// without a redeploy (Secrets Manager in AWS; see `bootstrap`).
-pub trait KeySource: Send + Sync + fmt::Debug {
+pub(crate) trait KeySource: Send + Sync + fmt::Debug {
     fn fetch(&self) -> Pin<Box<dyn Future<Output = Result<Secret, String>> + Send + '_>>;
 }
 
 /// At most one re-read of the key per this long, per process.
-pub const KEY_REFRESH_INTERVAL: Duration = Duration::from_secs(60);
+pub(crate) const KEY_REFRESH_INTERVAL: Duration = Duration::from_secs(60);
 
 /// The API key in use, and where to read it again.
 #[derive(Debug)]
@@ -315,7 +315,7 @@ impl OfAuthClient {
     }
 
     /// Reads the key again from `source` when OFAuth refuses it.
-    pub fn with_key_source(mut self, source: Arc<dyn KeySource>) -> Self {
+    pub(crate) fn with_key_source(mut self, source: Arc<dyn KeySource>) -> Self {
         self.key = Arc::new(ApiKey {
             current: RwLock::new(self.key.current()),
             source: Some(source),
@@ -366,7 +366,7 @@ impl OfAuthClient {
     /// (`isAuth: false`, `SESSION_NOT_PROVIDED`, `SESSION_EXPIRED`) says it is
     /// not; anything else (a refused key, `RULES_OUTDATED`, another error shape,
     /// a 400) is an error, so the attempt is kept for a retry.
-    pub async fn check_connection(
+    pub(crate) async fn check_connection(
         &self,
         id: &ConnectionId,
     ) -> Result<ConnectionCheck, OfAuthError> {
@@ -426,7 +426,7 @@ impl OfAuthClient {
 
     /// `GET /v2/account/connections?status=&limit=&offset=`: one page of the
     /// connections with this status (`expired`, …), newest first.
-    pub async fn list_connections_with_status(
+    pub(crate) async fn list_connections_with_status(
         &self,
         status: &str,
         limit: u32,

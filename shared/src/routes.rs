@@ -15,4 +15,4 @@ pub const PLATFORM_USER_CONNECTIONS: (&str, &str) = ("GET", "/platform/users/{us
 pub const PLATFORM_CONNECTION: (&str, &str) = ("GET", "/platform/connections/{id}");
 
 /// The path of the callback route; the derived callback URL ends with it.
-pub const CALLBACK_PATH: &str = "/link/callback";
+pub(crate) const CALLBACK_PATH: &str = "/link/callback";

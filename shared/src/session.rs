@@ -48,7 +48,7 @@ impl SessionService {
 /// The request body; every field optional, nothing else accepted.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct SessionRequest {
+pub(crate) struct SessionRequest {
     #[serde(default)]
     pub connection_id: Option<String>,
     #[serde(default)]
@@ -304,7 +304,7 @@ struct SessionAnswer<'a> {
 
 /// Whether OFAuth's session `url` may be handed to the browser: `https` on one of
 /// the Link hosts (`http` only on loopback, for the simulator), no credentials.
-pub fn link_url_allowed(url: &str, hosts: &[String]) -> bool {
+pub(crate) fn link_url_allowed(url: &str, hosts: &[String]) -> bool {
     let Ok(u) = Url::parse(url) else {
         return false;
     };

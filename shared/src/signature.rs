@@ -20,10 +20,10 @@ use lambda_http::http::HeaderMap;
 use std::cell::Cell;
 
 /// Largest clock difference accepted, either way.
-pub const TOLERANCE_SECS: i64 = 300;
+pub(crate) const TOLERANCE_SECS: i64 = 300;
 
 /// Most signatures one delivery may carry (a rotation needs two).
-pub const MAX_CANDIDATES: usize = 5;
+pub(crate) const MAX_CANDIDATES: usize = 5;
 
 thread_local! {
     static HMACS: Cell<u64> = const { Cell::new(0) };

@@ -98,7 +98,7 @@ pub fn install(namespace: &str, function: &'static str) {
 }
 
 /// [`install`] with the configured namespace; nothing when none is configured.
-pub fn install_for(namespace: Option<&str>, function: &'static str) {
+pub(crate) fn install_for(namespace: Option<&str>, function: &'static str) {
     if let Some(ns) = namespace {
         install(ns, function);
     }
@@ -158,20 +158,20 @@ pub async fn request<R>(
 
 /// The span each request runs in: its route, and the flow it belongs to once
 /// known ([`correlate`]). Every log line inside carries them (`span.flow`).
-pub fn request_span(route: &'static str) -> tracing::Span {
+pub(crate) fn request_span(route: &'static str) -> tracing::Span {
     tracing::info_span!("request", route, flow = tracing::field::Empty)
 }
 
 /// Marks the current request as part of `attempt`'s flow: its log lines from
 /// here on carry the masked attempt id as `span.flow`, the one correlation id
 /// of a user's flow across every function.
-pub fn correlate(attempt: &AttemptId) {
+pub(crate) fn correlate(attempt: &AttemptId) {
     tracing::Span::current().record("flow", attempt.masked().as_str());
 }
 
 /// A span for work on one flow outside a request (the reconciler's look at one
 /// connection).
-pub fn flow_span(attempt: Option<&AttemptId>) -> tracing::Span {
+pub(crate) fn flow_span(attempt: Option<&AttemptId>) -> tracing::Span {
     let span = tracing::info_span!("connection", flow = tracing::field::Empty);
     if let Some(a) = attempt {
         span.record("flow", a.masked().as_str());
@@ -180,7 +180,7 @@ pub fn flow_span(attempt: Option<&AttemptId>) -> tracing::Span {
 }
 
 /// The route a path belongs to, for the `Route` dimension: one of a fixed set.
-pub fn route_of(path: &str) -> &'static str {
+pub(crate) fn route_of(path: &str) -> &'static str {
     match path {
         "/link/session" => "session",
         "/link/callback" => "callback",
@@ -193,7 +193,7 @@ pub fn route_of(path: &str) -> &'static str {
 }
 
 /// A callback cancelled at `step` (already one of a fixed set, or `"other"`).
-pub fn link_cancelled(step: &'static str) {
+pub(crate) fn link_cancelled(step: &'static str) {
     counter!("LinkCancelled", "Step" => step).increment(1);
 }
 
@@ -205,7 +205,7 @@ pub fn link_error(code: &'static str) {
 /// Someone tried to use what is not theirs (the security log line's event):
 /// `Kind` is a refusal code or an event name from a fixed set
 /// (`account_mismatch`, `completion_refused`, `connection_conflict`, …).
-pub fn security_event(kind: &'static str) {
+pub(crate) fn security_event(kind: &'static str) {
     counter!("SecurityEvents", "Kind" => kind).increment(1);
     counter!("SecurityEvents").increment(1);
 }
@@ -216,7 +216,7 @@ pub fn security_event(kind: &'static str) {
 /// warning); a repeat of one the record already holds (OFAuth's report of its
 /// invalidation, the reconciler's look, the other leg of the same reconnect) is
 /// an info line. `live`: the sighting says the connection is usable.
-pub fn account_swap(
+pub(crate) fn account_swap(
     first: bool,
     live: bool,
     leg: &'static str,
@@ -245,33 +245,33 @@ pub fn account_swap(
 }
 
 /// An event the publisher handed to EventBridge, by its kind.
-pub fn event_published(kind: &'static str) {
+pub(crate) fn event_published(kind: &'static str) {
     counter!("EventsPublished", "DetailType" => kind).increment(1);
     counter!("EventsPublished").increment(1);
 }
 
 /// Events the publisher could not hand over after its tries (the batch is
 /// retried from the first of them).
-pub fn publish_failures(n: u64) {
+pub(crate) fn publish_failures(n: u64) {
     counter!("PublishFailures").increment(n);
 }
 
 /// The reconciler stopped itself before changing records: `wrong_account`
 /// (the API key is another OFAuth account's) or `breaker` (an unusual share of
 /// records unknown to OFAuth).
-pub fn reconcile_halted(reason: &'static str) {
+pub(crate) fn reconcile_halted(reason: &'static str) {
     counter!("ReconcileHalted", "Reason" => reason).increment(1);
     counter!("ReconcileHalted").increment(1);
 }
 
 /// A reconcile run whose pass over new connections did not reach its mark (the
 /// connect rate outruns the schedule: shorten it).
-pub fn reconcile_recent_incomplete() {
+pub(crate) fn reconcile_recent_incomplete() {
     counter!("ReconcileRecentIncomplete").increment(1);
 }
 
 /// A webhook delivery refused at signature check `check`.
-pub fn signature_failure(check: &'static str) {
+pub(crate) fn signature_failure(check: &'static str) {
     counter!("SignatureFailures", "Check" => check).increment(1);
 }
 
@@ -319,13 +319,13 @@ pub fn ofauth_call(endpoint: &'static str, result: CallResult, took: Option<Dura
 
 /// A DynamoDB call that failed, by kind (`throttled`, `timeout`, `unreachable`,
 /// `service`, `other`).
-pub fn dynamodb_error(kind: &'static str) {
+pub(crate) fn dynamodb_error(kind: &'static str) {
     counter!("DynamoDBErrors", "Kind" => kind).increment(1);
     counter!("DynamoDBErrors").increment(1);
 }
 
 /// The reconciler's run.
-pub fn reconcile_run(outcome: &'static str, counts: &[(&'static str, u64)]) {
+pub(crate) fn reconcile_run(outcome: &'static str, counts: &[(&'static str, u64)]) {
     counter!("ReconcileRuns", "Outcome" => outcome).increment(1);
     for (name, value) in counts {
         counter!(*name).increment(*value);

@@ -53,7 +53,8 @@ fn format(secs: i64, millis: u32, with_millis: bool) -> String {
 }
 
 /// Parses SigV4's `X-Amz-Date` (`20261130T010203Z`).
-pub fn parse_amz_date(v: &str) -> Option<SystemTime> {
+#[cfg_attr(not(feature = "dev-identity"), allow(dead_code))]
+pub(crate) fn parse_amz_date(v: &str) -> Option<SystemTime> {
     let fmt = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
     let dt = time::PrimitiveDateTime::parse(v, &fmt).ok()?.assume_utc();
     let secs = u64::try_from(dt.unix_timestamp()).ok()?;
@@ -67,7 +68,7 @@ pub fn parse_rfc3339_ms(v: &str) -> Option<i64> {
 }
 
 /// Parses an RFC 3339 timestamp (OFAuth's `expiresAt`) to Unix seconds.
-pub fn parse_rfc3339(v: &str) -> Option<i64> {
+pub(crate) fn parse_rfc3339(v: &str) -> Option<i64> {
     parse_rfc3339_ms(v).map(|ms| ms.div_euclid(1000))
 }
 

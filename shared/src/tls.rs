@@ -42,7 +42,7 @@ impl ExtraRoots {
     }
 
     /// Roots from a PEM bundle.
-    pub fn from_pem(pem: Vec<u8>) -> Result<Self, ConfigError> {
+    pub(crate) fn from_pem(pem: Vec<u8>) -> Result<Self, ConfigError> {
         let certs = CertificateDer::pem_slice_iter(&pem)
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| ConfigError::new(EXTRA_ROOTS_VAR, format!("is not valid PEM: {e}")))?;

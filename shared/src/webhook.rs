@@ -193,7 +193,7 @@ pub struct ConnectionDelivery {
     kind: Kind,
     pub event_id: String,
     /// When OFAuth says it happened (Unix milliseconds), if the event says.
-    pub event_at_ms: Option<i64>,
+    pub(crate) event_at_ms: Option<i64>,
     /// `Some(false)`: a sandbox event (v3 dialect).
     pub live: Option<bool>,
     pub connection: ConnectionId,
@@ -306,8 +306,8 @@ async fn apply(
         cause: ChangeCause::Webhook,
     };
     Ok(match svc.store.apply_sighting(&sighting, now).await? {
-        Applied::Applied { bound: true } => "bound",
-        Applied::Applied { bound: false } => "applied",
+        Applied::Written { bound: true } => "bound",
+        Applied::Written { bound: false } => "applied",
         Applied::Duplicate => "duplicate",
         Applied::Superseded => "superseded",
         Applied::Unattributed => match ev.kind {

@@ -290,7 +290,7 @@ pub(super) fn is_metrics_namespace(v: &str) -> bool {
 }
 
 /// `^app_[a-zA-Z0-9]+$`, OFAuth's client app id pattern.
-pub fn is_client_app_id(v: &str) -> bool {
+pub(crate) fn is_client_app_id(v: &str) -> bool {
     v.strip_prefix("app_")
         .is_some_and(|rest| !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_alphanumeric()))
 }

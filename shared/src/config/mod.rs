@@ -14,21 +14,26 @@ pub mod vars;
 #[cfg(test)]
 mod tests;
 
-pub use env::is_client_app_id;
 pub(crate) use env::is_loopback;
 pub use error::ConfigError;
-pub use parts::{
-    AppTargets, CorsSettings, IdentitySettings, ListSearch, OfAuthSettings, PublisherSettings,
-    ReconcileSettings, ReturnLegSettings, RuntimeSettings, SessionSettings, StoreSettings,
-    UnboundAction, WebhookSettings,
-};
+pub(crate) use parts::CorsSettings;
+pub use parts::IdentitySettings;
+pub use parts::ListSearch;
+pub use parts::OfAuthSettings;
+pub use parts::PublisherSettings;
+pub use parts::ReturnLegSettings;
+pub use parts::RuntimeSettings;
+pub use parts::SessionSettings;
+pub use parts::StoreSettings;
+pub use parts::WebhookSettings;
+pub use parts::{AppTargets, ReconcileSettings, UnboundAction};
 pub use secret::{Secret, SecretSource};
 
 /// The header that identifies the user when `DEV_TRUST_USER_HEADER=true` (local
 /// development only, and only in a build with the `dev-identity` feature, which
 /// `make dev` enables and no deployed build has).
 #[cfg(feature = "dev-identity")]
-pub const DEV_USER_HEADER: &str = "x-user-id";
+pub(crate) const DEV_USER_HEADER: &str = "x-user-id";
 
 /// Everything the functions need, read once, by consumer.
 #[derive(Debug, Clone)]
@@ -37,7 +42,7 @@ pub struct Config {
     pub ofauth: OfAuthSettings,
     pub runtime: RuntimeSettings,
     pub identity: IdentitySettings,
-    pub cors: CorsSettings,
+    pub(crate) cors: CorsSettings,
     pub session: SessionSettings,
     pub return_leg: ReturnLegSettings,
     pub list_search: ListSearch,

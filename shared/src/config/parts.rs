@@ -35,7 +35,7 @@ impl StoreSettings {
 /// OFAuth's API (the OFAuth client, built at Init).
 #[derive(Debug, Clone)]
 pub struct OfAuthSettings {
-    pub base_url: Url,
+    pub(crate) base_url: Url,
     /// The OFAuth API key (init-session, callback, connections, reconcile).
     pub api_key: Option<SecretSource>,
     pub connect_timeout: Duration,
@@ -58,11 +58,11 @@ impl OfAuthSettings {
 #[derive(Debug, Clone)]
 pub struct RuntimeSettings {
     /// Open the DynamoDB and OFAuth connections during Init.
-    pub warm_connections: bool,
+    pub(crate) warm_connections: bool,
     /// A PEM bundle trusted in addition to the compiled-in roots.
     pub extra_ca_certs: Option<std::path::PathBuf>,
     /// Where the metrics go (`None`: not recorded).
-    pub metrics_namespace: Option<String>,
+    pub(crate) metrics_namespace: Option<String>,
 }
 
 impl RuntimeSettings {
@@ -83,14 +83,15 @@ impl RuntimeSettings {
 #[derive(Debug, Clone)]
 pub struct IdentitySettings {
     /// The JWT claim that names the user.
-    pub user_id_claim: String,
+    pub(crate) user_id_claim: String,
     /// Local development only: the `x-user-id` header names the user.
-    pub dev_trust_user_header: bool,
+    pub(crate) dev_trust_user_header: bool,
     /// Local development only (the `dev-identity` switch on): the credentials a
     /// request to the platform's read API must be signed with, as there is no
     /// IAM authorizer locally (the process's `AWS_ACCESS_KEY_ID` and
     /// `AWS_SECRET_ACCESS_KEY`).
-    pub local_iam: Option<(String, Secret)>,
+    #[cfg_attr(not(feature = "dev-identity"), allow(dead_code))]
+    pub(crate) local_iam: Option<(String, Secret)>,
 }
 
 impl IdentitySettings {
@@ -115,7 +116,7 @@ impl IdentitySettings {
 
 /// The origins the JSON routes answer (CORS): bare origins, never `*`.
 #[derive(Debug, Clone)]
-pub struct CorsSettings {
+pub(crate) struct CorsSettings {
     pub allowed_origins: Vec<String>,
 }
 
@@ -138,14 +139,14 @@ pub struct SessionSettings {
     /// The callback URL sent to OFAuth. `None`: derived from the API Gateway
     /// request context (`https://{domainName}/link/callback`), which API Gateway
     /// sets and the client cannot choose.
-    pub callback_url: Option<Url>,
+    pub(crate) callback_url: Option<Url>,
     /// How long an attempt's record is kept after its session expired (DynamoDB TTL).
     pub attempt_retention: Duration,
     /// The hosts the `url` of a Link session may have (`https`, or `http` on
     /// loopback for the simulator).
-    pub link_hosts: Vec<String>,
+    pub(crate) link_hosts: Vec<String>,
     /// At most this many sessions per user per window (`None`: no limit).
-    pub rate_limit: Option<(u32, Duration)>,
+    pub(crate) rate_limit: Option<(u32, Duration)>,
 }
 
 impl SessionSettings {
@@ -180,7 +181,7 @@ pub struct ReturnLegSettings {
     /// Where the callback sends the browser.
     pub app: AppTargets,
     /// How long a completion code is valid (never past its attempt).
-    pub completion_code_ttl: Duration,
+    pub(crate) completion_code_ttl: Duration,
 }
 
 impl ReturnLegSettings {

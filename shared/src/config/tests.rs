@@ -1,5 +1,6 @@
 //! The configuration's defaults and checks.
 
+use super::env::is_client_app_id;
 use super::*;
 use std::collections::HashMap;
 use std::time::Duration;

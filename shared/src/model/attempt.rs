@@ -63,7 +63,7 @@ impl AttemptStatus {
     }
 
     /// Still in flight: something may yet bind a connection through it.
-    pub fn in_flight(self) -> bool {
+    pub(crate) fn in_flight(self) -> bool {
         match self {
             Self::Pending | Self::Returned | Self::Verifying => true,
             Self::Completed | Self::Cancelled | Self::Failed | Self::Refused | Self::Erased => {
@@ -86,7 +86,7 @@ pub struct LinkAttempt {
     pub created_at: String,
     /// OFAuth's `expiresAt`, as OFAuth sent it.
     pub expires_at: String,
-    pub expires_at_epoch: i64,
+    pub(crate) expires_at_epoch: i64,
     pub status: AttemptStatus,
     /// The connection the attempt came back with (returned, verifying, completed).
     pub connection: Option<ConnectionId>,
@@ -104,9 +104,9 @@ pub struct LinkAttempt {
     pub browser_hash: Option<String>,
     /// Verifications of a returned connection that OFAuth could not answer
     /// (bounded: each costs OFAuth calls, and a forger can repeat them).
-    pub failed_verifications: u32,
+    pub(crate) failed_verifications: u32,
     /// When it started verifying (listed as `verifying` since then).
-    pub verifying_at: Option<String>,
+    pub(crate) verifying_at: Option<String>,
 }
 
 impl LinkAttempt {
@@ -141,19 +141,19 @@ impl LinkAttempt {
         }
     }
 
-    pub fn is_expired(&self, now_epoch: i64) -> bool {
+    pub(crate) fn is_expired(&self, now_epoch: i64) -> bool {
         now_epoch >= self.expires_at_epoch
     }
 
     /// Whether it may still bind its connection: in flight and not expired.
-    pub fn can_still_bind(&self, now_epoch: i64) -> bool {
+    pub(crate) fn can_still_bind(&self, now_epoch: i64) -> bool {
         self.status.in_flight() && !self.is_expired(now_epoch)
     }
 }
 
 /// How an attempt ended without a connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AttemptEnd {
+pub(crate) enum AttemptEnd {
     Cancelled { step: Option<String> },
     Failed { error_code: String },
     Refused { error_code: String },

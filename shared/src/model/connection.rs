@@ -48,7 +48,7 @@ impl ConnectionStatus {
     /// Its place in the lifecycle, and the tie-break between OFAuth events of
     /// one instant: any live status, then `expired`, then `disconnected`
     /// (`created` events rank 0, below all).
-    pub fn rank(&self) -> u8 {
+    pub(crate) fn rank(&self) -> u8 {
         match self {
             Self::Active | Self::Other(_) => 1,
             Self::Expired => 2,
@@ -57,7 +57,7 @@ impl ConnectionStatus {
     }
 
     /// Neither expired nor disconnected: usable, as far as the status says.
-    pub fn is_live(&self) -> bool {
+    pub(crate) fn is_live(&self) -> bool {
         match self {
             Self::Active | Self::Other(_) => true,
             Self::Expired | Self::Disconnected => false,
@@ -68,7 +68,7 @@ impl ConnectionStatus {
 /// Why a connection record last changed (`changeCause`, which the platform's
 /// events carry as `cause`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ChangeCause {
+pub(crate) enum ChangeCause {
     /// Its user completed a flow (bound or reconnected it).
     Completion,
     /// A signed OFAuth webhook.
@@ -116,7 +116,7 @@ impl ChangeCause {
 
 /// How long a disconnect this service asked for names the cause of OFAuth's
 /// report of it (its webhook, the reconciler's look).
-pub const DISCONNECT_REQUEST_WINDOW_SECS: i64 = 600;
+pub(crate) const DISCONNECT_REQUEST_WINDOW_SECS: i64 = 600;
 
 /// A connection as the table holds it: attested, bound, or both.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -126,7 +126,7 @@ pub struct ConnectionRecord {
     pub user_id: Option<String>,
     pub status: ConnectionStatus,
     pub account: AccountProfile,
-    pub connected_at: String,
+    pub(crate) connected_at: String,
     pub updated_at: String,
     /// The attempt OFAuth attested produced it (its `clientReferenceId`).
     pub attested_attempt: Option<String>,
@@ -135,20 +135,20 @@ pub struct ConnectionRecord {
     /// The OFAuth event its state came from: event time (Unix milliseconds) and
     /// the tie-break within one instant ([`ConnectionStatus::rank`]). Never this
     /// service's own clock.
-    pub last_event_at: Option<i64>,
-    pub last_event_rank: u8,
+    pub(crate) last_event_at: Option<i64>,
+    pub(crate) last_event_rank: u8,
     /// The reconciler's sweep that first found OFAuth not knowing it (missing):
     /// a later sweep that finds the same marks it disconnected.
-    pub missing_sweep: Option<i64>,
+    pub(crate) missing_sweep: Option<i64>,
     /// A disconnect this service asked OFAuth for: its cause and when (Unix
     /// seconds).
-    pub disconnect_requested: Option<(ChangeCause, i64)>,
+    pub(crate) disconnect_requested: Option<(ChangeCause, i64)>,
     /// Why it last changed (`changeCause`).
-    pub change_cause: Option<ChangeCause>,
+    pub(crate) change_cause: Option<ChangeCause>,
     /// With [`ChangeCause::AccountMismatch`]: the attempt whose reconnect
     /// showed the other account, when the leg that saw it named one
     /// (`swapAttemptId`).
-    pub swap_attempt: Option<String>,
+    pub(crate) swap_attempt: Option<String>,
 }
 
 impl ConnectionRecord {
@@ -158,7 +158,7 @@ impl ConnectionRecord {
     /// Such a sighting (OFAuth's report of the invalidation, the reconciler's
     /// look, the other leg of the same reconnect) repeats the swap: it is not a
     /// new security event. A new attempt showing another account is one.
-    pub fn holds_swap(&self, attempt: Option<&str>) -> bool {
+    pub(crate) fn holds_swap(&self, attempt: Option<&str>) -> bool {
         self.change_cause == Some(ChangeCause::AccountMismatch)
             && match (attempt, self.swap_attempt.as_deref()) {
                 (Some(seen), Some(marked)) => seen == marked,
@@ -169,29 +169,29 @@ impl ConnectionRecord {
     /// The cause of a disconnect this service asked OFAuth for in the last
     /// [`DISCONNECT_REQUEST_WINDOW_SECS`]: OFAuth's report of a disconnect
     /// within that time is this one.
-    pub fn requested_disconnect(&self, now_epoch: i64) -> Option<ChangeCause> {
+    pub(crate) fn requested_disconnect(&self, now_epoch: i64) -> Option<ChangeCause> {
         self.disconnect_requested
             .filter(|(_, at)| (now_epoch - at).abs() <= DISCONNECT_REQUEST_WINDOW_SECS)
             .map(|(cause, _)| cause)
     }
 
     /// Bound to this user.
-    pub fn is_owned_by(&self, user_id: &str) -> bool {
+    pub(crate) fn is_owned_by(&self, user_id: &str) -> bool {
         self.user_id.as_deref() == Some(user_id)
     }
 
     /// Bound to a user other than this one.
-    pub fn is_owned_by_another(&self, user_id: &str) -> bool {
+    pub(crate) fn is_owned_by_another(&self, user_id: &str) -> bool {
         self.user_id.as_deref().is_some_and(|u| u != user_id)
     }
 
     /// Bound to someone and not disconnected.
-    pub fn is_bound_and_live(&self) -> bool {
+    pub(crate) fn is_bound_and_live(&self) -> bool {
         self.user_id.is_some() && self.status != ConnectionStatus::Disconnected
     }
 
     /// Whether `seen` shows another OnlyFans account than the one bound to it.
-    pub fn shows_other_account(&self, seen: &AccountProfile) -> bool {
+    pub(crate) fn shows_other_account(&self, seen: &AccountProfile) -> bool {
         self.user_id.is_some()
             && matches!((self.account.id.as_deref(), seen.id.as_deref()), (Some(a), Some(b)) if a != b)
     }
@@ -199,7 +199,7 @@ impl ConnectionRecord {
 
 /// Another OnlyFans account on a bound connection, as one sighting shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Swap {
+pub(crate) struct Swap {
     /// The sighting says the connection is usable (with that account).
     pub live: bool,
     /// The record did not hold this swap yet
@@ -236,6 +236,6 @@ pub struct UserConnection {
     pub id: ConnectionId,
     pub status: ListedStatus,
     pub account: AccountProfile,
-    pub connected_at: String,
+    pub(crate) connected_at: String,
     pub updated_at: String,
 }

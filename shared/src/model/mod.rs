@@ -18,8 +18,10 @@ mod connection;
 
 pub(crate) use account::string_or_number;
 pub use account::AccountProfile;
-pub use attempt::{AttemptEnd, AttemptStatus, LinkAttempt, Returned};
-pub use connection::{
-    ChangeCause, ConnectionRecord, ConnectionStatus, ListedStatus, Swap, UserConnection,
-    DISCONNECT_REQUEST_WINDOW_SECS,
-};
+pub(crate) use attempt::AttemptEnd;
+pub use attempt::{AttemptStatus, LinkAttempt, Returned};
+pub use connection::ConnectionRecord;
+pub use connection::ConnectionStatus;
+pub use connection::ListedStatus;
+pub use connection::UserConnection;
+pub(crate) use connection::{ChangeCause, Swap};

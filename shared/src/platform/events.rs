@@ -14,7 +14,7 @@ use serde::Serialize;
 use crate::model::{ChangeCause, ConnectionStatus};
 
 /// The attributes of an item image, as the stream carries them.
-pub trait Image {
+pub(crate) trait Image {
     fn text(&self, attr: &str) -> Option<&str>;
     fn number(&self, attr: &str) -> Option<i64>;
 }
@@ -75,7 +75,7 @@ impl Transition {
     }
 
     /// For the metrics' `DetailType` dimension.
-    pub fn metric_label(self) -> &'static str {
+    pub(crate) fn metric_label(self) -> &'static str {
         match self {
             Self::Bound => "bound",
             Self::Reconnected => "reconnected",
@@ -90,7 +90,7 @@ impl Transition {
 /// One event for the platform.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlatformEvent {
-    pub transition: Transition,
+    pub(crate) transition: Transition,
     pub detail: Detail,
 }
 
@@ -109,9 +109,9 @@ pub struct Detail {
     pub account_id: Option<String>,
     pub username: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub old_status: Option<String>,
+    pub(crate) old_status: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub new_status: Option<String>,
+    pub(crate) new_status: Option<String>,
     /// Why: `completion`, `webhook`, `reconciler`, `user`, `erasure`,
     /// `fixation`, `account_mismatch`.
     pub cause: String,
@@ -123,7 +123,7 @@ pub struct Detail {
 
 /// The event a change of an item means, if any. `old` is absent for a new item,
 /// `new` for a removed one (which never is an event: records are not deleted).
-pub fn from_change<I: Image>(old: Option<&I>, new: Option<&I>) -> Option<PlatformEvent> {
+pub(crate) fn from_change<I: Image>(old: Option<&I>, new: Option<&I>) -> Option<PlatformEvent> {
     let new = new?;
     match new.text("entity")? {
         "connection" => connection_change(old, new),

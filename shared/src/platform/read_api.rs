@@ -35,13 +35,13 @@ pub const PREFIX: &str = "/platform/";
 /// One connection as the platform's services see it (the events' fields).
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct PlatformConnection<'a> {
+pub(crate) struct PlatformConnection<'a> {
     pub connection_id: &'a str,
     pub user_id: Option<&'a str>,
     pub status: &'a str,
     pub account_id: Option<&'a str>,
     pub username: Option<&'a str>,
-    pub connected_at: &'a str,
+    pub(crate) connected_at: &'a str,
     pub updated_at: &'a str,
 }
 

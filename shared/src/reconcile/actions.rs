@@ -45,7 +45,7 @@ impl Run<'_> {
             .apply_sighting(&sighting, SystemTime::now())
             .await
         {
-            Ok(Applied::Applied { bound: true }) => {
+            Ok(Applied::Written { bound: true }) => {
                 self.counts.attested += 1;
                 tracing::info!(outcome = "attested", connection = %id.masked(), attempt = %attempt.id.masked(), "OFAuth's list attests a verifying attempt: bound to its user");
             }
@@ -90,7 +90,7 @@ impl Run<'_> {
             .apply_sighting(&sighting, SystemTime::now())
             .await
         {
-            Ok(Applied::Applied { .. } | Applied::ForeignAttempt) => {
+            Ok(Applied::Written { .. } | Applied::ForeignAttempt) => {
                 self.counts.changed += 1;
                 tracing::info!(outcome = "changed", connection = %record.id.masked(), from = record.status.as_str(), to = status.as_str(), "record brought in line with OFAuth");
             }

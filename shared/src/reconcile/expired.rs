@@ -6,6 +6,7 @@
 
 use super::run::Run;
 use super::service::EXPIRED_MAX_PAGES;
+use crate::model::ConnectionStatus;
 use crate::store::StoreError;
 
 impl Run<'_> {
@@ -13,7 +14,11 @@ impl Run<'_> {
         let mut offset = 0u32;
         while self.counts.expired_pages < EXPIRED_MAX_PAGES && self.time_left() {
             let Some(page) = self
-                .read_list_page(Some("expired"), offset, "OFAuth's expired connections")
+                .read_list_page(
+                    Some(ConnectionStatus::Expired.as_str()),
+                    offset,
+                    "OFAuth's expired connections",
+                )
                 .await
             else {
                 return Ok(());

@@ -53,11 +53,9 @@ use crate::time::epoch_ms;
 use report::{phase_name, Counts};
 use run::Run;
 
-pub use report::{HaltReason, RunError, RunReport};
-pub use service::{
-    ReconcileService, BREAKER_MIN_UNKNOWN, DEADLINE_MARGIN, EXPIRED_MAX_PAGES,
-    RECENT_FIRST_LOOKBACK_MS, RECENT_MAX_PAGES, RECENT_SKEW_MS,
-};
+pub use report::RunError;
+pub use report::{HaltReason, RunReport};
+pub use service::{ReconcileService, DEADLINE_MARGIN};
 
 impl ReconcileService {
     /// One run, ending before `deadline`.

@@ -22,7 +22,7 @@ pub(super) struct Run<'a> {
     pub halted: Option<HaltReason>,
     /// The listed connections this run already looked at (the pass over new
     /// ones and the sweep can both show one): each is decided once a run.
-    pub handled: HashSet<String>,
+    pub(crate) handled: HashSet<String>,
 }
 
 impl<'a> Run<'a> {
@@ -37,13 +37,13 @@ impl<'a> Run<'a> {
         }
     }
 
-    pub fn time_left(&self) -> bool {
+    pub(crate) fn time_left(&self) -> bool {
         self.deadline.saturating_duration_since(Instant::now()) > DEADLINE_MARGIN
     }
 
     /// The sweep's own pages within its budget (the new connections' pass has
     /// its own), and time for more.
-    pub fn budget_left(&self) -> bool {
+    pub(crate) fn budget_left(&self) -> bool {
         self.counts.pages - self.counts.recent_pages - self.counts.expired_pages
             < self.svc.settings.max_pages
             && self.time_left()
@@ -52,7 +52,7 @@ impl<'a> Run<'a> {
     /// Reads one page of OFAuth's list (of one `status`, or all), counted;
     /// `None` when OFAuth could not answer (an error counted, logged with
     /// `what`).
-    pub async fn read_list_page(
+    pub(crate) async fn read_list_page(
         &mut self,
         status: Option<&str>,
         offset: u32,

@@ -133,7 +133,7 @@ async fn complete(req: &Request, svc: &ReturnLeg) -> Result<Response<Body>, ApiE
         Finished::Active => (
             StatusCode::OK,
             Answer {
-                status: "active",
+                status: ConnectionStatus::Active.as_str(),
                 connection_id: connection.as_str(),
                 verify_by: None,
             },

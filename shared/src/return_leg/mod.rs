@@ -2,7 +2,7 @@
 //! callback function serves its two routes.
 //!
 //! 1. `GET /link/callback` ([`callback`]): OFAuth sends the browser back with
-//!    parameters anyone can forge. The callback reads the attempt and the
+//!    parameters anyone can forge ([`callback_query`] reads them). The callback reads the attempt and the
 //!    connection's record, asks OFAuth whether the connection is live, whose
 //!    account it is and which attempt made it ([`provenance`]), stores what it
 //!    verified on the attempt (`returned`) and sends the browser to the app's
@@ -18,6 +18,7 @@
 //! completion.
 
 pub mod callback;
+pub mod callback_query;
 pub mod completion;
 pub mod provenance;
 pub mod refusal;

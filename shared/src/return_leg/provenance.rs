@@ -32,7 +32,7 @@ pub struct Verified {
     /// user's: a reconnect).
     pub attested: bool,
     /// The connections list was searched just now (no need to search it again).
-    pub looked_up: bool,
+    pub(crate) looked_up: bool,
 }
 
 impl Verified {
@@ -49,7 +49,7 @@ impl Verified {
 
 /// Verifications of one attempt that OFAuth could not answer, at most: each
 /// costs up to three OFAuth calls, and anyone can repeat a forged callback.
-pub const MAX_FAILED_VERIFICATIONS: u32 = 10;
+pub(crate) const MAX_FAILED_VERIFICATIONS: u32 = 10;
 
 /// How a completed attempt ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -154,7 +154,7 @@ impl Provenance {
     /// reads it with the attempt, in one request).
     /// Verifications OFAuth could not answer are counted on the attempt and
     /// bounded ([`MAX_FAILED_VERIFICATIONS`]).
-    pub async fn verify_read(
+    pub(crate) async fn verify_read(
         &self,
         attempt: &LinkAttempt,
         connection: &ConnectionId,

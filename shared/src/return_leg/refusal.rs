@@ -137,7 +137,7 @@ pub enum Severity {
 #[derive(Debug)]
 pub struct Refusal {
     pub code: RefusalCode,
-    pub severity: Severity,
+    pub(crate) severity: Severity,
     pub reason: Cow<'static, str>,
 }
 
@@ -156,7 +156,7 @@ impl Refusal {
 
     /// DynamoDB or OFAuth failed or was slow: the attempt stays usable, so a retry
     /// can finish the job.
-    pub fn unavailable(reason: impl std::fmt::Display) -> Self {
+    pub(crate) fn unavailable(reason: impl std::fmt::Display) -> Self {
         Self::new(
             RefusalCode::TemporarilyUnavailable,
             Severity::Warn,

@@ -184,7 +184,7 @@ impl Store {
     }
 
     /// Ends a pending or returned, unexpired attempt without a connection.
-    pub async fn end_attempt(
+    pub(crate) async fn end_attempt(
         &self,
         attempt: &LinkAttempt,
         end: &AttemptEnd,
@@ -257,7 +257,10 @@ impl Store {
 
     /// Counts a verification OFAuth could not answer, while the attempt is still
     /// open; the count bounds how often anyone can make it ask again.
-    pub async fn count_failed_verification(&self, attempt: &LinkAttempt) -> Result<(), StoreError> {
+    pub(crate) async fn count_failed_verification(
+        &self,
+        attempt: &LinkAttempt,
+    ) -> Result<(), StoreError> {
         let mut u = Update::default();
         u.increment("failedVerifications");
         let status = u.name("status");
@@ -273,7 +276,7 @@ impl Store {
     /// yet: the attempt waits as verifying, listed for its user. Refused
     /// (`AttemptNotUsable`) when the connection has been attested for this very
     /// attempt in the meantime, so the caller binds instead.
-    pub async fn verify_later(
+    pub(crate) async fn verify_later(
         &self,
         attempt: &LinkAttempt,
         connection: &ConnectionId,

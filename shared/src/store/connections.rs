@@ -28,7 +28,7 @@ use crate::time::{epoch, epoch_ms, rfc3339};
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PageKey {
     pub pk: String,
-    pub sk: String,
+    pub(crate) sk: String,
 }
 
 impl Store {
@@ -245,7 +245,7 @@ impl Store {
     /// Nothing when it is disconnected or not the owner's. Whether this swap is
     /// new to the record ([`ConnectionRecord::holds_swap`]): a swap another leg
     /// of the same attempt recorded first is not.
-    pub async fn expire_swapped(
+    pub(crate) async fn expire_swapped(
         &self,
         id: &ConnectionId,
         owner: &str,
@@ -285,7 +285,7 @@ impl Store {
 
     /// Marks the user's connection disconnected and takes it out of their list.
     /// `ConnectionOwnedByAnotherUser` when it is not theirs (nothing written).
-    pub async fn mark_disconnected(
+    pub(crate) async fn mark_disconnected(
         &self,
         id: &ConnectionId,
         user_id: &str,
@@ -310,7 +310,7 @@ impl Store {
     /// same cause, for [`DISCONNECT_REQUEST_WINDOW_SECS`]. Changes nothing a
     /// reader sees (no `updatedAt`, no event) but the version;
     /// `ConnectionOwnedByAnotherUser` when there is no such record.
-    pub async fn request_disconnect(
+    pub(crate) async fn request_disconnect(
         &self,
         id: &ConnectionId,
         owner: Option<&str>,
@@ -339,7 +339,7 @@ impl Store {
     /// Records an unbound connection disconnected at OFAuth (created when the
     /// table had no record), by the reconciler or a refused fixation (`cause`).
     /// Never touches a record someone owns.
-    pub async fn record_unbound_disconnected(
+    pub(crate) async fn record_unbound_disconnected(
         &self,
         id: &ConnectionId,
         attested_by: Option<&AttemptId>,

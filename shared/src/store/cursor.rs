@@ -29,7 +29,7 @@ const SEEN_RETENTION_SECS: i64 = 2 * 86_400;
 
 /// Where a sweep stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Phase {
+pub(crate) enum Phase {
     /// Reading OFAuth's list from `offset`; `chunks` seen-id items written so far.
     Listing { offset: u32, chunks: u32 },
     /// Reading the table after `after` (a partition key), the list read in `chunks`.
@@ -40,7 +40,7 @@ pub enum Phase {
 
 /// The reconciler's cursor: the sweep (its start, Unix milliseconds, is its id) and its phase.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Cursor {
+pub(crate) struct Cursor {
     pub sweep: i64,
     pub phase: Phase,
 }
@@ -84,7 +84,7 @@ where
 
 /// A held lease: the run that holds it may write the cursor.
 #[derive(Debug, Clone)]
-pub struct Lease {
+pub(crate) struct Lease {
     id: String,
     /// The cursor as the lease found it (`None`: never run).
     pub cursor: Option<Cursor>,
@@ -92,7 +92,7 @@ pub struct Lease {
     pub account: Option<String>,
     /// Where the last complete pass over OFAuth's newest connections began
     /// (Unix milliseconds): the next one reads back to here (`None`: never).
-    pub recent_since: Option<i64>,
+    pub(crate) recent_since: Option<i64>,
 }
 
 /// The records and attempts a page of OFAuth's list names.
@@ -104,7 +104,7 @@ pub struct Known {
 
 impl Store {
     /// Takes the lease until `until_ms` unless another run holds it. `None`: busy.
-    pub async fn acquire_reconcile_lease(
+    pub(crate) async fn acquire_reconcile_lease(
         &self,
         run_id: &str,
         now_ms: i64,
@@ -148,7 +148,7 @@ impl Store {
 
     /// Saves the cursor, while the lease is still this run's; `release` ends it;
     /// `pin` keeps the OFAuth account the key belongs to.
-    pub async fn save_reconcile_cursor(
+    pub(crate) async fn save_reconcile_cursor(
         &self,
         lease: &Lease,
         cursor: &Cursor,
@@ -209,7 +209,11 @@ impl Store {
 
     /// Keeps where a complete pass over the newest connections began, while the
     /// lease is still this run's.
-    pub async fn save_recent_mark(&self, lease: &Lease, since_ms: i64) -> Result<(), StoreError> {
+    pub(crate) async fn save_recent_mark(
+        &self,
+        lease: &Lease,
+        since_ms: i64,
+    ) -> Result<(), StoreError> {
         self.client
             .update_item()
             .table_name(&self.table)
@@ -227,7 +231,7 @@ impl Store {
     }
 
     /// Records which of this deployment's connections a page of the list showed.
-    pub async fn put_seen(
+    pub(crate) async fn put_seen(
         &self,
         sweep: i64,
         chunk: u32,
@@ -251,7 +255,11 @@ impl Store {
     }
 
     /// Every id the sweep's list pages showed.
-    pub async fn load_seen(&self, sweep: i64, chunks: u32) -> Result<HashSet<String>, StoreError> {
+    pub(crate) async fn load_seen(
+        &self,
+        sweep: i64,
+        chunks: u32,
+    ) -> Result<HashSet<String>, StoreError> {
         let keys: Vec<String> = (0..chunks).map(|c| seen_key(sweep, c)).collect();
         let mut seen = HashSet::new();
         for item in self.batch_get(keys, true).await?.into_values() {
@@ -287,7 +295,7 @@ impl Store {
     /// still holding personal data), after `after`:
     /// at most `limit` items are read (of every kind), so a page costs the same
     /// whatever the table holds. The last key read when there is more.
-    pub async fn scan_connections(
+    pub(crate) async fn scan_connections(
         &self,
         after: Option<&str>,
         limit: i32,
@@ -331,7 +339,7 @@ impl Store {
 
     /// Marks a record OFAuth did not know in this sweep as missing (not final):
     /// false when it changed since it was read.
-    pub async fn mark_missing(
+    pub(crate) async fn mark_missing(
         &self,
         record: &ConnectionRecord,
         sweep: i64,
@@ -346,7 +354,10 @@ impl Store {
     }
 
     /// Takes the missing mark off a record OFAuth knows again.
-    pub async fn clear_missing(&self, record: &ConnectionRecord) -> Result<bool, StoreError> {
+    pub(crate) async fn clear_missing(
+        &self,
+        record: &ConnectionRecord,
+    ) -> Result<bool, StoreError> {
         let mut u = Update::default();
         u.remove("missingSweep")
             .remove("missingSince")

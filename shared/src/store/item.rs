@@ -71,7 +71,7 @@ impl Update {
     }
 
     /// Sets the attribute only when the item does not have it yet.
-    pub fn set_if_absent(&mut self, attr: &str, v: AttributeValue) -> &mut Self {
+    pub(crate) fn set_if_absent(&mut self, attr: &str, v: AttributeValue) -> &mut Self {
         let (name, value) = (self.name(attr), self.value(attr, v));
         self.set
             .push(format!("{name} = if_not_exists({name}, {value})"));
@@ -94,7 +94,7 @@ impl Update {
         self
     }
 
-    pub fn expression(&self) -> String {
+    pub(crate) fn expression(&self) -> String {
         let mut expr = String::new();
         if !self.set.is_empty() {
             expr.push_str("SET ");
@@ -111,7 +111,7 @@ impl Update {
     }
 
     /// This update of the item `pk`, under `condition`, as one item of a transaction.
-    pub fn transact(
+    pub(crate) fn transact(
         self,
         table: &str,
         pk: String,
@@ -129,7 +129,7 @@ impl Update {
     }
 
     /// This update applied to an `UpdateItem` request.
-    pub fn apply(
+    pub(crate) fn apply(
         self,
         req: aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder,
     ) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
@@ -248,14 +248,14 @@ pub(crate) struct ConnectionWrite<'a> {
     /// The account as reported, and whether it is the whole profile.
     pub account: Option<(&'a AccountProfile, bool)>,
     /// OFAuth attested that this attempt produced the connection.
-    pub attested_by: Option<&'a AttemptId>,
+    pub(crate) attested_by: Option<&'a AttemptId>,
     /// The attempt that last bound or re-authenticated it.
-    pub last_attempt: Option<&'a AttemptId>,
+    pub(crate) last_attempt: Option<&'a AttemptId>,
     /// Why it changed (`changeCause`, which the platform's events carry).
     pub cause: Option<ChangeCause>,
     /// With [`ChangeCause::AccountMismatch`]: the attempt that showed the
     /// other account (`swapAttemptId`; removed when the leg named none).
-    pub swap_attempt: Option<&'a str>,
+    pub(crate) swap_attempt: Option<&'a str>,
 }
 
 /// A status to write.
@@ -271,7 +271,7 @@ pub(crate) struct StateWrite {
 
 impl StateWrite {
     /// A status this service confirmed itself (a binding, a disconnect).
-    pub fn confirmed(status: ConnectionStatus) -> Self {
+    pub(crate) fn confirmed(status: ConnectionStatus) -> Self {
         Self {
             status,
             order: None,

@@ -20,7 +20,7 @@ pub fn erasure(id: &str) -> String {
 }
 
 /// A user's session count in the window starting at `window_start`.
-pub fn session_rate(user_id: &str, window_start: i64) -> String {
+pub(crate) fn session_rate(user_id: &str, window_start: i64) -> String {
     format!("RATE#session#{user_id}#{window_start}")
 }
 
@@ -33,14 +33,14 @@ pub fn user(user_id: &str) -> String {
 /// (not listed), `<time>` an entry of their list (a bound connection, a
 /// verifying attempt), `~<time>` a disconnected connection (not listed). The
 /// list reads from [`LISTED_FROM`] to [`GONE`]; an erasure reads them all.
-pub const UNLISTED: &str = "!";
+pub(crate) const UNLISTED: &str = "!";
 
 /// Sort keys at or after this are a user's disconnected connections: not in
 /// the list (timestamps sort before it), found by an erasure.
 pub const GONE: &str = "~";
 
 /// The lowest sort key of the list's range (timestamps start with a digit).
-pub const LISTED_FROM: &str = "0";
+pub(crate) const LISTED_FROM: &str = "0";
 
 /// The `byUser` sort key of a connection disconnected at `now`.
 pub fn gone(now: &str) -> String {
@@ -49,6 +49,6 @@ pub fn gone(now: &str) -> String {
 
 /// The `byUser` sort key of an attempt created at `created_at` and not
 /// listed.
-pub fn unlisted(created_at: &str) -> String {
+pub(crate) fn unlisted(created_at: &str) -> String {
     format!("{UNLISTED}{created_at}")
 }

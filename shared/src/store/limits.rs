@@ -12,7 +12,7 @@ use crate::time::epoch;
 
 /// Whether a user may start one more session now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RateCheck {
+pub(crate) enum RateCheck {
     Allowed,
     /// Over the limit until the window ends, this many seconds from now.
     Limited {
@@ -23,7 +23,7 @@ pub enum RateCheck {
 impl Store {
     /// Counts a session for `user` in the current window of `window`, unless the
     /// window already holds `limit`.
-    pub async fn count_session(
+    pub(crate) async fn count_session(
         &self,
         user: &str,
         limit: u32,

@@ -33,9 +33,10 @@ mod sightings;
 mod table;
 
 pub use connections::PageKey;
-pub use cursor::{Cursor, Known, Lease, Phase};
+pub use cursor::Known;
+pub(crate) use cursor::{Cursor, Lease, Phase};
 pub use error::StoreError;
-pub use limits::RateCheck;
-pub use privacy::{holds_personal_data, UserItem};
-pub use sightings::{Applied, Sighting, SIGHTING_RETENTION_SECS};
+pub(crate) use limits::RateCheck;
+pub(crate) use privacy::{holds_personal_data, UserItem};
+pub(crate) use sightings::{Applied, Sighting};
 pub use table::{timeouts, Store};

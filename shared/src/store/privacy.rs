@@ -19,7 +19,7 @@ const PROFILE: [&str; 4] = ["accountId", "username", "name", "avatar"];
 
 /// What the `byUser` index holds for a user.
 #[derive(Debug)]
-pub enum UserItem {
+pub(crate) enum UserItem {
     /// A connection bound to the user (live or disconnected).
     Connection(ConnectionRecord),
     /// An attempt of the user's, whatever its status (every attempt is indexed
@@ -30,7 +30,7 @@ pub enum UserItem {
 impl Store {
     /// Everything the `byUser` index holds under `user_id`, each read again
     /// (strongly consistent) from the table.
-    pub async fn user_items(&self, user_id: &str) -> Result<Vec<UserItem>, StoreError> {
+    pub(crate) async fn user_items(&self, user_id: &str) -> Result<Vec<UserItem>, StoreError> {
         let mut keys_found = Vec::new();
         let mut start = None;
         loop {
@@ -86,7 +86,7 @@ impl Store {
     /// Erases a user's connection record: disconnected (the caller disconnected
     /// it at OFAuth first), with no user, no account fields and no index keys;
     /// `erasedAt` says when. False when it changed since it was read.
-    pub async fn erase_connection(
+    pub(crate) async fn erase_connection(
         &self,
         record: &ConnectionRecord,
         now: SystemTime,
@@ -111,7 +111,7 @@ impl Store {
     /// `erased`, so that no completion, webhook or reload can bind it any more:
     /// the erasure's barrier. On the condition that its status is still the one
     /// read: false when it moved meanwhile (read it again and decide again).
-    pub async fn end_for_erasure(&self, attempt: &LinkAttempt) -> Result<bool, StoreError> {
+    pub(crate) async fn end_for_erasure(&self, attempt: &LinkAttempt) -> Result<bool, StoreError> {
         let mut u = Update::default();
         u.set("status", s(AttemptStatus::Erased.as_str()));
         let condition = format!(
@@ -125,7 +125,11 @@ impl Store {
     /// Takes the user's and the account's fields off an attempt (its id, status,
     /// times and connection id stay for an audit until its TTL), with its codes
     /// and its index entry; `erasedAt` says when.
-    pub async fn strip_attempt(&self, id: &AttemptId, now: SystemTime) -> Result<(), StoreError> {
+    pub(crate) async fn strip_attempt(
+        &self,
+        id: &AttemptId,
+        now: SystemTime,
+    ) -> Result<(), StoreError> {
         let mut u = Update::default();
         for attr in PROFILE.iter().chain(&[
             "userId",
@@ -147,7 +151,7 @@ impl Store {
     /// Records that a user's data was erased (`ERASURE#<id>`, kept a day): the
     /// platform's `User Data Erased` event comes from this item on the table's
     /// stream, so it is published exactly when the erasure was written.
-    pub async fn put_erasure_marker(
+    pub(crate) async fn put_erasure_marker(
         &self,
         user_id: &str,
         erased: u32,
@@ -175,7 +179,7 @@ impl Store {
     /// and avatar; and, once disconnected (final), the account's id too (an
     /// expired one keeps it: a reconnect must come back with the same account).
     /// False when the record changed since it was read.
-    pub async fn scrub_personal_data(
+    pub(crate) async fn scrub_personal_data(
         &self,
         record: &ConnectionRecord,
         now: SystemTime,
@@ -198,7 +202,7 @@ impl Store {
 }
 
 /// Whether a record still holds personal fields the retention would take off.
-pub fn holds_personal_data(record: &ConnectionRecord) -> bool {
+pub(crate) fn holds_personal_data(record: &ConnectionRecord) -> bool {
     let a = &record.account;
     a.username.is_some()
         || a.name.is_some()

@@ -45,7 +45,7 @@ use crate::model::{
 use crate::time::{epoch, rfc3339};
 
 /// How long an applied sighting's id is remembered (DynamoDB TTL).
-pub const SIGHTING_RETENTION_SECS: i64 = 30 * 86_400;
+pub(crate) const SIGHTING_RETENTION_SECS: i64 = 30 * 86_400;
 
 /// How many times a sighting is re-read and re-decided when other writes race it.
 const ATTEMPTS: usize = 3;
@@ -53,14 +53,14 @@ const ATTEMPTS: usize = 3;
 /// What OFAuth says of one connection: a signed webhook event, or what the
 /// reconciler read on OFAuth's list or `access/self`.
 #[derive(Debug, Clone)]
-pub struct Sighting<'a> {
+pub(crate) struct Sighting<'a> {
     pub event_id: &'a str,
     pub event_type: &'a str,
     /// When OFAuth says it happened (Unix milliseconds), if the event says.
-    pub event_at_ms: Option<i64>,
+    pub(crate) event_at_ms: Option<i64>,
     /// The tie-break within one instant ([`ConnectionStatus::rank`]; 0 for
     /// `created`).
-    pub rank: u8,
+    pub(crate) rank: u8,
     pub connection: &'a ConnectionId,
     /// The status OFAuth reports; `None` keeps the record's.
     pub status: Option<ConnectionStatus>,
@@ -75,9 +75,9 @@ pub struct Sighting<'a> {
 
 /// What happened to an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Applied {
+pub(crate) enum Applied {
     /// Written; `bound`: it also bound the connection to a verifying attempt's user.
-    Applied { bound: bool },
+    Written { bound: bool },
     /// This event id was already processed.
     Duplicate,
     /// The record holds a newer state and the event attests nothing new.
@@ -208,7 +208,7 @@ impl Store {
     /// Applies a sighting: at most once per id, never over a newer state,
     /// attesting and (for a verifying attempt) binding, in one transaction with
     /// its marker.
-    pub async fn apply_sighting(
+    pub(crate) async fn apply_sighting(
         &self,
         ev: &Sighting<'_>,
         now: SystemTime,
@@ -238,7 +238,7 @@ impl Store {
                     } else if plan.foreign {
                         Applied::ForeignAttempt
                     } else {
-                        Applied::Applied {
+                        Applied::Written {
                             bound: plan.bind.is_some(),
                         }
                     })

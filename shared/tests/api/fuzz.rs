@@ -21,7 +21,8 @@ use link_shared::config::{AppTargets, Config};
 use link_shared::lambda_http::http::HeaderMap;
 use link_shared::lambda_http::http::HeaderName;
 use link_shared::lambda_http::{Body, Context, Request, Response};
-use link_shared::return_leg::callback::{self, CallbackOutcome};
+use link_shared::return_leg::callback;
+use link_shared::return_leg::callback_query::{read_callback, CallbackOutcome};
 use link_shared::return_leg::completion;
 use link_shared::return_leg::refusal::RefusalCode;
 use link_shared::signature::{self, Scheme, Verified};
@@ -188,7 +189,7 @@ fn callback_query() {
         ),
         |(q, path)| {
             let req = event("GET", &path, &q, HeaderMap::new(), None);
-            match callback::read_callback(&req) {
+            match read_callback(&req) {
                 Ok(cb) => {
                     let resp = callback::redirect_for(&app, &cb.outcome, None);
                     check_redirect(&resp)?;

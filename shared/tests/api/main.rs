@@ -7,7 +7,6 @@
 
 mod helpers;
 
-mod events;
 mod failures;
 mod flow_logs;
 mod fuzz;
@@ -15,10 +14,11 @@ mod init;
 mod link_flow;
 mod logs;
 mod metrics;
-mod platform;
+mod platform_events;
 mod privacy;
 mod provenance;
 mod races;
+mod read_api;
 mod reconcile;
 mod rotation;
 mod trust;

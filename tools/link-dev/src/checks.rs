@@ -1,11 +1,11 @@
 //! The checks `make test` runs against built artefacts and the running stack:
-//! every `events/` file through `cargo lambda invoke`, and each arm64 bootstrap's
+//! every `invoke/` payload through `cargo lambda invoke`, and each arm64 bootstrap's
 //! architecture and size.
 
 use std::path::Path;
 use std::process::Command;
 
-use crate::{events, expectations, prepare_event, Error, Expected, LocalTable};
+use crate::{expectations, invoke, prepare_event, Error, Expected, LocalTable};
 
 /// What one invocation answered, against what it should have.
 pub fn compare(name: &str, exp: &Expected, app: &str, answer: &str) -> Result<(), String> {
@@ -37,13 +37,13 @@ pub fn compare(name: &str, exp: &Expected, app: &str, answer: &str) -> Result<()
         problems.push(format!("status {} != {}", resp["statusCode"], exp.status));
     }
     if let Some(location) = &exp.location {
-        let want = location.replace(events::APP, app);
+        let want = location.replace(invoke::APP, app);
         if header("location") != Some(want.as_str()) {
             problems.push(format!("location {:?} != {want}", header("location")));
         }
     }
     if let Some(prefix) = &exp.location_prefix {
-        let want = prefix.replace(events::APP, app);
+        let want = prefix.replace(invoke::APP, app);
         if !header("location").is_some_and(|l| l.starts_with(&want)) {
             problems.push(format!(
                 "location {:?} does not start with {want}",
@@ -79,14 +79,14 @@ pub struct Stack<'a> {
 
 /// Sends every event through `cargo lambda invoke` to `cargo lambda watch` and
 /// checks each answer; returns (passed, failures).
-pub async fn invoke_events(dir: &Path, stack: &Stack<'_>) -> Result<(usize, Vec<String>), Error> {
+pub async fn invoke_all(dir: &Path, stack: &Stack<'_>) -> Result<(usize, Vec<String>), Error> {
     std::fs::create_dir_all(stack.scratch)?;
     let mut passed = 0;
     let mut failures = Vec::new();
     for (name, exp) in expectations(dir)? {
         stack.table.seed(stack.sim_url, &exp.seed).await?;
         let raw = std::fs::read_to_string(dir.join(format!("{name}.json")))?
-            .replace(events::APP, stack.app);
+            .replace(invoke::APP, stack.app);
         let file = stack.scratch.join(format!("event-{name}.json"));
         std::fs::write(
             &file,
@@ -198,7 +198,7 @@ mod tests {
             status: 302,
             location: Some(format!(
                 "{}/link/error?status=error&error_code=x",
-                events::APP
+                invoke::APP
             )),
             location_prefix: None,
             error: None,
@@ -207,7 +207,7 @@ mod tests {
         };
         let ok = r#"{"statusCode":302,"headers":{"Location":"http://localhost:1234/link/error?status=error&error_code=x"}}"#;
         assert!(compare("e", &exp, "http://localhost:1234", ok).is_ok());
-        assert!(compare("e", &exp, events::APP, ok).is_err());
+        assert!(compare("e", &exp, invoke::APP, ok).is_err());
         assert!(compare("e", &exp, "http://localhost:1234", "boom").is_err());
     }
 }

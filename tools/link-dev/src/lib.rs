@@ -6,7 +6,7 @@
 
 pub mod checks;
 pub mod demo;
-pub mod events;
+pub mod invoke;
 pub mod smoke;
 pub mod stream;
 
@@ -46,7 +46,7 @@ pub fn env_file(path: &Path) -> HashMap<String, String> {
         .collect()
 }
 
-/// What one event must answer and what must exist first (events/expected.json).
+/// What one event must answer and what must exist first (invoke/expected.json).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Expected {
     pub function: String,
@@ -97,7 +97,7 @@ pub struct SeedRecord {
     pub user: String,
 }
 
-/// Reads events/expected.json.
+/// Reads invoke/expected.json.
 pub fn expectations(events_dir: &Path) -> Result<BTreeMap<String, Expected>, Error> {
     let text = std::fs::read_to_string(events_dir.join("expected.json"))?;
     Ok(serde_json::from_str(&text)?)

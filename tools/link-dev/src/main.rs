@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
-use link_dev::{checks, events, Error, LocalTable};
+use link_dev::{checks, invoke, Error, LocalTable};
 
 #[derive(Parser)]
 #[command(
@@ -43,24 +43,24 @@ enum Task {
         #[command(flatten)]
         table: Table,
     },
-    /// Writes events/ (each event and expected.json) from the catalogue.
-    MakeEvents {
-        #[arg(default_value = "events")]
+    /// Writes invoke/ (each event and expected.json) from the catalogue.
+    MakeInvoke {
+        #[arg(default_value = "invoke")]
         dir: PathBuf,
     },
-    /// Adds what every event in events/ refers to, in DynamoDB Local and the simulator.
-    SeedEvents {
-        #[arg(default_value = "events")]
+    /// Adds what every event in invoke/ refers to, in DynamoDB Local and the simulator.
+    SeedInvoke {
+        #[arg(default_value = "invoke")]
         dir: PathBuf,
         #[command(flatten)]
         table: Table,
         #[arg(long, env = "OFAUTH_BASE_URL")]
         sim_url: String,
     },
-    /// Sends every event in events/ through `cargo lambda invoke` to a running
+    /// Sends every event in invoke/ through `cargo lambda invoke` to a running
     /// `cargo lambda watch` and checks each answer against expected.json.
-    InvokeEvents {
-        #[arg(default_value = "events")]
+    InvokeAll {
+        #[arg(default_value = "invoke")]
         dir: PathBuf,
         #[command(flatten)]
         table: Table,
@@ -69,13 +69,13 @@ enum Task {
         #[arg(long, env = "WATCH_PORT", default_value_t = 9000)]
         watch_port: u16,
         /// The demo app's URL (the events are written for http://localhost:8080).
-        #[arg(long, env = "APP_URL", default_value = events::APP)]
+        #[arg(long, env = "APP_URL", default_value = invoke::APP)]
         app: String,
         #[arg(long, env = "OFAUTH_WEBHOOK_SECRET", hide_env_values = true)]
         webhook_secret: String,
     },
     /// Prints an event file with fresh webhook signature headers for its body.
-    SignEvent {
+    SignInvoke {
         file: PathBuf,
         #[arg(value_parser = ["ofauth", "svix"])]
         scheme: String,
@@ -148,11 +148,11 @@ async fn main() -> Result<(), Error> {
                 t.name
             );
         }
-        Task::MakeEvents { dir } => {
-            let n = events::write(&dir)?;
+        Task::MakeInvoke { dir } => {
+            let n = invoke::write(&dir)?;
             println!("wrote {n} events and expected.json to {}", dir.display());
         }
-        Task::SeedEvents {
+        Task::SeedInvoke {
             dir,
             table,
             sim_url,
@@ -163,7 +163,7 @@ async fn main() -> Result<(), Error> {
                 println!("seeded {name}");
             }
         }
-        Task::InvokeEvents {
+        Task::InvokeAll {
             dir,
             table,
             sim_url,
@@ -180,13 +180,13 @@ async fn main() -> Result<(), Error> {
                 webhook_secret: &webhook_secret,
                 scratch: &link_dev::root().join(".local/events"),
             };
-            let (passed, failures) = checks::invoke_events(&dir, &stack).await?;
+            let (passed, failures) = checks::invoke_all(&dir, &stack).await?;
             println!("{passed} passed, {} failed", failures.len());
             if !failures.is_empty() {
                 return Err(failures.join("\n").into());
             }
         }
-        Task::SignEvent {
+        Task::SignInvoke {
             file,
             scheme,
             webhook_secret,

@@ -157,3 +157,62 @@ fn the_local_env_file_is_never_tracked() {
         ".env.local is not ignored by git"
     );
 }
+
+/// Every page refers only to files a reader of the repository has: each
+/// relative link resolves, and each path in backticks that names a file of the
+/// project (`shared/…`, `tools/…`, `docs/…`, …) exists.
+#[test]
+fn pages_refer_only_to_files_in_the_repository() {
+    let tops = [
+        "shared/",
+        "tools/",
+        "functions/",
+        "docs/",
+        "scripts/",
+        "client/",
+        "demo/",
+        "tests/",
+        "invoke/",
+        "../",
+    ];
+    // Files the pages tell a reader to create (both ignored by git).
+    let made_by_the_reader = ["demo/ofauth-link-embed.js", ".env.local"];
+    let mut missing = Vec::new();
+    let mut checked = 0;
+    for (page, body) in pages() {
+        let dir = root().join(&page).parent().unwrap().to_path_buf();
+        // Markdown links: `](target)`.
+        for link in body.split("](").skip(1) {
+            let target = link.split(')').next().unwrap_or("");
+            let target = target.split('#').next().unwrap_or("");
+            if target.is_empty() || target.contains("://") || target.starts_with("mailto:") {
+                continue;
+            }
+            checked += 1;
+            if !dir.join(target).exists() {
+                missing.push(format!("{page}: link {target}"));
+            }
+        }
+        // Paths in backticks.
+        for span in code_spans(&body) {
+            let path = span.split("::").next().unwrap_or(span);
+            if !tops.iter().any(|t| path.starts_with(t))
+                || path.contains(['*', '<', '{', ' ', '…'])
+                || made_by_the_reader.contains(&path)
+            {
+                continue;
+            }
+            checked += 1;
+            let base = if path.starts_with("../") {
+                &dir
+            } else {
+                &root()
+            };
+            if !base.join(path).exists() {
+                missing.push(format!("{page}: `{span}`"));
+            }
+        }
+    }
+    assert!(checked > 50, "only {checked} references checked");
+    assert!(missing.is_empty(), "not in the repository: {missing:#?}");
+}

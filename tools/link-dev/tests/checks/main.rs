@@ -1,12 +1,13 @@
-//! The project's consistency checks, one test binary: every `events/` file
+//! The project's consistency checks, one test binary: every `invoke/` payload
 //! against its handler and `openapi.yaml` (`events`), `template.yaml` against the
 //! code (`template`), the smoke checks against an open door (`smoke`), and the
 //! documents against the code and the template (`docs`).
 
 mod docs;
-mod events;
+mod invoke;
 mod openapi;
 mod smoke;
+mod structure;
 mod template;
 
 use std::path::PathBuf;

@@ -1,6 +1,6 @@
-//! Every file in events/ through the handler it belongs to, configured from
+//! Every payload in invoke/ through the handler it belongs to, configured from
 //! .env.example, against DynamoDB Local and the simulator: the same files
-//! `cargo lambda invoke --data-file` sends (see scripts/invoke-events.sh).
+//! `cargo lambda invoke --data-file` sends (see scripts/invoke-all.sh).
 
 use crate::openapi::OpenApi;
 use std::collections::HashMap;
@@ -80,8 +80,8 @@ async fn every_event_gives_its_expected_answer() {
         config.list_search.page_size,
     );
 
-    let expected = link_dev::expectations(&root().join("events")).unwrap();
-    let files = std::fs::read_dir(root().join("events"))
+    let expected = link_dev::expectations(&root().join("invoke")).unwrap();
+    let files = std::fs::read_dir(root().join("invoke"))
         .unwrap()
         .filter_map(|e| e.ok())
         .map(|e| e.file_name().to_string_lossy().into_owned())
@@ -95,7 +95,7 @@ async fn every_event_gives_its_expected_answer() {
     for (name, exp) in &expected {
         table.seed(&sim.url(), &exp.seed).await.unwrap();
         let raw =
-            std::fs::read_to_string(root().join("events").join(format!("{name}.json"))).unwrap();
+            std::fs::read_to_string(root().join("invoke").join(format!("{name}.json"))).unwrap();
         let raw =
             link_dev::prepare_event(&raw, exp.sign.as_deref(), webhook_secret.expose()).unwrap();
         if exp.function == "reconcile" {
@@ -201,17 +201,17 @@ fn openapi_describes_every_route() {
     assert_eq!(api.operations(), expected);
 }
 
-/// events/ is what `link-dev make-events` writes from the catalogue: the files
+/// invoke/ is what `link-dev make-invoke` writes from the catalogue: the files
 /// cannot drift from the one place events are built.
 #[test]
 fn events_directory_is_generated_from_the_catalogue() {
-    let files = link_dev::events::files().unwrap();
-    let dir = root().join("events");
+    let files = link_dev::invoke::files().unwrap();
+    let dir = root().join("invoke");
     for (name, text) in &files {
         let on_disk = std::fs::read_to_string(dir.join(name)).unwrap_or_default();
         assert!(
             on_disk == *text,
-            "events/{name} differs from the catalogue: run `cargo run -p link-dev -- make-events`"
+            "invoke/{name} differs from the catalogue: run `cargo run -p link-dev -- make-invoke`"
         );
     }
     let on_disk = std::fs::read_dir(&dir)
@@ -222,6 +222,6 @@ fn events_directory_is_generated_from_the_catalogue() {
     assert_eq!(
         on_disk,
         files.len(),
-        "events/ holds files the catalogue does not"
+        "invoke/ holds files the catalogue does not"
     );
 }

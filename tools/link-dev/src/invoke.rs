@@ -1,6 +1,6 @@
-//! The catalogue of `events/`: one API Gateway event per path the tests cover, and
-//! what each must answer and what must exist first (`events/expected.json`).
-//! `link-dev make-events` writes the files from here; a test checks they match.
+//! The catalogue of `invoke/`: one API Gateway event per path the tests cover, and
+//! what each must answer and what must exist first (`invoke/expected.json`).
+//! `link-dev make-invoke` writes the files from here; a test checks they match.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -587,7 +587,7 @@ fn catalogue() -> BTreeMap<String, Entry> {
     out
 }
 
-/// The files `events/` holds: `<name>.json` for each event and `expected.json`.
+/// The files `invoke/` holds: `<name>.json` for each event and `expected.json`.
 pub fn files() -> Result<BTreeMap<String, String>, Error> {
     let mut files = BTreeMap::new();
     let mut expected = BTreeMap::new();
@@ -605,7 +605,7 @@ pub fn files() -> Result<BTreeMap<String, String>, Error> {
     Ok(files)
 }
 
-/// Writes `events/` from the catalogue, removing event files it no longer has.
+/// Writes `invoke/` from the catalogue, removing event files it no longer has.
 pub fn write(dir: &Path) -> Result<usize, Error> {
     let files = files()?;
     std::fs::create_dir_all(dir)?;

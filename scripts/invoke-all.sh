@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Sends every events/*.json through `cargo lambda invoke` to a running `make dev`
-# stack and checks each answer against events/expected.json (link-dev invoke-events).
+# Sends every invoke/*.json through `cargo lambda invoke` to a running `make dev`
+# stack and checks each answer against invoke/expected.json (link-dev invoke-all).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$root"
@@ -14,4 +14,4 @@ export DYNAMODB_ENDPOINT="http://127.0.0.1:${DDB_PORT:-8000}" OFAUTH_BASE_URL="h
 export APP_URL="http://localhost:${DEMO_PORT:-8080}"
 step "invoking every event through cargo lambda invoke"
 cargo build --quiet -p link-dev --features link-shared/dev-identity
-target/debug/link-dev invoke-events events
+target/debug/link-dev invoke-all invoke
