@@ -86,7 +86,9 @@ export const ERROR_KINDS = {
   account_mismatch: "refused",
   invalid_code: "refused",
   completion_refused: "refused",
+  browser_mismatch: "refused",
   too_many_verifications: "refused",
+  reconnect_unavailable: "refused",
   temporarily_unavailable: "unavailable",
   internal_error: "unavailable",
   storage_unavailable: "unavailable",
@@ -254,11 +256,15 @@ export function createLinkClient(options) {
   }
 
   /**
-   * One request to the backend; the answer's JSON, or a LinkError.
+   * One request to the backend; the answer's JSON, or a LinkError. Only the
+   * session's call sends and keeps the API's cookies (`withCookies`): its answer
+   * sets the start cookie, which the callback asks of the browser that comes
+   * back (the API and the app on one site, docs/deploy.md).
    * @param {string} method @param {string} path @param {unknown} [body] @param {AbortSignal} [signal]
+   * @param {boolean} [withCookies]
    * @returns {Promise<{ status: number, body: any }>}
    */
-  async function request(method, path, body, signal) {
+  async function request(method, path, body, signal, withCookies = false) {
     const auth = await credentials();
     if (Object.keys(auth).length === 0) {
       throw new LinkError("unauthenticated", "unauthenticated", "Not signed in: getToken gave no token");
@@ -275,7 +281,7 @@ export function createLinkClient(options) {
         headers,
         body: body === undefined ? undefined : JSON.stringify(body),
         signal: signal ? AbortSignal.any([signal, limit]) : limit,
-        credentials: "omit",
+        credentials: withCookies ? "include" : "omit",
         cache: "no-store",
       });
     } catch (e) {
@@ -302,7 +308,7 @@ export function createLinkClient(options) {
    * @returns {Promise<Session>}
    */
   async function createSession(params = {}) {
-    const { body } = await request("POST", "/link/session", params);
+    const { body } = await request("POST", "/link/session", params, undefined, true);
     if (!body || body.mode !== "hosted" || typeof body.url !== "string") {
       throw new LinkError("unavailable", "unsupported_session_mode",
         `Expected a hosted Link session, received ${body && body.mode}`);

@@ -17,7 +17,7 @@ function fakeFetch(routes) {
   const fn = async (url, init = {}) => {
     const u = new URL(url);
     const key = `${init.method} ${u.pathname}`;
-    calls.push({ url: String(url), key, query: u.search, headers: init.headers, body: init.body && JSON.parse(init.body), signal: init.signal });
+    calls.push({ url: String(url), key, query: u.search, headers: init.headers, body: init.body && JSON.parse(init.body), signal: init.signal, credentials: init.credentials });
     const queue = routes[key];
     assert.ok(queue && queue.length, `unexpected request ${key}`);
     const answer = queue.length > 1 ? queue.shift() : queue[0];
@@ -73,6 +73,8 @@ test("a session is created with the caller's token, and its mode is checked", as
   assert.equal(fetch.calls[0].url, `${API}/link/session`);
   assert.equal(fetch.calls[0].headers.authorization, "Bearer jwt-1");
   assert.deepEqual(fetch.calls[0].body, { connectionId: "conn_1" });
+  // Only the session's call keeps the API's cookie (the start cookie).
+  assert.equal(fetch.calls[0].credentials, "include");
 
   const other = client({ "POST /link/session": [{ body: { mode: "whitelabel", url: "x", expiresAt: "", attemptId: ATTEMPT } }] });
   await assert.rejects(other.link.createSession(), (e) => e instanceof LinkError && e.code === "unsupported_session_mode");
@@ -125,6 +127,7 @@ test("the return page: the code leaves the address bar first and goes only into 
   assert.deepEqual(replaced, ["/link/success?tab=2#top"]);
   assert.deepEqual(fetch.calls[0].body, { code: CODE });
   assert.equal(fetch.calls[0].key, "POST /link/complete");
+  assert.equal(fetch.calls[0].credentials, "omit", "no cookie but the session's");
   for (const c of fetch.calls) {
     assert.ok(!c.url.includes(CODE) && !JSON.stringify(c.headers).includes(CODE));
   }

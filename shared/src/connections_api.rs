@@ -263,6 +263,9 @@ async fn disconnect(
 
 /// `DELETE /link/me`: erases the signed-in user's data, for a data-subject
 /// request, and is a barrier: nothing of theirs is bound after it.
+/// 0. The erasure barrier (`store::barrier`) is raised first: every write that
+///    binds checks it, so an attempt that started before now, even one the
+///    index does not show yet (a session in flight), never binds.
 /// 1. Every attempt of theirs still in flight (the `byUser` index holds them
 ///    all) ends as `erased`, by a write conditional on the status it was read
 ///    in: a completion, webhook or reload that comes later binds nothing, and
@@ -288,6 +291,9 @@ async fn erase(user_id: &str, svc: &ConnectionsService) -> Result<Response<Body>
             "The data changed while it was being erased; try again.",
         )
     };
+    // 0. The barrier first: whatever the index (eventually consistent) shows
+    // below, no attempt of theirs that started before now binds anything.
+    svc.store.raise_erasure_barrier(user_id, now).await?;
     let mut bound = Vec::new();
     let mut attempts = Vec::new();
     for item in svc.store.user_items(user_id).await? {

@@ -148,6 +148,12 @@ impl Cors {
             HeaderValue::from_static(self.allow_headers),
         );
         h.insert("access-control-max-age", HeaderValue::from_static("600"));
+        // The session's answer sets the start cookie, which the browser keeps
+        // only when the call was made with credentials.
+        h.insert(
+            "access-control-allow-credentials",
+            HeaderValue::from_static("true"),
+        );
         h.insert(VARY, HeaderValue::from_static("Origin"));
         Some(resp)
     }
@@ -155,8 +161,12 @@ impl Cors {
     /// Adds `Access-Control-Allow-Origin` to an actual response when the origin is allowed.
     pub(crate) fn decorate(&self, req: &Request, mut resp: Response<Body>) -> Response<Body> {
         if let Some(origin) = self.allowed_origin(req) {
-            resp.headers_mut()
-                .insert("access-control-allow-origin", origin.clone());
+            let h = resp.headers_mut();
+            h.insert("access-control-allow-origin", origin.clone());
+            h.insert(
+                "access-control-allow-credentials",
+                HeaderValue::from_static("true"),
+            );
         }
         resp.headers_mut()
             .insert(VARY, HeaderValue::from_static("Origin"));

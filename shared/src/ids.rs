@@ -156,17 +156,33 @@ impl fmt::Display for ConnectionId {
 /// Bytes of secret in a browser binding (128 bits).
 const BROWSER_SECRET_BYTES: usize = 16;
 
-/// The secret of the browser that came back through the callback, kept in an
-/// HttpOnly `__Host-` cookie on the callback's domain; only its SHA-256 is stored
-/// on the attempt. A reload of the callback gets a new completion code only when
-/// it carries the same secret: a replayed URL in another browser gets nothing.
+/// The two cookies that bind a Link attempt to a browser, both HttpOnly
+/// `__Host-` cookies on the API's own host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BrowserCookie {
+    /// Set by `POST /link/session` on the browser that starts an attempt: the
+    /// callback hands a completion code only to a browser that carries it.
+    Start,
+    /// Set by the callback on the browser that first comes back: a reload of the
+    /// callback gets a new code only in that browser.
+    Return,
+}
+
+impl BrowserCookie {
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Start => "__Host-ofauth-link-start",
+            Self::Return => "__Host-ofauth-link-return",
+        }
+    }
+}
+
+/// The secret a [`BrowserCookie`] carries; only its SHA-256 is stored on the
+/// attempt. A replayed callback URL in another browser carries neither.
 #[derive(Clone, PartialEq, Eq)]
 pub struct BrowserSecret(String);
 
 impl BrowserSecret {
-    /// The cookie that carries it.
-    pub(crate) const COOKIE: &'static str = "__Host-ofauth-link-return";
-
     /// A fresh secret from the operating system's CSPRNG.
     pub fn generate() -> Result<Self, getrandom::Error> {
         let mut bytes = [0u8; BROWSER_SECRET_BYTES];
@@ -174,12 +190,12 @@ impl BrowserSecret {
         Ok(Self(hex::encode(bytes)))
     }
 
-    /// The secret in a `Cookie` header's value, when it has the exact shape
-    /// [`Self::generate`] produces.
-    pub(crate) fn from_cookies(header: &str) -> Option<Self> {
+    /// The secret `cookie` carries in a `Cookie` header's value, when it has
+    /// the exact shape [`Self::generate`] produces.
+    pub fn from_cookies(header: &str, cookie: BrowserCookie) -> Option<Self> {
         header.split(';').find_map(|pair| {
             let (name, value) = pair.trim().split_once('=')?;
-            (name == Self::COOKIE
+            (name == cookie.name()
                 && value.len() == BROWSER_SECRET_BYTES * 2
                 && value
                     .bytes()
@@ -202,14 +218,14 @@ impl BrowserSecret {
             .is_ok()
     }
 
-    /// The `Set-Cookie` value: only for this site's HTTPS pages (`__Host-`:
-    /// Secure, `Path=/`, no `Domain`), not readable by scripts, sent on the
-    /// top-level navigation back from OFAuth (`SameSite=Lax`), for an hour (a
-    /// Link session's life).
-    pub(crate) fn set_cookie(&self) -> String {
+    /// The `Set-Cookie` value of `cookie` carrying it: only for this site's
+    /// HTTPS pages (`__Host-`: Secure, `Path=/`, no `Domain`), not readable by
+    /// scripts, sent on the top-level navigation back from OFAuth
+    /// (`SameSite=Lax`), for an hour (a Link session's life).
+    pub fn set_cookie(&self, cookie: BrowserCookie) -> String {
         format!(
             "{}={}; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=3600",
-            Self::COOKIE,
+            cookie.name(),
             self.0
         )
     }
@@ -248,7 +264,7 @@ mod tests {
     #[test]
     fn browser_secrets_are_read_only_from_their_cookie() {
         let b = BrowserSecret::generate().unwrap();
-        let cookie = b.set_cookie();
+        let cookie = b.set_cookie(BrowserCookie::Return);
         assert!(cookie.starts_with("__Host-ofauth-link-return="));
         for attr in ["Path=/", "Secure", "HttpOnly", "SameSite=Lax"] {
             assert!(cookie.contains(attr), "{cookie}");
@@ -256,8 +272,14 @@ mod tests {
         assert!(!cookie.contains("Domain"), "{cookie}");
         let value = cookie.split(';').next().unwrap();
         let header = format!("theme=dark; {value}; other=1");
-        let read = BrowserSecret::from_cookies(&header).unwrap();
+        let read = BrowserSecret::from_cookies(&header, BrowserCookie::Return).unwrap();
         assert!(read.matches(&b.hash()));
+        // Each cookie reads only its own name.
+        assert!(BrowserSecret::from_cookies(&header, BrowserCookie::Start).is_none());
+        let start = b.set_cookie(BrowserCookie::Start);
+        assert!(start.starts_with("__Host-ofauth-link-start="));
+        let both = format!("{value}; {}", start.split(';').next().unwrap());
+        assert!(BrowserSecret::from_cookies(&both, BrowserCookie::Start).is_some());
         assert!(!BrowserSecret::generate().unwrap().matches(&b.hash()));
         for bad in [
             "__Host-ofauth-link-return=short",
@@ -265,7 +287,10 @@ mod tests {
             "ofauth-link-return=0123456789abcdef0123456789abcdef",
             "",
         ] {
-            assert!(BrowserSecret::from_cookies(bad).is_none(), "{bad}");
+            assert!(
+                BrowserSecret::from_cookies(bad, BrowserCookie::Return).is_none(),
+                "{bad}"
+            );
         }
         assert!(!format!("{b:?}").contains(&b.0));
     }

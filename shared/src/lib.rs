@@ -20,6 +20,7 @@ pub mod return_leg;
 pub mod routes;
 pub mod session;
 pub mod signature;
+pub mod site;
 pub mod store;
 pub mod telemetry;
 pub mod time;

@@ -1,8 +1,13 @@
 //! init-session: `POST /link/session` creates an OFAuth Link session for the
-//! authenticated user and records the attempt before answering.
+//! authenticated user and records the attempt before answering. The browser
+//! that asks gets the start cookie (`__Host-ofauth-link-start`, HttpOnly; only
+//! its hash is on the attempt): the callback hands a completion code only to a
+//! browser that carries it, so a Link URL that leaks gives whoever opens it no
+//! way to finish the flow for its user.
 
 use std::time::SystemTime;
 
+use lambda_http::http::header::{HeaderValue, COOKIE, SET_COOKIE};
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -13,11 +18,11 @@ use crate::config::{Config, SessionSettings};
 use crate::error::ApiError;
 use crate::http::{self, Cors};
 use crate::identity::{self, IdentityRules};
-use crate::ids::{mask, AttemptId, ConnectionId};
+use crate::ids::{mask, AttemptId, BrowserCookie, BrowserSecret, ConnectionId};
 use crate::model::{ConnectionStatus, LinkAttempt};
 use crate::ofauth::{Geolocation, LinkInitRequest, LinkSession, OfAuthClient};
 use crate::routes::CALLBACK_PATH;
-use crate::store::{RateCheck, Store, StoreError};
+use crate::store::{RateCheck, Store, StoreError, MAX_SESSION_SECS};
 use crate::time::{epoch, parse_rfc3339};
 
 /// Largest body accepted; the real one is well under 300 bytes.
@@ -173,6 +178,9 @@ async fn create_session(req: &Request, svc: &SessionService) -> Result<Response<
     if req.method() != Method::POST {
         return Err(ApiError::method_not_allowed("POST, OPTIONS"));
     }
+    // When the attempt starts: an erasure of its user from this moment on
+    // stops it, whenever it is stored.
+    let started = SystemTime::now();
     let user_id = identity::caller(req, &svc.identity)
         .ok_or_else(|| ApiError::unauthenticated("Sign in to connect an account."))?;
     let body = http::body_bytes(req, MAX_BODY_BYTES).ok_or_else(|| {
@@ -216,7 +224,17 @@ async fn create_session(req: &Request, svc: &SessionService) -> Result<Response<
             Some(rec)
                 if rec.is_owned_by(&user_id) && rec.status != ConnectionStatus::Disconnected =>
             {
-                Some((target.clone(), rec.account.id))
+                // Its account is what every leg compares the reconnect with:
+                // without one, nothing could vouch for it (no leg fails open).
+                let Some(account) = rec.account.id else {
+                    return Err(ApiError::new(
+                        StatusCode::CONFLICT,
+                        "reconnect_unavailable",
+                        "This connection cannot be reconnected; disconnect it and connect the account again.",
+                    )
+                    .detail(format_args!("{} is bound to no account id", target.masked())));
+                };
+                Some((target.clone(), Some(account)))
             }
             _ => {
                 return Err(ApiError::connection_not_found()
@@ -227,6 +245,21 @@ async fn create_session(req: &Request, svc: &SessionService) -> Result<Response<
 
     let attempt_id = AttemptId::generate().map_err(ApiError::internal)?;
     crate::telemetry::correlate(&attempt_id);
+    // This browser's start cookie: the one it has, or a new one.
+    let start = match req
+        .headers()
+        .get(COOKIE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|c| BrowserSecret::from_cookies(c, BrowserCookie::Start))
+    {
+        Some(known) => known,
+        None => BrowserSecret::generate().map_err(ApiError::internal)?,
+    };
+    // A reconnect is noted for the reconciler's own check before OFAuth is
+    // asked: a session OFAuth hands out is never one it misses.
+    if reconnect.is_some() {
+        svc.store.note_reconnect(&attempt_id, started).await?;
+    }
     let init = LinkInitRequest {
         client_app_id: svc.settings.client_app_id.as_deref(),
         redirect_url: callback_url.as_str(),
@@ -255,16 +288,19 @@ async fn create_session(req: &Request, svc: &SessionService) -> Result<Response<
         .filter(|e| *e > epoch(now))
         .ok_or_else(|| {
             ApiError::ofauth_bad_response("OFAuth's expiresAt is missing, malformed or in the past")
-        })?;
+        })?
+        // Never trusted for longer than a session can last.
+        .min(epoch(started) + MAX_SESSION_SECS);
 
-    let attempt = LinkAttempt::pending(
+    let mut attempt = LinkAttempt::pending(
         attempt_id,
         user_id.clone(),
         reconnect,
         session.expires_at().to_string(),
         expires_at_epoch,
-        now,
+        started,
     );
+    attempt.start_hash = Some(start.hash());
     let ttl = expires_at_epoch + svc.settings.attempt_retention.as_secs() as i64;
     match svc.store.put_attempt(&attempt, ttl).await {
         // The id is 160 fresh random bits: an item already under it can only be
@@ -282,13 +318,17 @@ async fn create_session(req: &Request, svc: &SessionService) -> Result<Response<
         attempt = ?attempt.id,
         reconnect = input.reconnect.is_some(),
     );
-    Ok(http::json(
+    let mut resp = http::json(
         StatusCode::OK,
         &SessionAnswer {
             session: &session,
             attempt_id: attempt.id.as_str(),
         },
-    ))
+    );
+    if let Ok(cookie) = HeaderValue::from_str(&start.set_cookie(BrowserCookie::Start)) {
+        resp.headers_mut().insert(SET_COOKIE, cookie);
+    }
+    Ok(resp)
 }
 
 /// The answer: OFAuth's session exactly as documented (`mode`, `url`,

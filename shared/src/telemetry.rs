@@ -24,6 +24,7 @@
 //! | `ReconcileChecked`, `…Changed`, `…Reported`, `…Disconnected`, `…Errors`, `…Pages`, `…Scrubbed`, `…Missing` | none | reconciler run |
 //! | `ReconcileHalted` | `Reason`; and none | reconciler run that stopped before changing records |
 //! | `SecurityEvents` | `Kind`; and none | security log line (someone tried to use what is not theirs) |
+//! | `StartCookieMissing` | none | a code handed to a browser without the start cookie (a cross-site deployment, `START_COOKIE=logged`) |
 //! | `EventsPublished` | `DetailType`; and none | event the publisher handed to EventBridge |
 //! | `PublishFailures` | none | event not handed over after its tries (its batch is retried) |
 //! | `ColdStart` | `Function` | process |
@@ -64,6 +65,7 @@ pub const METRICS: &[&str] = &[
     "ReconcileMissing",
     "ReconcileHalted",
     "SecurityEvents",
+    "StartCookieMissing",
     "EventsPublished",
     "PublishFailures",
     "ColdStart",
@@ -242,6 +244,12 @@ pub(crate) fn account_swap(
             "a repeat of an account swap the record already holds"
         );
     }
+}
+
+/// A completion code handed to a browser without the attempt's start cookie,
+/// on a deployment where browsers may not keep it (`START_COOKIE=logged`).
+pub fn start_cookie_missing() {
+    counter!("StartCookieMissing").increment(1);
 }
 
 /// An event the publisher handed to EventBridge, by its kind.

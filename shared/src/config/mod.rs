@@ -26,7 +26,7 @@ pub use parts::RuntimeSettings;
 pub use parts::SessionSettings;
 pub use parts::StoreSettings;
 pub use parts::WebhookSettings;
-pub use parts::{AppTargets, ReconcileSettings, UnboundAction};
+pub use parts::{AppTargets, ReconcileSettings, StartCookie, UnboundAction};
 pub use secret::{Secret, SecretSource};
 
 /// The header that identifies the user when `DEV_TRUST_USER_HEADER=true` (local
@@ -69,7 +69,7 @@ impl Config {
             ofauth: OfAuthSettings::read(&env)?,
             runtime: RuntimeSettings::read(&env)?,
             cors: CorsSettings::read(&env, &app_url)?,
-            return_leg: ReturnLegSettings::read(&env, &app_url)?,
+            return_leg: ReturnLegSettings::read(&env, &app_url, session.callback_url.as_ref())?,
             list_search: ListSearch::read(&env)?,
             webhook: WebhookSettings::read(&env)?,
             reconcile: ReconcileSettings::read(&env, session.attempt_retention)?,

@@ -175,6 +175,18 @@ pub struct AppTargets {
     pub error: Url,
 }
 
+/// What the callback does with a success return from a browser without the
+/// start cookie of the browser that started the attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartCookie {
+    /// No code: only the browser that started the attempt can finish it.
+    Required,
+    /// The code, with a security log line and the `StartCookieMissing` metric
+    /// (a deployment whose API is on another site than its app, where browsers
+    /// may not keep the cookie).
+    Logged,
+}
+
 /// The return leg (`GET /link/callback`, `POST /link/complete`).
 #[derive(Debug, Clone)]
 pub struct ReturnLegSettings {
@@ -182,12 +194,19 @@ pub struct ReturnLegSettings {
     pub app: AppTargets,
     /// How long a completion code is valid (never past its attempt).
     pub(crate) completion_code_ttl: Duration,
+    /// `START_COOKIE`; `None` (`auto`): required where the callback's host and
+    /// the app's are one site ([`crate::site::same_site`]), else logged.
+    pub(crate) start_cookie: Option<StartCookie>,
+    /// The app's host, and the callback's when configured (else the request's).
+    pub(crate) app_host: String,
+    pub(crate) callback_host: Option<String>,
 }
 
 impl ReturnLegSettings {
     pub(super) fn read(
         env: &Env<impl Fn(&str) -> Option<String>>,
         app_url: &Url,
+        callback_url: Option<&Url>,
     ) -> Result<Self, ConfigError> {
         Ok(Self {
             app: AppTargets {
@@ -196,6 +215,29 @@ impl ReturnLegSettings {
                 error: env.app_path(vars::APP_ERROR_PATH, "/link/error", app_url)?,
             },
             completion_code_ttl: env.secs(vars::COMPLETION_CODE_TTL_SECS, 600, 30..=3600)?,
+            start_cookie: env.choice(
+                vars::START_COOKIE,
+                &[
+                    ("auto", None),
+                    ("required", Some(StartCookie::Required)),
+                    ("logged", Some(StartCookie::Logged)),
+                ],
+            )?,
+            app_host: app_url.host_str().unwrap_or_default().to_string(),
+            callback_host: callback_url.and_then(Url::host_str).map(str::to_string),
+        })
+    }
+
+    /// What a return without the start cookie gets, for a callback served on
+    /// `request_host` (used when no callback URL is configured).
+    pub(crate) fn start_cookie_for(&self, request_host: &str) -> StartCookie {
+        self.start_cookie.unwrap_or_else(|| {
+            let callback = self.callback_host.as_deref().unwrap_or(request_host);
+            if crate::site::same_site(&self.app_host, callback) {
+                StartCookie::Required
+            } else {
+                StartCookie::Logged
+            }
         })
     }
 }

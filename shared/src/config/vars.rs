@@ -54,6 +54,11 @@ settings! {
     OFAUTH_LIST_MAX_PAGES,
     /// How long a completion code is valid (it never outlives its attempt).
     COMPLETION_CODE_TTL_SECS,
+    /// A return without the start cookie of the browser that started the
+    /// attempt: `required` (no code), `logged` (the code, with a security log
+    /// line and a metric), or `auto` (required where the app and the callback
+    /// are on one site).
+    START_COOKIE,
     /// The hosts OFAuth's hosted Link URLs may point at.
     LINK_HOSTS,
     /// Sessions a user may start per window, and the window.

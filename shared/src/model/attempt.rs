@@ -13,7 +13,7 @@ use std::time::SystemTime;
 
 use super::account::AccountProfile;
 use crate::ids::{AttemptId, ConnectionId};
-use crate::time::rfc3339;
+use crate::time::{epoch_ms, rfc3339};
 
 /// Where an attempt stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,6 +84,9 @@ pub struct LinkAttempt {
     /// it must come back with.
     pub expected_account: Option<String>,
     pub created_at: String,
+    /// When it started (Unix milliseconds): an erasure of its user at or after
+    /// this stops it.
+    pub(crate) created_ms: i64,
     /// OFAuth's `expiresAt`, as OFAuth sent it.
     pub expires_at: String,
     pub(crate) expires_at_epoch: i64,
@@ -99,19 +102,26 @@ pub struct LinkAttempt {
     /// SHA-256 (hex) of the completion code's secret, and when the code expires.
     pub code_hash: Option<String>,
     pub code_expires_epoch: Option<i64>,
+    /// SHA-256 (hex) of the start cookie of the browser that started it: only
+    /// that browser is given a code (`None`: an attempt an earlier release
+    /// started).
+    pub start_hash: Option<String>,
     /// SHA-256 (hex) of the binding cookie of the browser that first came back:
     /// only that browser is given a new code.
     pub browser_hash: Option<String>,
     /// Verifications of a returned connection that OFAuth could not answer
     /// (bounded: each costs OFAuth calls, and a forger can repeat them).
     pub(crate) failed_verifications: u32,
+    /// For a reconnect: the returns checked against OFAuth after it was no
+    /// longer pending (bounded for the same reason).
+    pub(crate) reconnect_checks: u32,
     /// When it started verifying (listed as `verifying` since then).
     pub(crate) verifying_at: Option<String>,
 }
 
 impl LinkAttempt {
-    /// A new pending attempt; a reconnect names its connection and the account
-    /// bound to it.
+    /// A new pending attempt, started at `now` (when its request came in); a
+    /// reconnect names its connection and the account bound to it.
     pub fn pending(
         id: AttemptId,
         user_id: String,
@@ -127,6 +137,7 @@ impl LinkAttempt {
             reconnect,
             expected_account: expected_account.flatten(),
             created_at: rfc3339(now),
+            created_ms: epoch_ms(now),
             expires_at,
             expires_at_epoch,
             status: AttemptStatus::Pending,
@@ -135,8 +146,10 @@ impl LinkAttempt {
             attested: false,
             code_hash: None,
             code_expires_epoch: None,
+            start_hash: None,
             browser_hash: None,
             failed_verifications: 0,
+            reconnect_checks: 0,
             verifying_at: None,
         }
     }

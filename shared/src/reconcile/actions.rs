@@ -84,15 +84,30 @@ impl Run<'_> {
             attempt: None,
             cause: ChangeCause::Reconciler,
         };
+        self.apply_observed(&sighting, record, "").await;
+    }
+
+    /// Applies a sighting of a record; another OnlyFans account on it is
+    /// invalidated at OFAuth here (`attempt`: the masked attempt it names).
+    pub(super) async fn apply_observed(
+        &mut self,
+        sighting: &Sighting<'_>,
+        record: &ConnectionRecord,
+        attempt: &str,
+    ) {
+        let to = sighting
+            .status
+            .as_ref()
+            .map_or("", ConnectionStatus::as_str);
         match self
             .svc
             .store
-            .apply_sighting(&sighting, SystemTime::now())
+            .apply_sighting(sighting, SystemTime::now())
             .await
         {
             Ok(Applied::Written { .. } | Applied::ForeignAttempt) => {
                 self.counts.changed += 1;
-                tracing::info!(outcome = "changed", connection = %record.id.masked(), from = record.status.as_str(), to = status.as_str(), "record brought in line with OFAuth");
+                tracing::info!(outcome = "changed", connection = %record.id.masked(), from = record.status.as_str(), to, "record brought in line with OFAuth");
             }
             Ok(Applied::AccountSwapped(swap)) => {
                 let invalidated = match swap.live {
@@ -109,7 +124,7 @@ impl Run<'_> {
                     swap.live,
                     "reconciler",
                     &connection,
-                    "",
+                    attempt,
                     invalidated,
                 );
             }

@@ -43,9 +43,12 @@ impl Run<'_> {
         // webhook lost, the callback's search too short): the webhook's own
         // attestation, which binds only such an attempt.
         if let Some(a) = attempt.filter(|a| waits_for(a, id)) {
-            if record
-                .is_none_or(|r| r.user_id.is_none() && r.status != ConnectionStatus::Disconnected)
-            {
+            // A new connection nobody owns yet, or the owner's own (a reconnect).
+            let open = record.is_none_or(|r| {
+                (r.user_id.is_none() || r.is_owned_by(&a.user_id))
+                    && r.status != ConnectionStatus::Disconnected
+            });
+            if open {
                 self.attest(id, listed, a).await;
                 return;
             }

@@ -9,17 +9,20 @@
 //! 1. **Pin the account** ([`pin`]): whose API key is this (`whoami`)? Another
 //!    account's key sees none of our connections, and every record would look
 //!    gone: the run halts and changes nothing.
-//! 2. **The new connections** ([`recent`]): OFAuth's list from its newest
+//! 2. **The reconnects** ([`reconnects`]): the connection of every reconnect
+//!    whose Link session was open since the last run is asked about on its own:
+//!    a swap whose webhook and browser return were both lost is found here.
+//! 3. **The new connections** ([`recent`]): OFAuth's list from its newest
 //!    connection back to where the last such pass began. A verifying attempt the
 //!    list names gets its attestation here (its webhook was lost).
-//! 3. **The expired ones** ([`expired`]): every connection OFAuth lists as
+//! 4. **The expired ones** ([`expired`]): every connection OFAuth lists as
 //!    `expired`, so a lost expiry is caught by the next run however large the
 //!    account.
-//! 4. **The sweep** ([`sweep`]), resumed run after run from a cursor: OFAuth's
+//! 5. **The sweep** ([`sweep`]), resumed run after run from a cursor: OFAuth's
 //!    whole list page by page, then the table, where a record the list did not
 //!    show is asked about on its own ([`table`]: missing, then disconnected a
 //!    sweep later; expired).
-//! 5. **The unbound ones** ([`unbound`]): a connection of ours that nobody owns
+//! 6. **The unbound ones** ([`unbound`]): a connection of ours that nobody owns
 //!    and nobody can bind any more, met in any pass above, is reported and,
 //!    after a grace period, disconnected at OFAuth so that billing stops.
 //!
@@ -37,6 +40,7 @@ mod list_page;
 mod listed;
 mod pin;
 mod recent;
+mod reconnects;
 mod report;
 mod run;
 mod service;
@@ -117,7 +121,7 @@ impl ReconcileService {
 }
 
 impl Run<'_> {
-    /// Steps 2 to 4, each only while the run has not halted; whether the pass
+    /// Steps 2 to 5, each only while the run has not halted; whether the pass
     /// over new connections reached its mark.
     async fn passes(
         &mut self,
@@ -125,18 +129,22 @@ impl Run<'_> {
         cursor: &mut Cursor,
         started_ms: i64,
     ) -> (Result<(), StoreError>, bool) {
-        // 2. The new connections.
+        // 2. The reconnects.
+        if let Err(e) = self.reconnects(lease).await {
+            return (Err(e), false);
+        }
+        // 3. The new connections.
         let recent_complete = match self.recent(lease, started_ms).await {
             Ok(complete) => complete,
             Err(e) => return (Err(e), false),
         };
-        // 3. The expired ones.
+        // 4. The expired ones.
         if self.halted.is_none() {
             if let Err(e) = self.expired().await {
                 return (Err(e), recent_complete);
             }
         }
-        // 4. The sweep.
+        // 5. The sweep.
         if self.halted.is_none() {
             if let Err(e) = self.sweep(cursor).await {
                 return (Err(e), recent_complete);
@@ -178,6 +186,7 @@ impl Run<'_> {
             attested,
             recent_pages,
             expired_pages,
+            reconnects,
         } = counts;
         if let Err(e) = outcome {
             tracing::error!(outcome = "failed", error = %e, checked, changed, reported, disconnected, errors, pages, phase, "reconcile run failed");
@@ -196,6 +205,7 @@ impl Run<'_> {
             attested,
             recent_pages,
             expired_pages,
+            reconnects,
             recent_complete,
             sweep_done,
             phase,

@@ -33,6 +33,8 @@ pub struct Counts {
     pub recent_pages: u32,
     /// Pages of expired connections read (also counted in `pages`).
     pub expired_pages: u32,
+    /// Reconnects' connections checked on their own.
+    pub reconnects: u32,
 }
 
 impl Counts {

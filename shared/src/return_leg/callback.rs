@@ -16,20 +16,23 @@
 
 use std::time::SystemTime;
 
-use lambda_http::http::header::{HeaderValue, SET_COOKIE};
+use lambda_http::http::header::{HeaderValue, COOKIE, HOST, SET_COOKIE};
 use lambda_http::http::Method;
-use lambda_http::{Body, Request, Response};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response};
 use url::Url;
 
 use super::callback_query::{read_callback, Callback, CallbackOutcome, CancelStep};
 use super::provenance::{Provenance, Verified};
 use super::refusal::{Refusal, RefusalCode, Severity};
 use super::service::ReturnLeg;
-use crate::config::AppTargets;
+use crate::config::{AppTargets, StartCookie};
 use crate::error::ApiError;
 use crate::http;
-use crate::ids::{mask, AttemptId, BrowserSecret, CompletionCode, ConnectionId};
+use crate::ids::{mask, AttemptId, BrowserCookie, BrowserSecret, CompletionCode, ConnectionId};
 use crate::model::{AccountProfile, AttemptEnd, AttemptStatus, LinkAttempt, Returned};
+use crate::site;
+use crate::store::StoreError;
 use crate::telemetry;
 use crate::time::epoch;
 
@@ -51,23 +54,14 @@ pub async fn handle(req: Request, svc: &ReturnLeg) -> Response<Body> {
     // anything is written, and sent with whatever the answer is (a write that
     // committed behind a timeout is then found by this browser's reload).
     let browser = match &callback.outcome {
-        CallbackOutcome::Success { .. } => {
-            let cookie = req
-                .headers()
-                .get(lambda_http::http::header::COOKIE)
-                .and_then(|v| v.to_str().ok());
-            match cookie.and_then(BrowserSecret::from_cookies) {
-                Some(known) => Some(known),
-                None => match BrowserSecret::generate() {
-                    Ok(fresh) => Some(fresh),
-                    Err(e) => {
-                        let refusal = Refusal::unavailable(format_args!("no randomness: {e}"));
-                        refusal.log(Some(&callback.attempt));
-                        return error_redirect(&svc.settings.app, refusal.code);
-                    }
-                },
+        CallbackOutcome::Success { .. } => match Browser::of(&req) {
+            Ok(browser) => Some(browser),
+            Err(e) => {
+                let refusal = Refusal::unavailable(format_args!("no randomness: {e}"));
+                refusal.log(Some(&callback.attempt));
+                return error_redirect(&svc.settings.app, refusal.code);
             }
-        }
+        },
         _ => None,
     };
     let decided = decide(&callback, browser.as_ref(), svc);
@@ -78,17 +72,89 @@ pub async fn handle(req: Request, svc: &ReturnLeg) -> Response<Body> {
         refusal.log(Some(&callback.attempt));
         error_redirect(&svc.settings.app, refusal.code)
     });
-    if let Some(cookie) = browser.and_then(|b| HeaderValue::from_str(&b.set_cookie()).ok()) {
+    let returned = browser.map(|b| b.returned.set_cookie(BrowserCookie::Return));
+    if let Some(cookie) = returned.and_then(|c| HeaderValue::from_str(&c).ok()) {
         resp.headers_mut().insert(SET_COOKIE, cookie);
     }
     resp
+}
+
+/// The browser a success comes back in: its return cookie (the one it has, or
+/// a new one), its start cookie if it has one, and the host it called.
+struct Browser {
+    returned: BrowserSecret,
+    start: Option<BrowserSecret>,
+    host: String,
+}
+
+impl Browser {
+    fn of(req: &Request) -> Result<Self, getrandom::Error> {
+        let cookies = req
+            .headers()
+            .get(COOKIE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let returned = match BrowserSecret::from_cookies(cookies, BrowserCookie::Return) {
+            Some(known) => known,
+            None => BrowserSecret::generate()?,
+        };
+        Ok(Self {
+            returned,
+            start: BrowserSecret::from_cookies(cookies, BrowserCookie::Start),
+            host: request_host(req),
+        })
+    }
+
+    /// Whether it is the browser that started the attempt. Where it is not
+    /// (a Link URL opened elsewhere), no code is handed out, unless this
+    /// deployment is cross-site ([`StartCookie::Logged`]): then the code goes
+    /// out with a security log line and the `StartCookieMissing` metric.
+    fn started(&self, attempt: &LinkAttempt, svc: &ReturnLeg) -> Result<(), Refusal> {
+        let Some(hash) = attempt.start_hash.as_deref() else {
+            return Ok(()); // an attempt an earlier release started
+        };
+        if self.start.as_ref().is_some_and(|s| s.matches(hash)) {
+            return Ok(());
+        }
+        match svc.settings.start_cookie_for(&self.host) {
+            StartCookie::Required => Err(Refusal::new(
+                RefusalCode::BrowserMismatch,
+                Severity::Warn,
+                "a return without the start cookie of the browser that started the attempt (its Link URL opened elsewhere?); no code",
+            )),
+            StartCookie::Logged => {
+                telemetry::start_cookie_missing();
+                tracing::warn!(
+                    outcome = "start_cookie_missing",
+                    security = true,
+                    attempt = ?attempt.id,
+                    "a return without the start cookie, handed a code: this deployment is cross-site (START_COOKIE)"
+                );
+                Ok(())
+            }
+        }
+    }
+}
+
+/// The host the callback was called on: API Gateway's domain, else `Host`.
+fn request_host(req: &Request) -> String {
+    if let Some(RequestContext::ApiGatewayV2(ctx)) = req.request_context_ref() {
+        if let Some(d) = ctx.domain_name.as_deref().filter(|d| !d.is_empty()) {
+            return site::host_of(d).to_string();
+        }
+    }
+    req.headers()
+        .get(HOST)
+        .and_then(|v| v.to_str().ok())
+        .map(|h| site::host_of(h).to_string())
+        .unwrap_or_default()
 }
 
 /// Decides a well-formed callback against the attempt (and, for a success, the
 /// connection's record and OFAuth): where the browser goes, or why not.
 async fn decide(
     cb: &Callback,
-    browser: Option<&BrowserSecret>,
+    browser: Option<&Browser>,
     svc: &ReturnLeg,
 ) -> Result<Response<Body>, Refusal> {
     let now = SystemTime::now();
@@ -131,6 +197,12 @@ async fn decide(
     let (Some(browser), same) = (browser, attempt.connection.as_ref() == Some(connection)) else {
         return Err(used());
     };
+    // A reconnect's URL may be used after its attempt moved on (completed
+    // early, cancelled by a forged callback): every success naming one is
+    // checked against OFAuth, whatever the attempt's state.
+    if attempt.status != AttemptStatus::Pending {
+        svc.provenance.recheck_reconnect(&attempt, now).await?;
+    }
     match attempt.status {
         // Completed in the popup before the page followed `successUrl`, or a
         // reload after completion: nothing to do, nothing to hand out.
@@ -145,25 +217,39 @@ async fn decide(
             if !attempt
                 .browser_hash
                 .as_deref()
-                .is_some_and(|h| browser.matches(h))
+                .is_some_and(|h| browser.returned.matches(h))
             {
+                // Its own URL reloaded in another browser, as often as a
+                // replay: a log line of its own, not a security event.
                 return Err(Refusal::new(
                     RefusalCode::InvalidState,
-                    Severity::Security,
+                    Severity::Warn,
                     "a returned attempt's callback from a browser other than the one that came back (a replayed URL?)",
                 ));
             }
             Provenance::usable(&attempt, now)?;
             let verified = Verified::returned(&attempt);
-            give_code(&attempt, connection, &verified, browser, svc, now).await
+            give_code(&attempt, connection, &verified, &browser.returned, svc, now).await
         }
         AttemptStatus::Pending => {
             Provenance::usable(&attempt, now)?;
+            if let Err(refusal) = browser.started(&attempt, svc) {
+                // Its Link URL was used elsewhere: the attempt ends, so that the
+                // same return, sent on to the browser that started it (a link
+                // to click), gives nothing either.
+                let end = AttemptEnd::Refused {
+                    error_code: refusal.code.as_str().into(),
+                };
+                return match svc.store.end_attempt(&attempt, &end, now).await {
+                    Ok(()) | Err(StoreError::AttemptNotUsable) => Err(refusal),
+                    Err(e) => Err(e.into()),
+                };
+            }
             let verified = svc
                 .provenance
                 .verify_read(&attempt, connection, record, now)
                 .await?;
-            give_code(&attempt, connection, &verified, browser, svc, now).await
+            give_code(&attempt, connection, &verified, &browser.returned, svc, now).await
         }
         _ => Err(used()),
     }

@@ -351,6 +351,10 @@ async fn complete_in_popup(
         .await?
         .filter(|a| a.user_id == user)
         .ok_or_else(not_found)?;
+    // A reconnect moved on since it started: whose account is on it now.
+    if attempt.status != AttemptStatus::Pending {
+        svc.provenance.recheck_reconnect(&attempt, now).await?;
+    }
     if attempt.connection.as_ref() == Some(connection) {
         if let Some(done) = completed_state(&attempt, connection, svc).await? {
             return Ok((attempt, connection.clone(), done));

@@ -85,6 +85,38 @@ impl Origin {
     }
 }
 
+/// The account OFAuth shows against the one a connection is bound to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AccountVerdict {
+    /// The same account (or, for a connection nobody owns yet, one with an id).
+    Same,
+    /// Another OnlyFans account: a swap.
+    Other,
+    /// An id missing on either side: nothing vouches for it.
+    Unknown,
+}
+
+/// Compares the account OFAuth shows (`seen`) with the one the connection is
+/// bound to: a reconnect's expected account, else the record's (`bound`; the
+/// record is the user's when `owned`). A connection nobody owns yet needs only
+/// an id on OFAuth's side.
+fn account_verdict(
+    attempt: &LinkAttempt,
+    owned: bool,
+    bound: Option<&str>,
+    seen: &AccountProfile,
+) -> AccountVerdict {
+    let expected = attempt.expected_account.as_deref().or(bound);
+    let fixed = owned || attempt.reconnect.is_some();
+    match (expected, seen.id.as_deref()) {
+        (_, None) => AccountVerdict::Unknown,
+        (Some(e), Some(s)) if e != s => AccountVerdict::Other,
+        (Some(_), Some(_)) => AccountVerdict::Same,
+        (None, Some(_)) if fixed => AccountVerdict::Unknown,
+        (None, Some(_)) => AccountVerdict::Same,
+    }
+}
+
 /// The checks and the binding, shared by the callback and the completion call.
 #[derive(Debug, Clone)]
 pub struct Provenance {
@@ -222,7 +254,9 @@ impl Provenance {
             Origin::Elsewhere if owned => Origin::Unknown,
             origin => origin,
         };
-        let search = !owned && from_webhook == Origin::Unknown;
+        // A reconnect, too, counts as done only once OFAuth attests that this
+        // very attempt re-authenticated the connection.
+        let search = from_webhook == Origin::Unknown;
         let (check, lookup) = tokio::join!(self.ofauth.check_connection(connection), async {
             if search {
                 Some(self.search(attempt, connection).await.0)
@@ -246,22 +280,29 @@ impl Provenance {
                 )))
             }
         };
-        if owned {
-            // A reconnect (or the same connection again) of a connection already
-            // this user's: it must still be the same OnlyFans account.
-            let bound = record.as_ref().and_then(|r| r.account.id.as_deref());
-            if self.other_account(attempt, bound, &account) {
-                return Err(self.account_mismatch(attempt, connection, now).await);
+        // A reconnect (or the same connection again) of a connection already
+        // this user's: it must still be the same OnlyFans account.
+        let bound = record
+            .as_ref()
+            .filter(|_| owned)
+            .and_then(|r| r.account.id.as_deref());
+        match account_verdict(attempt, owned, bound, &account) {
+            AccountVerdict::Same => {}
+            AccountVerdict::Other => {
+                return Err(self.account_mismatch(attempt, connection, now).await)
             }
-            return Ok(Verified {
-                account: Some(account),
-                attested: true,
-                looked_up: false,
-            });
+            AccountVerdict::Unknown => {
+                return Err(self.unknown_account(attempt, connection, now).await)
+            }
         }
         let origin = match (from_webhook, lookup) {
             (Origin::Unknown, Some(found)) => found,
             (origin, _) => origin,
+        };
+        // An earlier attempt of the owner's is no one else's origin.
+        let origin = match origin {
+            Origin::Elsewhere if owned => Origin::Unknown,
+            origin => origin,
         };
         if origin == Origin::Elsewhere {
             return Err(self.attested_elsewhere(attempt, connection, now).await);
@@ -273,17 +314,21 @@ impl Provenance {
         })
     }
 
-    /// Whether `account` is another OnlyFans account than the one the
-    /// connection is bound to (a reconnect's expected account, else the
-    /// record's): the account of a bound connection is fixed.
-    fn other_account(
+    /// OFAuth's answer names no account id, or the connection is bound to
+    /// none: nothing can vouch for whose account it is, so nothing is written
+    /// and the attempt fails (no leg fails open).
+    async fn unknown_account(
         &self,
         attempt: &LinkAttempt,
-        bound: Option<&str>,
-        account: &AccountProfile,
-    ) -> bool {
-        let expected = attempt.expected_account.as_deref().or(bound);
-        matches!((expected, account.id.as_deref()), (Some(e), Some(seen)) if e != seen)
+        connection: &ConnectionId,
+        now: SystemTime,
+    ) -> Refusal {
+        let reason = format!(
+            "no account id to compare for {} (OFAuth's answer or the bound record lacks one); nothing recorded",
+            connection.masked()
+        );
+        let code = RefusalCode::ConnectionNotVerified;
+        self.fail(attempt, code, Severity::Warn, reason, now).await
     }
 
     /// OFAuth attests that another origin (another attempt, an import) made the
@@ -360,6 +405,48 @@ impl Provenance {
         .await
     }
 
+    /// A success return naming a reconnect attempt that is no longer pending
+    /// (completed early, waiting, ended by a forged cancel, returned in another
+    /// browser): OFAuth is asked whose account its connection holds now, at
+    /// most [`crate::store::MAX_RECONNECT_CHECKS`] times per attempt (a replayed URL must not
+    /// spend OFAuth's limits); another account than the one bound to it is
+    /// refused as at every leg. A check OFAuth cannot answer is left to the
+    /// reconciler's own check of every reconnect.
+    pub async fn recheck_reconnect(
+        &self,
+        attempt: &LinkAttempt,
+        now: SystemTime,
+    ) -> Result<(), Refusal> {
+        let Some(target) = &attempt.reconnect else {
+            return Ok(());
+        };
+        if !self.store.count_reconnect_check(attempt).await? {
+            tracing::info!(attempt = ?attempt.id, "a reconnect's returns were checked often enough; the reconciler checks it on its own");
+            return Ok(());
+        }
+        let Some(record) = self
+            .store
+            .get_connection(target)
+            .await?
+            .filter(|r| r.is_owned_by(&attempt.user_id))
+        else {
+            return Ok(()); // nothing of its owner's is on it any more
+        };
+        let account = match self.ofauth.check_connection(target).await {
+            Ok(ConnectionCheck::Authenticated(account)) => account,
+            Ok(ConnectionCheck::NotAuthenticated | ConnectionCheck::Unknown) => return Ok(()),
+            Err(e) => {
+                tracing::warn!(connection = %target.masked(), error = %e, "checking a reconnect's connection failed; the reconciler checks it");
+                return Ok(());
+            }
+        };
+        let bound = record.account.id.as_deref();
+        match account_verdict(attempt, true, bound, &account) {
+            AccountVerdict::Other => Err(self.account_mismatch(attempt, target, now).await),
+            AccountVerdict::Same | AccountVerdict::Unknown => Ok(()),
+        }
+    }
+
     /// Disconnects a connection at OFAuth (billing stops).
     pub async fn disconnect(&self, connection: &ConnectionId) -> Result<(), OfAuthError> {
         self.ofauth.delete_connection(connection).await
@@ -405,17 +492,33 @@ impl Provenance {
         let from = [AttemptStatus::Pending, AttemptStatus::Returned];
         let mut attested = verified.attested;
         let mut profile = verified.account.clone();
+        // A connection the user's list already shows (a reconnect) is not
+        // listed a second time while it waits.
+        let mut listed = attempt.reconnect.is_none();
         if !attested {
             let record = self.store.get_connection(connection).await?;
+            let owned = record
+                .as_ref()
+                .is_some_and(|r| r.is_owned_by(&attempt.user_id));
+            if owned {
+                listed = false;
+            }
             let origin = match Origin::on_record(
                 record.as_ref().and_then(|r| r.attested_attempt.as_deref()),
                 attempt,
             ) {
-                Origin::Unknown if !verified.looked_up => {
-                    let (origin, listed) = self.search(attempt, connection).await;
-                    profile = profile.or(listed);
+                Origin::ThisAttempt => Origin::ThisAttempt,
+                Origin::Elsewhere if !owned => Origin::Elsewhere,
+                _ if verified.looked_up => Origin::Unknown,
+                _ => {
+                    let (origin, found) = self.search(attempt, connection).await;
+                    profile = profile.or(found);
                     origin
                 }
+            };
+            // An earlier attempt of the owner's is no one else's origin.
+            let origin = match origin {
+                Origin::Elsewhere if owned => Origin::Unknown,
                 origin => origin,
             };
             if origin == Origin::Elsewhere {
@@ -424,7 +527,11 @@ impl Provenance {
             attested = origin == Origin::ThisAttempt;
         }
         if !attested {
-            match self.store.verify_later(attempt, connection, now).await {
+            match self
+                .store
+                .verify_later(attempt, connection, listed, now)
+                .await
+            {
                 Ok(()) => {
                     return Ok(Finished::Verifying {
                         verify_by_epoch: attempt.expires_at_epoch,
@@ -466,12 +573,27 @@ impl Provenance {
             let seen = self.store.get_connection(connection).await?;
             // The record is this user's already (a reconnect, or a webhook that
             // came first): never with another account than the one bound to it.
+            let owned = seen
+                .as_ref()
+                .is_some_and(|r| r.is_owned_by(&attempt.user_id));
             let bound = seen
                 .as_ref()
-                .filter(|r| r.is_owned_by(&attempt.user_id))
+                .filter(|_| owned)
                 .and_then(|r| r.account.id.as_deref());
-            if account.is_some_and(|a| self.other_account(attempt, bound, a)) {
-                return Err(self.account_mismatch(attempt, connection, now).await);
+            // The account this binding vouches for: OFAuth's answer in hand, else
+            // what a signed webhook recorded on the connection.
+            let none = AccountProfile::default();
+            let vouched = account
+                .or(seen.as_ref().map(|r| &r.account))
+                .unwrap_or(&none);
+            match account_verdict(attempt, owned, bound, vouched) {
+                AccountVerdict::Same => {}
+                AccountVerdict::Other => {
+                    return Err(self.account_mismatch(attempt, connection, now).await)
+                }
+                AccountVerdict::Unknown => {
+                    return Err(self.unknown_account(attempt, connection, now).await)
+                }
             }
             match self
                 .store

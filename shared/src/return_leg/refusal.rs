@@ -35,6 +35,9 @@ pub enum RefusalCode {
     CodeRequired,
     /// The signed-in user is not the one who started the attempt.
     CompletionRefused,
+    /// The browser came back without the start cookie of the browser that
+    /// started the attempt (its Link URL was opened elsewhere).
+    BrowserMismatch,
     /// OFAuth could not answer this attempt's verification too many times (or
     /// someone keeps forging its callback): the attempt ends; start again.
     TooManyVerifications,
@@ -43,7 +46,7 @@ pub enum RefusalCode {
 }
 
 impl RefusalCode {
-    pub const ALL: [RefusalCode; 12] = [
+    pub const ALL: [RefusalCode; 13] = [
         Self::InvalidRequest,
         Self::InvalidState,
         Self::SessionExpired,
@@ -54,6 +57,7 @@ impl RefusalCode {
         Self::InvalidCode,
         Self::CodeRequired,
         Self::CompletionRefused,
+        Self::BrowserMismatch,
         Self::TooManyVerifications,
         Self::TemporarilyUnavailable,
     ];
@@ -71,6 +75,7 @@ impl RefusalCode {
             Self::InvalidCode => "invalid_code",
             Self::CodeRequired => "code_required",
             Self::CompletionRefused => "completion_refused",
+            Self::BrowserMismatch => "browser_mismatch",
             Self::TooManyVerifications => "too_many_verifications",
             Self::TemporarilyUnavailable => "temporarily_unavailable",
         }
@@ -82,6 +87,7 @@ impl RefusalCode {
             Self::InvalidRequest | Self::InvalidCode => StatusCode::BAD_REQUEST,
             Self::CompletionRefused => StatusCode::FORBIDDEN,
             Self::InvalidState
+            | Self::BrowserMismatch
             | Self::CodeRequired
             | Self::ConnectionConflict
             | Self::TooManyVerifications => StatusCode::CONFLICT,
@@ -105,6 +111,9 @@ impl RefusalCode {
                 "This Link attempt cannot be completed (unknown or already used)."
             }
             Self::CodeRequired => "Complete this attempt with the code the return page received.",
+            Self::BrowserMismatch => {
+                "This Link attempt was started in another browser; start again in this one."
+            }
             Self::ConnectionConflict => "This connection belongs to another account.",
             Self::SessionExpired => "The Link session expired; start again.",
             Self::ConnectionMismatch => "The reconnect came back with a different connection.",
@@ -185,6 +194,11 @@ impl From<StoreError> for Refusal {
                 RefusalCode::InvalidState,
                 Severity::Warn,
                 "attempt consumed concurrently",
+            ),
+            StoreError::Erased => Self::new(
+                RefusalCode::InvalidState,
+                Severity::Info,
+                "the attempt's user erased their data after it started; it binds nothing",
             ),
             other => Self::unavailable(format_args!("DynamoDB failed: {other}")),
         }

@@ -16,6 +16,7 @@ use std::time::SystemTime;
 
 use aws_sdk_dynamodb::types::{ConditionCheck, TransactWriteItem};
 
+use super::barrier::started_after_erasure;
 use super::error::StoreError;
 use super::item::{n, read_attempt, s, set_profile, Update};
 use super::table::{is_condition_failure, unavailable, Store, TransactFailure};
@@ -96,6 +97,7 @@ impl Store {
             ("attemptId".into(), s(attempt.id.as_str())),
             ("userId".into(), s(&attempt.user_id)),
             ("createdAt".into(), s(&attempt.created_at)),
+            ("createdAtMs".into(), n(attempt.created_ms)),
             ("expiresAt".into(), s(&attempt.expires_at)),
             ("expiresAtEpoch".into(), n(attempt.expires_at_epoch)),
             ("status".into(), s(attempt.status.as_str())),
@@ -114,6 +116,9 @@ impl Store {
         }
         if let Some(a) = &attempt.expected_account {
             item.insert("expectedAccountId".into(), s(a));
+        }
+        if let Some(h) = &attempt.start_hash {
+            item.insert("startHash".into(), s(h));
         }
         self.client
             .put_item()
@@ -273,23 +278,27 @@ impl Store {
     }
 
     /// The user completed the attempt, but OFAuth has not attested the connection
-    /// yet: the attempt waits as verifying, listed for its user. Refused
+    /// yet: the attempt waits as verifying, listed for its user (`listed`: not
+    /// for a connection the user's list already shows, a reconnect's). Refused
     /// (`AttemptNotUsable`) when the connection has been attested for this very
-    /// attempt in the meantime, so the caller binds instead.
+    /// attempt in the meantime, so the caller binds instead; `Erased` when its
+    /// user was erased after it started.
     pub(crate) async fn verify_later(
         &self,
         attempt: &LinkAttempt,
         connection: &ConnectionId,
+        listed: bool,
         now: SystemTime,
     ) -> Result<(), StoreError> {
         let (mut update, condition) =
             transition_with(attempt, &OPEN, AttemptStatus::Verifying, connection, now);
-        update
-            .set(
-                schema::USER_INDEX_PARTITION_KEY,
-                s(keys::user(&attempt.user_id)),
-            )
-            .set(schema::USER_INDEX_SORT_KEY, s(rfc3339(now)));
+        update.set(
+            schema::USER_INDEX_PARTITION_KEY,
+            s(keys::user(&attempt.user_id)),
+        );
+        if listed {
+            update.set(schema::USER_INDEX_SORT_KEY, s(rfc3339(now)));
+        }
         // Unattested: the claimed account's profile is neither kept nor listed.
         set_profile(&mut update, &AccountProfile::default(), true);
         let transition = update.transact(&self.table, keys::attempt(&attempt.id), &condition)?;
@@ -310,10 +319,12 @@ impl Store {
                 TransactWriteItem::builder()
                     .condition_check(not_attested)
                     .build(),
+                started_after_erasure(&self.table, attempt)?,
             ])
             .await
         {
             Ok(()) => Ok(()),
+            Err(TransactFailure::Condition(2)) => Err(StoreError::Erased),
             Err(TransactFailure::Condition(_)) => Err(StoreError::AttemptNotUsable),
             Err(TransactFailure::Other(e)) => Err(e),
         }

@@ -9,6 +9,7 @@ use std::time::SystemTime;
 use aws_sdk_dynamodb::types::TransactWriteItem;
 
 use super::attempts::transition_with;
+use super::barrier::started_after_erasure;
 use super::error::StoreError;
 use super::item::{
     connection_update, get_s, n, read_attempt, read_record, s, unchanged_since, ConnectionWrite,
@@ -124,10 +125,12 @@ impl Store {
             .transact(vec![
                 TransactWriteItem::builder().update(done).build(),
                 TransactWriteItem::builder().update(bind).build(),
+                started_after_erasure(&self.table, attempt)?,
             ])
             .await
         {
             Ok(()) => Ok(()),
+            Err(TransactFailure::Condition(2)) => Err(StoreError::Erased),
             Err(TransactFailure::Condition(0)) => {
                 // A retried write that had committed fails its own condition.
                 match self.get_attempt(&attempt.id).await {

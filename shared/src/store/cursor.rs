@@ -93,6 +93,9 @@ pub(crate) struct Lease {
     /// Where the last complete pass over OFAuth's newest connections began
     /// (Unix milliseconds): the next one reads back to here (`None`: never).
     pub(crate) recent_since: Option<i64>,
+    /// When the last complete check of the reconnects began (Unix seconds):
+    /// the next one checks every session open since (`None`: never).
+    pub(crate) reconnects_since: Option<i64>,
 }
 
 /// The records and attempts a page of OFAuth's list names.
@@ -140,6 +143,10 @@ impl Store {
                     .attributes
                     .as_ref()
                     .and_then(|a| get_n(a, "recentSince")),
+                reconnects_since: out
+                    .attributes
+                    .as_ref()
+                    .and_then(|a| get_n(a, "reconnectsSince")),
             })),
             Err(e) if is_condition_failure(&e) => Ok(None),
             Err(e) => Err(unavailable(e)),
@@ -214,15 +221,29 @@ impl Store {
         lease: &Lease,
         since_ms: i64,
     ) -> Result<(), StoreError> {
+        self.save_mark(lease, "recentSince", since_ms).await
+    }
+
+    /// Keeps when a complete check of the reconnects began (Unix seconds),
+    /// while the lease is still this run's.
+    pub(crate) async fn save_reconnects_mark(
+        &self,
+        lease: &Lease,
+        since: i64,
+    ) -> Result<(), StoreError> {
+        self.save_mark(lease, "reconnectsSince", since).await
+    }
+
+    async fn save_mark(&self, lease: &Lease, attr: &str, value: i64) -> Result<(), StoreError> {
         self.client
             .update_item()
             .table_name(&self.table)
             .key(schema::PARTITION_KEY, s(CURSOR_KEY))
-            .update_expression("SET #recentSince = :since")
+            .update_expression("SET #mark = :mark")
             .condition_expression("#leaseId = :id")
-            .expression_attribute_names("#recentSince", "recentSince")
+            .expression_attribute_names("#mark", attr)
             .expression_attribute_names("#leaseId", "leaseId")
-            .expression_attribute_values(":since", n(since_ms))
+            .expression_attribute_values(":mark", n(value))
             .expression_attribute_values(":id", s(&lease.id))
             .send()
             .await

@@ -6,6 +6,9 @@ pub enum StoreError {
     /// The attempt is not pending, has expired, or belongs to someone else.
     #[error("the attempt is no longer usable")]
     AttemptNotUsable,
+    /// The attempt's user was erased after it started: it binds nothing.
+    #[error("the attempt's user was erased after it started")]
+    Erased,
     /// The connection is recorded for another user; it is never moved.
     #[error("the connection belongs to another user")]
     ConnectionOwnedByAnotherUser,

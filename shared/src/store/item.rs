@@ -45,6 +45,7 @@ pub(crate) fn get_n(item: &Item, k: &str) -> Option<i64> {
 pub(crate) struct Update {
     set: Vec<String>,
     remove: Vec<String>,
+    add: Vec<String>,
     names: HashMap<String, String>,
     values: HashMap<String, AttributeValue>,
 }
@@ -94,20 +95,25 @@ impl Update {
         self
     }
 
+    /// Adds `v`'s members to a set attribute (created when absent).
+    pub(crate) fn add(&mut self, attr: &str, v: AttributeValue) -> &mut Self {
+        let (name, value) = (self.name(attr), self.value(attr, v));
+        self.add.push(format!("{name} {value}"));
+        self
+    }
+
     pub(crate) fn expression(&self) -> String {
-        let mut expr = String::new();
-        if !self.set.is_empty() {
-            expr.push_str("SET ");
-            expr.push_str(&self.set.join(", "));
-        }
-        if !self.remove.is_empty() {
-            if !expr.is_empty() {
-                expr.push(' ');
+        let mut clauses = Vec::new();
+        for (word, parts) in [
+            ("SET", &self.set),
+            ("REMOVE", &self.remove),
+            ("ADD", &self.add),
+        ] {
+            if !parts.is_empty() {
+                clauses.push(format!("{word} {}", parts.join(", ")));
             }
-            expr.push_str("REMOVE ");
-            expr.push_str(&self.remove.join(", "));
         }
-        expr
+        clauses.join(" ")
     }
 
     /// This update of the item `pk`, under `condition`, as one item of a transaction.
@@ -152,6 +158,10 @@ pub(crate) fn read_attempt(item: &Item) -> Result<LinkAttempt, StoreError> {
         reconnect: get_s(item, "reconnectConnectionId").and_then(ConnectionId::parse),
         expected_account: get_s(item, "expectedAccountId").map(str::to_string),
         created_at: req_s(item, "createdAt")?.to_string(),
+        // An attempt an earlier release stored has only the whole second.
+        created_ms: get_n(item, "createdAtMs")
+            .or_else(|| crate::time::parse_rfc3339_ms(req_s(item, "createdAt").ok()?))
+            .unwrap_or(0),
         expires_at: req_s(item, "expiresAt")?.to_string(),
         expires_at_epoch: get_n(item, "expiresAtEpoch")
             .ok_or_else(|| StoreError::Corrupt("expiresAtEpoch".into()))?,
@@ -165,8 +175,12 @@ pub(crate) fn read_attempt(item: &Item) -> Result<LinkAttempt, StoreError> {
             .unwrap_or(false),
         code_hash: get_s(item, "codeHash").map(str::to_string),
         code_expires_epoch: get_n(item, "codeExpiresAt"),
+        start_hash: get_s(item, "startHash").map(str::to_string),
         browser_hash: get_s(item, "browserHash").map(str::to_string),
         failed_verifications: get_n(item, "failedVerifications")
+            .and_then(|n| u32::try_from(n).ok())
+            .unwrap_or(0),
+        reconnect_checks: get_n(item, "reconnectChecks")
             .and_then(|n| u32::try_from(n).ok())
             .unwrap_or(0),
         verifying_at: get_s(item, "verifyingAt").map(str::to_string),

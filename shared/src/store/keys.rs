@@ -19,6 +19,17 @@ pub fn erasure(id: &str) -> String {
     format!("ERASURE#{id}")
 }
 
+/// The reconnect attempts started in the ten minutes from `bucket_start`.
+pub fn reconnects(bucket_start: i64) -> String {
+    format!("RECONNECTS#{bucket_start}")
+}
+
+/// A user's erasure barrier (see `barrier`), under a digest of the user id.
+pub fn erasure_barrier(user_id: &str) -> String {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, user_id.as_bytes());
+    format!("ERASED#{}", hex::encode(digest))
+}
+
 /// A user's session count in the window starting at `window_start`.
 pub(crate) fn session_rate(user_id: &str, window_start: i64) -> String {
     format!("RATE#session#{user_id}#{window_start}")

@@ -12,6 +12,10 @@
 //!   idempotency.
 //! - `RATE#session#<user>#<window>` ([`limits`]): sessions a user started in a window.
 //! - `ERASURE#<id>` ([`privacy`]): one erasure (the platform's `User Data Erased`).
+//! - `ERASED#<digest of a user id>` ([`barrier`]): the user's last erasure, which
+//!   no attempt started before it gets past.
+//! - `RECONNECTS#<bucket>` ([`reconnects`]): the reconnect attempts started in
+//!   ten minutes, which the reconciler checks on their own.
 //! - `RECONCILE#cursor` and `RECONCILE#seen#<sweep>#<chunk>` ([`cursor`]): the
 //!   reconciler's place in its sweep, its lease, and what the sweep saw (TTL).
 //!
@@ -21,6 +25,7 @@
 //! [`item`] maps items and writes a connection's attributes in one place.
 
 mod attempts;
+mod barrier;
 mod connections;
 mod cursor;
 mod error;
@@ -28,6 +33,7 @@ mod item;
 pub mod keys;
 mod limits;
 mod privacy;
+mod reconnects;
 pub mod schema;
 mod sightings;
 mod table;
@@ -38,5 +44,6 @@ pub(crate) use cursor::{Cursor, Lease, Phase};
 pub use error::StoreError;
 pub(crate) use limits::RateCheck;
 pub(crate) use privacy::{holds_personal_data, UserItem};
+pub use reconnects::{MAX_RECONNECT_CHECKS, MAX_SESSION_SECS};
 pub(crate) use sightings::{Applied, Sighting};
 pub use table::{timeouts, Store};

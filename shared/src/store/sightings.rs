@@ -33,6 +33,7 @@ use std::time::SystemTime;
 use aws_sdk_dynamodb::types::{ConditionCheck, Put, TransactWriteItem};
 
 use super::attempts::transition;
+use super::barrier::started_after_erasure;
 use super::error::StoreError;
 use super::item::{connection_update, n, s, unchanged_since, ConnectionWrite, StateWrite};
 use super::table::{Store, TransactFailure};
@@ -49,6 +50,10 @@ pub(crate) const SIGHTING_RETENTION_SECS: i64 = 30 * 86_400;
 
 /// How many times a sighting is re-read and re-decided when other writes race it.
 const ATTEMPTS: usize = 3;
+
+/// Where a binding sighting's transaction checks the erasure barrier (after the
+/// marker, the record and the attempt).
+const ERASURE_CHECK: usize = 3;
 
 /// What OFAuth says of one connection: a signed webhook event, or what the
 /// reconciler read on OFAuth's list or `access/self`.
@@ -114,6 +119,7 @@ pub(crate) fn plan<'a>(
     record: Option<&'a ConnectionRecord>,
     attempt: Option<&'a LinkAttempt>,
     now_epoch: i64,
+    may_bind: bool,
 ) -> Option<Plan<'a>> {
     let gone = record.is_some_and(|r| r.status == ConnectionStatus::Disconnected);
     let status = ev
@@ -129,11 +135,18 @@ pub(crate) fn plan<'a>(
             None => record.is_none_or(|r| status.rank() >= r.status.rank()),
         };
     let order = ev.event_at_ms.map(|at| (at, ev.rank));
+    let bound = record.filter(|r| !gone && r.user_id.is_some());
+    let seen = ev.account.id.as_deref();
     // The account of a bound connection is fixed: whatever arrives first, an
     // event showing another account never writes its profile, attests or binds.
-    if let Some(r) = record.filter(|r| !gone && r.user_id.is_some()) {
-        if let (Some(bound), Some(seen)) = (r.account.id.as_deref(), ev.account.id.as_deref()) {
-            if bound != seen {
+    if let Some(r) = bound {
+        let fixed = r
+            .account
+            .id
+            .as_deref()
+            .or(attempt.and_then(|a| a.expected_account.as_deref()));
+        if let (Some(fixed), Some(seen)) = (fixed, seen) {
+            if fixed != seen {
                 let live = status.is_live();
                 // Usable with someone else's account: not usable for its owner.
                 let state = if live {
@@ -160,6 +173,13 @@ pub(crate) fn plan<'a>(
             }
         }
     }
+    // Nothing is written onto a bound connection's account, and nothing makes
+    // it usable or completes its reconnect, unless the sighting names the very
+    // account bound to it: an account id missing on either side fails closed.
+    let vouched = match bound {
+        Some(r) => r.account.id.is_some() && seen.is_some(),
+        None => seen.is_some(),
+    };
     let foreign = match (attempt, record) {
         (Some(a), Some(r)) => r.is_owned_by_another(&a.user_id),
         _ => false,
@@ -168,14 +188,21 @@ pub(crate) fn plan<'a>(
     if record.is_none() && attest.is_none() {
         return None;
     }
-    let unbound = record.is_none_or(|r| r.user_id.is_none());
+    // Binds a new connection to its verifying attempt's user, or completes a
+    // verifying reconnect of the owner's own connection (with its account).
     let bind = attest.filter(|a| {
-        unbound
+        may_bind
+            && vouched
             && !gone
+            && record.is_none_or(|r| r.user_id.is_none() || r.is_owned_by(&a.user_id))
             && a.status == AttemptStatus::Verifying
             && a.connection.as_ref() == Some(ev.connection)
             && !a.is_expired(now_epoch)
     });
+    // Without a vouched account, a bound record may only move towards the end
+    // of its lifecycle (expired, disconnected): never back to usable.
+    let state_ok = bound.is_none() || vouched || !status.is_live();
+    let newer = newer && state_ok;
     let new_attestation = attest
         .filter(|a| record.and_then(|r| r.attested_attempt.as_deref()) != Some(a.id.as_str()));
     if !newer && new_attestation.is_none() && bind.is_none() {
@@ -184,7 +211,7 @@ pub(crate) fn plan<'a>(
     Some(Plan {
         write: ConnectionWrite {
             owner: bind.map(|a| a.user_id.as_str()),
-            account: newer.then_some((ev.account, false)),
+            account: (newer && (bound.is_none() || vouched)).then_some((ev.account, false)),
             attested_by: attest.map(|a| &a.id),
             last_attempt: bind.map(|a| &a.id),
             // A disconnect this service asked for keeps its own cause when
@@ -195,7 +222,17 @@ pub(crate) fn plan<'a>(
                 }
                 _ => ev.cause,
             }),
-            state: newer.then_some(StateWrite { status, order }),
+            state: if newer {
+                Some(StateWrite { status, order })
+            } else if bind.is_some() && bound.is_some() && status.is_live() {
+                // OFAuth attests this very reconnect re-authenticated it, with
+                // its account: usable again, as the completion's own binding
+                // confirms it (an event without a time of its own cannot be
+                // ordered against the expiry it undoes).
+                Some(StateWrite::confirmed(status))
+            } else {
+                None
+            },
             swap_attempt: None,
         },
         bind,
@@ -213,13 +250,16 @@ impl Store {
         ev: &Sighting<'_>,
         now: SystemTime,
     ) -> Result<Applied, StoreError> {
+        // False once the erasure barrier stopped a binding: decide again without.
+        let mut may_bind = true;
         for _ in 0..ATTEMPTS {
             // An event that names its attempt: both read in one request.
             let (attempt, record) = match ev.attempt {
                 Some(id) => self.get_attempt_and_connection(id, ev.connection).await?,
                 None => (None, self.get_connection(ev.connection).await?),
             };
-            let Some(plan) = plan(ev, record.as_ref(), attempt.as_ref(), epoch(now)) else {
+            let decided = plan(ev, record.as_ref(), attempt.as_ref(), epoch(now), may_bind);
+            let Some(plan) = decided else {
                 return Ok(if record.is_none() {
                     Applied::Unattributed
                 } else if self.get(keys::event(ev.event_id)).await?.is_some() {
@@ -244,6 +284,8 @@ impl Store {
                     })
                 }
                 Err(TransactFailure::Condition(0)) => return Ok(Applied::Duplicate),
+                // The attempt's user was erased after it started: no binding.
+                Err(TransactFailure::Condition(ERASURE_CHECK)) => may_bind = false,
                 // The record or the attempt changed since it was read: decide again.
                 Err(TransactFailure::Condition(_)) => continue,
                 Err(TransactFailure::Other(e)) => return Err(e),
@@ -309,6 +351,7 @@ impl Store {
                 .transact(&self.table, keys::attempt(&a.id), &cond)
                 .map_err(TransactFailure::Other)?;
             items.push(TransactWriteItem::builder().update(done).build());
+            items.push(started_after_erasure(&self.table, a).map_err(TransactFailure::Other)?);
         } else if let Some(a) = attempt
             .filter(|a| plan.write.attested_by.is_some() && a.status != AttemptStatus::Verifying)
         {
@@ -348,12 +391,19 @@ mod tests {
         a
     }
 
+    fn account(id: &str) -> AccountProfile {
+        AccountProfile {
+            id: Some(id.into()),
+            ..AccountProfile::default()
+        }
+    }
+
     fn record(owner: Option<&str>, last: i64, attested: Option<&LinkAttempt>) -> ConnectionRecord {
         ConnectionRecord {
             id: ConnectionId::parse("conn_1").unwrap(),
             user_id: owner.map(str::to_string),
             status: ConnectionStatus::Active,
-            account: AccountProfile::default(),
+            account: account("acct_1"),
             connected_at: "t".into(),
             updated_at: "t".into(),
             attested_attempt: attested.map(|a| a.id.as_str().to_string()),
@@ -365,6 +415,117 @@ mod tests {
             change_cause: None,
             swap_attempt: None,
         }
+    }
+
+    /// No leg fails open: a sighting without the account's id never writes a
+    /// profile onto a bound connection, never makes it usable again, never
+    /// completes its reconnect; with the bound account it does.
+    #[test]
+    fn a_sighting_without_an_account_id_writes_nothing_onto_a_bound_connection() {
+        let conn = ConnectionId::parse("conn_1").unwrap();
+        let mut reconnect = attempt(AttemptStatus::Verifying, Some(&conn));
+        reconnect.reconnect = Some(conn.clone());
+        reconnect.expected_account = Some("acct_1".into());
+        let nameless = AccountProfile {
+            username: Some("someone".into()),
+            name: Some("Some One".into()),
+            ..AccountProfile::default()
+        };
+        fn ev<'a>(
+            conn: &'a ConnectionId,
+            attempt: &'a AttemptId,
+            account: &'a AccountProfile,
+            status: ConnectionStatus,
+        ) -> Sighting<'a> {
+            Sighting {
+                event_id: "e",
+                event_type: "connection.updated",
+                event_at_ms: Some(10),
+                rank: 1,
+                connection: conn,
+                status: Some(status),
+                account,
+                attempt: Some(attempt),
+                cause: ChangeCause::Webhook,
+            }
+        }
+        let ev = |account, status| ev(&conn, &reconnect.id, account, status);
+        let mut owned = record(Some("user-1"), 5, None);
+        owned.status = ConnectionStatus::Expired;
+        let p = plan(
+            &ev(&nameless, ConnectionStatus::Active),
+            Some(&owned),
+            Some(&reconnect),
+            0,
+            true,
+        )
+        .unwrap();
+        assert_eq!(p.write.account, None, "a profile without its account");
+        assert_eq!(p.write.state, None, "made usable without its account");
+        assert!(p.bind.is_none() && p.write.owner.is_none());
+        // Towards the end of the lifecycle it still goes.
+        let p = plan(
+            &ev(&nameless, ConnectionStatus::Disconnected),
+            Some(&owned),
+            None,
+            0,
+            true,
+        )
+        .unwrap();
+        assert_eq!(
+            p.write.state.map(|s| s.status),
+            Some(ConnectionStatus::Disconnected)
+        );
+        // A record bound without an account id: nothing vouches either.
+        let mut unknown = owned.clone();
+        unknown.account = AccountProfile::default();
+        let same = account("acct_1");
+        let p = plan(
+            &ev(&same, ConnectionStatus::Active),
+            Some(&unknown),
+            Some(&reconnect),
+            0,
+            true,
+        );
+        assert!(p.is_none_or(|p| p.bind.is_none() && p.write.state.is_none()));
+        // The bound account itself: reconnected, and the verifying reconnect
+        // completed, unless the erasure barrier stopped it.
+        let p = plan(
+            &ev(&same, ConnectionStatus::Active),
+            Some(&owned),
+            Some(&reconnect),
+            0,
+            true,
+        )
+        .unwrap();
+        assert!(p.bind.is_some());
+        assert_eq!(
+            p.write.state.map(|s| s.status),
+            Some(ConnectionStatus::Active)
+        );
+        let p = plan(
+            &ev(&same, ConnectionStatus::Active),
+            Some(&owned),
+            Some(&reconnect),
+            0,
+            false,
+        )
+        .unwrap();
+        assert!(p.bind.is_none());
+        // A new connection binds only with an account id.
+        let fresh = attempt(AttemptStatus::Verifying, Some(&conn));
+        let p = plan(
+            &Sighting {
+                attempt: Some(&fresh.id),
+                ..ev(&nameless, ConnectionStatus::Active)
+            },
+            None,
+            Some(&fresh),
+            0,
+            true,
+        )
+        .unwrap();
+        assert!(p.bind.is_none() && p.write.attested_by.is_some());
     }
 
     #[test]
@@ -398,7 +559,7 @@ mod tests {
         let mut owned = record(Some("user-1"), 5, None);
         owned.account = mine.clone();
         // The first sighting, live: marked expired, with the attempt it names.
-        let p = plan(&ev("active", Some(&a)), Some(&owned), None, 0).unwrap();
+        let p = plan(&ev("active", Some(&a)), Some(&owned), None, 0, true).unwrap();
         assert_eq!(
             p.swapped,
             Some(Swap {
@@ -418,28 +579,31 @@ mod tests {
         marked.change_cause = Some(ChangeCause::AccountMismatch);
         marked.swap_attempt = Some(a.as_str().into());
         for (status, attempt) in [("expired", None), ("active", Some(&a)), ("active", None)] {
-            let p = plan(&ev(status, attempt), Some(&marked), None, 0).unwrap();
+            let p = plan(&ev(status, attempt), Some(&marked), None, 0, true).unwrap();
             assert!(!p.swapped.unwrap().first, "{status} {attempt:?}");
         }
         // ... a new reconnect attempt showing another account is a new one ...
-        let p = plan(&ev("active", Some(&b)), Some(&marked), None, 0).unwrap();
+        let p = plan(&ev("active", Some(&b)), Some(&marked), None, 0, true).unwrap();
         assert!(p.swapped.unwrap().first);
         // ... and so is one on a record that changed for another cause since.
         marked.change_cause = Some(ChangeCause::Completion);
-        let p = plan(&ev("expired", None), Some(&marked), None, 0).unwrap();
+        let p = plan(&ev("expired", None), Some(&marked), None, 0, true).unwrap();
         assert!(p.swapped.unwrap().first);
         // The owner's own account: no swap.
         let same = Sighting {
             account: &mine,
             ..ev("active", Some(&a))
         };
-        assert_eq!(plan(&same, Some(&owned), None, 0).unwrap().swapped, None);
+        assert_eq!(
+            plan(&same, Some(&owned), None, 0, true).unwrap().swapped,
+            None
+        );
     }
 
     #[test]
     fn webhooks_attest_and_bind_only_verifying_attempts() {
         let conn = ConnectionId::parse("conn_1").unwrap();
-        let account = AccountProfile::default();
+        let account = account("acct_1");
         let ev = |at| Sighting {
             event_id: "e",
             event_type: "connection.created",
@@ -453,40 +617,40 @@ mod tests {
         };
         // A pending attempt: attested, not bound.
         let pending = attempt(AttemptStatus::Pending, None);
-        let p = plan(&ev(10), None, Some(&pending), 0).unwrap();
+        let p = plan(&ev(10), None, Some(&pending), 0, true).unwrap();
         assert_eq!(p.write.owner, None);
         assert_eq!(p.write.attested_by, Some(&pending.id));
         // A verifying attempt for this connection: bound.
         let verifying = attempt(AttemptStatus::Verifying, Some(&conn));
-        let p = plan(&ev(10), None, Some(&verifying), 0).unwrap();
+        let p = plan(&ev(10), None, Some(&verifying), 0, true).unwrap();
         assert_eq!(p.write.owner, Some("user-1"));
         assert!(p.bind.is_some());
         // ... but not once it expired, nor for another connection.
-        assert!(plan(&ev(10), None, Some(&verifying), i64::MAX)
+        assert!(plan(&ev(10), None, Some(&verifying), i64::MAX, true)
             .unwrap()
             .bind
             .is_none());
         let other = ConnectionId::parse("conn_2").unwrap();
         let elsewhere = attempt(AttemptStatus::Verifying, Some(&other));
-        assert!(plan(&ev(10), None, Some(&elsewhere), 0)
+        assert!(plan(&ev(10), None, Some(&elsewhere), 0, true)
             .unwrap()
             .bind
             .is_none());
         // Owned by someone else: state only, flagged.
         let owned = record(Some("user-2"), 5, None);
-        let p = plan(&ev(10), Some(&owned), Some(&verifying), 0).unwrap();
+        let p = plan(&ev(10), Some(&owned), Some(&verifying), 0, true).unwrap();
         assert!(p.foreign && p.bind.is_none() && p.write.attested_by.is_none());
         assert_eq!(p.write.owner, None);
         // Older than the record and nothing new to attest: nothing.
         let attested = record(None, 50, Some(&pending));
-        assert!(plan(&ev(10), Some(&attested), Some(&pending), 0).is_none());
+        assert!(plan(&ev(10), Some(&attested), Some(&pending), 0, true).is_none());
         // Older, but binds: the owner is written, the newer state kept.
         let newer_unbound = record(None, 50, None);
-        let p = plan(&ev(10), Some(&newer_unbound), Some(&verifying), 0).unwrap();
+        let p = plan(&ev(10), Some(&newer_unbound), Some(&verifying), 0, true).unwrap();
         assert_eq!(p.write.owner, Some("user-1"));
         assert_eq!(p.write.state, None);
         // Not ours and no record: not ours to keep.
-        assert!(plan(&ev(10), None, None, 0).is_none());
+        assert!(plan(&ev(10), None, None, 0, true).is_none());
     }
 
     /// The order: (event time, rank), an equal key applied; untimed events only
@@ -494,7 +658,7 @@ mod tests {
     #[test]
     fn the_order() {
         let conn = ConnectionId::parse("conn_1").unwrap();
-        let account = AccountProfile::default();
+        let account = account("acct_1");
         let ev = |at: Option<i64>, status: &'static str| Sighting {
             event_id: "e",
             event_type: "connection.updated",
@@ -513,26 +677,26 @@ mod tests {
         let mut rec = record(Some("user-1"), 1_000, None);
         // Same instant, same rank: applied (two different events of one second).
         assert_eq!(
-            state(plan(&ev(Some(1_000), "active"), Some(&rec), None, 0)),
+            state(plan(&ev(Some(1_000), "active"), Some(&rec), None, 0, true)),
             Some(("active".to_string(), Some((1_000, 1))))
         );
         // Same instant: expiry ranks after an update, not before.
-        assert!(state(plan(&ev(Some(1_000), "expired"), Some(&rec), None, 0)).is_some());
+        assert!(state(plan(&ev(Some(1_000), "expired"), Some(&rec), None, 0, true)).is_some());
         rec.status = ConnectionStatus::Expired;
         rec.last_event_rank = 2;
-        assert!(plan(&ev(Some(1_000), "active"), Some(&rec), None, 0).is_none());
-        assert!(plan(&ev(Some(999), "active"), Some(&rec), None, 0).is_none());
-        assert!(plan(&ev(Some(1_001), "active"), Some(&rec), None, 0).is_some());
+        assert!(plan(&ev(Some(1_000), "active"), Some(&rec), None, 0, true).is_none());
+        assert!(plan(&ev(Some(999), "active"), Some(&rec), None, 0, true).is_none());
+        assert!(plan(&ev(Some(1_001), "active"), Some(&rec), None, 0, true).is_some());
         // Untimed: forward only, and the order is left alone.
-        assert!(plan(&ev(None, "active"), Some(&rec), None, 0).is_none());
+        assert!(plan(&ev(None, "active"), Some(&rec), None, 0, true).is_none());
         assert_eq!(
-            state(plan(&ev(None, "disconnected"), Some(&rec), None, 0)),
+            state(plan(&ev(None, "disconnected"), Some(&rec), None, 0, true)),
             Some(("disconnected".to_string(), None))
         );
         // Disconnected is final, whatever the time.
         rec.status = ConnectionStatus::Disconnected;
         rec.last_event_at = None;
-        assert!(plan(&ev(Some(i64::MAX), "active"), Some(&rec), None, 0).is_none());
-        assert!(plan(&ev(None, "disconnected"), Some(&rec), None, 0).is_none());
+        assert!(plan(&ev(Some(i64::MAX), "active"), Some(&rec), None, 0, true).is_none());
+        assert!(plan(&ev(None, "disconnected"), Some(&rec), None, 0, true).is_none());
     }
 }

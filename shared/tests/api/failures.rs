@@ -351,7 +351,12 @@ async fn callback_answers_within_the_lambda_deadline() {
         latency_ms: 1_500,
         ..Faults::default()
     });
-    let mut req = callback_event(&query);
+    // In the browser that started the attempt.
+    let mut req = request(
+        &link_fixtures::ApiEvent::new("GET", "/link/callback")
+            .query(&query)
+            .cookie(&h.browser.cookie().unwrap()),
+    );
     let mut ctx = link_shared::lambda_http::Context::default();
     let now_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

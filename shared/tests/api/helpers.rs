@@ -73,6 +73,8 @@ pub struct Harness {
     pub ofauth: OfAuthClient,
     /// `http://127.0.0.1:<port>/link/webhook`: the webhook handler over real HTTP.
     pub webhook_url: String,
+    /// Where OFAuth sends the browser back.
+    pub callback_url: String,
     /// The browser the flows run in: it keeps the callback's binding cookie
     /// (a test of another browser uses a [`Browser`] of its own).
     pub browser: Browser,
@@ -99,6 +101,9 @@ pub struct Options {
     pub sim_public_url: Option<String>,
     /// How long the simulator's Link sessions last.
     pub session_ttl: Option<Duration>,
+    /// The callback URL (`CALLBACK_URL`, and the client app's one allowed
+    /// redirect); [`CALLBACK_URL`] when `None`.
+    pub callback_url: Option<String>,
 }
 
 impl Default for Options {
@@ -111,6 +116,7 @@ impl Default for Options {
             create_table: true,
             sim_public_url: None,
             session_ttl: None,
+            callback_url: None,
         }
     }
 }
@@ -122,6 +128,10 @@ impl Harness {
 
     pub async fn with(opts: Options) -> Self {
         let table = unique("links");
+        let callback_url = opts
+            .callback_url
+            .clone()
+            .unwrap_or_else(|| CALLBACK_URL.to_string());
         let endpoint = opts
             .dynamodb_endpoint
             .clone()
@@ -137,7 +147,7 @@ impl Harness {
             listener,
             SimConfig {
                 api_key: API_KEY.into(),
-                allowed_redirects: vec![CALLBACK_URL.into()],
+                allowed_redirects: vec![callback_url.clone()],
                 public_url: opts.sim_public_url.clone(),
                 session_ttl: opts.session_ttl.unwrap_or(Duration::from_secs(3600)),
                 webhook: opts.webhooks.map(|scheme| WebhookConfig {
@@ -161,7 +171,7 @@ impl Harness {
                 opts.ofauth_base.clone().unwrap_or_else(|| sim.url()),
             ),
             ("OFAUTH_CLIENT_APP_ID", "app_test123".to_string()),
-            ("CALLBACK_URL", CALLBACK_URL.to_string()),
+            ("CALLBACK_URL", callback_url.clone()),
             ("OFAUTH_TIMEOUT_MS", "800".to_string()),
             ("OFAUTH_CONNECT_TIMEOUT_MS", "300".to_string()),
             ("DYNAMODB_TIMEOUT_MS", "5000".to_string()),
@@ -229,6 +239,7 @@ impl Harness {
             reconcile,
             ofauth,
             webhook_url,
+            callback_url,
             browser: Browser::default(),
             eventbridge,
             publisher,
@@ -345,12 +356,31 @@ impl Harness {
         counted(req, |r| link_shared::webhook::handle(r, &self.webhook)).await
     }
 
-    /// `POST /link/session` as the given user (JWT `sub`), with a body.
+    /// `POST /link/session` as the given user (JWT `sub`), with a body, from
+    /// the harness's browser (which keeps the start cookie).
     pub async fn create_session(&self, user: &str, body: &str) -> Response<Body> {
-        counted(session_event(Some(user), body, &[]), |r| {
+        self.create_session_in(&self.browser, user, body).await
+    }
+
+    /// `POST /link/session` as `user` from `browser`: it sends its cookies and
+    /// keeps the start cookie the answer sets.
+    pub async fn create_session_in(
+        &self,
+        browser: &Browser,
+        user: &str,
+        body: &str,
+    ) -> Response<Body> {
+        let cookie = browser.cookie();
+        let mut headers: Vec<(&str, &str)> = Vec::new();
+        if let Some(c) = &cookie {
+            headers.push(("cookie", c));
+        }
+        let resp = counted(session_event(Some(user), body, &headers), |r| {
             link_shared::session::handle(r, &self.session)
         })
-        .await
+        .await;
+        browser.keep(&resp);
+        resp
     }
 
     /// `GET /link/callback?<query>`, in the harness's browser.
@@ -422,7 +452,7 @@ impl Harness {
             .unwrap();
         assert_eq!(resp.status(), 303, "hosted page should redirect");
         let location = resp.headers()["location"].to_str().unwrap().to_string();
-        assert!(location.starts_with(CALLBACK_URL), "{location}");
+        assert!(location.starts_with(&self.callback_url), "{location}");
         location
             .split_once('?')
             .map(|(_, q)| q.to_string())
@@ -591,23 +621,38 @@ pub fn eventbridge_client(url: &str) -> aws_sdk_eventbridge::Client {
     aws_sdk_eventbridge::Client::from_conf(conf)
 }
 
-/// A browser's cookie for the callback's site: the binding cookie the callback
-/// sets, sent back on the next callback.
+/// A browser's cookies for the API's site: the start cookie `POST
+/// /link/session` sets and the binding cookie the callback sets, sent back on
+/// the next call.
 #[derive(Debug, Default)]
-pub struct Browser(std::sync::Mutex<Option<String>>);
+pub struct Browser(std::sync::Mutex<std::collections::BTreeMap<String, String>>);
 
 impl Browser {
-    /// The `name=value` it sends.
+    /// The `Cookie` header it sends (`name=value; …`).
     pub fn cookie(&self) -> Option<String> {
-        self.0.lock().unwrap().clone()
+        let jar = self.0.lock().unwrap();
+        (!jar.is_empty()).then(|| {
+            jar.iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join("; ")
+        })
     }
 
-    /// Keeps the cookie an answer sets (its `name=value`).
+    /// Keeps the cookies an answer sets.
     pub fn keep(&self, resp: &Response<Body>) {
-        if let Some(set) = resp.headers().get("set-cookie") {
-            let pair = set.to_str().unwrap().split(';').next().unwrap().to_string();
-            *self.0.lock().unwrap() = Some(pair);
+        for set in resp.headers().get_all("set-cookie") {
+            let pair = set.to_str().unwrap().split(';').next().unwrap();
+            if let Some((k, v)) = pair.split_once('=') {
+                self.0.lock().unwrap().insert(k.to_string(), v.to_string());
+            }
         }
+    }
+
+    /// A browser with this one's start cookie only (the same person's other
+    /// tab has both; this is for tests of a browser that has just that one).
+    pub fn forget(&self, name: &str) {
+        self.0.lock().unwrap().remove(name);
     }
 }
 

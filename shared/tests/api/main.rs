@@ -7,10 +7,12 @@
 
 mod helpers;
 
+mod barrier;
 mod failures;
 mod flow_logs;
 mod fuzz;
 mod init;
+mod leaked_url;
 mod link_flow;
 mod logs;
 mod metrics;
@@ -20,6 +22,7 @@ mod provenance;
 mod races;
 mod read_api;
 mod reconcile;
+mod reconnects;
 mod rotation;
 mod trust;
 mod webhooks;

@@ -315,10 +315,11 @@ async fn a_run_racing_a_webhook_keeps_the_newer_state() {
         } else {
             expired_at - 5_000
         };
+        let account = h.sim.connection(&conn).unwrap().user_id;
         let body = serde_json::json!({
             "id": format!("evt_race_{round}"), "type": "connection.updated",
             "timestamp": at,
-            "data": { "connection": { "id": conn, "status": "active" } }
+            "data": { "connection": { "id": conn, "status": "active", "userData": { "id": account } } }
         })
         .to_string();
         let headers = signed_now(SignatureScheme::Ofauth, "", &body);

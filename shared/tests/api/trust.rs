@@ -511,3 +511,159 @@ fn security_event_counts() -> (f64, f64) {
     }
     (by_kind, total)
 }
+
+/// No leg fails open: a signed webhook naming a reconnect attempt, whose
+/// connection carries a profile but no account id (either dialect), writes
+/// nothing onto the owner's record, does not make an expired one usable, and
+/// publishes no profile.
+#[tokio::test]
+async fn a_webhook_without_an_account_id_writes_nothing_onto_a_bound_connection() {
+    let h = Harness::new().await;
+    let (conn, _, attempt) = mallory_reconnects(&h).await;
+    let before = h.record(&conn).await;
+    assert!(!s(&before, "accountId").is_empty());
+    let later = link_shared::time::rfc3339(
+        std::time::SystemTime::now() + std::time::Duration::from_secs(60),
+    );
+    let docs = serde_json::json!({
+        "id": "evt_nameless", "type": "connection.updated", "timestamp": later,
+        "data": { "clientReferenceId": attempt, "connection": { "id": conn, "status": "active",
+            "userData": { "username": "someone", "name": "Some One", "avatar": "x" } } }
+    })
+    .to_string();
+    let v3 = serde_json::json!({
+        "eventType": "connection.updated", "live": true,
+        "data": { "clientReferenceId": attempt, "connection": { "id": conn, "status": "active",
+            "userData": { "username": "someone", "name": "Some One" }, "permissions": [] } }
+    })
+    .to_string();
+    // Also once the record is expired: nothing makes it usable.
+    for (body, scheme, expired) in [
+        (&docs, SignatureScheme::Ofauth, false),
+        (&v3, SignatureScheme::Svix, false),
+        (&v3, SignatureScheme::Svix, true),
+    ] {
+        if expired {
+            h.set(
+                &format!("CONNECTION#{conn}"),
+                "status",
+                aws_sdk_dynamodb::types::AttributeValue::S("expired".into()),
+            )
+            .await;
+        }
+        let resp = h
+            .deliver(&signed_now(scheme, &unique("msg"), body), body)
+            .await;
+        assert_eq!(resp.status(), 200);
+        let rec = h.record(&conn).await;
+        for attr in PROFILE {
+            assert_eq!(s(&rec, attr), s(&before, attr), "{attr} written");
+        }
+        let want = if expired { "expired" } else { "active" };
+        assert_eq!(s(&rec, "status"), want);
+        let a = h.item(&format!("ATTEMPT#{attempt}")).await.unwrap();
+        assert_eq!(s(&a, "status"), "pending", "the reconnect completed");
+    }
+    // The platform hears of no profile change.
+    h.publish_stream(100, 3).await;
+    let kinds: Vec<String> = h
+        .eventbridge
+        .events()
+        .into_iter()
+        .map(|e| e.detail_type)
+        .collect();
+    assert!(
+        !kinds.iter().any(|k| k == "Connection Profile Changed"),
+        "{kinds:?}"
+    );
+}
+
+/// No leg fails open: OFAuth's `access/self` naming no account id binds no new
+/// connection and reconnects nothing (nothing could vouch for whose it is).
+#[tokio::test]
+async fn an_answer_without_an_account_id_binds_nothing() {
+    let h = Harness::new().await;
+    let (conn, url, attempt) = mallory_reconnects(&h).await;
+    h.sim.set_faults(Faults {
+        self_without_account_id: true,
+        ..Faults::default()
+    });
+    // The reconnect: the popup form, then a new connection's redirect flow.
+    h.hosted(&url, "approve").await;
+    let (status, body) = h.complete_embed("mallory", &attempt, &conn).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (422, Some("connection_not_verified")),
+        "{body}"
+    );
+    let url = h.start("victim", "").await;
+    let query = h.hosted(&url, "approve").await;
+    assert_error_redirect(&h.callback(&query).await, "connection_not_verified");
+    let fresh = param(&query, "connection_id");
+    assert!(h.item(&format!("CONNECTION#{fresh}")).await.is_none());
+    assert_eq!(s(&h.record(&conn).await, "status"), "active");
+}
+
+/// No leg fails open: a connection bound to no account id cannot be
+/// reconnected (no leg could compare what comes back with anything).
+#[tokio::test]
+async fn a_connection_bound_to_no_account_cannot_be_reconnected() {
+    let h = Harness::new().await;
+    let conn = h.connect("mallory", "").await;
+    h.ddb
+        .update_item()
+        .table_name(&h.table)
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("CONNECTION#{conn}")),
+        )
+        .update_expression("REMOVE accountId")
+        .send()
+        .await
+        .unwrap();
+    let resp = h
+        .create_session("mallory", &format!(r#"{{"connectionId":"{conn}"}}"#))
+        .await;
+    assert_eq!(resp.status(), 409, "{}", body_text(&resp));
+    assert_eq!(json_body(&resp)["error"], "reconnect_unavailable");
+    assert!(
+        h.init_requests().len() == 1,
+        "OFAuth was asked for a session"
+    );
+}
+
+/// In a process of its own: the metrics recorder is global to the process.
+#[test]
+fn a_users_own_reload_elsewhere_is_no_security_event() {
+    in_own_process(
+        rusty_fork::rusty_fork_test_name!(a_users_own_reload_elsewhere_is_no_security_event),
+        rusty_fork::rusty_fork_id!(),
+        || block_on(own_reloads()),
+    );
+}
+
+async fn own_reloads() {
+    link_shared::telemetry::install("OFAuthLink/test", "test");
+    let h = Harness::new().await;
+    // Back through the callback, then the same URL in another browser (a copy
+    // of the address bar, another device): refused, logged, not counted.
+    let (url, _) = h.start_attempt("user-1", "").await;
+    let query = h.hosted(&url, "approve").await;
+    assert!(h.return_to_app(&query).await.contains("code="));
+    assert_error_redirect(
+        &h.callback_in(&Browser::default(), &query).await,
+        "invalid_state",
+    );
+    // A Link URL opened in another browser than the one that started it.
+    let (url, _) = h.start_attempt("user-1", "").await;
+    let query = h.hosted(&url, "approve").await;
+    assert_error_redirect(
+        &h.callback_in(&Browser::default(), &query).await,
+        "browser_mismatch",
+    );
+    let mut out = Vec::new();
+    link_shared::telemetry::flush_to(&mut out).unwrap();
+    let text = String::from_utf8(out).unwrap();
+    assert!(!text.contains("SecurityEvents"), "{text}");
+    assert!(text.contains("invalid_state") && text.contains("browser_mismatch"));
+}

@@ -601,10 +601,20 @@ async fn deliver_now(h: &Harness, body: &serde_json::Value) -> String {
     json_body(&resp)["outcome"].as_str().unwrap().to_string()
 }
 
-fn updated(id: &str, conn: &str, timestamp: &str, username: &str) -> serde_json::Value {
+/// OFAuth's `connection.updated` for `conn`, with its account (which it always
+/// names: an event without it writes nothing onto a bound connection).
+fn updated(
+    h: &Harness,
+    id: &str,
+    conn: &str,
+    timestamp: &str,
+    username: &str,
+) -> serde_json::Value {
+    let account = h.sim.connection(conn).unwrap().user_id;
     serde_json::json!({
         "id": id, "type": "connection.updated", "timestamp": timestamp,
-        "data": { "connection": { "id": conn, "status": "active", "userData": { "username": username } } }
+        "data": { "connection": { "id": conn, "status": "active",
+            "userData": { "id": account, "username": username } } }
     })
 }
 
@@ -618,11 +628,11 @@ async fn two_events_in_the_same_second_are_both_applied() {
     h.sim.wait_for_deliveries(1, WAIT).await;
     let t = link_shared::time::rfc3339(std::time::SystemTime::now() + Duration::from_secs(60));
     assert_eq!(
-        deliver_now(&h, &updated("evt_s1", &conn, &t, "first")).await,
+        deliver_now(&h, &updated(&h, "evt_s1", &conn, &t, "first")).await,
         "applied"
     );
     assert_eq!(
-        deliver_now(&h, &updated("evt_s2", &conn, &t, "second")).await,
+        deliver_now(&h, &updated(&h, "evt_s2", &conn, &t, "second")).await,
         "applied"
     );
     assert_eq!(s(&only_record(&h).await, "username"), "second");
@@ -633,7 +643,7 @@ async fn two_events_in_the_same_second_are_both_applied() {
     assert_eq!(deliver_now(&h, &expired).await, "applied");
     // An update of the same second, delivered after the expiry: the expiry stays.
     assert_eq!(
-        deliver_now(&h, &updated("evt_s4", &conn, &t, "third")).await,
+        deliver_now(&h, &updated(&h, "evt_s4", &conn, &t, "third")).await,
         "superseded"
     );
     assert_eq!(s(&only_record(&h).await, "status"), "expired");

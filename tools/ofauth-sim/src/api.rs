@@ -260,19 +260,26 @@ async fn access_self(State(sim): State<Arc<Sim>>, headers: HeaderMap) -> Respons
         ),
         Some(c) if c.status != "active" => Json(json!({ "isAuth": false })).into_response(),
         // OFAuth's model: a numeric `id`, and the profile's counts.
-        Some(c) => Json(json!({
-            "isAuth": true,
-            "id": c.user_id.parse::<u64>().unwrap_or(0),
-            "username": c.username,
-            "name": c.name,
-            "isVerified": false,
-            "avatar": c.avatar,
-            "subscribersCount": 0,
-            "postsCount": 0,
-            "photosCount": 0,
-            "videosCount": 0,
-        }))
-        .into_response(),
+        Some(c) => {
+            let mut body = json!({
+                "isAuth": true,
+                "id": c.user_id.parse::<u64>().unwrap_or(0),
+                "username": c.username,
+                "name": c.name,
+                "isVerified": false,
+                "avatar": c.avatar,
+                "subscribersCount": 0,
+                "postsCount": 0,
+                "photosCount": 0,
+                "videosCount": 0,
+            });
+            if inner.faults.self_without_account_id {
+                if let Some(o) = body.as_object_mut() {
+                    o.remove("id");
+                }
+            }
+            Json(body).into_response()
+        }
     }
 }
 

@@ -195,6 +195,8 @@ pub struct Faults {
     /// disconnected (its webhook goes out meanwhile): OFAuth's webhook landing
     /// before its answer does.
     pub disconnect_answer_delay_ms: u64,
+    /// `GET /v2/access/self` answers a profile without the account's `id`.
+    pub self_without_account_id: bool,
 }
 
 /// The shapes OFAuth's sources give its error bodies.
