@@ -37,6 +37,10 @@ export interface paths {
          *     (whose answer names the connection), and sets an HttpOnly `__Host-`
          *     cookie that binds this browser to the attempt: a reload of the callback
          *     in this browser gets a new code, the URL replayed elsewhere gets none.
+         *     A code goes only to the browser that started the attempt (the start
+         *     cookie `POST /link/session` set): one without it goes to the error page
+         *     with `error_code=browser_mismatch` (where the API and the app are on one
+         *     site; `START_COOKIE` says what a cross-site deployment does).
          *     Whatever the query holds (it comes through the browser and may be
          *     forged), the answer is a 302: a query this service cannot use leads to
          *     the error page with `error_code=invalid_request`, never to a 4xx.
@@ -353,7 +357,7 @@ export interface components {
         };
         Error: {
             /** @enum {string} */
-            error: "invalid_request" | "invalid_json" | "invalid_body" | "invalid_geolocation" | "invalid_connection_id" | "invalid_cursor" | "invalid_limit" | "invalid_event" | "body_too_large" | "method_not_allowed" | "unauthenticated" | "forbidden" | "origin_not_allowed" | "invalid_signature" | "rate_limited" | "connection_not_found" | "attempt_not_found" | "not_found" | "invalid_user_id" | "invalid_state" | "session_expired" | "connection_not_verified" | "connection_conflict" | "connection_mismatch" | "account_mismatch" | "invalid_code" | "code_required" | "completion_refused" | "too_many_verifications" | "temporarily_unavailable" | "internal_error" | "storage_unavailable" | "timeout" | "ofauth_rejected" | "ofauth_unavailable" | "ofauth_timeout" | "ofauth_rate_limited" | "ofauth_bad_response" | "unsupported_session_mode";
+            error: "invalid_request" | "invalid_json" | "invalid_body" | "invalid_geolocation" | "invalid_connection_id" | "invalid_cursor" | "invalid_limit" | "invalid_event" | "body_too_large" | "method_not_allowed" | "unauthenticated" | "forbidden" | "origin_not_allowed" | "invalid_signature" | "rate_limited" | "connection_not_found" | "attempt_not_found" | "not_found" | "invalid_user_id" | "invalid_state" | "session_expired" | "connection_not_verified" | "connection_conflict" | "connection_mismatch" | "account_mismatch" | "invalid_code" | "code_required" | "completion_refused" | "browser_mismatch" | "too_many_verifications" | "reconnect_unavailable" | "temporarily_unavailable" | "internal_error" | "storage_unavailable" | "timeout" | "ofauth_rejected" | "ofauth_unavailable" | "ofauth_timeout" | "ofauth_rate_limited" | "ofauth_bad_response" | "unsupported_session_mode";
             /** @description For people; may change. */
             message: string;
         };
@@ -414,9 +418,16 @@ export interface operations {
             };
         };
         responses: {
-            /** @description OFAuth's hosted session, and the attempt's id (the popup flow's completion names it). */
+            /**
+             * @description OFAuth's hosted session, and the attempt's id (the popup flow's
+             *     completion names it). Sets the start cookie on this browser (the
+             *     call must be made with credentials): the callback hands a code only
+             *     to the browser that started the attempt.
+             */
             200: {
                 headers: {
+                    /** @description `__Host-ofauth-link-start=<secret>; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=3600` (the browser's own, kept when it has one). */
+                    "Set-Cookie"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -427,6 +438,7 @@ export interface operations {
             401: components["responses"]["Error"];
             403: components["responses"]["Error"];
             404: components["responses"]["Error"];
+            409: components["responses"]["Error"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["Error"];
             502: components["responses"]["Error"];

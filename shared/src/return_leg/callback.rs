@@ -201,7 +201,8 @@ async fn decide(
     // early, cancelled by a forged callback): every success naming one is
     // checked against OFAuth, whatever the attempt's state.
     if attempt.status != AttemptStatus::Pending {
-        svc.provenance.recheck_reconnect(&attempt, now).await?;
+        // Boxed: kept out of this future's own size.
+        Box::pin(svc.provenance.recheck_reconnect(&attempt, now)).await?;
     }
     match attempt.status {
         // Completed in the popup before the page followed `successUrl`, or a

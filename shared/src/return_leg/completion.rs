@@ -353,7 +353,8 @@ async fn complete_in_popup(
         .ok_or_else(not_found)?;
     // A reconnect moved on since it started: whose account is on it now.
     if attempt.status != AttemptStatus::Pending {
-        svc.provenance.recheck_reconnect(&attempt, now).await?;
+        // Boxed: kept out of this future's own size.
+        Box::pin(svc.provenance.recheck_reconnect(&attempt, now)).await?;
     }
     if attempt.connection.as_ref() == Some(connection) {
         if let Some(done) = completed_state(&attempt, connection, svc).await? {

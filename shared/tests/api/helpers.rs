@@ -872,11 +872,21 @@ pub fn in_own_process(name: &str, id: rusty_fork::RustyForkId, body: impl FnOnce
 
 /// Runs a test's body on a runtime of its own (two worker threads), for the
 /// tests that run in a process of their own.
-pub fn block_on<F: std::future::Future>(body: F) -> F::Output {
-    tokio::runtime::Builder::new_multi_thread()
+/// The body runs as a task on a worker thread with a stack of 16 MiB: a test
+/// body that awaits every handler in turn holds their futures in its own, and
+/// `make test`'s build (clippy's driver, with MIR optimisations off) makes
+/// futures much larger than a release build does.
+pub fn block_on<F>(body: F) -> F::Output
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
+        .thread_stack_size(16 * 1024 * 1024)
         .enable_all()
         .build()
-        .expect("a Tokio runtime")
-        .block_on(body)
+        .expect("a Tokio runtime");
+    rt.block_on(rt.spawn(body))
+        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
 }
