@@ -108,10 +108,19 @@ impl Pool {
             return Err(format!("the function failed: {outcome:?}").into());
         };
         let v: Value = serde_json::from_slice(&bytes)?;
+        // Payload 2.0 puts `Set-Cookie` in `cookies`; a header, otherwise.
+        let mut cookies: Vec<String> = v["cookies"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|c| c.as_str().map(str::to_string))
+            .collect();
+        cookies.extend(v["headers"]["set-cookie"].as_str().map(str::to_string));
         Ok(Answer {
             status: v["statusCode"].as_u64().unwrap_or(0) as u16,
             location: v["headers"]["location"].as_str().map(str::to_string),
             body: serde_json::from_str(v["body"].as_str().unwrap_or("null")).unwrap_or(Value::Null),
+            cookies,
         })
     }
 
@@ -132,6 +141,8 @@ pub struct Answer {
     pub status: u16,
     pub location: Option<String>,
     pub body: Value,
+    /// What the answer's `Set-Cookie`s set (`name=value; attributes`).
+    pub cookies: Vec<String>,
 }
 
 /// The webhook route as API Gateway would hand it to the webhook function.
@@ -203,8 +214,16 @@ pub async fn flow(
         .header("origin", APP)
         .header("content-type", "application/json")
         .body("{}");
-    let session = match init.invoke(ev.to_json_string()).await {
-        Ok(a) if a.status == 200 => a.body,
+    let (session, start) = match init.invoke(ev.to_json_string()).await {
+        // The browser keeps the start cookie for the callback.
+        Ok(a) if a.status == 200 => {
+            let start = a
+                .cookies
+                .first()
+                .and_then(|c| c.split(';').next())
+                .map(str::to_string);
+            (a.body, start)
+        }
         Ok(a) => {
             return fail(
                 f,
@@ -238,7 +257,10 @@ pub async fn flow(
     // 3. The browser comes back (after its redirect takes `return_delay`): the callback.
     tokio::time::sleep(return_delay).await;
     let t = Instant::now();
-    let ev = ApiEvent::new("GET", "/link/callback").query(back.query().unwrap_or_default());
+    let mut ev = ApiEvent::new("GET", "/link/callback").query(back.query().unwrap_or_default());
+    if let Some(cookie) = &start {
+        ev = ev.cookie(cookie);
+    }
     let to_app = match callback.invoke(ev.to_json_string()).await {
         Ok(a) if a.status == 302 => a.location.unwrap_or_default(),
         Ok(a) => return fail(f, format!("failed:callback {}", a.status)),

@@ -139,6 +139,16 @@ impl Downstream {
     }
 }
 
+/// The OnlyFans account the benchmark's connections hold (every leg compares
+/// what OFAuth names with it: an account id is never missing).
+fn bench_account() -> AccountProfile {
+    AccountProfile {
+        id: Some("100001".into()),
+        username: Some("bench".into()),
+        ..AccountProfile::default()
+    }
+}
+
 /// Binds `CONNECTION` to the benchmark's user, as a completed flow would.
 async fn bind_bench_connection(store: &Store) -> Result<(), Error> {
     let id = AttemptId::parse(&seed_attempts(store, 1).await?[0]).ok_or("attempt id")?;
@@ -150,7 +160,7 @@ async fn bind_bench_connection(store: &Store) -> Result<(), Error> {
             &attempt,
             &from,
             &conn,
-            Some(&AccountProfile::default()),
+            Some(&bench_account()),
             true,
             None,
             SystemTime::now(),
@@ -231,9 +241,10 @@ async fn events_for(function: &str, n: usize, d: &Downstream) -> Result<Vec<Prep
                     .ok_or("connection id")?;
                 let code = CompletionCode::generate(&id)?;
                 let browser = BrowserSecret::generate()?;
+                let account = bench_account();
                 let returned = Returned {
                     connection: &conn,
-                    account: &AccountProfile::default(),
+                    account: &account,
                     attested: true,
                     code_hash: &code.hash(),
                     code_expires_epoch: epoch(SystemTime::now()) + 3600,
@@ -259,7 +270,8 @@ async fn events_for(function: &str, n: usize, d: &Downstream) -> Result<Vec<Prep
                     let body = serde_json::json!({
                         "id": format!("evt_bench_{}_{i}", epoch(now)), "type": "connection.updated",
                         "timestamp": epoch_ms(now) + i as i64,
-                        "data": { "connection": { "id": CONNECTION, "status": "active" } }
+                        "data": { "connection": { "id": CONNECTION, "status": "active",
+                            "userData": { "id": "100001", "username": "bench" } } }
                     })
                     .to_string();
                     // Signed when built; a run is far shorter than the 5-minute tolerance.
