@@ -30,6 +30,8 @@ case "${OFAUTH_BASE_URL:-}" in
   http://127.0.0.1:*|http://localhost:*|"") export OFAUTH_BASE_URL="http://127.0.0.1:$SIM_PORT" ;;
   *) use_sim=false ;;
 esac
+# The simulator's account id means nothing to the real OFAuth API.
+if ! $use_sim && [ "${OFAUTH_ACCOUNT_ID:-}" = acct_sim_primary ]; then export OFAUTH_ACCOUNT_ID=; fi
 export CALLBACK_URL="http://localhost:$WATCH_PORT/link/callback"
 export APP_URL="http://localhost:$DEMO_PORT" ALLOWED_ORIGINS="http://localhost:$DEMO_PORT"
 
@@ -77,7 +79,7 @@ step "starting cargo lambda watch on port $WATCH_PORT (functions compile on firs
 # only a local build has (the deployed bootstraps are checked for its absence).
 cargo lambda watch --invoke-port "$WATCH_PORT" --disable-cors --features dev-identity --env-file .env.local \
   --env-var "DYNAMODB_ENDPOINT=$DYNAMODB_ENDPOINT" --env-var "OFAUTH_BASE_URL=$OFAUTH_BASE_URL" \
-  --env-var "CALLBACK_URL=$CALLBACK_URL" --env-var "APP_URL=$APP_URL" \
+  --env-var "CALLBACK_URL=$CALLBACK_URL" --env-var "APP_URL=$APP_URL" --env-var "OFAUTH_ACCOUNT_ID=${OFAUTH_ACCOUNT_ID:-}" \
   --env-var "ALLOWED_ORIGINS=$ALLOWED_ORIGINS" --env-var "EVENTBRIDGE_ENDPOINT=http://127.0.0.1:$EVENTS_PORT" \
   >.local/watch.log 2>&1 &
 pids+=($!)

@@ -122,7 +122,13 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
-        /** Disconnect one of the user's connections (at OFAuth first; billing stops) */
+        /**
+         * Disconnect one of the user's connections (at OFAuth first; billing stops)
+         * @description OFAuth's "not found" counts as already disconnected only when the API
+         *     key is this deployment's OFAuth account's (`OFAUTH_ACCOUNT_ID`, or the
+         *     account the reconciler pinned); otherwise the answer is 502
+         *     `ofauth_rejected` and the record stays as it was. The erasure does the same.
+         */
         delete: operations["disconnect"];
         /**
          * CORS preflight

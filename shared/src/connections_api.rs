@@ -16,7 +16,7 @@ use crate::http::{self, Cors};
 use crate::identity::{self, IdentityRules};
 use crate::ids::{mask, ConnectionId};
 use crate::model::{AttemptStatus, ChangeCause, ConnectionStatus, UserConnection};
-use crate::ofauth::OfAuthClient;
+use crate::ofauth::{OfAuthClient, Removed};
 use crate::platform::read_api::{self, Callers};
 use crate::routes;
 use crate::store::{PageKey, Store, StoreError, UserItem};
@@ -30,6 +30,9 @@ pub struct ConnectionsService {
     cors: Cors,
     /// Who may call the platform's read API (`/platform/…`, AWS IAM).
     callers: Callers,
+    /// The OFAuth account the API key must belong to (`OFAUTH_ACCOUNT_ID`;
+    /// `None`: the one the reconciler pinned).
+    expected_account: Option<String>,
 }
 
 impl ConnectionsService {
@@ -40,6 +43,46 @@ impl ConnectionsService {
             identity: IdentityRules::new(&config.identity),
             cors: Cors::for_config(config, "GET, DELETE, OPTIONS"),
             callers: Callers::new(&config.identity),
+            expected_account: config.reconcile.expected_account.clone(),
+        }
+    }
+
+    /// Disconnects a connection at OFAuth. OFAuth's 404 says it does not know
+    /// the connection under this key: "already gone" only when the key is this
+    /// deployment's account's (`OFAUTH_ACCOUNT_ID`, else the account the
+    /// reconciler pinned); under any other key (a wrong or rotated key) it is
+    /// an error, and the record stays as it was.
+    async fn remove_at_ofauth(&self, id: &ConnectionId, what: &str) -> Result<(), ApiError> {
+        let failed = |e: ApiError| {
+            e.detail(format_args!(
+                "{what}: OFAuth disconnect of {} failed; record unchanged",
+                id.masked()
+            ))
+        };
+        match self.ofauth.delete_connection(id).await {
+            Ok(Removed::Disconnected) => Ok(()),
+            Ok(Removed::NotFound) => {
+                let key = self.ofauth.whoami().await.map_err(|e| failed(e.into()))?;
+                let pinned = match &self.expected_account {
+                    Some(a) => Some(a.clone()),
+                    None => self.store.pinned_account().await?,
+                };
+                match (key.id, pinned) {
+                    (Some(k), Some(p)) if k == p => Ok(()),
+                    (k, p) => Err(ApiError::new(
+                        StatusCode::BAD_GATEWAY,
+                        "ofauth_rejected",
+                        "OFAuth rejected the request; check the API key, client app and redirect URL configuration.",
+                    )
+                    .detail(format_args!(
+                        "{what}: OFAuth does not know {} under this key, whose account ({}) is not this deployment's ({}): not taken as already gone; record unchanged",
+                        id.masked(),
+                        k.as_deref().unwrap_or("none"),
+                        p.as_deref().unwrap_or("not pinned yet: set OFAUTH_ACCOUNT_ID"),
+                    ))),
+                }
+            }
+            Err(e) => Err(failed(e.into())),
         }
     }
 }
@@ -247,14 +290,9 @@ async fn disconnect(
         other => other?,
     }
     // OFAuth next: if it fails, the record stays as it was and the user can retry.
-    svc.ofauth.delete_connection(id).await.map_err(|e| {
-        ApiError::from(e).detail(format_args!(
-            "OFAuth disconnect of {} failed; record unchanged",
-            id.masked()
-        ))
-    })?;
+    svc.remove_at_ofauth(id, "disconnect").await?;
     // If this fails, OFAuth has disconnected it already; a retry finds it gone there
-    // (404 counts as done) and marks the record.
+    // (404 under this deployment's key counts as done) and marks the record.
     svc.store.mark_disconnected(id, user_id, now).await?;
     crate::telemetry::outcome("disconnected");
     tracing::info!(outcome = "disconnected", user = %mask(user_id), connection = %id.masked());
@@ -349,12 +387,7 @@ async fn erase(user_id: &str, svc: &ConnectionsService) -> Result<Response<Body>
                     Err(StoreError::ConnectionOwnedByAnotherUser) => continue,
                     other => other?,
                 }
-                svc.ofauth.delete_connection(id).await.map_err(|e| {
-                    ApiError::from(e).detail(format_args!(
-                        "erasure: OFAuth disconnect of {} failed",
-                        id.masked()
-                    ))
-                })?;
+                svc.remove_at_ofauth(id, "erasure").await?;
                 (asked, disconnected) = (true, disconnected + 1);
                 continue;
             }
@@ -382,7 +415,7 @@ async fn erase(user_id: &str, svc: &ConnectionsService) -> Result<Response<Body>
                 && r.status != ConnectionStatus::Disconnected
         });
         if let Some(r) = produced {
-            svc.ofauth.delete_connection(c).await?;
+            svc.remove_at_ofauth(c, "erasure").await?;
             disconnected += 1;
             if !svc.store.erase_connection(&r, now).await? {
                 return Err(changed());

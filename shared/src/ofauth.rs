@@ -167,6 +167,15 @@ pub struct KeyAccount {
     pub name: Option<String>,
 }
 
+/// What a disconnect at OFAuth did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Removed {
+    Disconnected,
+    /// OFAuth does not know the connection under this key (404): already
+    /// gone, or the key is another account's.
+    NotFound,
+}
+
 /// What a bounded search of OFAuth's connections list found for one id.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Lookup {
@@ -500,11 +509,14 @@ impl OfAuthClient {
     }
 
     /// `DELETE /v2/account/connections/{id}`: disconnects and stops billing.
-    /// A connection OFAuth no longer knows counts as disconnected.
-    pub async fn delete_connection(&self, id: &ConnectionId) -> Result<(), OfAuthError> {
+    /// A connection OFAuth does not know under this key is [`Removed::NotFound`]:
+    /// already gone, if the key is this deployment's account's (the caller
+    /// decides).
+    pub async fn delete_connection(&self, id: &ConnectionId) -> Result<Removed, OfAuthError> {
         let url = self.endpoint(&format!("/v2/account/connections/{}", id.as_str()))?;
         match self.send("delete", || self.http.delete(url.clone())).await {
-            Ok(_) | Err(OfAuthError::Rejected { status: 404, .. }) => Ok(()),
+            Ok(_) => Ok(Removed::Disconnected),
+            Err(OfAuthError::Rejected { status: 404, .. }) => Ok(Removed::NotFound),
             Err(e) => Err(e),
         }
     }

@@ -64,6 +64,7 @@ pub const METRICS: &[&str] = &[
     "ReconcileScrubbed",
     "ReconcileMissing",
     "ReconcileHalted",
+    "ReconcileBreakerTrips",
     "SecurityEvents",
     "StartCookieMissing",
     "EventsPublished",
@@ -270,6 +271,12 @@ pub(crate) fn publish_failures(n: u64) {
 pub(crate) fn reconcile_halted(reason: &'static str) {
     counter!("ReconcileHalted", "Reason" => reason).increment(1);
     counter!("ReconcileHalted").increment(1);
+}
+
+/// The reconciler's breaker tripped, for `why` (`swapped`, `unknown`,
+/// `unseen`); the log line names the records.
+pub(crate) fn reconcile_breaker_trip(why: &'static str) {
+    counter!("ReconcileBreakerTrips", "Why" => why).increment(1);
 }
 
 /// A reconcile run whose pass over new connections did not reach its mark (the

@@ -67,10 +67,13 @@ impl Run<'_> {
         at_ms: Option<i64>,
         account: &AccountProfile,
     ) {
+        // The state's own time when OFAuth gave one; else this run's: a later,
+        // different sighting (a second swap, a second expiry) is never taken
+        // for this one, and this one applied twice in a run is a no-op.
         let sighting_id = format!(
             "reconcile:{}:{}:{}",
             record.id.as_str(),
-            at_ms.map_or_else(|| "untimed".to_string(), |t| t.to_string()),
+            at_ms.map_or_else(|| format!("run{}", self.started_ms), |t| t.to_string()),
             status.as_str()
         );
         let sighting = Sighting {

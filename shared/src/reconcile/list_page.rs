@@ -6,6 +6,7 @@
 
 use tracing::Instrument;
 
+use super::breaker::Trip;
 use super::run::Run;
 use crate::ids::{AttemptId, ConnectionId};
 use crate::model::ConnectionRecord;
@@ -31,16 +32,20 @@ impl Run<'_> {
             .filter_map(|c| c.client_reference_id.as_deref().and_then(AttemptId::parse))
             .collect();
         let known = self.svc.store.known(&ids, &refs).await?;
+        // Only what is not known already: a record whose swap is recorded
+        // (refused, invalidated, listed by OFAuth under the other account ever
+        // after) is decided, and weighs nothing.
         let bound: Vec<(&ConnectionRecord, &ListedConnection)> = list
             .iter()
             .filter_map(|c| Some((known.records.get(c.id.as_str())?, c)))
-            .filter(|(r, _)| r.is_bound_and_live())
+            .filter(|(r, _)| r.is_bound_and_live() && !r.holds_swap(None))
             .collect();
-        let swapped = bound
+        let swapped: Vec<&ConnectionId> = bound
             .iter()
             .filter(|(r, c)| r.shows_other_account(&c.user_data.clone().unwrap_or_default()))
-            .count();
-        if self.breaker_trips(swapped, bound.len(), "show another OnlyFans account") {
+            .map(|(r, _)| &r.id)
+            .collect();
+        if self.breaker_trips(swapped.len(), bound.len(), Trip::Swapped, &swapped) {
             return Ok(None);
         }
         let mut seen = Vec::new();

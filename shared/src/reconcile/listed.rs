@@ -63,7 +63,10 @@ impl Run<'_> {
             let status = listed.reported_status();
             let account = listed.user_data.clone().unwrap_or_default();
             let changed = status.as_ref().is_some_and(|s| *s != r.status);
-            if changed || r.shows_other_account(&account) {
+            // A swap already recorded and refused, listed as it was left, is
+            // decided: it is not sighted again every run.
+            let new_swap = r.shows_other_account(&account) && !r.holds_swap(None);
+            if changed || new_swap {
                 let status = status.unwrap_or_else(|| r.status.clone());
                 self.observe(r, &status, listed.updated_at_ms(), &account)
                     .await;

@@ -90,10 +90,13 @@ impl ReconcileService {
         if !recent_complete && matches!(&account, Some(Ok(_))) && run.halted.is_none() {
             telemetry::reconcile_recent_incomplete();
         }
+        if self.settings.expected_account.is_none() {
+            tracing::warn!("OFAUTH_ACCOUNT_ID is not set: the reconciler pins the account from evidence (set it: docs/deploy.md)");
+        }
         // The cursor is saved whatever happened: the pages done stay done. The
-        // first run's account is kept with it.
-        let pin = match (&account, &lease.account) {
-            (Some(Ok(id)), None) => Some(id.as_str()),
+        // account pinned from evidence is kept with it.
+        let pin = match &account {
+            Some(Ok(id)) if lease.account.as_deref() != Some(id.as_str()) => Some(id.as_str()),
             _ => None,
         };
         let saved = self
@@ -121,8 +124,9 @@ impl ReconcileService {
 }
 
 impl Run<'_> {
-    /// Steps 2 to 5, each only while the run has not halted; whether the pass
-    /// over new connections reached its mark.
+    /// Steps 2 to 5; whether the pass over new connections reached its mark. A
+    /// breaker stops only the pass whose page tripped it: the others do not
+    /// depend on that page and go on.
     async fn passes(
         &mut self,
         lease: &Lease,
@@ -139,16 +143,12 @@ impl Run<'_> {
             Err(e) => return (Err(e), false),
         };
         // 4. The expired ones.
-        if self.halted.is_none() {
-            if let Err(e) = self.expired().await {
-                return (Err(e), recent_complete);
-            }
+        if let Err(e) = self.expired().await {
+            return (Err(e), recent_complete);
         }
         // 5. The sweep.
-        if self.halted.is_none() {
-            if let Err(e) = self.sweep(cursor).await {
-                return (Err(e), recent_complete);
-            }
+        if let Err(e) = self.sweep(cursor).await {
+            return (Err(e), recent_complete);
         }
         (Ok(()), recent_complete)
     }

@@ -54,13 +54,18 @@ impl Counts {
     }
 }
 
-/// Why a run stopped itself before changing records.
+/// Why a run stopped itself (all of it, or a pass) before changing records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum HaltReason {
-    /// The API key belongs to another OFAuth account than this deployment's.
+    /// The API key belongs to another OFAuth account than this deployment's:
+    /// nothing was read or changed.
     WrongAccount,
-    /// An unusual share of a page's records looked gone or swapped.
+    /// Nothing established whose key this is (no `OFAUTH_ACCOUNT_ID`, and the
+    /// key does not see this deployment's connections): nothing was changed.
+    Unpinned,
+    /// An unusual share of a page's records looked gone or swapped: that page
+    /// was not changed and its pass stopped; the other passes went on.
     Breaker,
 }
 
@@ -68,6 +73,7 @@ impl HaltReason {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::WrongAccount => "wrong_account",
+            Self::Unpinned => "unpinned",
             Self::Breaker => "breaker",
         }
     }

@@ -23,6 +23,17 @@ pub(super) struct Run<'a> {
     /// The listed connections this run already looked at (the pass over new
     /// ones and the sweep can both show one): each is decided once a run.
     pub(crate) handled: HashSet<String>,
+    /// When the run started (Unix milliseconds): the id of a sighting that
+    /// carries no time of OFAuth's.
+    pub started_ms: i64,
+    /// The table pass's pages this run, as the breaker weighs them: records
+    /// OFAuth called unknown (not yet marked missing), and live records.
+    pub table_unknown: usize,
+    pub table_live: usize,
+    /// Whether OFAuth showed this run any of this deployment's records (the
+    /// sweep's list, or a table page's check): what makes "unknown to OFAuth"
+    /// believable on a table too small for the breaker's share.
+    pub sees_ours: bool,
 }
 
 impl<'a> Run<'a> {
@@ -34,6 +45,10 @@ impl<'a> Run<'a> {
             seen: None,
             halted: None,
             handled: HashSet::new(),
+            started_ms: crate::time::epoch_ms(std::time::SystemTime::now()),
+            table_unknown: 0,
+            table_live: 0,
+            sees_ours: false,
         }
     }
 

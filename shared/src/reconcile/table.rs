@@ -17,7 +17,9 @@ use std::time::SystemTime;
 
 use tracing::Instrument;
 
+use super::breaker::Trip;
 use super::run::{flow_of, Run};
+use crate::ids::ConnectionId;
 use crate::model::{AccountProfile, ConnectionRecord, ConnectionStatus};
 use crate::ofauth::ConnectionCheck;
 
@@ -47,17 +49,42 @@ impl Run<'_> {
                 verdicts.push(v);
             }
         }
-        let unknown = verdicts
+        // Weighed over the run's table pages, not one page's (a page reads
+        // items of every kind: a table's records may be one or two a page),
+        // and only what is new: a record marked missing already is being
+        // confirmed, not found out.
+        let unknown: Vec<&ConnectionId> = verdicts
             .iter()
             .filter(|v| matches!(v.check, ConnectionCheck::Unknown))
-            .count();
+            .filter(|v| v.record.missing_sweep.is_none())
+            .map(|v| &v.record.id)
+            .collect();
         let live = records
             .iter()
             .filter(|r| r.status != ConnectionStatus::Disconnected)
             .count();
-        if self.breaker_trips(unknown, live, "are unknown to OFAuth") {
+        let (odd, all) = (self.table_unknown + unknown.len(), self.table_live + live);
+        if self.breaker_trips(odd, all, Trip::Unknown, &unknown) {
             return false;
         }
+        // A table too small for that share (one or two connections): "unknown"
+        // is believed only once OFAuth shows this run at least one of this
+        // deployment's records (an incident that hides them all, or a key the
+        // pin let through, never disconnects one).
+        self.sees_ours |= self.seen.as_ref().is_some_and(|s| !s.is_empty())
+            || verdicts
+                .iter()
+                .any(|v| !matches!(v.check, ConnectionCheck::Unknown));
+        let doubted: Vec<&ConnectionId> = verdicts
+            .iter()
+            .filter(|v| matches!(v.check, ConnectionCheck::Unknown))
+            .map(|v| &v.record.id)
+            .collect();
+        if !doubted.is_empty() && !self.sees_ours && self.svc.settings.breaker_percent < 100 {
+            self.trip(Trip::Unseen, doubted.len(), all, &doubted);
+            return false;
+        }
+        (self.table_unknown, self.table_live) = (odd, all);
         for v in verdicts {
             let span = flow_of(v.record);
             self.apply_verdict(v, sweep).instrument(span).await;

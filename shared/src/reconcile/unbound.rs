@@ -84,6 +84,7 @@ impl Run<'_> {
         let _ = store
             .request_disconnect(id, None, ChangeCause::Reconciler, now)
             .await;
+        // (The run's key is the pinned account's: a 404 is "already gone".)
         if let Err(e) = self.svc.ofauth.delete_connection(id).await {
             self.counts.errors += 1;
             tracing::warn!(error = %e, connection = %id.masked(), "could not disconnect an unbound connection at OFAuth");

@@ -449,7 +449,7 @@ impl Provenance {
 
     /// Disconnects a connection at OFAuth (billing stops).
     pub async fn disconnect(&self, connection: &ConnectionId) -> Result<(), OfAuthError> {
-        self.ofauth.delete_connection(connection).await
+        self.ofauth.delete_connection(connection).await.map(|_| ())
     }
 
     /// The connections list, searched newest first within the page cap: the

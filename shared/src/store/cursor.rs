@@ -358,6 +358,40 @@ impl Store {
         Ok((records, next))
     }
 
+    /// The OFAuth account the reconciler pinned (`ofauthAccountId` on the
+    /// cursor; `None`: none yet). A strongly consistent read.
+    pub(crate) async fn pinned_account(&self) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .get(CURSOR_KEY.to_string())
+            .await?
+            .as_ref()
+            .and_then(|item| get_s(item, "ofauthAccountId"))
+            .map(str::to_string))
+    }
+
+    /// Up to `k` records that pass `keep`, from the table's first `max_pages`
+    /// pages (of every kind of item), strongly consistent enough for a sample:
+    /// what the reconciler asks OFAuth about to pin the account.
+    pub(crate) async fn sample_records(
+        &self,
+        k: usize,
+        max_pages: u32,
+        keep: impl Fn(&ConnectionRecord) -> bool,
+    ) -> Result<Vec<ConnectionRecord>, StoreError> {
+        let mut sample = Vec::new();
+        let mut after: Option<String> = None;
+        for _ in 0..max_pages {
+            let (records, next) = self.scan_connections(after.as_deref(), 100).await?;
+            sample.extend(records.into_iter().filter(|r| keep(r)));
+            if sample.len() >= k || next.is_none() {
+                break;
+            }
+            after = next;
+        }
+        sample.truncate(k);
+        Ok(sample)
+    }
+
     /// Marks a record OFAuth did not know in this sweep as missing (not final):
     /// false when it changed since it was read.
     pub(crate) async fn mark_missing(

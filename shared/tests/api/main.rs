@@ -24,5 +24,6 @@ mod read_api;
 mod reconcile;
 mod reconnects;
 mod rotation;
+mod safety_net;
 mod trust;
 mod webhooks;

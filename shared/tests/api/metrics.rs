@@ -1,8 +1,9 @@
 //! The metrics' EMF output for one flow, against DynamoDB Local and the simulator
 //! over HTTP: a connect (session, hosted approval, callback, completion, the
 //! signed `connection.created`), a cancelled attempt, an attempt OFAuth fails, a
-//! forged callback, a webhook with a bad signature, one reconciler run and a
-//! session while DynamoDB is unreachable. Every document must be valid EMF in
+//! forged callback, a webhook with a bad signature, one reconciler run, its
+//! halts (the breaker, an unpinned key) and a session while DynamoDB is
+//! unreachable. Every document must be valid EMF in
 //! the configured namespace, the counts must be exactly what happened, and no
 //! dimension may carry an id.
 //!
@@ -209,7 +210,9 @@ async fn run() {
         .sum();
     assert_eq!(total_requests, 10.0, "{series:#?}");
 
-    // OFAuth: three sessions; the callback's access/self and list search.
+    // OFAuth: three sessions; the callback's access/self and list search; the
+    // reconciler's first run asks access/self once more (the pin's evidence:
+    // the one bound record).
     let calls = |endpoint: &str| {
         get(
             &series,
@@ -218,7 +221,7 @@ async fn run() {
         )
     };
     assert_eq!(calls("link_init"), 3.0);
-    assert_eq!(calls("access_self"), 1.0);
+    assert_eq!(calls("access_self"), 2.0);
     assert!(calls("list_connections") >= 2.0, "callback + reconciler");
     let per_endpoint: f64 = series
         .iter()
@@ -247,6 +250,39 @@ async fn run() {
 
     // Counters are deltas: a second flush has nothing new.
     assert_eq!(flushed().trim(), "");
+
+    // The reconciler's halts, by reason, and the breaker's trips, by why: an
+    // incident that hides the deployment's connections, then a key nothing
+    // vouches for on a fresh deployment.
+    h.sim.set_faults(ofauth_sim::Faults {
+        unseen: vec![conn.clone()],
+        ..Default::default()
+    });
+    h.reconcile().await;
+    h.sim.set_faults(Default::default());
+    let fresh = Harness::new().await;
+    fresh.connect(&user, "{}").await;
+    fresh.sim.set_foreign_keys(&["sk_other"]);
+    let wrong = link_shared::reconcile::ReconcileService::new(
+        fresh.store.clone(),
+        ofauth_client(&fresh.config, "sk_other"),
+        fresh.config.reconcile.clone(),
+        50,
+    );
+    fresh.reconcile_with(&wrong).await;
+    let series = read_emf(&flushed(), &ids);
+    let halted = |reason| get(&series, "ReconcileHalted", &[("Reason", reason)]);
+    assert_eq!(
+        (halted("breaker"), halted("unpinned")),
+        (1.0, 1.0),
+        "{series:#?}"
+    );
+    assert_eq!(get(&series, "ReconcileHalted", &[]), 2.0);
+    assert_eq!(
+        get(&series, "ReconcileBreakerTrips", &[("Why", "unseen")]),
+        1.0,
+        "{series:#?}"
+    );
 
     // DynamoDB unreachable: the session fails, and the error is counted by kind.
     let down = Harness::with(Options {

@@ -252,6 +252,7 @@ async fn access_self(State(sim): State<Arc<Sim>>, headers: HeaderMap) -> Respons
         .connections
         .get(id)
         .filter(|_| account == Account::Primary)
+        .filter(|c| !inner.faults.unseen.contains(&c.id))
     {
         None => api_error(
             StatusCode::UNAUTHORIZED,
@@ -337,6 +338,15 @@ async fn list_connections(
     };
     let has_more = page.len() > limit;
     page.truncate(limit);
+    let faults = &inner.faults;
+    page.retain(|c| !faults.unseen.iter().any(|u| c["id"] == u.as_str()));
+    if faults.list_without_updated_at {
+        for c in &mut page {
+            if let Some(o) = c.as_object_mut() {
+                o.remove("updatedAt");
+            }
+        }
+    }
     Json(json!({ "list": page, "hasMore": has_more })).into_response()
 }
 

@@ -22,7 +22,7 @@ use axum::Router;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::state::{iso, new_account, new_connection, random_hex, Sim};
+use crate::state::{iso, new_account, new_connection, random_hex, set_account, Sim};
 use crate::webhooks;
 
 pub(crate) fn routes() -> Router<Arc<Sim>> {
@@ -41,6 +41,9 @@ struct PageQuery {
     /// A reconnect signs in to a different OnlyFans account.
     #[serde(default)]
     other_account: bool,
+    /// A reconnect signs in to this OnlyFans account (its numeric id): back to
+    /// the connection's own after another was signed in to it.
+    account: Option<String>,
     /// A reconnect comes back with a new connection instead of the one reconnected.
     #[serde(default)]
     new_connection: bool,
@@ -141,6 +144,7 @@ async fn approve(
     let how = Finish::Approve {
         username: q.username,
         other_account: q.other_account,
+        account: q.account,
         new_connection: q.new_connection,
     };
     finish(&sim, &session, how, embed.as_ref())
@@ -176,6 +180,7 @@ enum Finish {
     Approve {
         username: Option<String>,
         other_account: bool,
+        account: Option<String>,
         new_connection: bool,
     },
     Cancel {
@@ -209,6 +214,7 @@ fn finish(sim: &Arc<Sim>, session_id: &str, how: Finish, embed: Option<&Embed>) 
         Finish::Approve {
             username,
             other_account,
+            account,
             new_connection: fresh,
         } => {
             let now = iso(SystemTime::now(), true);
@@ -227,6 +233,9 @@ fn finish(sim: &Arc<Sim>, session_id: &str, how: Finish, embed: Option<&Embed>) 
                     }
                     if other_account {
                         new_account(&mut inner, &mut conn);
+                    }
+                    if let Some(a) = account.filter(|a| !a.is_empty()) {
+                        set_account(&mut conn, &a);
                     }
                     inner.put_connection(conn);
                     event = Some(("connection.updated", existing.clone()));

@@ -197,6 +197,12 @@ pub struct Faults {
     pub disconnect_answer_delay_ms: u64,
     /// `GET /v2/access/self` answers a profile without the account's `id`.
     pub self_without_account_id: bool,
+    /// `GET /v2/account/connections` gives no `updatedAt` (a shape the
+    /// client accepts).
+    pub list_without_updated_at: bool,
+    /// Connections OFAuth loses sight of (an incident at OFAuth): not listed,
+    /// and unknown to `GET /v2/access/self`, while they still exist.
+    pub unseen: Vec<String>,
 }
 
 /// The shapes OFAuth's sources give its error bodies.

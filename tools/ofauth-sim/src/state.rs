@@ -121,6 +121,17 @@ pub(crate) fn new_account(inner: &mut Inner, conn: &mut SimConnection) {
     conn.avatar = format!("https://avatars.sandbox.invalid/creator{n}.png");
 }
 
+/// Puts the OnlyFans account `id` on a connection (its profile as
+/// [`new_account`] made it, when it made that id).
+pub(crate) fn set_account(conn: &mut SimConnection, id: &str) {
+    conn.user_id = id.to_string();
+    if let Some(n) = id.parse::<u64>().ok().and_then(|n| n.checked_sub(100_000)) {
+        conn.username = format!("creator{n}");
+        conn.name = format!("Sandbox Creator {n}");
+        conn.avatar = format!("https://avatars.sandbox.invalid/creator{n}.png");
+    }
+}
+
 /// Adds `count` imported connections in one lock, made a day ago (an account
 /// that already held them; their place in the list is after what came before).
 pub(crate) fn preload(sim: &Sim, count: u64) {
