@@ -65,6 +65,7 @@ pub const METRICS: &[&str] = &[
     "ReconcileMissing",
     "ReconcileHalted",
     "ReconcileBreakerTrips",
+    "ReconcileReconnectsIncomplete",
     "SecurityEvents",
     "StartCookieMissing",
     "EventsPublished",
@@ -277,6 +278,12 @@ pub(crate) fn reconcile_halted(reason: &'static str) {
 /// `unseen`); the log line names the records.
 pub(crate) fn reconcile_breaker_trip(why: &'static str) {
     counter!("ReconcileBreakerTrips", "Why" => why).increment(1);
+}
+
+/// A reconcile run that could not check every reconnect (within half its
+/// time): the next run checks the rest.
+pub(crate) fn reconcile_reconnects_incomplete() {
+    counter!("ReconcileReconnectsIncomplete").increment(1);
 }
 
 /// A reconcile run whose pass over new connections did not reach its mark (the

@@ -19,13 +19,34 @@ pub struct AccountProfile {
     pub avatar: Option<String>,
 }
 
-/// An id OFAuth sends as a string or a number.
+/// An id OFAuth sends as a string or a number. Surrounding whitespace is not
+/// part of it, and an empty one is no id (absent, as every leg treats a
+/// missing one: nothing vouches either way), never "another account".
 pub(crate) fn string_or_number<'de, D: Deserializer<'de>>(
     d: D,
 ) -> Result<Option<String>, D::Error> {
     Ok(match Option::<serde_json::Value>::deserialize(d)? {
-        Some(serde_json::Value::String(s)) => Some(s),
+        Some(serde_json::Value::String(s)) => Some(s.trim().to_string()).filter(|s| !s.is_empty()),
         Some(serde_json::Value::Number(n)) => Some(n.to_string()),
         _ => None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_or_padded_id_is_read_as_absent_or_trimmed() {
+        let id = |v: serde_json::Value| {
+            serde_json::from_value::<AccountProfile>(serde_json::json!({ "id": v }))
+                .unwrap()
+                .id
+        };
+        assert_eq!(id(serde_json::json!("")), None);
+        assert_eq!(id(serde_json::json!("   ")), None);
+        assert_eq!(id(serde_json::json!(" 100009")), Some("100009".into()));
+        assert_eq!(id(serde_json::json!(100009)), Some("100009".into()));
+        assert_eq!(id(serde_json::Value::Null), None);
+    }
 }

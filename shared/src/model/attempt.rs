@@ -109,6 +109,10 @@ pub struct LinkAttempt {
     /// SHA-256 (hex) of the binding cookie of the browser that first came back:
     /// only that browser is given a new code.
     pub browser_hash: Option<String>,
+    /// The code went to the browser that started the attempt (its start cookie
+    /// matched): another signed-in user completing it is someone at that
+    /// browser (an account switch), not a Link URL finished elsewhere.
+    pub(crate) returned_to_starter: bool,
     /// Verifications of a returned connection that OFAuth could not answer
     /// (bounded: each costs OFAuth calls, and a forger can repeat them).
     pub(crate) failed_verifications: u32,
@@ -148,6 +152,7 @@ impl LinkAttempt {
             code_expires_epoch: None,
             start_hash: None,
             browser_hash: None,
+            returned_to_starter: false,
             failed_verifications: 0,
             reconnect_checks: 0,
             verifying_at: None,
@@ -185,4 +190,6 @@ pub struct Returned<'a> {
     /// The binding cookie's hash: a pending attempt takes it, a returned one
     /// must already have it.
     pub browser_hash: &'a str,
+    /// The returning browser carried the start cookie.
+    pub to_starter: bool,
 }

@@ -225,18 +225,44 @@ impl Run<'_> {
 /// Runs the service as a Lambda function: each invocation (a scheduled event,
 /// or any JSON object from `cargo lambda invoke`) is one run, ended well before
 /// the invocation's deadline; it answers the run's counts.
+/// How long a run may take, from the invocation's deadline (Unix ms). A
+/// deadline that is no time since 2001 is a duration: `cargo lambda watch`
+/// sends its timeout there (600000), which read as a time has long passed and
+/// would leave a local run (`make reconcile`) no time at all.
+pub(crate) fn run_budget(deadline_ms: u64, now_ms: u64) -> Duration {
+    /// 2001-09-09 in Unix ms: every real deadline is later.
+    const EPOCH_2001_MS: u64 = 1_000_000_000_000;
+    if deadline_ms < EPOCH_2001_MS {
+        Duration::from_millis(deadline_ms.min(900_000))
+    } else {
+        Duration::from_millis(deadline_ms.saturating_sub(now_ms))
+    }
+}
+
 pub async fn serve(svc: &ReconcileService) -> Result<(), lambda_runtime::Error> {
     lambda_runtime::run(lambda_runtime::service_fn(
         move |event: lambda_runtime::LambdaEvent<serde_json::Value>| async move {
-            let left_ms = event
-                .context
-                .deadline
-                .saturating_sub(u64::try_from(epoch_ms(SystemTime::now())).unwrap_or(0));
-            let deadline = Instant::now() + Duration::from_millis(left_ms);
+            let now_ms = u64::try_from(epoch_ms(SystemTime::now())).unwrap_or(0);
+            let deadline = Instant::now() + run_budget(event.context.deadline, now_ms);
             let report = svc.run(deadline).await;
             telemetry::flush();
             Ok::<_, lambda_runtime::Error>(serde_json::to_value(report?)?)
         },
     ))
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_runs_budget_is_its_deadline_or_cargo_lambdas_timeout() {
+        let now = 1_800_000_000_000;
+        assert_eq!(run_budget(now + 120_000, now), Duration::from_secs(120));
+        assert_eq!(run_budget(now - 5, now), Duration::ZERO, "already past");
+        // cargo lambda watch: its timeout, not a time.
+        assert_eq!(run_budget(600_000, now), Duration::from_secs(600));
+        assert_eq!(run_budget(5_000_000_000, now), Duration::from_secs(900));
+    }
 }

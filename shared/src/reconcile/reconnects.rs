@@ -11,21 +11,22 @@
 //! interval, plus one), not per connection.
 
 use std::collections::HashSet;
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
 use super::run::Run;
-use super::service::RECENT_SKEW_MS;
+use super::service::{DEADLINE_MARGIN, RECENT_SKEW_MS};
 use crate::ids::ConnectionId;
 use crate::model::{ChangeCause, ConnectionStatus, LinkAttempt};
 use crate::ofauth::ConnectionCheck;
 use crate::store::{Lease, Sighting, StoreError, MAX_SESSION_SECS};
+use crate::telemetry;
 use crate::time::epoch;
 
 /// The first check (no mark yet) looks back this far.
 const FIRST_LOOKBACK_SECS: i64 = 2 * 3_600;
 
-/// Reconnects one run checks at most (the oldest first; a run that cannot
-/// check them all keeps the old mark, and the next run checks them again).
+/// Reconnects one run reads at most (a run that cannot check them all keeps
+/// the old mark, and the next run checks them again, others first).
 pub(super) const RECONNECTS_PER_RUN: usize = 1_000;
 
 impl Run<'_> {
@@ -43,22 +44,52 @@ impl Run<'_> {
             .store
             .reconnects_started(since - MAX_SESSION_SECS, started, RECONNECTS_PER_RUN)
             .await?;
-        let complete = attempts.len() < RECONNECTS_PER_RUN;
-        let mut checked = HashSet::new();
-        for attempt in &attempts {
-            let Some(connection) = attempt.reconnect.as_ref() else {
-                continue;
-            };
-            if attempt.expires_at_epoch < since || !checked.insert(connection.clone()) {
-                continue; // closed before the last check, or checked just now
-            }
-            if !self.time_left() {
-                return Ok(()); // the next run checks them again
+        let mut complete = attempts.len() < RECONNECTS_PER_RUN;
+        // One check per connection, in a fixed order that each run resumes
+        // where the last one stopped (wrapping around): when one run cannot
+        // check them all, the next checks the others first, and no one's
+        // reconnects keep anyone else's waiting run after run.
+        let mut seen = HashSet::new();
+        let mut due: Vec<(i64, &LinkAttempt, &ConnectionId)> = attempts
+            .iter()
+            .filter(|a| a.expires_at_epoch >= since) // open since the last check
+            .filter_map(|a| Some((a, a.reconnect.as_ref()?)))
+            .filter(|(_, c)| seen.insert(c.as_str()))
+            .map(|(a, c)| (order_key(c), a, c))
+            .collect();
+        due.sort_by_key(|(k, _, _)| *k);
+        let after = lease.reconnects_after.unwrap_or(-1);
+        let first = due.partition_point(|(k, _, _)| *k <= after);
+        due.rotate_left(first);
+        // At most half the run's time: the passes after this one get the rest.
+        let work = self
+            .deadline
+            .saturating_duration_since(Instant::now())
+            .saturating_sub(DEADLINE_MARGIN);
+        let until = Instant::now() + work / 2;
+        let mut last = None;
+        for (key, attempt, connection) in due {
+            if !self.time_left() || Instant::now() >= until {
+                complete = false; // the next run goes on from here
+                break;
             }
             self.check_reconnect(attempt, connection).await;
+            last = Some(key);
         }
         if complete {
             self.svc.store.save_reconnects_mark(lease, started).await?;
+            if lease.reconnects_after.is_some_and(|a| a >= 0) {
+                self.svc.store.save_reconnects_after(lease, -1).await?;
+            }
+        } else {
+            if let Some(key) = last {
+                self.svc.store.save_reconnects_after(lease, key).await?;
+            }
+            telemetry::reconcile_reconnects_incomplete();
+            tracing::warn!(
+                checked = self.counts.reconnects,
+                "not every reconnect could be checked in this run (the next run goes on from here): more reconnects than half a run can ask OFAuth about"
+            );
         }
         Ok(())
     }
@@ -115,6 +146,15 @@ impl Run<'_> {
                 .await;
         }
     }
+}
+
+/// A connection's place in the check's order: the first 63 bits of its
+/// SHA-256 (OFAuth names connections; nobody here picks where theirs falls).
+fn order_key(c: &ConnectionId) -> i64 {
+    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, c.as_str().as_bytes());
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&d.as_ref()[..8]);
+    (u64::from_be_bytes(b) >> 1) as i64
 }
 
 /// An account id as a short token for a sighting's id.

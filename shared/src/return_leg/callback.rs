@@ -109,12 +109,13 @@ impl Browser {
     /// (a Link URL opened elsewhere), no code is handed out, unless this
     /// deployment is cross-site ([`StartCookie::Logged`]): then the code goes
     /// out with a security log line and the `StartCookieMissing` metric.
-    fn started(&self, attempt: &LinkAttempt, svc: &ReturnLeg) -> Result<(), Refusal> {
+    /// `true` when its start cookie matched.
+    fn started(&self, attempt: &LinkAttempt, svc: &ReturnLeg) -> Result<bool, Refusal> {
         let Some(hash) = attempt.start_hash.as_deref() else {
-            return Ok(()); // an attempt an earlier release started
+            return Ok(false); // an attempt an earlier release started
         };
         if self.start.as_ref().is_some_and(|s| s.matches(hash)) {
-            return Ok(());
+            return Ok(true);
         }
         match svc.settings.start_cookie_for(&self.host) {
             StartCookie::Required => Err(Refusal::new(
@@ -130,7 +131,7 @@ impl Browser {
                     attempt = ?attempt.id,
                     "a return without the start cookie, handed a code: this deployment is cross-site (START_COOKIE)"
                 );
-                Ok(())
+                Ok(false)
             }
         }
     }
@@ -230,27 +231,37 @@ async fn decide(
             }
             Provenance::usable(&attempt, now)?;
             let verified = Verified::returned(&attempt);
-            give_code(&attempt, connection, &verified, &browser.returned, svc, now).await
+            let to_starter = attempt.returned_to_starter;
+            give_code(
+                &attempt, connection, &verified, browser, to_starter, svc, now,
+            )
+            .await
         }
         AttemptStatus::Pending => {
             Provenance::usable(&attempt, now)?;
-            if let Err(refusal) = browser.started(&attempt, svc) {
-                // Its Link URL was used elsewhere: the attempt ends, so that the
-                // same return, sent on to the browser that started it (a link
-                // to click), gives nothing either.
-                let end = AttemptEnd::Refused {
-                    error_code: refusal.code.as_str().into(),
-                };
-                return match svc.store.end_attempt(&attempt, &end, now).await {
-                    Ok(()) | Err(StoreError::AttemptNotUsable) => Err(refusal),
-                    Err(e) => Err(e.into()),
-                };
-            }
+            let to_starter = match browser.started(&attempt, svc) {
+                Ok(matched) => matched,
+                Err(refusal) => {
+                    // Its Link URL was used elsewhere: the attempt ends, so that the
+                    // same return, sent on to the browser that started it (a link
+                    // to click), gives nothing either.
+                    let end = AttemptEnd::Refused {
+                        error_code: refusal.code.as_str().into(),
+                    };
+                    return match svc.store.end_attempt(&attempt, &end, now).await {
+                        Ok(()) | Err(StoreError::AttemptNotUsable) => Err(refusal),
+                        Err(e) => Err(e.into()),
+                    };
+                }
+            };
             let verified = svc
                 .provenance
                 .verify_read(&attempt, connection, record, now)
                 .await?;
-            give_code(&attempt, connection, &verified, &browser.returned, svc, now).await
+            give_code(
+                &attempt, connection, &verified, browser, to_starter, svc, now,
+            )
+            .await
         }
         _ => Err(used()),
     }
@@ -294,7 +305,8 @@ async fn give_code(
     attempt: &LinkAttempt,
     connection: &ConnectionId,
     verified: &Verified,
-    browser: &BrowserSecret,
+    browser: &Browser,
+    to_starter: bool,
     svc: &ReturnLeg,
     now: SystemTime,
 ) -> Result<Response<Body>, Refusal> {
@@ -302,7 +314,7 @@ async fn give_code(
         .map_err(|e| Refusal::unavailable(format_args!("no randomness: {e}")))?;
     let expires = (epoch(now) + svc.settings.completion_code_ttl.as_secs() as i64)
         .min(attempt.expires_at_epoch);
-    let (hash, browser_hash) = (code.hash(), browser.hash());
+    let (hash, browser_hash) = (code.hash(), browser.returned.hash());
     let unknown = AccountProfile::default();
     let returned = Returned {
         connection,
@@ -311,6 +323,7 @@ async fn give_code(
         code_hash: &hash,
         code_expires_epoch: expires,
         browser_hash: &browser_hash,
+        to_starter,
     };
     svc.store.return_attempt(attempt, &returned, now).await?;
     telemetry::outcome("returned");

@@ -316,11 +316,22 @@ async fn fixation(
             }
         }
     }
+    // The code went to the browser that started the attempt: another user
+    // signed in there (an account switch), not a Link URL finished by someone
+    // else; refused alike, but no security event.
+    let (severity, why) = if attempt.returned_to_starter {
+        (
+            Severity::Warn,
+            "in the browser that started it: an account switch?",
+        )
+    } else {
+        (Severity::Security, "fixation?")
+    };
     Refusal::new(
         RefusalCode::CompletionRefused,
-        Severity::Security,
+        severity,
         format!(
-            "attempt of user {} completed by user {} (fixation?); refused, {} disconnected at OFAuth: {disconnected}",
+            "attempt of user {} completed by user {} ({why}); refused, {} disconnected at OFAuth: {disconnected}",
             mask(&attempt.user_id),
             mask(user),
             connection.masked(),

@@ -235,7 +235,11 @@ impl Store {
             )
             .set("codeHash", s(ret.code_hash))
             .set("codeExpiresAt", n(ret.code_expires_epoch))
-            .set("browserHash", s(ret.browser_hash));
+            .set("browserHash", s(ret.browser_hash))
+            .set(
+                "returnedToStarter",
+                aws_sdk_dynamodb::types::AttributeValue::Bool(ret.to_starter),
+            );
         condition.push_str(&format!(
             " AND ({status} = {pending} OR {browser} = {hash})",
             status = update.name("status"),

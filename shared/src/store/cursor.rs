@@ -96,6 +96,10 @@ pub(crate) struct Lease {
     /// When the last complete check of the reconnects began (Unix seconds):
     /// the next one checks every session open since (`None`: never).
     pub(crate) reconnects_since: Option<i64>,
+    /// Where the last run that could not check every reconnect stopped (the
+    /// key of the last connection it checked, in the check's order): the next
+    /// run starts after it.
+    pub(crate) reconnects_after: Option<i64>,
 }
 
 /// The records and attempts a page of OFAuth's list names.
@@ -147,6 +151,10 @@ impl Store {
                     .attributes
                     .as_ref()
                     .and_then(|a| get_n(a, "reconnectsSince")),
+                reconnects_after: out
+                    .attributes
+                    .as_ref()
+                    .and_then(|a| get_n(a, "reconnectsAfter")),
             })),
             Err(e) if is_condition_failure(&e) => Ok(None),
             Err(e) => Err(unavailable(e)),
@@ -232,6 +240,16 @@ impl Store {
         since: i64,
     ) -> Result<(), StoreError> {
         self.save_mark(lease, "reconnectsSince", since).await
+    }
+
+    /// Keeps where a check of the reconnects that could not finish stopped
+    /// (`-1`: it finished; the next starts from the beginning).
+    pub(crate) async fn save_reconnects_after(
+        &self,
+        lease: &Lease,
+        after: i64,
+    ) -> Result<(), StoreError> {
+        self.save_mark(lease, "reconnectsAfter", after).await
     }
 
     async fn save_mark(&self, lease: &Lease, attr: &str, value: i64) -> Result<(), StoreError> {

@@ -177,6 +177,11 @@ pub(crate) fn read_attempt(item: &Item) -> Result<LinkAttempt, StoreError> {
         code_expires_epoch: get_n(item, "codeExpiresAt"),
         start_hash: get_s(item, "startHash").map(str::to_string),
         browser_hash: get_s(item, "browserHash").map(str::to_string),
+        returned_to_starter: item
+            .get("returnedToStarter")
+            .and_then(|v| v.as_bool().ok())
+            .copied()
+            .unwrap_or(false),
         failed_verifications: get_n(item, "failedVerifications")
             .and_then(|n| u32::try_from(n).ok())
             .unwrap_or(0),

@@ -45,6 +45,10 @@ use crate::model::{
 };
 use crate::time::{epoch, rfc3339};
 
+/// How far ahead of this function's clock an event's time may be (OFAuth's
+/// clock and ours disagree by less).
+const MAX_AHEAD_SECS: i64 = 60;
+
 /// How long an applied sighting's id is remembered (DynamoDB TTL).
 pub(crate) const SIGHTING_RETENTION_SECS: i64 = 30 * 86_400;
 
@@ -127,14 +131,27 @@ pub(crate) fn plan<'a>(
         .clone()
         .or_else(|| record.map(|r| r.status.clone()))
         .unwrap_or(ConnectionStatus::Active);
+    // An event time further ahead of this clock than OFAuth's and ours can
+    // disagree is taken as the receipt time: a time in the far future must not
+    // make every later, real event look older.
+    // (The receipt time to the end of its second: this clock has only the
+    // second here, and an event of this second already applied is not newer.)
+    let received_ms = now_epoch.saturating_mul(1000).saturating_add(999);
+    let event_at_ms = ev.event_at_ms.map(|at| {
+        if at > received_ms.saturating_add(MAX_AHEAD_SECS * 1000) {
+            received_ms
+        } else {
+            at
+        }
+    });
     let newer = !gone
-        && match ev.event_at_ms {
+        && match event_at_ms {
             Some(at) => record
                 .and_then(|r| r.last_event_at.map(|t| (t, r.last_event_rank)))
                 .is_none_or(|last| (at, ev.rank) >= last),
             None => record.is_none_or(|r| status.rank() >= r.status.rank()),
         };
-    let order = ev.event_at_ms.map(|at| (at, ev.rank));
+    let order = event_at_ms.map(|at| (at, ev.rank));
     let bound = record.filter(|r| !gone && r.user_id.is_some());
     let seen = ev.account.id.as_deref();
     // The account of a bound connection is fixed: whatever arrives first, an
@@ -675,6 +692,20 @@ mod tests {
                 .map(|s| (s.status.as_str().to_string(), s.order))
         }
         let mut rec = record(Some("user-1"), 1_000, None);
+        // A time far ahead of this clock is taken as the receipt time: it
+        // cannot make a later, real event look older.
+        let now = 1_800_000_000;
+        let far = Some(253_402_300_799_000); // 9999-12-31T23:59:59Z
+        assert_eq!(
+            state(plan(&ev(far, "active"), Some(&rec), None, now, true)),
+            Some(("active".to_string(), Some((now * 1000 + 999, 1))))
+        );
+        // Within a minute ahead: OFAuth's own time.
+        let ahead = Some(now * 1000 + 30_000);
+        assert_eq!(
+            state(plan(&ev(ahead, "active"), Some(&rec), None, now, true)),
+            Some(("active".to_string(), Some((now * 1000 + 30_000, 1))))
+        );
         // Same instant, same rank: applied (two different events of one second).
         assert_eq!(
             state(plan(&ev(Some(1_000), "active"), Some(&rec), None, 0, true)),

@@ -452,3 +452,82 @@ async fn trip_logs() {
         .to_string();
     assert!(unpinned.contains("OFAUTH_ACCOUNT_ID"), "{unpinned}");
 }
+
+/// More reconnects than half a run can check (OFAuth slow): the run stops
+/// checking them at half its time, and its other passes still run (a lost
+/// expiry is caught in the same run); the next run goes on where it stopped,
+/// so every reconnect is checked once before any is checked twice, and a swap
+/// among them is found. No one's reconnects keep anyone else's waiting.
+#[tokio::test]
+async fn many_reconnects_neither_starve_the_run_nor_hide_one() {
+    let h = Harness::new().await; // no webhooks: every change is lost
+    let conns = connected(&h, 13).await;
+    h.sim.preload(300); // the sweep (a page a run) is nowhere near ours
+    let svc = h.reconciler(
+        ReconcileSettings {
+            max_pages: 1,
+            ..h.config.reconcile.clone()
+        },
+        50,
+    );
+    h.reconcile_with(&svc).await;
+    for (i, c) in conns[..12].iter().enumerate() {
+        h.start_attempt(
+            &format!("user-{i}"),
+            &format!(r#"{{"connectionId":"{c}"}}"#),
+        )
+        .await;
+    }
+    let swapped = &conns[7];
+    assert!(h.sim.swap_account(swapped));
+    assert!(h.sim.expire_connection(&conns[12]));
+    h.sim.set_faults(Faults {
+        latency_ms: 400,
+        path_prefix: Some("/v2/access/self".into()),
+        ..Faults::default()
+    });
+    let asked = || {
+        h.sim
+            .requests()
+            .iter()
+            .filter(|r| r.path == "/v2/access/self")
+            .filter_map(|r| r.connection.clone())
+            .collect::<Vec<_>>()
+    };
+    let before = asked().len();
+    let mut order: Vec<String> = Vec::new();
+    for run_no in 0..12 {
+        // 19 s: 4 s of work before the run's 15 s margin, half for reconnects.
+        let run = svc
+            .run(std::time::Instant::now() + Duration::from_secs(19))
+            .await
+            .unwrap();
+        let now = asked();
+        let this_run = &now[before + order.len()..];
+        assert!(
+            !this_run.is_empty(),
+            "run {run_no} checked nothing: {run:?}"
+        );
+        order.extend(this_run.iter().cloned());
+        if run_no == 0 {
+            assert!(run.counts.reconnects < 12, "{run:?}");
+            assert_eq!(
+                s(&h.record(&conns[12]).await, "status"),
+                "expired",
+                "the expired pass ran: {run:?}"
+            );
+        }
+        if order.len() >= 12 {
+            break;
+        }
+    }
+    let first12: std::collections::HashSet<&String> = order.iter().take(12).collect();
+    assert_eq!(
+        first12.len(),
+        12,
+        "one checked twice before all were: {order:?}"
+    );
+    let rec = h.record(swapped).await;
+    assert_eq!(s(&rec, "status"), "expired");
+    assert_eq!(s(&rec, "changeCause"), "account_mismatch");
+}

@@ -661,9 +661,47 @@ async fn own_reloads() {
         &h.callback_in(&Browser::default(), &query).await,
         "browser_mismatch",
     );
+    // Another user signed in at the browser that started the attempt (an
+    // account switch) completes its code: refused as ever, not counted.
+    let (url, _) = h.start_attempt("user-1", "").await;
+    let query = h.hosted(&url, "approve").await;
+    let code = query_param(&h.return_to_app(&query).await, "code").unwrap();
+    let (status, body) = h.complete_code("user-2", &code).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (403, Some("completion_refused"))
+    );
     let mut out = Vec::new();
     link_shared::telemetry::flush_to(&mut out).unwrap();
     let text = String::from_utf8(out).unwrap();
     assert!(!text.contains("SecurityEvents"), "{text}");
     assert!(text.contains("invalid_state") && text.contains("browser_mismatch"));
+    assert!(text.contains("completion_refused"), "{text}");
+
+    // A cross-site deployment hands a code to a browser without the start
+    // cookie (a Link URL finished elsewhere): another user completing that
+    // code is a security event.
+    let cross = Harness::with(Options {
+        callback_url: Some(
+            "https://abc123.execute-api.us-east-1.amazonaws.com/link/callback".into(),
+        ),
+        ..Options::default()
+    })
+    .await;
+    let (url, _) = cross.start_attempt("user-1", "").await;
+    let query = cross.hosted(&url, "approve").await;
+    let back = cross.callback_in(&Browser::default(), &query).await;
+    let code = query_param(&location(&back), "code").unwrap();
+    let (status, _) = cross.complete_code("user-2", &code).await;
+    assert_eq!(status, 403);
+    let mut out = Vec::new();
+    link_shared::telemetry::flush_to(&mut out).unwrap();
+    let text = String::from_utf8(out).unwrap();
+    let refused: f64 = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|d| d["Kind"] == "completion_refused")
+        .filter_map(|d| d["SecurityEvents"].as_f64())
+        .sum();
+    assert_eq!(refused, 1.0, "{text}");
 }

@@ -857,3 +857,47 @@ async fn our_confirmation_time_does_not_beat_a_later_ofauth_event() {
     assert_eq!(deliver_now(&h, &expired).await, "applied");
     assert_eq!(s(&only_record(&h).await, "status"), "expired");
 }
+
+/// A signed event whose time is far ahead of this clock (OFAuth's clock gone
+/// wrong, or a body built by hand) is ordered as if it came now: it cannot
+/// make every later, real event look older and pin the record.
+#[tokio::test]
+async fn an_event_time_far_ahead_cannot_pin_a_record() {
+    let h = Harness::new().await;
+    let conn = h.connect("user-1", "").await;
+    let account = s(&h.record(&conn).await, "accountId");
+    let event = |id: &str, kind: &str, at: &str, status: &str| {
+        serde_json::json!({
+            "id": id, "type": kind, "timestamp": at,
+            "data": { "connection": { "id": conn, "status": status,
+                "userData": { "id": account } } }
+        })
+        .to_string()
+    };
+    let far = event(
+        "evt_far",
+        "connection.updated",
+        "9999-12-31T23:59:59Z",
+        "active",
+    );
+    let resp = h
+        .deliver(&signed_now(SignatureScheme::Svix, "msg_far", &far), &far)
+        .await;
+    assert_eq!(json_body(&resp)["outcome"], "applied");
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    let now = link_shared::time::rfc3339_millis(std::time::SystemTime::now());
+    let expired = event("evt_real", "connection.expired", &now, "expired");
+    let resp = h
+        .deliver(
+            &signed_now(SignatureScheme::Svix, "msg_real", &expired),
+            &expired,
+        )
+        .await;
+    assert_eq!(
+        json_body(&resp)["outcome"],
+        "applied",
+        "{}",
+        body_text(&resp)
+    );
+    assert_eq!(s(&h.record(&conn).await, "status"), "expired");
+}

@@ -249,6 +249,7 @@ async fn events_for(function: &str, n: usize, d: &Downstream) -> Result<Vec<Prep
                     code_hash: &code.hash(),
                     code_expires_epoch: epoch(SystemTime::now()) + 3600,
                     browser_hash: &browser.hash(),
+                    to_starter: true,
                 };
                 d.store
                     .return_attempt(&attempt, &returned, SystemTime::now())
