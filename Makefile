@@ -1,5 +1,5 @@
 # The README's commands.
-.PHONY: dev test bench bench-curve bench-scale reconcile smoke
+.PHONY: dev test bench bench-curve bench-scale reconcile replay-events smoke
 dev:  ## run the whole stack locally
 	@bash scripts/dev.sh
 test: ## install what is needed and run every check and test
@@ -18,6 +18,8 @@ bench-scale: ## at scale (docs/scale.md): the list search, and the load driver's
 reconcile: ## run the reconciler once against a running `make dev` (from another terminal)
 	@PATH="$(CURDIR)/.tools/venv/bin:$$PATH" cargo lambda invoke reconcile --invoke-port $${WATCH_PORT:-9000} \
 	  --data-file invoke/reconcile-scheduled.json
+replay-events: ## re-announce what a dead letter (or a window) covers: MESSAGE=<file> | QUEUE=<url> | SINCE= UNTIL=; STACK=<stack> for a deployment
+	@bash scripts/replay-events.sh
 smoke: ## read-only checks of a deployed stack: make smoke URL=https://<api> [ORIGIN=https://<app>]
 	@test -n "$(URL)" || { echo "usage: make smoke URL=<the stack's ApiUrl> [ORIGIN=<your app's origin>]"; exit 2; }
 	@cargo run --quiet -p link-dev --features link-shared/dev-identity -- smoke --url "$(URL)" $(if $(ORIGIN),--origin "$(ORIGIN)")

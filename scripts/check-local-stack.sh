@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Part of `make test`: brings up `make dev` on free ports, sends every invoke/ payload
 # through `cargo lambda invoke`, runs make smoke and the browser test (headless
-# Chromium on the demo page), runs docs/platform.md's read-API example and the
-# contract fuzzer (scripts/check-contract.sh), then stops
+# Chromium on the demo page), runs docs/platform.md's read-API example, make
+# replay-events and the contract fuzzer (scripts/check-contract.sh), then stops
 # the stack as Ctrl-C would and checks that nothing it started is left listening.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -47,6 +47,17 @@ out=$(set -a; source .env.local; set +a
 echo "$out" | sed 's/^/    /'
 # The browser test left alice one active connection (the popup's).
 echo "$out" | grep -qE '^conn_[0-9a-f]+ active ' || die "the example did not list alice's active connection"
+
+step "make replay-events: the publisher re-announces the last hour's connections on the local bus"
+before=$(curl -fsS "http://127.0.0.1:$EVENTS_PORT/events" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
+out=$(make --no-print-directory replay-events SINCE="$(date -u -d '-1 hour' +%Y-%m-%dT%H:%M:%SZ)" UNTIL="$(date -u -d '+1 minute' +%Y-%m-%dT%H:%M:%SZ)")
+echo "$out" | sed 's/^/    /'
+replayed=$(curl -fsS "http://127.0.0.1:$EVENTS_PORT/events" | python3 -c '
+import json, sys
+events = json.load(sys.stdin)[int(sys.argv[1]):]
+print(sum(1 for e in events if e["detail"].get("replayed") is True))' "$before")
+[ "$replayed" -ge 1 ] || die "make replay-events re-announced nothing on the local bus"
+echo "    $replayed events re-announced (replayed: true)"
 
 step "contract fuzzer: schemathesis with openapi.yaml against the local stack (every phase, stateful links included)"
 bash scripts/check-contract.sh "http://localhost:$WATCH_PORT" "http://localhost:$DEMO_PORT"

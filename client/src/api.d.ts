@@ -280,11 +280,17 @@ export interface components {
         /**
          * @description An EventBridge event the publisher sends for every connection change
          *     (`source`: the `EventSource` parameter, default `ofauth.link`; on the
-         *     `EventBusName` bus). Deduplicate on `detail.eventId`: a retried batch sends
-         *     the same events again with the same ids. The publisher sends one
-         *     connection's events in order, but EventBridge does not promise to deliver
-         *     them to a target in order: per connection, keep the highest
-         *     `detail.version` seen and ignore an older one (docs/platform.md).
+         *     stack's own bus, the `PlatformEventBus` output). It carries ids,
+         *     statuses, the cause, the version and the time of the write, and nothing
+         *     of the connected account: read the profile through the read API
+         *     (`GET /platform/connections/{id}`), which serves nothing of an erased
+         *     user. Deduplicate on `detail.eventId`: a retried batch sends the same
+         *     events again with the same ids. The publisher sends one connection's
+         *     events in order, but EventBridge does not promise to deliver them to a
+         *     target in order: per connection, keep the highest `detail.version` seen
+         *     and ignore an older one, and after a user's `User Data Erased` ignore
+         *     any event of a connection it lists at or below the version it lists
+         *     (docs/platform.md).
          */
         PlatformEvent: {
             source: string;
@@ -293,21 +299,33 @@ export interface components {
             detail: components["schemas"]["PlatformEventDetail"];
         } & unknown;
         PlatformEventDetail: {
-            /** @description Stable across retries: `<connectionId>:<version>`, or `erasure:<id>`. */
+            /** @description Stable across retries and replays: `<connectionId>:<version>`, or `erasure:<id>`. */
             eventId: string;
             connectionId?: components["schemas"]["ConnectionId"];
             /** @description The user it is (or was) bound to; null for a connection nobody owned. */
             userId: string | null;
-            /** @description The OnlyFans account; null when unknown, and after an erasure. */
-            accountId: string | null;
-            username: string | null;
+            /** @description Absent on a replayed event. */
             oldStatus?: string | null;
             newStatus?: string;
             /** @enum {string} */
             cause: "completion" | "webhook" | "reconciler" | "user" | "erasure" | "fixation" | "account_mismatch" | "unknown";
-            /** Format: date-time */
+            /**
+             * Format: date-time
+             * @description When the change it reports was written (an erasure's: when it erased the record, or when it was done).
+             */
             time: string;
+            /** @description The record's version after the change (every write bumps it); 1 on `User Data Erased`. */
             version: number;
+            /** @description `User Data Erased` only: every connection the erasure erased, at its version then. Discard any event of one of them at or below that version, whenever it arrives. */
+            connections?: {
+                connectionId: components["schemas"]["ConnectionId"];
+                version: number;
+            }[];
+            /**
+             * @description Re-announced from the table's current state (the publisher's replay, docs/operations.md): the same identity its own change had; `Connection Bound` stands for an active connection, whatever made it active.
+             * @constant
+             */
+            replayed?: true;
         };
         /** @description At most 2 KiB. The other proof's fields may be present only as `null`. */
         CompleteRequest: {
@@ -597,7 +615,7 @@ export interface operations {
         parameters: {
             query?: {
                 limit?: number;
-                /** @description `nextCursor` of the previous page, as it was handed out (opaque: a cursor this API did not hand out is refused with `invalid_cursor`, however well-formed) */
+                /** @description `nextCursor` of the previous page, as it was handed out (opaque: one that does not decode to a position in a user's list is refused with `invalid_cursor`; whatever it says, only the caller's own connections are read, from that position on) */
                 cursor?: string;
             };
             header?: {

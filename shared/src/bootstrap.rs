@@ -196,14 +196,23 @@ impl Shared {
     /// The publisher: an EventBridge client (the configured endpoint, if any)
     /// for the configured bus and source.
     pub fn publisher(&self) -> crate::platform::publisher::PublisherService {
-        let mut conf = aws_sdk_eventbridge::config::Builder::from(&self.aws);
-        if let Some(url) = &self.config.publisher.endpoint {
+        use crate::platform::publisher::PublisherService;
+        let settings = &self.config.publisher;
+        // A call ends within a quarter of the erasure's grace: what an erasure
+        // covers is sent only while it can be accepted before `User Data
+        // Erased` may go (platform/erasure.rs).
+        let mut conf = aws_sdk_eventbridge::config::Builder::from(&self.aws).timeout_config(
+            store::timeouts(PublisherService::put_timeout(settings.erasure_grace)),
+        );
+        if let Some(url) = &settings.endpoint {
             conf = conf.endpoint_url(url);
         }
-        crate::platform::publisher::PublisherService::new(
+        PublisherService::new(
             aws_sdk_eventbridge::Client::from_conf(conf.build()),
-            self.config.publisher.event_bus.clone(),
-            self.config.publisher.event_source.clone(),
+            settings.event_bus.clone(),
+            settings.event_source.clone(),
+            self.store.clone(),
+            settings.erasure_grace,
         )
     }
 }

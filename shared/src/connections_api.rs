@@ -319,9 +319,12 @@ async fn disconnect(
 /// 4. Every attempt loses the user's and the account's fields and leaves the
 ///    index (its id, status and times stay until its TTL, for an audit and for
 ///    the reconciler, which disconnects a connection nobody can bind any more).
+/// 5. The barrier is completed with the connections erased and their versions,
+///    and the erasure marker (the platform's `User Data Erased`) lists them.
 async fn erase(user_id: &str, svc: &ConnectionsService) -> Result<Response<Body>, ApiError> {
     let now = SystemTime::now();
     let (mut erased, mut disconnected) = (0u32, 0u32);
+    let mut erased_connections: Vec<(ConnectionId, i64)> = Vec::new();
     let changed = || {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -391,8 +394,9 @@ async fn erase(user_id: &str, svc: &ConnectionsService) -> Result<Response<Body>
                 (asked, disconnected) = (true, disconnected + 1);
                 continue;
             }
-            if svc.store.erase_connection(&r, now).await? {
+            if let Some(version) = svc.store.erase_connection(&r, now).await? {
                 (done, erased) = (true, erased + 1);
+                erased_connections.push((id.clone(), version));
                 break;
             }
         }
@@ -417,8 +421,9 @@ async fn erase(user_id: &str, svc: &ConnectionsService) -> Result<Response<Body>
         if let Some(r) = produced {
             svc.remove_at_ofauth(c, "erasure").await?;
             disconnected += 1;
-            if !svc.store.erase_connection(&r, now).await? {
-                return Err(changed());
+            match svc.store.erase_connection(&r, now).await? {
+                Some(version) => erased_connections.push((c.clone(), version)),
+                None => return Err(changed()),
             }
         }
     }
@@ -427,9 +432,17 @@ async fn erase(user_id: &str, svc: &ConnectionsService) -> Result<Response<Body>
         svc.store.strip_attempt(&a.id, now).await?;
         erased += 1;
     }
-    // The platform hears of it (its `User Data Erased` event).
+    // 5. Done: the barrier says which connections the erasure covers (the
+    // publisher sends none of their older events once `User Data Erased` may
+    // have gone), then the platform hears of it (its `User Data Erased`
+    // event, listing them).
+    svc.store
+        .complete_erasure_barrier(user_id, &erased_connections, now)
+        .await?;
     if erased > 0 {
-        svc.store.put_erasure_marker(user_id, erased, now).await?;
+        svc.store
+            .put_erasure_marker(user_id, erased, &erased_connections, now)
+            .await?;
     }
     crate::telemetry::outcome("erased");
     tracing::info!(outcome = "erased", user = %mask(user_id), erased, disconnected);

@@ -69,6 +69,7 @@ pub const METRICS: &[&str] = &[
     "SecurityEvents",
     "StartCookieMissing",
     "EventsPublished",
+    "EventsSuperseded",
     "PublishFailures",
     "ColdStart",
 ];
@@ -258,6 +259,12 @@ pub fn start_cookie_missing() {
 pub(crate) fn event_published(kind: &'static str) {
     counter!("EventsPublished", "DetailType" => kind).increment(1);
     counter!("EventsPublished").increment(1);
+}
+
+/// An event the publisher did not send: its user's completed erasure covers
+/// it (`User Data Erased` lists its connection).
+pub(crate) fn event_suppressed(kind: &'static str) {
+    counter!("EventsSuperseded", "DetailType" => kind).increment(1);
 }
 
 /// Events the publisher could not hand over after its tries (the batch is

@@ -4,7 +4,7 @@
 
 use link_shared::bootstrap;
 use link_shared::lambda_http::Error;
-use link_shared::platform::publisher;
+use link_shared::platform::lambda;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
@@ -12,5 +12,5 @@ async fn main() -> Result<(), Error> {
     let shared = bootstrap::init().await?;
     shared.install_metrics("publisher");
     let svc = shared.publisher();
-    publisher::serve(&svc).await
+    lambda::serve(&svc).await
 }

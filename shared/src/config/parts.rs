@@ -357,6 +357,8 @@ pub struct PublisherSettings {
     pub event_source: String,
     /// An EventBridge endpoint override (the local stand-in).
     pub endpoint: Option<String>,
+    /// How long after an erasure completed its `User Data Erased` goes out.
+    pub erasure_grace: Duration,
 }
 
 impl PublisherSettings {
@@ -382,6 +384,7 @@ impl PublisherSettings {
             endpoint: env
                 .optional_url(vars::EVENTBRIDGE_ENDPOINT, Scheme::Any)?
                 .map(String::from),
+            erasure_grace: env.millis(vars::EVENT_ERASURE_GRACE_MS, 10_000)?,
         })
     }
 }

@@ -88,4 +88,7 @@ settings! {
     EVENT_BUS_NAME,
     EVENT_SOURCE,
     EVENTBRIDGE_ENDPOINT,
+    /// How long after an erasure completed its `User Data Erased` goes out
+    /// (milliseconds); a `PutEvents` call times out in a quarter of it.
+    EVENT_ERASURE_GRACE_MS,
 }

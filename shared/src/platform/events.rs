@@ -6,8 +6,12 @@
 //!
 //! Every event carries a stable `eventId` (the connection id and the record's
 //! `version`, which every write of a record bumps; an erasure's marker id), so a
-//! consumer deduplicates a retried batch on it. Events never carry the API key,
-//! a completion code, or a profile the user erased.
+//! consumer deduplicates a retried batch on it. Events carry ids, statuses, the
+//! cause, the version and the time of the write, and nothing of the connected
+//! account (no account id, no username): a platform reads the profile through
+//! the read API, which serves nothing of an erased user. So no event, however
+//! late or often it is delivered, can hand a consumer back a profile its user
+//! erased. A change of a record an erasure already erased is no event.
 
 use serde::Serialize;
 
@@ -17,6 +21,10 @@ use crate::model::{ChangeCause, ConnectionStatus};
 pub(crate) trait Image {
     fn text(&self, attr: &str) -> Option<&str>;
     fn number(&self, attr: &str) -> Option<i64>;
+    /// An erasure marker's `connections`: (connection id, version) each.
+    fn erased_connections(&self) -> Vec<(String, i64)> {
+        Vec::new()
+    }
 }
 
 impl Image for serde_dynamo::Item {
@@ -32,6 +40,47 @@ impl Image for serde_dynamo::Item {
             Some(serde_dynamo::AttributeValue::N(n)) => n.parse().ok(),
             _ => None,
         }
+    }
+
+    fn erased_connections(&self) -> Vec<(String, i64)> {
+        use serde_dynamo::AttributeValue as A;
+        let Some(A::L(list)) = self.get("connections") else {
+            return Vec::new();
+        };
+        list.iter()
+            .filter_map(|v| match v {
+                A::M(m) => match (m.get("connectionId"), m.get("version")) {
+                    (Some(A::S(c)), Some(A::N(v))) => Some((c.clone(), v.parse().ok()?)),
+                    _ => None,
+                },
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+/// A table item as the SDK reads it (the replay reads the table itself).
+impl Image for std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue> {
+    fn text(&self, attr: &str) -> Option<&str> {
+        self.get(attr)?.as_s().ok().map(String::as_str)
+    }
+
+    fn number(&self, attr: &str) -> Option<i64> {
+        self.get(attr)?.as_n().ok()?.parse().ok()
+    }
+
+    fn erased_connections(&self) -> Vec<(String, i64)> {
+        let Some(Ok(list)) = self.get("connections").map(|v| v.as_l()) else {
+            return Vec::new();
+        };
+        list.iter()
+            .filter_map(|v| {
+                let m = v.as_m().ok()?;
+                let c = m.get("connectionId")?.as_s().ok()?;
+                let version = m.get("version")?.as_n().ok()?.parse().ok()?;
+                Some((c.clone(), version))
+            })
+            .collect()
     }
 }
 
@@ -105,9 +154,6 @@ pub struct Detail {
     pub connection_id: Option<String>,
     /// The user the connection is (or was) bound to; `null` for one nobody owned.
     pub user_id: Option<String>,
-    /// The OnlyFans account; `null` when unknown or erased.
-    pub account_id: Option<String>,
-    pub username: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) old_status: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -118,6 +164,23 @@ pub struct Detail {
     /// When the change was written (RFC 3339).
     pub time: String,
     /// The record's version after the change (the erasure marker's: 1).
+    pub version: i64,
+    /// `User Data Erased` only: the connections the erasure erased, each at
+    /// its version then (a consumer discards any event of one of them at or
+    /// below it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connections: Option<Vec<ErasedConnection>>,
+    /// Re-announced from the table's current state (the publisher's replay),
+    /// not from the change itself.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replayed: Option<bool>,
+}
+
+/// A connection an erasure erased, and its version then.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ErasedConnection {
+    pub connection_id: String,
     pub version: i64,
 }
 
@@ -133,20 +196,81 @@ pub(crate) fn from_change<I: Image>(old: Option<&I>, new: Option<&I>) -> Option<
                 event_id: format!("erasure:{}", new.text("pk")?),
                 connection_id: None,
                 user_id: Some(new.text("userId")?.to_string()),
-                account_id: None,
-                username: None,
                 old_status: None,
                 new_status: None,
                 cause: ChangeCause::Erasure.as_str().into(),
                 time: new.text("erasedAt")?.to_string(),
                 version: 1,
+                connections: Some(
+                    new.erased_connections()
+                        .into_iter()
+                        .map(|(connection_id, version)| ErasedConnection {
+                            connection_id,
+                            version,
+                        })
+                        .collect(),
+                ),
+                replayed: None,
             },
         }),
         _ => None,
     }
 }
 
+/// The event that re-announces an item's current state (the replay): a
+/// record's status at its version (`Connection Bound` for an active one,
+/// `Connection Expired`, `Connection Disconnected`), with the identity its own
+/// change had; an erasure marker's `User Data Erased`. An erased record, or one
+/// nobody owns and that is not disconnected, is no event.
+pub(crate) fn snapshot<I: Image>(item: &I) -> Option<PlatformEvent> {
+    let mut event = match item.text("entity")? {
+        "erasure" => from_change(None, Some(item))?,
+        "connection" => {
+            if item.text("erasedAt").is_some() {
+                return None;
+            }
+            let status = ConnectionStatus::parse(item.text("status")?);
+            let user = item.text("userId").map(str::to_string);
+            let transition = match (&status, &user) {
+                (ConnectionStatus::Disconnected, _) => Transition::Disconnected,
+                (ConnectionStatus::Expired, Some(_)) => Transition::Expired,
+                (ConnectionStatus::Active, Some(_)) => Transition::Bound,
+                _ => return None,
+            };
+            let connection = item.text("connectionId")?.to_string();
+            let version = item.number("version").unwrap_or(0);
+            PlatformEvent {
+                transition,
+                detail: Detail {
+                    event_id: format!("{connection}:{version}"),
+                    connection_id: Some(connection),
+                    user_id: user,
+                    old_status: None,
+                    new_status: Some(status.as_str().to_string()),
+                    cause: item
+                        .text("changeCause")
+                        .and_then(ChangeCause::parse)
+                        .map_or("unknown", ChangeCause::as_str)
+                        .to_string(),
+                    time: item.text("updatedAt").unwrap_or_default().to_string(),
+                    version,
+                    connections: None,
+                    replayed: None,
+                },
+            }
+        }
+        _ => return None,
+    };
+    event.detail.replayed = Some(true);
+    Some(event)
+}
+
 fn connection_change<I: Image>(old: Option<&I>, new: &I) -> Option<PlatformEvent> {
+    // A record an erasure already erased is nobody's: what happens to it after
+    // (OFAuth's report of the disconnect, a reconciler's look) is no event.
+    if old.is_some_and(|o| o.text("erasedAt").is_some()) {
+        return None;
+    }
     let text = |i: Option<&I>, a: &str| i.and_then(|i| i.text(a)).map(str::to_string);
     let (old_owner, new_owner) = (text(old, "userId"), text(Some(new), "userId"));
     let status = |i: Option<&I>| {
@@ -177,16 +301,10 @@ fn connection_change<I: Image>(old: Option<&I>, new: &I) -> Option<PlatformEvent
         }
         _ => return None,
     };
-    // An erasure took the user and the account off the record: the event names
-    // the user (from the old image) and never the erased profile, even when
-    // OFAuth's report of the erasure's disconnect landed first.
+    // An erasure took the user off the record: the event names the user (from
+    // the old image).
     let cause = new.text("changeCause").and_then(ChangeCause::parse);
     let erased = new.text("erasedAt").is_some() || cause == Some(ChangeCause::Erasure);
-    let (account_id, username) = if erased {
-        (None, None)
-    } else {
-        (text(Some(new), "accountId"), text(Some(new), "username"))
-    };
     let connection = new.text("connectionId")?.to_string();
     let version = new.number("version").unwrap_or(0);
     Some(PlatformEvent {
@@ -195,8 +313,6 @@ fn connection_change<I: Image>(old: Option<&I>, new: &I) -> Option<PlatformEvent
             event_id: format!("{connection}:{version}"),
             connection_id: Some(connection),
             user_id: new_owner.or(old_owner),
-            account_id,
-            username,
             old_status: old_status.map(|s| s.as_str().to_string()),
             new_status: Some(new_status.as_str().to_string()),
             cause: match cause {
@@ -207,6 +323,8 @@ fn connection_change<I: Image>(old: Option<&I>, new: &I) -> Option<PlatformEvent
             .to_string(),
             time: new.text("updatedAt").unwrap_or_default().to_string(),
             version,
+            connections: None,
+            replayed: None,
         },
     })
 }
@@ -290,8 +408,28 @@ mod tests {
         let e = from_change(Some(&attested), Some(&bound)).unwrap();
         assert_eq!(e.detail.event_id, "conn_1:2");
         assert_eq!(e.detail.user_id.as_deref(), Some("u1"));
-        assert_eq!(e.detail.account_id.as_deref(), Some("42"));
         assert_eq!(e.detail.cause, "completion");
+        // Nothing of the account: ids, statuses, cause, version, time.
+        let json = serde_json::to_value(&e.detail).unwrap();
+        let keys: Vec<&str> = json
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "cause",
+                "connectionId",
+                "eventId",
+                "newStatus",
+                "oldStatus",
+                "time",
+                "userId",
+                "version"
+            ]
+        );
         assert_eq!(e.transition.detail_type(), "Connection Bound");
     }
 
@@ -312,8 +450,15 @@ mod tests {
         let e = from_change(Some(&live), Some(&erased)).unwrap();
         assert_eq!(e.transition, Transition::Disconnected);
         assert_eq!(e.detail.user_id.as_deref(), Some("u1"));
-        assert_eq!((e.detail.account_id, e.detail.username), (None, None));
         assert_eq!(e.detail.cause, "erasure");
+        // What happens to an erased record after is no event.
+        let reported = record(&[
+            ("status", "disconnected"),
+            ("erasedAt", "2026-11-30T00:00:01Z"),
+            ("changeCause", "webhook"),
+            ("version", "5"),
+        ]);
+        assert!(from_change(Some(&erased), Some(&reported)).is_none());
         let marker = Map(HashMap::from([
             ("entity", "erasure"),
             ("pk", "ERASURE#e1"),

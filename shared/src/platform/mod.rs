@@ -1,9 +1,14 @@
 //! What the platform's own services get, apart from the browser's routes:
 //! - events: one EventBridge event per connection change, published from the
-//!   table's change stream ([`events`] decides, [`publisher`] sends);
+//!   table's change stream ([`events`] decides, [`publisher`] sends, [`erasure`]
+//!   keeps an erasure the last word, [`replay`] re-announces what a dead letter
+//!   covers, [`lambda`] runs it as a function);
 //! - a read API behind AWS IAM ([`read_api`]): a user's connections, one connection's
 //!   owner and status.
 
+pub(crate) mod erasure;
 pub mod events;
+pub mod lambda;
 pub mod publisher;
 pub mod read_api;
+pub mod replay;

@@ -131,7 +131,28 @@ impl Run<'_> {
                     invalidated,
                 );
             }
-            Ok(Applied::Duplicate | Applied::Superseded | Applied::Unattributed) => {}
+            Ok(Applied::Duplicate | Applied::Superseded | Applied::Unattributed) => {
+                // A swap this deployment already refused, still usable at
+                // OFAuth with the other account (its invalidation failed, or
+                // the other account signed in again): the remedy again, every
+                // run until OFAuth shows it is not; no new security event.
+                let live = sighting
+                    .status
+                    .as_ref()
+                    .is_some_and(ConnectionStatus::is_live);
+                if live && record.shows_other_account(sighting.account) {
+                    let done = self.svc.ofauth.invalidate_connection(&record.id).await;
+                    if done.is_err() {
+                        self.counts.errors += 1;
+                    }
+                    tracing::warn!(
+                        outcome = "invalidated_again",
+                        connection = %record.id.masked(),
+                        invalidated = done.is_ok(),
+                        "a refused swap is still usable at OFAuth with the other account: invalidated again"
+                    );
+                }
+            }
             Err(e) => {
                 self.counts.errors += 1;
                 tracing::warn!(error = %e, connection = %record.id.masked(), "could not update the record");

@@ -3,32 +3,40 @@
 //! and changes nothing.
 //!
 //! The account is pinned only from evidence: `OFAUTH_ACCOUNT_ID` when it is
-//! set; otherwise the key's account (`whoami`) once the key sees this
-//! deployment's connections (at least half of a sample of its bound, live records are
-//! ones OFAuth knows under it; a table with none has nothing to lose). The pin
-//! is kept with the cursor. A key of another account than the pin is held to
-//! the same evidence: a pin an earlier run took from a wrong key gives way to
-//! the right one, and a wrong key never replaces a right pin. A run whose key
-//! nothing vouches for changes nothing and says so (`unpinned`).
+//! set; otherwise the key's account (`whoami`) once the key shows it can see
+//! this deployment's connections. A connection belongs to one OFAuth account,
+//! so one of ours that OFAuth knows under the key is proof: a bound, live
+//! record of a sample (up to 5) that `access/self` knows, or, when none does
+//! (their connections may be gone at OFAuth, their webhooks lost), a
+//! connection on the key's first list page that is one of our records or
+//! names one of our attempts. The pin is kept with the cursor. A key that shows
+//! none of ours changes nothing: `unpinned` while nothing is pinned,
+//! `wrong_account` when another account is. Only positive evidence replaces a
+//! pin (a pin an earlier run took from a wrong key gives way to the right
+//! one; a right pin never gives way to a key that merely has nothing to show),
+//! and only a fresh deployment with nothing to sample and nothing of ours
+//! listed is pinned without it (nothing there to lose).
 
 use super::report::HaltReason;
 use super::run::Run;
+use crate::ids::{AttemptId, ConnectionId};
 use crate::ofauth::ConnectionCheck;
 use crate::store::Lease;
 
-/// Live records whose OFAuth connection a key must see, at most, to be pinned.
+/// Bound, live records a key is asked about, at most, to be pinned.
 const EVIDENCE_SAMPLE: usize = 5;
 
 /// Table pages (of every kind of item) read for that sample, at most.
 const EVIDENCE_PAGES: u32 = 5;
 
-/// What a key's view of this deployment's records says.
+/// What a key shows of this deployment's connections.
 enum Evidence {
-    /// At least half the sample is known to OFAuth under this key (or there is
-    /// nothing to sample).
+    /// One of ours is known to OFAuth under it.
     Sees { known: usize, sampled: usize },
-    /// It sees too few of them: another account's key, most likely.
-    Blind { known: usize, sampled: usize },
+    /// None of the sample, and nothing of ours on its list.
+    Blind { sampled: usize },
+    /// Nothing to sample, and nothing of ours on its list.
+    Nothing,
     /// OFAuth or the table could not answer: decide on the next run.
     Unavailable,
 }
@@ -59,27 +67,37 @@ impl Run<'_> {
         if lease.account.as_deref() == Some(id.as_str()) {
             return Some(Ok(id));
         }
+        let pinned = lease.account.as_deref();
         match self.evidence().await {
             Evidence::Sees { known, sampled } => {
                 tracing::warn!(
                     outcome = "pinned",
                     key_account = %id,
-                    earlier = lease.account.as_deref().unwrap_or(""),
+                    earlier = pinned.unwrap_or(""),
                     known,
                     sampled,
                     "the OFAuth account is pinned from evidence: the key sees this deployment's connections (set OFAUTH_ACCOUNT_ID to pin it explicitly)"
                 );
                 Some(Ok(id))
             }
-            Evidence::Blind { known, sampled } => match lease.account.as_deref() {
-                Some(pinned) => self.halt(
-                    HaltReason::WrongAccount,
-                    pinned,
-                    &id,
-                    Some((known, sampled)),
-                ),
-                None => self.halt(HaltReason::Unpinned, "", &id, Some((known, sampled))),
+            Evidence::Nothing if pinned.is_none() => {
+                tracing::warn!(
+                    outcome = "pinned",
+                    key_account = %id,
+                    "the OFAuth account is pinned on a deployment with nothing to lose yet (no bound connection): set OFAUTH_ACCOUNT_ID to pin it explicitly"
+                );
+                Some(Ok(id))
+            }
+            Evidence::Blind { sampled } => match pinned {
+                Some(p) => self.halt(HaltReason::WrongAccount, p, &id, Some((0, sampled))),
+                None => self.halt(HaltReason::Unpinned, "", &id, Some((0, sampled))),
             },
+            Evidence::Nothing => self.halt(
+                HaltReason::WrongAccount,
+                pinned.unwrap_or(""),
+                &id,
+                Some((0, 0)),
+            ),
             Evidence::Unavailable => None,
         }
     }
@@ -105,13 +123,13 @@ impl Run<'_> {
         Some(Err(()))
     }
 
-    /// Asks OFAuth, with this key, about a sample of this deployment's live
-    /// records.
+    /// Asks OFAuth, with this key, about a sample of this deployment's bound,
+    /// live records, then, if it knows none of them, reads its first list page.
     async fn evidence(&mut self) -> Evidence {
-        let store = &self.svc.store;
-        let records = match store
+        let records = match self
+            .svc
+            .store
             .sample_records(EVIDENCE_SAMPLE, EVIDENCE_PAGES, |r| {
-                // Bound and live, and not already in doubt.
                 r.is_bound_and_live() && r.missing_sweep.is_none()
             })
             .await
@@ -124,11 +142,13 @@ impl Run<'_> {
             }
         };
         let sampled = records.len();
-        let mut known = 0;
-        for r in &records {
+        for (i, r) in records.iter().enumerate() {
             match self.svc.ofauth.check_connection(&r.id).await {
                 Ok(ConnectionCheck::Authenticated(_) | ConnectionCheck::NotAuthenticated) => {
-                    known += 1
+                    return Evidence::Sees {
+                        known: 1,
+                        sampled: i + 1,
+                    }
                 }
                 Ok(ConnectionCheck::Unknown) => {}
                 Err(e) => {
@@ -138,10 +158,36 @@ impl Run<'_> {
                 }
             }
         }
-        if known * 2 >= sampled && (known > 0 || sampled == 0) {
-            Evidence::Sees { known, sampled }
-        } else {
-            Evidence::Blind { known, sampled }
+        // None of the sample (gone at OFAuth, their webhooks lost?): anything
+        // of ours on the key's list is proof as good.
+        let Some(page) = self
+            .read_list_page(None, 0, "the pin's evidence (OFAuth's list)")
+            .await
+        else {
+            return Evidence::Unavailable;
+        };
+        let ids: Vec<ConnectionId> = page
+            .list
+            .iter()
+            .filter_map(|c| ConnectionId::parse(&c.id))
+            .collect();
+        let refs: Vec<AttemptId> = page
+            .list
+            .iter()
+            .filter_map(|c| c.client_reference_id.as_deref().and_then(AttemptId::parse))
+            .collect();
+        match self.svc.store.known(&ids, &refs).await {
+            Ok(k) if !k.records.is_empty() || !k.attempts.is_empty() => Evidence::Sees {
+                known: k.records.len() + k.attempts.len(),
+                sampled,
+            },
+            Ok(_) if sampled == 0 => Evidence::Nothing,
+            Ok(_) => Evidence::Blind { sampled },
+            Err(e) => {
+                self.counts.errors += 1;
+                tracing::warn!(error = %e, "could not read the table for the pin's evidence");
+                Evidence::Unavailable
+            }
         }
     }
 }

@@ -4,9 +4,9 @@
 //! as a whole:
 //! - one that needs a reconnect is marked expired;
 //! - one OFAuth does not know (`SESSION_NOT_PROVIDED`) is marked *missing*
-//!   (`missingSweep`, its status unchanged), and only a later sweep that finds
-//!   it unknown again marks it disconnected; one OFAuth knows again loses the
-//!   mark;
+//!   (`missingSweep`, its status unchanged), and only a later sweep, begun at
+//!   least [`MISSING_CONFIRM_MS`] after, that finds it unknown again marks it
+//!   disconnected; one OFAuth knows again loses the mark;
 //! - one OFAuth shows with another OnlyFans account is refused as the webhook
 //!   refuses it.
 //!
@@ -22,6 +22,10 @@ use super::run::{flow_of, Run};
 use crate::ids::ConnectionId;
 use crate::model::{AccountProfile, ConnectionRecord, ConnectionStatus};
 use crate::ofauth::ConnectionCheck;
+
+/// How long after the sweep that marked a record missing a later sweep may
+/// mark it disconnected (final): two schedule intervals.
+pub(crate) const MISSING_CONFIRM_MS: i64 = 30 * 60_000;
 
 /// What OFAuth said of a record the sweep's list did not show.
 struct Verdict<'r> {
@@ -51,38 +55,45 @@ impl Run<'_> {
         }
         // Weighed over the run's table pages, not one page's (a page reads
         // items of every kind: a table's records may be one or two a page),
-        // and only what is new: a record marked missing already is being
-        // confirmed, not found out.
+        // over bound records only (unbound ones, an abandoned flow's, are
+        // anyone's to make: they must not dilute the share), and only what is
+        // new: a record marked missing already is being confirmed, not found
+        // out.
         let unknown: Vec<&ConnectionId> = verdicts
             .iter()
             .filter(|v| matches!(v.check, ConnectionCheck::Unknown))
-            .filter(|v| v.record.missing_sweep.is_none())
+            .filter(|v| v.record.user_id.is_some() && v.record.missing_sweep.is_none())
             .map(|v| &v.record.id)
             .collect();
-        let live = records
-            .iter()
-            .filter(|r| r.status != ConnectionStatus::Disconnected)
-            .count();
+        let live = records.iter().filter(|r| r.is_bound_and_live()).count();
         let (odd, all) = (self.table_unknown + unknown.len(), self.table_live + live);
         if self.breaker_trips(odd, all, Trip::Unknown, &unknown) {
             return false;
         }
         // A table too small for that share (one or two connections): "unknown"
         // is believed only once OFAuth shows this run at least one of this
-        // deployment's records (an incident that hides them all, or a key the
-        // pin let through, never disconnects one).
-        self.sees_ours |= self.seen.as_ref().is_some_and(|s| !s.is_empty())
-            || verdicts
-                .iter()
-                .any(|v| !matches!(v.check, ConnectionCheck::Unknown));
+        // deployment's bound records (an incident that hides them all, or a
+        // key the pin let through, never disconnects one): on the sweep's
+        // list, asked on its own on this page, or, failing those, a sample of
+        // the others asked now.
+        let seen = self.seen.as_ref();
+        self.sees_ours |= records
+            .iter()
+            .any(|r| r.is_bound_and_live() && seen.is_some_and(|s| s.contains(r.id.as_str())))
+            || verdicts.iter().any(|v| {
+                v.record.user_id.is_some() && !matches!(v.check, ConnectionCheck::Unknown)
+            });
         let doubted: Vec<&ConnectionId> = verdicts
             .iter()
             .filter(|v| matches!(v.check, ConnectionCheck::Unknown))
             .map(|v| &v.record.id)
             .collect();
         if !doubted.is_empty() && !self.sees_ours && self.svc.settings.breaker_percent < 100 {
-            self.trip(Trip::Unseen, doubted.len(), all, &doubted);
-            return false;
+            self.sees_ours = self.others_visible(&doubted).await;
+            if !self.sees_ours {
+                self.trip(Trip::Unseen, doubted.len(), all, &doubted);
+                return false;
+            }
         }
         (self.table_unknown, self.table_live) = (odd, all);
         for v in verdicts {
@@ -90,6 +101,35 @@ impl Run<'_> {
             self.apply_verdict(v, sweep).instrument(span).await;
         }
         true
+    }
+
+    /// Whether OFAuth knows, under this key, any of a few bound, live records
+    /// of ours other than `doubted` (not marked missing either).
+    async fn others_visible(&mut self, doubted: &[&ConnectionId]) -> bool {
+        let sample = self
+            .svc
+            .store
+            .sample_records(3, 5, |r| {
+                r.is_bound_and_live() && r.missing_sweep.is_none() && !doubted.contains(&&r.id)
+            })
+            .await;
+        let Ok(sample) = sample else {
+            self.counts.errors += 1;
+            return false;
+        };
+        for r in &sample {
+            match self.svc.ofauth.check_connection(&r.id).await {
+                Ok(ConnectionCheck::Authenticated(_) | ConnectionCheck::NotAuthenticated) => {
+                    return true
+                }
+                Ok(ConnectionCheck::Unknown) => {}
+                Err(_) => {
+                    self.counts.errors += 1;
+                    return false;
+                }
+            }
+        }
+        false
     }
 
     /// One record: scrubbed when its retention is over; asked about when the
@@ -123,7 +163,12 @@ impl Run<'_> {
         let record = v.record;
         let status = match v.check {
             ConnectionCheck::Unknown => match record.missing_sweep {
-                Some(first) if first != sweep => ConnectionStatus::Disconnected,
+                // Missing in an earlier sweep that began long enough ago: a
+                // blip at OFAuth (or two runs seconds apart) never makes it
+                // final.
+                Some(first) if first != sweep && sweep - first >= MISSING_CONFIRM_MS => {
+                    ConnectionStatus::Disconnected
+                }
                 Some(_) => return,
                 None => return self.mark_missing(record, sweep).await,
             },

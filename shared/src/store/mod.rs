@@ -38,6 +38,7 @@ pub mod schema;
 mod sightings;
 mod table;
 
+pub use barrier::ErasureState;
 pub use connections::PageKey;
 pub use cursor::Known;
 pub(crate) use cursor::{Cursor, Lease, Phase};

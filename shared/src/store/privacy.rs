@@ -4,15 +4,18 @@
 //! what an audit needs (the connection id, times, status, the attempt that
 //! produced it, and when and why the fields went).
 
+use std::collections::HashMap;
 use std::time::SystemTime;
 
+use aws_sdk_dynamodb::types::AttributeValue;
+
 use super::error::StoreError;
-use super::item::{get_s, n, read_attempt, read_record, s, unchanged_since, Update};
+use super::item::{self, get_s, n, read_attempt, read_record, s, unchanged_since, Update};
 use super::table::{unavailable, Store};
 use super::{keys, schema};
-use crate::ids::AttemptId;
+use crate::ids::{AttemptId, ConnectionId};
 use crate::model::{AttemptStatus, ChangeCause, ConnectionRecord, ConnectionStatus, LinkAttempt};
-use crate::time::{epoch, rfc3339};
+use crate::time::{epoch, epoch_ms, rfc3339};
 
 /// The connected account's fields (on connections and attempts).
 const PROFILE: [&str; 4] = ["accountId", "username", "name", "avatar"];
@@ -85,12 +88,13 @@ impl Store {
 
     /// Erases a user's connection record: disconnected (the caller disconnected
     /// it at OFAuth first), with no user, no account fields and no index keys;
-    /// `erasedAt` says when. False when it changed since it was read.
+    /// `erasedAt` (and `updatedAt`, the platform's event's time) say when. The
+    /// record's version after it, or `None` when it changed since it was read.
     pub(crate) async fn erase_connection(
         &self,
         record: &ConnectionRecord,
         now: SystemTime,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Option<i64>, StoreError> {
         let mut u = Update::default();
         for attr in PROFILE.iter().chain(&[
             "userId",
@@ -101,10 +105,12 @@ impl Store {
         }
         u.set("status", s(ConnectionStatus::Disconnected.as_str()))
             .set("erasedAt", s(rfc3339(now)))
+            .set("updatedAt", s(rfc3339(now)))
             .set("changeCause", s(ChangeCause::Erasure.as_str()))
             .increment("version");
         let condition = unchanged_since(&mut u, Some(record));
-        self.update_connection_if(&record.id, u, condition).await
+        let written = self.update_connection_if(&record.id, u, condition).await?;
+        Ok(written.then_some(record.version + 1))
     }
 
     /// Ends an attempt still in flight (pending, returned, verifying) as
@@ -155,13 +161,25 @@ impl Store {
         &self,
         user_id: &str,
         erased: u32,
+        connections: &[(ConnectionId, i64)],
         now: SystemTime,
     ) -> Result<(), StoreError> {
         let id = AttemptId::generate().map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let listed = connections
+            .iter()
+            .map(|(c, v)| {
+                AttributeValue::M(HashMap::from([
+                    ("connectionId".to_string(), s(c.as_str())),
+                    ("version".to_string(), n(*v)),
+                ]))
+            })
+            .collect();
         let mut u = Update::default();
         u.set("entity", s("erasure"))
             .set("userId", s(user_id))
             .set("erasedAt", s(rfc3339(now)))
+            .set("erasedAtMs", n(epoch_ms(now)))
+            .set("connections", AttributeValue::L(listed))
             .set("erased", n(i64::from(erased)))
             .set(schema::TTL_ATTRIBUTE, n(epoch(now) + 86_400));
         let req = self
@@ -208,4 +226,45 @@ pub(crate) fn holds_personal_data(record: &ConnectionRecord) -> bool {
         || a.name.is_some()
         || a.avatar.is_some()
         || (record.status == ConnectionStatus::Disconnected && a.id.is_some())
+}
+
+impl Store {
+    /// Every connection record written, and every erasure marker made, between
+    /// `since` and `until` (RFC 3339, inclusive; `updatedAt`, `erasedAt`): what
+    /// the publisher's replay re-announces. A scan of the whole table (an
+    /// operator's recovery, not a request path), page by page.
+    pub(crate) async fn changed_between(
+        &self,
+        since: &str,
+        until: &str,
+    ) -> Result<Vec<item::Item>, StoreError> {
+        let mut found = Vec::new();
+        let mut after = None;
+        loop {
+            let out = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .filter_expression(
+                    "(#entity = :connection AND #updatedAt BETWEEN :since AND :until) \
+                     OR (#entity = :erasure AND #erasedAt BETWEEN :since AND :until)",
+                )
+                .expression_attribute_names("#entity", "entity")
+                .expression_attribute_names("#updatedAt", "updatedAt")
+                .expression_attribute_names("#erasedAt", "erasedAt")
+                .expression_attribute_values(":connection", s("connection"))
+                .expression_attribute_values(":erasure", s("erasure"))
+                .expression_attribute_values(":since", s(since))
+                .expression_attribute_values(":until", s(until))
+                .set_exclusive_start_key(after)
+                .send()
+                .await
+                .map_err(unavailable)?;
+            found.extend(out.items().iter().cloned());
+            after = out.last_evaluated_key().cloned();
+            if after.is_none() {
+                return Ok(found);
+            }
+        }
+    }
 }

@@ -53,6 +53,9 @@ pub fn ofauth_client(config: &Config, key: &str) -> OfAuthClient {
     OfAuthClient::for_settings(&config.ofauth, Secret::new(key), tls).unwrap()
 }
 
+/// The tests' erasure grace (milliseconds).
+pub const ERASURE_GRACE_MS: u64 = 6_000;
+
 /// Everything one test needs: a fresh table, a simulator, and both services wired
 /// as the binaries wire them.
 pub struct Harness {
@@ -180,6 +183,9 @@ impl Harness {
             ("LINK_HOSTS", "127.0.0.1".to_string()),
             // Off unless a test is about it (its own tests set it).
             ("SESSION_RATE_LIMIT", "0".to_string()),
+            // An erasure's `User Data Erased` goes 6 s after it (10 s
+            // deployed); a PutEvents call times out in 1.5 s.
+            ("EVENT_ERASURE_GRACE_MS", ERASURE_GRACE_MS.to_string()),
         ]);
         for (k, v) in &opts.env {
             env.insert(k, v.clone());
@@ -222,9 +228,11 @@ impl Harness {
         .await
         .unwrap();
         let publisher = link_shared::platform::publisher::PublisherService::new(
-            eventbridge_client(&eventbridge.url()),
+            eventbridge_client(&eventbridge.url(), config.publisher.erasure_grace),
             config.publisher.event_bus.clone(),
             config.publisher.event_source.clone(),
+            store.clone(),
+            config.publisher.erasure_grace,
         );
         Self {
             sim,
@@ -275,11 +283,21 @@ impl Harness {
     /// times in all); nothing may be set aside.
     pub async fn publish_stream(&self, batch: usize, retries: usize) {
         let records = self.stream_records().await;
+        self.publish_records(&records, batch, retries).await;
+    }
+
+    /// [`Harness::publish_stream`] of records already read.
+    pub async fn publish_records(
+        &self,
+        records: &[serde_json::Value],
+        batch: usize,
+        retries: usize,
+    ) {
         let mut mapping = local_dynamodb::stream::EventSourceMapping::from_template("publisher")
             .expect("the publisher's event source");
         (mapping.batch_size, mapping.max_retries) = (batch, retries);
         let out = mapping
-            .deliver(&records, |batch| async move {
+            .deliver(records, |batch| async move {
                 Ok(self.publish_batch(&batch).await)
             })
             .await;
@@ -309,6 +327,18 @@ impl Harness {
         svc.run(std::time::Instant::now() + Duration::from_secs(60))
             .await
             .expect("reconcile run")
+    }
+
+    /// Time passes for a record marked missing: its mark is from an hour ago
+    /// (a later sweep may now confirm it).
+    pub async fn age_missing(&self, conn: &str) {
+        let hour_ago = link_shared::time::epoch_ms(std::time::SystemTime::now()) - 3_600_000;
+        self.set(
+            &format!("CONNECTION#{conn}"),
+            "missingSweep",
+            AttributeValue::N(hour_ago.to_string()),
+        )
+        .await;
     }
 
     /// One run of the configured reconciler.
@@ -610,12 +640,21 @@ pub fn s(item: &HashMap<String, AttributeValue>, k: &str) -> String {
 }
 
 /// An EventBridge client for the local stand-in.
-pub fn eventbridge_client(url: &str) -> aws_sdk_eventbridge::Client {
+/// Its calls time out as the publisher's do for an erasure grace of `grace`.
+pub fn eventbridge_client(url: &str, grace: Duration) -> aws_sdk_eventbridge::Client {
     use aws_sdk_eventbridge::config::{BehaviorVersion, Credentials, Region};
+    use link_shared::platform::publisher::PublisherService;
     let conf = aws_sdk_eventbridge::config::Builder::new()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new("local", "local", None, None, "tests"))
+        .timeout_config(link_shared::store::timeouts(PublisherService::put_timeout(
+            grace,
+        )))
+        // The publisher's own tries are what the tests count on.
+        .retry_config(
+            aws_sdk_eventbridge::config::retry::RetryConfig::standard().with_max_attempts(1),
+        )
         .endpoint_url(url)
         .build();
     aws_sdk_eventbridge::Client::from_conf(conf)

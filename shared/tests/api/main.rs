@@ -8,6 +8,7 @@
 mod helpers;
 
 mod barrier;
+mod erasure_events;
 mod failures;
 mod flow_logs;
 mod fuzz;
@@ -23,6 +24,7 @@ mod races;
 mod read_api;
 mod reconcile;
 mod reconnects;
+mod replay_events;
 mod rotation;
 mod safety_net;
 mod trust;

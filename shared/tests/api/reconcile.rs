@@ -59,6 +59,12 @@ async fn lost_expiry_and_lost_disconnect_are_caught_up() {
     assert_eq!(run.counts.missing, 1, "{run:?}");
     assert_eq!(s(&h.record(&gone).await, "status"), "active");
     assert!(!s(&h.record(&gone).await, "missingSince").is_empty());
+    // A sweep right after confirms nothing (a blip at OFAuth must not be
+    // final); one begun half an hour after the mark does.
+    let run = h.reconcile().await;
+    assert_eq!(run.counts.changed, 0, "{run:?}");
+    assert_eq!(s(&h.record(&gone).await, "status"), "active");
+    h.age_missing(&gone).await;
     let run = h.reconcile().await;
     assert_eq!((run.counts.changed, run.counts.errors), (1, 0), "{run:?}");
     let rec = h.record(&gone).await;
@@ -122,6 +128,7 @@ async fn a_record_without_an_ofauth_connection_is_marked_disconnected() {
         "{run:?}"
     );
     assert_eq!(s(&h.record("conn_ghost").await, "status"), "active");
+    h.age_missing("conn_ghost").await;
     let run = h.reconcile().await;
     assert_eq!((run.counts.changed, run.counts.errors), (1, 0), "{run:?}");
     assert_eq!(s(&h.record("conn_ghost").await, "status"), "disconnected");
@@ -135,9 +142,10 @@ async fn a_record_without_an_ofauth_connection_is_marked_disconnected() {
             .count()
     };
     let kept_before = asked(&kept);
-    // Twice by the sweeps, once by the first run's pin (whose evidence is a
-    // sample of the bound records).
-    assert_eq!(asked("conn_ghost"), 3);
+    // Twice by the sweeps, and perhaps once by the first run's pin (its
+    // evidence asks the bound records in turn until OFAuth knows one).
+    let ghost_asked = asked("conn_ghost");
+    assert!((2..=3).contains(&ghost_asked), "{ghost_asked}");
     let run = h.reconcile().await;
     assert_eq!(run.counts.changed, 0, "{run:?}");
     assert_eq!(
@@ -147,7 +155,7 @@ async fn a_record_without_an_ofauth_connection_is_marked_disconnected() {
     );
     assert_eq!(
         asked("conn_ghost"),
-        3,
+        ghost_asked,
         "a disconnected record is left alone"
     );
 }

@@ -130,8 +130,9 @@ async fn refused_swaps_never_stop_the_reconciler() {
         assert_eq!(s(&rec, "attestedAttemptId"), attempt);
         let gone = h.record(&conns[4]).await;
         if round == 0 {
-            // Missing after one sweep, disconnected after the next.
+            // Missing after one sweep, disconnected after a later one.
             assert!(gone.contains_key("missingSweep"), "{gone:?}");
+            h.age_missing(&conns[4]).await;
         } else {
             assert_eq!(s(&gone, "status"), "disconnected");
         }
@@ -290,6 +291,7 @@ async fn an_incident_on_a_small_table_loses_nothing() {
     assert!(h.sim.disconnect_connection(&conns[0]));
     let run = h.reconcile().await;
     assert_eq!((run.halted, run.counts.missing), (None, 1), "{run:?}");
+    h.age_missing(&conns[0]).await;
     h.reconcile().await;
     assert_eq!(s(&h.record(&conns[0]).await, "status"), "disconnected");
     untouched(&h, &conns[1..]).await;
@@ -530,4 +532,159 @@ async fn many_reconnects_neither_starve_the_run_nor_hide_one() {
     let rec = h.record(swapped).await;
     assert_eq!(s(&rec, "status"), "expired");
     assert_eq!(s(&rec, "changeCause"), "account_mismatch");
+}
+
+/// A refused swap whose invalidation at OFAuth failed (OFAuth down at that
+/// moment) is invalidated by the reconciler once OFAuth answers: the record
+/// holds the swap already, but OFAuth still shows the other account live, and
+/// that is remedied every run until it is not (no new security event).
+#[tokio::test]
+async fn a_refused_swap_whose_invalidation_failed_is_invalidated_later() {
+    let h = Harness::with(Options {
+        webhooks: Some(SignatureScheme::Svix),
+        ..Options::default()
+    })
+    .await;
+    let conns = connected(&h, 6).await;
+    h.sim.wait_for_deliveries(6, WAIT).await;
+    // Two of them expired first (their owners reconnect them), two active.
+    for c in &conns[..2] {
+        assert!(h.sim.expire_connection(c));
+    }
+    h.sim.wait_for_deliveries(8, WAIT).await;
+    h.sim.set_faults(Faults {
+        status: Some(500),
+        path_prefix: Some("/v2/account/connections/conn".into()),
+        ..Faults::default()
+    });
+    for (i, c) in conns[..4].iter().enumerate() {
+        let (url, _) = h
+            .start_attempt(
+                &format!("user-{i}"),
+                &format!(r#"{{"connectionId":"{c}"}}"#),
+            )
+            .await;
+        let query = h.hosted(&url, "approve?other_account=true").await;
+        assert_error_redirect(&h.callback(&query).await, "account_mismatch");
+        let rec = h.record(c).await;
+        assert_eq!(s(&rec, "changeCause"), "account_mismatch");
+        assert_eq!(
+            h.sim.connection(c).unwrap().status,
+            "active",
+            "not invalidated yet"
+        );
+    }
+    // The reconciler runs while OFAuth still fails the invalidation, then
+    // after.
+    let run = h.reconcile().await;
+    assert_eq!(run.halted, None, "{run:?}");
+    h.sim.set_faults(Faults::default());
+    let run = h.reconcile().await;
+    assert_eq!(run.halted, None, "{run:?}");
+    for c in &conns[..4] {
+        assert_eq!(
+            h.sim.connection(c).unwrap().status,
+            "expired",
+            "{c}: {run:?}"
+        );
+        assert_eq!(s(&h.record(c).await, "status"), "expired");
+    }
+    untouched(&h, &conns[4..]).await;
+}
+
+/// Records whose connections are gone at OFAuth (their webhooks lost) do not
+/// keep the right key from being pinned: one of ours that OFAuth knows is
+/// proof enough, from the sample or, when the whole sample is gone, from the
+/// key's list (a connection an attempt of ours made). The ghosts are then
+/// caught as any lost disconnect is.
+#[tokio::test]
+async fn records_gone_at_ofauth_do_not_keep_the_right_key_unpinned() {
+    // Five bound, two of them gone at OFAuth.
+    let h = Harness::new().await;
+    let conns = connected(&h, 5).await;
+    for c in &conns[..2] {
+        assert!(h.sim.disconnect_connection(c));
+    }
+    let run = h.reconcile().await;
+    assert_eq!((run.halted, run.counts.missing), (None, 2), "{run:?}");
+    assert_eq!(pinned(&h).await, ACCOUNT_ID);
+
+    // One bound and gone; an abandoned flow's connection is on the list.
+    let h = Harness::new().await;
+    let ghost = h.connect("user-0", "").await;
+    assert!(h.sim.disconnect_connection(&ghost));
+    let url = h.start("user-9", "").await;
+    h.hosted(&url, "approve").await; // never comes back
+    let run = h.reconcile().await;
+    assert_eq!(pinned(&h).await, ACCOUNT_ID, "{run:?}");
+    // (Its one bound record, unknown to OFAuth with none of the deployment's
+    // others to vouch, is the small-table case: not believed, the breaker
+    // names it; docs/operations.md.)
+    assert_eq!(run.halted, Some(HaltReason::Breaker), "{run:?}");
+    assert_eq!(s(&h.record(&ghost).await, "status"), "active");
+
+    // One bound and gone, nothing of ours on the list: nothing shows whose
+    // key it is (a wrong key looks the same), so it says so and changes
+    // nothing, until OFAUTH_ACCOUNT_ID is set.
+    let h = Harness::new().await;
+    let ghost = h.connect("user-0", "").await;
+    assert!(h.sim.disconnect_connection(&ghost));
+    let run = h.reconcile().await;
+    assert_eq!(run.halted, Some(HaltReason::Unpinned), "{run:?}");
+    let configured = h.reconciler(
+        ReconcileSettings {
+            expected_account: Some(ACCOUNT_ID.into()),
+            ..h.config.reconcile.clone()
+        },
+        50,
+    );
+    let run = h.reconcile_with(&configured).await;
+    assert_ne!(run.halted, Some(HaltReason::Unpinned), "{run:?}");
+    assert_ne!(run.halted, Some(HaltReason::WrongAccount), "{run:?}");
+}
+
+/// Unbound connections (flows anyone can start and abandon) neither vouch
+/// that OFAuth still sees a small deployment's connections nor dilute the
+/// breaker's share: an incident hiding every bound connection changes
+/// nothing, with 2 bound and an abandoned flow, or 5 bound and 25.
+#[tokio::test]
+async fn abandoned_flows_neither_vouch_for_nor_dilute_the_breaker() {
+    for (bound, abandoned) in [(2, 1), (5, 25)] {
+        let h = Harness::new().await;
+        let conns = connected(&h, bound).await;
+        for i in 0..abandoned {
+            let url = h.start(&format!("mallory-{}", i % 9), "").await;
+            h.hosted(&url, "approve").await;
+        }
+        h.reconcile().await;
+        h.sim.set_faults(Faults {
+            unseen: conns.clone(),
+            ..Faults::default()
+        });
+        for _ in 0..2 {
+            let run = h.reconcile().await;
+            assert_eq!(run.halted, Some(HaltReason::Breaker), "{bound}: {run:?}");
+            for c in &conns {
+                h.age_missing(c).await; // were any marked, make them confirmable
+            }
+        }
+        for c in &conns {
+            let rec = h.record(c).await;
+            assert_eq!(s(&rec, "status"), "active", "{bound}/{abandoned}: {c}");
+        }
+    }
+}
+
+/// A right pin never gives way to a key that merely has nothing to show (no
+/// bound, live record to ask about, nothing of ours on its list).
+#[tokio::test]
+async fn a_right_pin_never_gives_way_to_a_key_with_nothing_to_show() {
+    let h = Harness::new().await;
+    let conn = h.connect("user-0", "").await;
+    h.reconcile().await;
+    assert_eq!(pinned(&h).await, ACCOUNT_ID);
+    assert_eq!(h.disconnect("user-0", &conn).await.status(), 204);
+    let run = h.reconcile_with(&wrong_key(&h)).await;
+    assert_eq!(run.halted, Some(HaltReason::WrongAccount), "{run:?}");
+    assert_eq!(pinned(&h).await, ACCOUNT_ID);
 }

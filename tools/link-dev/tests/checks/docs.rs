@@ -216,3 +216,63 @@ fn pages_refer_only_to_files_in_the_repository() {
     assert!(checked > 50, "only {checked} references checked");
     assert!(missing.is_empty(), "not in the repository: {missing:#?}");
 }
+
+/// docs/platform.md's consumer (`# platform-consumer-example`), run on a
+/// user's events delivered in thousands of orders, with duplicates: whatever
+/// the order, it keeps nothing of the connections the user's erasure lists,
+/// keeps the connection they made after it and another user's, each at its
+/// newest version.
+#[test]
+fn the_documented_consumer_keeps_nothing_an_erasure_covers_in_any_order() {
+    let page = std::fs::read_to_string(root().join("docs/platform.md")).unwrap();
+    let consumer: String = page
+        .split("# platform-consumer-example\n")
+        .nth(1)
+        .and_then(|rest| rest.split("\n```").next())
+        .expect("docs/platform.md has the consumer example")
+        .to_string();
+    let check = r#"
+import random
+
+def ev(kind, conn, user, version, status):
+    return {"detail-type": kind, "detail": {"eventId": f"{conn}:{version}", "connectionId": conn,
+            "userId": user, "newStatus": status, "version": version}}
+
+events = [
+    ev("Connection Bound", "conn_a", "u1", 2, "active"),
+    ev("Connection Expired", "conn_a", "u1", 3, "expired"),
+    ev("Connection Reconnected", "conn_a", "u1", 4, "active"),
+    ev("Connection Disconnected", "conn_a", "u1", 5, "disconnected"),
+    ev("Connection Bound", "conn_b", "u1", 2, "active"),
+    ev("Connection Disconnected", "conn_b", "u1", 3, "disconnected"),
+    {"detail-type": "User Data Erased", "detail": {"eventId": "erasure:x", "userId": "u1", "version": 1,
+     "connections": [{"connectionId": "conn_a", "version": 6}, {"connectionId": "conn_b", "version": 3}]}},
+    ev("Connection Bound", "conn_c", "u1", 2, "active"),
+    ev("Connection Bound", "conn_z", "u2", 2, "active"),
+    ev("Connection Expired", "conn_z", "u2", 3, "expired"),
+]
+rng = random.Random(7)
+for _ in range(5000):
+    delivered = events + rng.sample(events, 3)
+    rng.shuffle(delivered)
+    state = {"connections": {}, "erased": {}}
+    for e in delivered:
+        apply(state, e)
+    assert set(state["connections"]) == {"conn_c", "conn_z"}, (state, delivered)
+    assert state["connections"]["conn_c"] == {"user": "u1", "status": "active", "version": 2}
+    assert state["connections"]["conn_z"] == {"user": "u2", "status": "expired", "version": 3}
+    assert state["erased"] == {"conn_a": 6, "conn_b": 3}
+print("ok")
+"#;
+    let out = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(format!("{consumer}\n{check}"))
+        .output()
+        .expect("python3");
+    assert!(
+        out.status.success() && String::from_utf8_lossy(&out.stdout).trim() == "ok",
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

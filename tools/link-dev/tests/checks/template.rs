@@ -484,12 +484,15 @@ fn roles_are_least_privilege() {
         ),
         (
             "PublisherRole",
-            // The table's change stream only: it neither reads nor writes items.
+            // The table's change stream; reads only (the users' erasure
+            // barriers before each PutEvents, the replay's scan); no write.
             BTreeSet::from([
                 "dynamodb:DescribeStream",
                 "dynamodb:GetRecords",
                 "dynamodb:GetShardIterator",
                 "dynamodb:ListStreams",
+                "dynamodb:BatchGetItem",
+                "dynamodb:Scan",
             ]),
         ),
         (
@@ -933,7 +936,7 @@ fn the_publisher_reads_the_stream_and_sends_to_one_bus() {
         table["StreamSpecification"]["StreamViewType"],
         "NEW_AND_OLD_IMAGES"
     );
-    assert_eq!(params["EventBusName"]["Default"], "default");
+    assert_eq!(params["EventBusName"]["Default"], "");
     assert_eq!(params["EventSource"]["Default"], "ofauth.link");
 
     let fns = functions(&t);
@@ -943,7 +946,13 @@ fn the_publisher_reads_the_stream_and_sends_to_one_bus() {
         .expect("a publisher function");
     let p = &publisher["Properties"];
     let env = &p["Environment"]["Variables"];
-    assert_eq!(s(&env[vars::EVENT_BUS_NAME]), "EventBusName");
+    let bus_env = format!("{:?}", env[vars::EVENT_BUS_NAME]);
+    assert!(
+        bus_env.contains("CreateBus")
+            && bus_env.contains("LinkEventBus")
+            && bus_env.contains("EventBusName"),
+        "{bus_env}"
+    );
     assert_eq!(s(&env[vars::EVENT_SOURCE]), "EventSource");
     let events: Vec<&Value> = p["Events"].as_mapping().unwrap().values().collect();
     assert_eq!(events.len(), 1, "the stream is its only trigger");
@@ -1008,7 +1017,12 @@ fn the_publisher_reads_the_stream_and_sends_to_one_bus() {
         .expect("PutEvents");
     assert_eq!(actions(put), ["events:PutEvents"]);
     let bus = format!("{:?}", put["Resource"]);
-    assert!(bus.contains("event-bus/${EventBusName}"), "{bus}");
+    assert!(
+        bus.contains("event-bus/${Bus}")
+            && bus.contains("${AWS::StackName}-events")
+            && bus.contains("EventBusName"),
+        "{bus}"
+    );
     assert!(!bus.contains('*'), "{bus}");
     let send = mine
         .iter()
@@ -1020,15 +1034,74 @@ fn the_publisher_reads_the_stream_and_sends_to_one_bus() {
         .find(|st| actions(st).contains(&"dynamodb:GetRecords".to_string()))
         .unwrap();
     assert!(format!("{:?}", stream["Resource"]).contains("/stream/*"));
-    // No other role may publish the platform's events.
+    // No other role may publish the platform's events (the forwarding rule's
+    // role puts them on the other bus only).
     for (role, st) in &sts {
-        if role != "PublisherRole" {
+        if role == "ForwardEventsRole" {
+            assert_eq!(actions(st), ["events:PutEvents"]);
+            assert_eq!(s(&st["Resource"]), "ForwardEventsToBusArn");
+        } else if role != "PublisherRole" {
             assert!(
                 actions(st).iter().all(|a| !a.starts_with("events:")),
                 "{role}"
             );
         }
     }
+}
+
+/// Only this service publishes its events: by default the stack makes a bus
+/// of its own whose policy denies `events:PutEvents` to every principal but
+/// the publisher's role, and to it too for any other `source` (an explicit
+/// deny, which no identity policy in the account overrides); the outputs name
+/// it for consumers' rules, and forwarding to another account's bus is a rule
+/// on it.
+#[test]
+fn the_events_bus_is_the_stacks_own_and_only_the_publisher_puts() {
+    let t = template();
+    let res = resources(&t);
+    let bus = &res["LinkEventBus"];
+    assert_eq!(bus["Type"], "AWS::Events::EventBus");
+    assert_eq!(bus["Condition"], "CreateBus");
+    let cond = format!("{:?}", t["Conditions"]["CreateBus"]);
+    assert!(
+        cond.contains("EventBusName") && cond.contains("\"\""),
+        "{cond}"
+    );
+    let statements = bus["Properties"]["Policy"]["Statement"]
+        .as_sequence()
+        .unwrap();
+    assert_eq!(statements.len(), 2);
+    for st in statements {
+        assert_eq!(st["Effect"], "Deny");
+        assert_eq!(st["Principal"], "*");
+        assert_eq!(st["Action"], "events:PutEvents");
+        assert!(format!("{:?}", st["Resource"]).contains("${AWS::StackName}-events"));
+    }
+    let only_publisher = format!(
+        "{:?}",
+        statements[0]["Condition"]["ArnNotEquals"]["aws:PrincipalArn"]
+    );
+    assert!(
+        only_publisher.contains("PublisherRole.Arn"),
+        "{only_publisher}"
+    );
+    assert_eq!(
+        s(&statements[1]["Condition"]["StringNotEquals"]["events:source"]),
+        "EventSource"
+    );
+    // Consumers find it in the outputs.
+    let outputs = &t["Outputs"];
+    assert!(format!("{:?}", outputs["PlatformEventBus"]["Value"]).contains("LinkEventBus.Arn"));
+    assert!(format!("{:?}", outputs["PlatformEventBusName"]["Value"]).contains("LinkEventBus"));
+    // Forwarding: a rule on this stack's bus, only when asked for.
+    let rule = &res["ForwardEventsRule"];
+    assert_eq!(rule["Condition"], "ForwardEvents");
+    assert!(format!("{:?}", rule["Properties"]["EventBusName"]).contains("LinkEventBus"));
+    assert_eq!(
+        s(&rule["Properties"]["Targets"][0]["Arn"]),
+        "ForwardEventsToBusArn"
+    );
+    assert_eq!(res["ForwardEventsRole"]["Condition"], "ForwardEvents");
 }
 
 /// The read API's routes take AWS IAM (SigV4), apart from the JWT routes, and
