@@ -9,7 +9,7 @@ bench: ## measure each function as Lambda runs it (see BENCHMARKS.md)
 bench-curve: ## after `make bench`: each function under Lambda's CPU share at 128/256/512 MB, and what each size costs
 	@bash scripts/bench-curve.sh $(ARGS)
 bench-scale: ## at scale (docs/scale.md): the list search, and the load driver's two runs; or ARGS="--load N ..." / "--sweep 100000"
-	@cargo build --quiet --release -p init-session -p callback -p webhook -p lambda-bench
+	@cargo build --quiet --release -p init-session -p callback -p complete -p webhook -p lambda-bench
 	@if [ -n "$(ARGS)" ]; then target/release/bench-scale $(ARGS); else \
 	  target/release/bench-scale && \
 	  target/release/bench-scale --load 600 --envs 6 --concurrency 48 --traffic 100 --webhook-delay-ms 2000 && \

@@ -16,7 +16,7 @@ if [ "${SKIP_SAM_BUILD:-}" != 1 ]; then
 fi
 step "building the functions (release profile, this machine) and lambda-bench"
 # Two invocations: `--bin` would also limit the functions' packages to that binary.
-cargo build --release -p init-session -p callback -p webhook -p connections -p reconcile -p publisher
+cargo build --release -p init-session -p callback -p complete -p webhook -p connections -p reconcile -p publisher
 cargo build --release -p lambda-bench --bin bench-empty --bin bench-floor
 cargo build -p lambda-bench
 step "running the benchmark"

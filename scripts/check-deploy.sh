@@ -18,4 +18,4 @@ sam validate --lint --region us-east-1
 bash scripts/build-arm64.sh
 step "sam build (finds the binaries just built fresh and packages them)"
 sam build --region us-east-1 >.local/sam-build.log 2>&1 || { tail -40 .local/sam-build.log; die "sam build failed (log: .local/sam-build.log)"; }
-target/debug/link-dev check-bootstrap .aws-sam/build/{InitSession,Callback,Webhook,Connections,Reconcile,Publisher}Function/bootstrap
+target/debug/link-dev check-bootstrap .aws-sam/build/{InitSession,Callback,Complete,Webhook,Connections,Reconcile,Publisher}Function/bootstrap

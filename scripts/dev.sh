@@ -52,7 +52,7 @@ trap cleanup EXIT INT TERM
 set -m  # each background job in its own process group, so Ctrl-C stops its children too
 
 step "building the local tools and functions (the first build takes about 3 minutes on 2 cores)"
-cargo build -p link-dev -p ofauth-sim -p init-session -p callback -p webhook -p connections -p reconcile -p publisher --features dev-identity 2>&1 \
+cargo build -p link-dev -p ofauth-sim -p init-session -p callback -p complete -p webhook -p connections -p reconcile -p publisher --features dev-identity 2>&1 \
   | grep --line-buffered -E '^ *(Compiling|Finished|error|warning: unused)' | awk '{ n++; printf "\r    %d crates built%s", n, ($1 == "Finished" ? "\n" : "") }'
 [ -x target/debug/link-dev ] || die "the build failed; run cargo build to see why"
 

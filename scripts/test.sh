@@ -89,7 +89,7 @@ summary=$(awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed;?
 kill "$DDB_PID" 2>/dev/null || true
 unset DYNAMODB_TEST_ENDPOINT
 step "no OpenSSL in the functions"
-if cargo tree -p init-session -p callback -p webhook -p connections -p reconcile -p publisher -e normal -i openssl-sys >/dev/null 2>&1; then
+if cargo tree -p init-session -p callback -p complete -p webhook -p connections -p reconcile -p publisher -e normal -i openssl-sys >/dev/null 2>&1; then
   die "openssl-sys is in the dependency tree"
 fi
 bash scripts/check-local-stack.sh

@@ -555,6 +555,7 @@ export interface operations {
             409: components["responses"]["Error"];
             410: components["responses"]["Error"];
             422: components["responses"]["Error"];
+            429: components["responses"]["RateLimited"];
             500: components["responses"]["Error"];
             502: components["responses"]["Error"];
             503: components["responses"]["Error"];

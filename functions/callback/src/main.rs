@@ -1,7 +1,7 @@
 //! The callback Lambda function: the return leg of a Link flow, `GET
-//! /link/callback` (the browser back from OFAuth) and `POST /link/complete` (the
-//! signed-in app finishing the flow). Init once (configuration, clients, secrets,
-//! and the downstream connections), then serve requests with the shared handlers.
+//! /link/callback` (the browser back from OFAuth; `POST /link/complete` is the
+//! complete function's). Init once (configuration, clients, secrets, and the
+//! downstream connections), then serve requests with the shared handler.
 
 use link_shared::lambda_http::Error;
 use link_shared::return_leg::{self, ReturnLeg};
@@ -15,5 +15,5 @@ async fn main() -> Result<(), Error> {
     let ofauth = shared.ofauth_warmed().await?;
     let svc = ReturnLeg::new(&shared.config, shared.store.clone(), ofauth);
     let svc = &svc;
-    apigw::run(move |req| return_leg::handle(req, svc)).await
+    apigw::run(move |req| return_leg::callback(req, svc)).await
 }

@@ -200,6 +200,8 @@ pub struct ReturnLegSettings {
     /// The app's host, and the callback's when configured (else the request's).
     pub(crate) app_host: String,
     pub(crate) callback_host: Option<String>,
+    /// Completions a user may ask for per window (`None`: no limit).
+    pub(crate) complete_rate_limit: Option<(u32, Duration)>,
 }
 
 impl ReturnLegSettings {
@@ -215,6 +217,15 @@ impl ReturnLegSettings {
                 error: env.app_path(vars::APP_ERROR_PATH, "/link/error", app_url)?,
             },
             completion_code_ttl: env.secs(vars::COMPLETION_CODE_TTL_SECS, 600, 30..=3600)?,
+            complete_rate_limit: Some(env.number(vars::COMPLETE_RATE_LIMIT, 30, 0..=10_000)?)
+                .filter(|n| *n > 0)
+                .map(|n| {
+                    Ok::<_, ConfigError>((
+                        n,
+                        env.secs(vars::COMPLETE_RATE_WINDOW_SECS, 60, 1..=86_400)?,
+                    ))
+                })
+                .transpose()?,
             start_cookie: env.choice(
                 vars::START_COOKIE,
                 &[

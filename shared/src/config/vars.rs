@@ -64,6 +64,10 @@ settings! {
     /// Sessions a user may start per window, and the window.
     SESSION_RATE_LIMIT,
     SESSION_RATE_WINDOW_SECS,
+    /// Completions (`POST /link/complete`) a user may ask for per window, and
+    /// the window.
+    COMPLETE_RATE_LIMIT,
+    COMPLETE_RATE_WINDOW_SECS,
     /// Apply sandbox webhook events (`live: false`), for a deployment on a sandbox key.
     WEBHOOK_ACCEPT_SANDBOX,
     /// The reconciler: what it does with an unbound connection of this

@@ -33,6 +33,7 @@ use crate::http;
 use crate::identity;
 use crate::ids::{mask, AttemptId, CompletionCode, ConnectionId};
 use crate::model::{AttemptEnd, AttemptStatus, ChangeCause, ConnectionStatus, LinkAttempt};
+use crate::store::RateCheck;
 use crate::time::{epoch, rfc3339};
 
 /// Largest body accepted; the real one is under 200 bytes.
@@ -121,8 +122,28 @@ async fn complete(req: &Request, svc: &ReturnLeg) -> Result<Response<Body>, ApiE
         .ok_or_else(|| ApiError::unauthenticated("Sign in to finish connecting your account."))?;
     let body = http::body_bytes(req, MAX_BODY_BYTES)
         .ok_or_else(|| ApiError::bad_request("body_too_large", "The request body is too large."))?;
+    let proof = parse_request(body)?;
+    // Each completion may cost OFAuth calls and writes: a user gets a few per
+    // window (counted once the request is well-formed), so one user cannot
+    // spend the route's limit for everyone.
+    if let Some((limit, window)) = svc.settings.complete_rate_limit {
+        if let RateCheck::Limited { retry_after_secs } = svc
+            .store
+            .count_request("complete", &user, limit, window, SystemTime::now())
+            .await?
+        {
+            let mut e = ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                "Too many completions; try again shortly.",
+            )
+            .detail(format_args!("user {} over {limit} per window", mask(&user)));
+            e.retry_after = Some(retry_after_secs);
+            return Err(e);
+        }
+    }
     let now = SystemTime::now();
-    let (attempt, connection, finished) = match parse_request(body)? {
+    let (attempt, connection, finished) = match proof {
         Proof::Code(code) => complete_with_code(&user, &code, svc, now).await?,
         Proof::Popup {
             attempt,

@@ -30,12 +30,22 @@ use crate::routes;
 
 pub use service::ReturnLeg;
 
-/// Routes a request of the callback function: `POST /link/complete` to the
-/// completion, anything else to the callback.
+/// Routes a request of the return leg (the tests' and the tools' single entry):
+/// `POST /link/complete` to the completion, anything else to the callback.
 pub async fn handle(req: Request, svc: &ReturnLeg) -> Response<Body> {
     if req.raw_http_path() == routes::COMPLETE.1 {
-        completion::handle(req, svc).await
+        complete(req, svc).await
     } else {
-        callback::handle(req, svc).await
+        callback(req, svc).await
     }
+}
+
+/// `GET /link/callback` (the callback function).
+pub async fn callback(req: Request, svc: &ReturnLeg) -> Response<Body> {
+    callback::handle(req, svc).await
+}
+
+/// `POST /link/complete` (the complete function).
+pub async fn complete(req: Request, svc: &ReturnLeg) -> Response<Body> {
+    completion::handle(req, svc).await
 }

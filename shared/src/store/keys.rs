@@ -30,9 +30,10 @@ pub fn erasure_barrier(user_id: &str) -> String {
     format!("ERASED#{}", hex::encode(digest))
 }
 
-/// A user's session count in the window starting at `window_start`.
-pub(crate) fn session_rate(user_id: &str, window_start: i64) -> String {
-    format!("RATE#session#{user_id}#{window_start}")
+/// A user's requests of `kind` (`session`, `complete`) in the window starting
+/// at `window_start`.
+pub(crate) fn rate(kind: &str, user_id: &str, window_start: i64) -> String {
+    format!("RATE#{kind}#{user_id}#{window_start}")
 }
 
 /// The `byUser` index's partition key.

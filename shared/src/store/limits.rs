@@ -1,6 +1,7 @@
-//! `RATE#session#<user>#<window start>` items: how many Link sessions a user
-//! started in a fixed window, counted by one conditional update (so concurrent
-//! requests cannot go over the limit) and removed by TTL after the window.
+//! `RATE#<kind>#<user>#<window start>` items: how many Link sessions a user
+//! started (`session`), or completions they asked for (`complete`), in a fixed
+//! window, counted by one conditional update (so concurrent requests cannot go
+//! over the limit) and removed by TTL after the window.
 
 use std::time::{Duration, SystemTime};
 
@@ -30,6 +31,20 @@ impl Store {
         window: Duration,
         now: SystemTime,
     ) -> Result<RateCheck, StoreError> {
+        self.count_request("session", user, limit, window, now)
+            .await
+    }
+
+    /// Counts a request of `kind` for `user` in the current window of
+    /// `window`, unless the window already holds `limit`.
+    pub(crate) async fn count_request(
+        &self,
+        kind: &str,
+        user: &str,
+        limit: u32,
+        window: Duration,
+        now: SystemTime,
+    ) -> Result<RateCheck, StoreError> {
         let width = window.as_secs().max(1) as i64;
         let now_s = epoch(now);
         let start = now_s - now_s.rem_euclid(width);
@@ -47,7 +62,7 @@ impl Store {
             .client
             .update_item()
             .table_name(&self.table)
-            .key(schema::PARTITION_KEY, s(keys::session_rate(user, start)))
+            .key(schema::PARTITION_KEY, s(keys::rate(kind, user, start)))
             .condition_expression(condition);
         match u.apply(req).send().await {
             Ok(_) => Ok(RateCheck::Allowed),

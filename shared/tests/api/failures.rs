@@ -503,3 +503,36 @@ async fn a_write_committed_behind_a_timeout_is_found_by_the_reload() {
     assert!(again.contains("status=success"), "{again}");
     assert_eq!(h.items_of("connection").await.len(), 1);
 }
+
+/// One signed-in user asking for completions fast (valid or not) spends their
+/// own allowance, not the route's: over it they get 429 with Retry-After,
+/// before any read or OFAuth call, and another user's completion goes through.
+#[tokio::test]
+async fn completions_are_rate_limited_per_user() {
+    let h = Harness::with(Options {
+        env: vec![
+            ("COMPLETE_RATE_LIMIT", "3".into()),
+            ("COMPLETE_RATE_WINDOW_SECS", "3600".into()),
+        ],
+        ..Options::default()
+    })
+    .await;
+    let junk = format!("lc_{}", "0".repeat(80));
+    for _ in 0..3 {
+        let (status, body) = h.complete_code("mallory", &junk).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (400, Some("invalid_code"))
+        );
+    }
+    let asked = h.sim.requests().len();
+    let (status, body) = h.complete_code("mallory", &junk).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (429, Some("rate_limited"))
+    );
+    assert_eq!(h.sim.requests().len(), asked, "OFAuth was not asked");
+    // Another user's completion: their own allowance.
+    let conn = h.connect("user-1", "").await;
+    assert_eq!(s(&h.record(&conn).await, "status"), "active");
+}

@@ -183,6 +183,7 @@ impl Harness {
             ("LINK_HOSTS", "127.0.0.1".to_string()),
             // Off unless a test is about it (its own tests set it).
             ("SESSION_RATE_LIMIT", "0".to_string()),
+            ("COMPLETE_RATE_LIMIT", "0".to_string()),
             // An erasure's `User Data Erased` goes 6 s after it (10 s
             // deployed); a PutEvents call times out in 1.5 s.
             ("EVENT_ERASURE_GRACE_MS", ERASURE_GRACE_MS.to_string()),

@@ -196,6 +196,7 @@ pub async fn flow(
     user: String,
     init: &Pool,
     callback: &Pool,
+    complete: &Pool,
     http: &reqwest::Client,
     return_delay: Duration,
 ) -> Flow {
@@ -288,7 +289,7 @@ pub async fn flow(
         .header("origin", APP)
         .header("content-type", "application/json")
         .body(&serde_json::json!({ "code": code }).to_string());
-    match callback.invoke(ev.to_json_string()).await {
+    match complete.invoke(ev.to_json_string()).await {
         Ok(a) if a.status == 200 || a.status == 202 => {
             f.outcome = a.body["status"].as_str().unwrap_or("?").to_string();
         }

@@ -46,7 +46,7 @@ const WEBHOOK_SECRET: &str = "whsec_YmVuY2gtd2ViaG9vay1zZWNyZXQh";
 const USER: &str = "bench-user";
 const CONNECTION: &str = "conn_bench";
 const CALLBACK_URL: &str = "https://bench.example.com/link/callback";
-/// What is measured: each function, the callback function's completion route,
+/// What is measured: each function (the completion is its own, `complete`),
 /// and the publisher with one change per invocation and with a batch of 50 (the
 /// template's `BatchSize`), each change a connection's.
 const FUNCTIONS: [&str; 7] = [
@@ -84,10 +84,9 @@ const API_KEY_SECRET_ID: &str = "ofauth/api-key";
 const WEBHOOK_SECRET_ID: &str = "ofauth/webhook-secret";
 const FUNCTION_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The binary that serves a measured function (`complete` is a route of `callback`).
+/// The binary that serves a measured function.
 fn binary_of(function: &str) -> &str {
     match function {
-        "complete" => "callback",
         f if publisher_batch(f).is_some() => "publisher",
         f if floor_exchanges(f).is_some() => "bench-floor",
         other => other,

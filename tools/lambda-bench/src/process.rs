@@ -192,7 +192,8 @@ pub fn cpu_time(pid: u32) -> Option<Duration> {
 pub fn arm64_sizes(function: &str) -> (Option<f64>, Option<f64>) {
     let dir = match function {
         "init-session" => "InitSessionFunction",
-        "callback" | "complete" => "CallbackFunction",
+        "callback" => "CallbackFunction",
+        "complete" => "CompleteFunction",
         "webhook" => "WebhookFunction",
         "connections" => "ConnectionsFunction",
         f if f.starts_with("publisher") => "PublisherFunction",

@@ -153,7 +153,7 @@ pub fn write(
     println!(" own = total minus time waiting on DynamoDB Local and the simulator, measured by loopback proxies;");
     println!(" CPU/inv = CPU time the function's process used per warm invocation (mean, /proc/<pid>/stat);");
     println!(" {BASELINE} = an empty handler on the same runtime: the Runtime API and runtime's share of every figure;");
-    println!(" complete = the callback function's POST /link/complete, code form, for an attested attempt)");
+    println!(" complete = the complete function's POST /link/complete, code form, for an attested attempt)");
     println!(
         "list lookup (provenance's search of OFAuth's connections list, pages of 50): {:.3} ms per page \
          searching 1 page ({:.3} ms own), {:.3} ms per page searching 2 ({:.3} ms own)",

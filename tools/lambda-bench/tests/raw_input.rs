@@ -214,7 +214,7 @@ async fn json_routes_answer_raw_input_with_400_and_live_on() {
             401,
         ),
         (
-            "callback",
+            "complete",
             "POST",
             "/link/complete",
             ApiEvent::new("POST", "/link/complete").to_json_string(),

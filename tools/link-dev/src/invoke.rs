@@ -349,7 +349,7 @@ fn catalogue() -> BTreeMap<String, Entry> {
             json!({ "attemptId": reference(50), "connectionId": "conn_eventpopup" }),
             Some(USER),
         ),
-        expect("callback", 200).seed(Seed {
+        expect("complete", 200).seed(Seed {
             attempts: attempts(&[(reference(50), USER)]),
             sim_connections: vec![sim("conn_eventpopup", Some(reference(50)))],
             ..Seed::default()
@@ -361,7 +361,7 @@ fn catalogue() -> BTreeMap<String, Entry> {
             json!({ "attemptId": reference(51), "connectionId": "conn_eventpopup" }),
             Some(OTHER),
         ),
-        expect("callback", 404)
+        expect("complete", 404)
             .error("attempt_not_found")
             .seed(seed_attempt(reference(51), USER)),
     );
@@ -371,24 +371,24 @@ fn catalogue() -> BTreeMap<String, Entry> {
             json!({ "code": format!("lc_{}", "0".repeat(80)) }),
             Some(USER),
         ),
-        expect("callback", 400).error("invalid_code"),
+        expect("complete", 400).error("invalid_code"),
     );
     add(
         "complete-malformed",
         complete(json!({ "code": 42 }), Some(USER)),
-        expect("callback", 400).error("invalid_request"),
+        expect("complete", 400).error("invalid_request"),
     );
     add(
         "complete-unauthenticated",
         complete(json!({ "code": "lc_x" }), None),
-        expect("callback", 401).error("unauthenticated"),
+        expect("complete", 401).error("unauthenticated"),
     );
     add(
         "complete-preflight",
         base("OPTIONS", "/link/complete")
             .header("origin", APP)
             .header("access-control-request-method", "POST"),
-        expect("callback", 204),
+        expect("complete", 204),
     );
 
     // webhook: signed when sent ("sign"), or deliberately bad

@@ -467,6 +467,7 @@ async fn load(n: usize, args: &Args) -> Result<(), BoxError> {
     let started = Instant::now();
     let init = Pool::start(&bin("init-session"), "init-session", args.envs, &d).await?;
     let callback = Pool::start(&bin("callback"), "callback", args.envs, &d).await?;
+    let complete = Pool::start(&bin("complete"), "complete", args.envs, &d).await?;
     let webhook = Pool::start(&bin("webhook"), "webhook", args.envs, &d).await?;
     driver::webhook_front(front, webhook.clone()).await?;
     eprintln!(
@@ -488,14 +489,20 @@ async fn load(n: usize, args: &Args) -> Result<(), BoxError> {
     let run_started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..n {
-        let (gate, init, callback, http) =
-            (gate.clone(), init.clone(), callback.clone(), http.clone());
+        let (gate, init, callback, complete, http) = (
+            gate.clone(),
+            init.clone(),
+            callback.clone(),
+            complete.clone(),
+            http.clone(),
+        );
         tasks.spawn(async move {
             let _permit = gate.acquire_owned().await;
             driver::flow(
                 format!("load-user-{i}"),
                 &init,
                 &callback,
+                &complete,
                 &http,
                 return_delay,
             )
@@ -602,6 +609,7 @@ async fn load(n: usize, args: &Args) -> Result<(), BoxError> {
     }
     init.stop();
     callback.stop();
+    complete.stop();
     webhook.stop();
 
     println!(

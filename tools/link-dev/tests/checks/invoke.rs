@@ -113,7 +113,8 @@ async fn every_event_gives_its_expected_answer() {
         let (method, path) = (req.method().to_string(), req.uri().path().to_string());
         let resp = match exp.function.as_str() {
             "init-session" => session::handle(req, &session_svc).await,
-            "callback" => return_leg::handle(req, &return_leg).await,
+            "callback" => return_leg::callback(req, &return_leg).await,
+            "complete" => return_leg::complete(req, &return_leg).await,
             "webhook" => webhook::handle(req, &webhook_svc).await,
             "connections" => connections_api::handle(req, &connections_svc).await,
             other => panic!("unknown function {other}"),

@@ -302,7 +302,7 @@ fn routes_match_the_code_and_the_local_router() {
     let expected: BTreeSet<(String, String, String, String)> = [
         ("init-session", routes::SESSION, "JwtAuthorizer"),
         ("callback", routes::CALLBACK, "NONE"),
-        ("callback", routes::COMPLETE, "JwtAuthorizer"),
+        ("complete", routes::COMPLETE, "JwtAuthorizer"),
         ("webhook", routes::WEBHOOK, "NONE"),
         ("connections", routes::CONNECTIONS, "JwtAuthorizer"),
         ("connections", routes::DISCONNECT, "JwtAuthorizer"),
@@ -358,6 +358,7 @@ fn functions_build_with_cargo_lambda_for_arm64() {
         bins,
         [
             "callback",
+            "complete",
             "connections",
             "init-session",
             "publisher",
@@ -461,6 +462,17 @@ fn roles_are_least_privilege() {
             ]),
         ),
         (
+            "CompleteRole",
+            // As the callback's: the completion reads the attempt and the
+            // record together, binds in a transaction, counts its rate.
+            BTreeSet::from([
+                "dynamodb:GetItem",
+                "dynamodb:BatchGetItem",
+                "dynamodb:UpdateItem",
+                "dynamodb:ConditionCheckItem",
+            ]),
+        ),
+        (
             "WebhookRole",
             // BatchGetItem: an event naming its attempt reads it with the record.
             BTreeSet::from([
@@ -512,6 +524,7 @@ fn roles_are_least_privilege() {
     let secret_params: BTreeMap<&str, &[&str]> = BTreeMap::from([
         ("InitSessionRole", &["OFAuthApiKeySecretName"][..]),
         ("CallbackRole", &["OFAuthApiKeySecretName"][..]),
+        ("CompleteRole", &["OFAuthApiKeySecretName"][..]),
         (
             "WebhookRole",
             &["OFAuthWebhookSecretName", "OFAuthApiKeySecretName"][..],
