@@ -20,6 +20,6 @@ reconcile: ## run the reconciler once against a running `make dev` (from another
 	  --data-file invoke/reconcile-scheduled.json
 replay-events: ## re-announce what a dead letter (or a window) covers: MESSAGE=<file> | QUEUE=<url> | SINCE= UNTIL=; STACK=<stack> for a deployment
 	@bash scripts/replay-events.sh
-smoke: ## read-only checks of a deployed stack: make smoke URL=https://<api> [ORIGIN=https://<app>]
-	@test -n "$(URL)" || { echo "usage: make smoke URL=<the stack's ApiUrl> [ORIGIN=<your app's origin>]"; exit 2; }
-	@cargo run --quiet -p link-dev --features link-shared/dev-identity -- smoke --url "$(URL)" $(if $(ORIGIN),--origin "$(ORIGIN)")
+smoke: ## read-only checks of a deployed stack: make smoke URL=https://<api> [ORIGIN=https://<app>] [WEBHOOK_URL=<the webhook's URL, segment included>]
+	@test -n "$(URL)" || { echo "usage: make smoke URL=<the stack's ApiUrl> [ORIGIN=<your app's origin>] [WEBHOOK_URL=<the webhook's URL>]"; exit 2; }
+	@cargo run --quiet -p link-dev --features link-shared/dev-identity -- smoke --url "$(URL)" $(if $(ORIGIN),--origin "$(ORIGIN)") $(if $(WEBHOOK_URL),--webhook-url "$(WEBHOOK_URL)")

@@ -213,6 +213,7 @@ impl Shared {
             settings.event_source.clone(),
             self.store.clone(),
             settings.erasure_grace,
+            std::sync::Arc::new(self.ofauth_on_demand()),
         )
     }
 }
@@ -252,6 +253,21 @@ impl OfAuthOnDemand {
                 }
             })
             .await
+    }
+}
+
+impl crate::ofauth::Invalidator for OfAuthOnDemand {
+    fn invalidate<'a>(
+        &'a self,
+        id: &'a crate::ids::ConnectionId,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + 'a>> {
+        Box::pin(async move {
+            let client = self.get().await.map_err(|e| e.to_string())?;
+            client
+                .invalidate_connection(id)
+                .await
+                .map_err(|e| e.to_string())
+        })
     }
 }
 

@@ -167,6 +167,29 @@ pub struct KeyAccount {
     pub name: Option<String>,
 }
 
+/// Invalidates a connection at OFAuth (its session ends; it needs its owner's
+/// reconnect): what the stream's remedy needs of OFAuth, apart from how the
+/// client is built (on first use, in the publisher).
+pub trait Invalidator: Send + Sync + std::fmt::Debug {
+    fn invalidate<'a>(
+        &'a self,
+        id: &'a ConnectionId,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + 'a>>;
+}
+
+impl Invalidator for OfAuthClient {
+    fn invalidate<'a>(
+        &'a self,
+        id: &'a ConnectionId,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + 'a>> {
+        Box::pin(async move {
+            self.invalidate_connection(id)
+                .await
+                .map_err(|e| e.to_string())
+        })
+    }
+}
+
 /// What a disconnect at OFAuth did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Removed {

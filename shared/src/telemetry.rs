@@ -190,7 +190,7 @@ pub(crate) fn route_of(path: &str) -> &'static str {
         "/link/session" => "session",
         "/link/callback" => "callback",
         "/link/complete" => "complete",
-        "/link/webhook" => "webhook",
+        p if p == "/link/webhook" || p.starts_with("/link/webhook/") => "webhook",
         p if p == "/link/connections" || p.starts_with("/link/connections/") => "connections",
         p if p.starts_with("/platform/") => "platform",
         _ => "other",

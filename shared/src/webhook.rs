@@ -24,7 +24,6 @@ use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 
-use crate::bootstrap::OfAuthOnDemand;
 use crate::config::Secret;
 use crate::error::ApiError;
 use crate::http;
@@ -42,19 +41,18 @@ pub const MAX_BODY_BYTES: usize = 256 * 1024;
 pub struct WebhookService {
     store: Store,
     secret: Secret,
-    /// OFAuth, to invalidate a bound connection an event shows with another
-    /// account (built on first use: the webhook needs it rarely).
-    ofauth: OfAuthOnDemand,
     /// Apply sandbox events (`live: false`): for a deployment on a sandbox key.
     accept_sandbox: bool,
 }
 
 impl WebhookService {
-    pub fn new(store: Store, secret: Secret, ofauth: OfAuthOnDemand) -> Self {
+    /// No OFAuth client: the webhook function is internet-facing and holds no
+    /// API key; what a webhook needs done at OFAuth (an account swap's
+    /// invalidation) the stream's remedy does (platform/remedy.rs).
+    pub fn new(store: Store, secret: Secret) -> Self {
         Self {
             store,
             secret,
-            ofauth,
             accept_sandbox: false,
         }
     }
@@ -325,11 +323,8 @@ async fn apply(
             "applied"
         }
         Applied::AccountSwapped(swap) => {
-            let invalidated = if swap.live {
-                invalidate(&svc.ofauth, &ev.connection).await
-            } else {
-                false
-            };
+            // Invalidating a live one at OFAuth is the stream's remedy's (the
+            // write above asked for it): this function holds no API key.
             let attempt = attempt.as_ref().map(AttemptId::masked).unwrap_or_default();
             telemetry::account_swap(
                 swap.first,
@@ -337,28 +332,11 @@ async fn apply(
                 "webhook",
                 &ev.connection.masked(),
                 &attempt,
-                invalidated,
+                false,
             );
             ChangeCause::AccountMismatch.as_str()
         }
     })
-}
-
-/// Invalidates at OFAuth a bound connection that now holds another account
-/// (it then needs its owner's reconnect); a failure is logged and left to the
-/// reconciler, which sees the same account on OFAuth's list and does it again.
-pub(crate) async fn invalidate(ofauth: &OfAuthOnDemand, connection: &ConnectionId) -> bool {
-    let result = match ofauth.get().await {
-        Ok(client) => client
-            .invalidate_connection(connection)
-            .await
-            .map_err(|e| e.to_string()),
-        Err(e) => Err(e.to_string()),
-    };
-    if let Err(e) = &result {
-        tracing::error!(connection = %connection.masked(), error = %e, "invalidating a connection that holds another account failed; the reconciler tries again");
-    }
-    result.is_ok()
 }
 
 /// An id for a delivery that carries none: the digest of its body, so a retry

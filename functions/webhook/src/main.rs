@@ -10,12 +10,8 @@ async fn main() -> Result<(), Error> {
     let shared = bootstrap::init().await?;
     shared.install_metrics("webhook");
     shared.warm_up(None).await;
-    let svc = webhook::WebhookService::new(
-        shared.store.clone(),
-        shared.webhook_secret().await?,
-        shared.ofauth_on_demand(),
-    )
-    .accept_sandbox(shared.config.webhook.accept_sandbox);
+    let svc = webhook::WebhookService::new(shared.store.clone(), shared.webhook_secret().await?)
+        .accept_sandbox(shared.config.webhook.accept_sandbox);
     let svc = &svc;
     apigw::run(move |req| webhook::handle(req, svc)).await
 }

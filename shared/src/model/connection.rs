@@ -149,6 +149,9 @@ pub struct ConnectionRecord {
     /// showed the other account, when the leg that saw it named one
     /// (`swapAttemptId`).
     pub(crate) swap_attempt: Option<String>,
+    /// An invalidation at OFAuth the stream's remedy still owes (its request's
+    /// id), asked for by a leg that holds no API key (the webhook).
+    pub(crate) invalidate_requested: Option<String>,
 }
 
 impl ConnectionRecord {

@@ -35,8 +35,13 @@ use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 
+use std::sync::Arc;
+
 use super::erasure;
 use super::events::{from_change, Image, PlatformEvent, Transition};
+use super::remedy;
+use crate::ids::ConnectionId;
+use crate::ofauth::Invalidator;
 use crate::store::Store;
 use crate::telemetry;
 use crate::time::epoch_ms;
@@ -58,6 +63,9 @@ pub struct PublisherService {
     /// (and until when the events it covers still may): longer than a
     /// `PutEvents` call may take ([`PublisherService::put_timeout`]).
     pub(super) grace: Duration,
+    /// The stream's remedy's OFAuth ([`super::remedy`]): built, and the API
+    /// key read, on first need.
+    pub(super) invalidator: Arc<dyn Invalidator>,
 }
 
 impl PublisherService {
@@ -69,6 +77,7 @@ impl PublisherService {
         source: String,
         store: Store,
         grace: Duration,
+        invalidator: Arc<dyn Invalidator>,
     ) -> Self {
         Self {
             client,
@@ -76,6 +85,7 @@ impl PublisherService {
             source,
             store,
             grace,
+            invalidator,
         }
     }
 
@@ -118,6 +128,17 @@ pub async fn handle(batch: Event, svc: &PublisherService) -> DynamoDbEventRespon
     let mut pending = Vec::new();
     for record in &batch.records {
         let sequence = record.change.sequence_number.clone().unwrap_or_default();
+        // The stream's remedy first: a record whose remedy fails is retried
+        // (with what follows), its event with it.
+        if let Some((connection, request)) = remedy_of(record) {
+            if let Err(e) =
+                remedy::apply(&svc.store, svc.invalidator.as_ref(), &connection, &request).await
+            {
+                tracing::error!(sequence = %sequence, error = %e, connection = %connection.masked(), "the stream's remedy failed; reported for a retry (the reconciler also invalidates a swap still live)");
+                let failed = publish(svc, &pending).await;
+                return failures(failed.or(Some(sequence)));
+            }
+        }
         match decide(record) {
             Ok(Some((event, not_before_ms))) => {
                 pending.push(Pending::new(sequence, event, not_before_ms))
@@ -132,6 +153,15 @@ pub async fn handle(batch: Event, svc: &PublisherService) -> DynamoDbEventRespon
         }
     }
     failures(publish(svc, &pending).await)
+}
+
+/// What a record asks of the stream's remedy.
+fn remedy_of(record: &EventRecord) -> Option<(ConnectionId, String)> {
+    let (old, new) = (&record.change.old_image, &record.change.new_image);
+    let old = (!old.is_empty()).then_some(old);
+    (!new.is_empty())
+        .then_some(new)
+        .and_then(|new| remedy::requested(old, new))
 }
 
 /// The event a record means, and for an erasure's the earliest it may go. An

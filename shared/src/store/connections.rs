@@ -106,6 +106,7 @@ impl Store {
                 last_attempt: Some(&attempt.id),
                 cause: Some(ChangeCause::Completion),
                 swap_attempt: None,
+                invalidate: None,
             },
             &rfc3339(now),
         );
@@ -399,5 +400,25 @@ impl Store {
             Err(e) if is_condition_failure(&e) => Ok(false),
             Err(e) => Err(unavailable(e)),
         }
+    }
+
+    /// Takes the remedy's mark off a record once its invalidation is done,
+    /// while it still asks for that same one (`invalidatedAt` says when).
+    pub(crate) async fn clear_invalidation(
+        &self,
+        id: &ConnectionId,
+        request: &str,
+        now: SystemTime,
+    ) -> Result<bool, StoreError> {
+        let mut u = Update::default();
+        u.remove("invalidateRequested")
+            .set("invalidatedAt", s(rfc3339(now)))
+            .increment("version");
+        let condition = format!(
+            "{} = {}",
+            u.name("invalidateRequested"),
+            u.value("request", s(request))
+        );
+        self.update_connection_if(id, u, condition).await
     }
 }

@@ -218,6 +218,7 @@ pub(crate) fn read_record(item: &Item) -> Result<ConnectionRecord, StoreError> {
             .zip(get_n(item, "disconnectRequestedAt")),
         change_cause: get_s(item, "changeCause").and_then(ChangeCause::parse),
         swap_attempt: get_s(item, "swapAttemptId").map(str::to_string),
+        invalidate_requested: get_s(item, "invalidateRequested").map(str::to_string),
     })
 }
 
@@ -275,6 +276,10 @@ pub(crate) struct ConnectionWrite<'a> {
     /// With [`ChangeCause::AccountMismatch`]: the attempt that showed the
     /// other account (`swapAttemptId`; removed when the leg named none).
     pub(crate) swap_attempt: Option<&'a str>,
+    /// Asks the stream's remedy (the publisher) to invalidate the connection
+    /// at OFAuth, once (`invalidateRequested`: this id), for a leg that does not
+    /// hold the API key (the webhook).
+    pub(crate) invalidate: Option<&'a str>,
 }
 
 /// A status to write.
@@ -342,6 +347,9 @@ pub(crate) fn connection_update(
     }
     if let Some(a) = w.last_attempt {
         u.set("lastAttemptId", s(a.as_str()));
+    }
+    if let Some(id) = w.invalidate {
+        u.set("invalidateRequested", s(id));
     }
     if let Some(cause) = w.cause {
         u.set("changeCause", s(cause.as_str()));

@@ -178,6 +178,10 @@ pub(crate) fn plan<'a>(
                         state,
                         cause: Some(ChangeCause::AccountMismatch),
                         swap_attempt: named,
+                        // The webhook holds no API key: the stream's remedy
+                        // invalidates it, once (platform/remedy.rs).
+                        invalidate: (live && ev.cause == ChangeCause::Webhook)
+                            .then_some(ev.event_id),
                         ..ConnectionWrite::default()
                     },
                     bind: None,
@@ -251,6 +255,7 @@ pub(crate) fn plan<'a>(
                 None
             },
             swap_attempt: None,
+            invalidate: None,
         },
         bind,
         foreign,
@@ -431,6 +436,7 @@ mod tests {
             disconnect_requested: None,
             change_cause: None,
             swap_attempt: None,
+            invalidate_requested: None,
         }
     }
 

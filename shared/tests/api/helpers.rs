@@ -210,12 +210,8 @@ impl Harness {
         let session = SessionService::new(&config, store.clone(), ofauth.clone());
         let connections = ConnectionsService::new(&config, store.clone(), ofauth.clone());
         let return_leg = ReturnLeg::new(&config, store.clone(), ofauth.clone());
-        let webhook = WebhookService::new(
-            store.clone(),
-            Secret::new(WEBHOOK_SECRET),
-            link_shared::bootstrap::OfAuthOnDemand::ready(ofauth.clone()),
-        )
-        .accept_sandbox(config.webhook.accept_sandbox);
+        let webhook = WebhookService::new(store.clone(), Secret::new(WEBHOOK_SECRET))
+            .accept_sandbox(config.webhook.accept_sandbox);
         let reconcile = ReconcileService::new(
             store.clone(),
             ofauth.clone(),
@@ -234,6 +230,7 @@ impl Harness {
             config.publisher.event_source.clone(),
             store.clone(),
             config.publisher.erasure_grace,
+            std::sync::Arc::new(ofauth.clone()),
         );
         Self {
             sim,

@@ -84,6 +84,9 @@ async fn a_webhook_that_comes_first_cannot_swap_the_account_behind_a_reconnect()
     h.sim.release_webhooks(false);
     let d = h.sim.wait_for_deliveries(2, WAIT).await;
     assert_eq!(d[1].outcome.as_deref(), Some("account_mismatch"), "{d:?}");
+    // The webhook holds no API key: the stream's remedy (the publisher)
+    // invalidates the connection at OFAuth.
+    h.publish_stream(25, 0).await;
     owner_kept_and_invalidated(&h, &conn, &before).await;
     // The victim's browser then comes back: OFAuth no longer confirms the
     // (invalidated) connection, so it is refused, and nothing changes.
@@ -105,6 +108,7 @@ async fn a_pre_cancelled_reconnect_cannot_swap_the_account() {
     let query = h.hosted(&url, "approve?other_account=true").await;
     let d = h.sim.wait_for_deliveries(2, WAIT).await;
     assert_eq!(d[1].outcome.as_deref(), Some("account_mismatch"), "{d:?}");
+    h.publish_stream(25, 0).await; // the stream's remedy invalidates it
     assert_error_redirect(&h.callback(&query).await, "invalid_state");
     owner_kept_and_invalidated(&h, &conn, &before).await;
 }
@@ -465,6 +469,8 @@ async fn security_events() {
     let cancel = format!("status=cancelled&step=login&client_reference_id={attempt}");
     h.callback(&cancel).await;
     h.hosted(&url, "approve?other_account=true").await;
+    h.sim.wait_for_deliveries(2, WAIT).await;
+    h.publish_stream(25, 0).await; // the stream's remedy invalidates it
     let d = h.sim.wait_for_deliveries(3, WAIT).await;
     let outcomes: Vec<_> = d.iter().map(|d| d.outcome.as_deref()).collect();
     assert_eq!(
@@ -486,6 +492,8 @@ async fn security_events() {
     let query = h.hosted(&url, "approve?other_account=true").await;
     assert_error_redirect(&h.callback(&query).await, "account_mismatch");
     h.sim.release_webhooks(false);
+    h.sim.wait_for_deliveries(4, WAIT).await;
+    h.publish_stream(25, 0).await;
     let d = h.sim.wait_for_deliveries(6, WAIT).await;
     let outcomes: Vec<_> = d.iter().map(|d| d.outcome.as_deref()).collect();
     assert_eq!(outcomes[3..], [Some("account_mismatch"); 3], "{d:?}");
@@ -704,4 +712,62 @@ async fn own_reloads() {
         .filter_map(|d| d["SecurityEvents"].as_f64())
         .sum();
     assert_eq!(refused, 1.0, "{text}");
+}
+
+/// The webhook function holds no API key: an account swap it sees is
+/// invalidated at OFAuth by the stream's remedy (the publisher), on DynamoDB
+/// Local's real stream, exactly once: OFAuth failing the first try leaves the
+/// batch to be retried from that record, and any number of redeliveries after
+/// it was done invalidate nothing more.
+#[tokio::test]
+async fn a_swap_the_webhook_sees_is_invalidated_once_from_the_stream() {
+    let h = with_webhooks().await;
+    let (conn, url, _) = mallory_reconnects(&h).await;
+    h.sim.wait_for_deliveries(1, WAIT).await;
+    h.hosted(&url, "approve?other_account=true").await; // her browser never returns
+    let d = h.sim.wait_for_deliveries(2, WAIT).await;
+    assert_eq!(d[1].outcome.as_deref(), Some("account_mismatch"), "{d:?}");
+    let rec = h.record(&conn).await;
+    assert_eq!(s(&rec, "status"), "expired");
+    assert!(!s(&rec, "invalidateRequested").is_empty(), "{rec:?}");
+    assert_eq!(
+        h.sim.connection(&conn).unwrap().status,
+        "active",
+        "no key at the webhook"
+    );
+    let invalidations = || {
+        h.sim
+            .requests()
+            .iter()
+            .filter(|r| r.path.ends_with("/invalidate") && r.path.contains(conn.as_str()))
+            .count()
+    };
+    assert_eq!(invalidations(), 0);
+
+    // OFAuth fails it: the batch is reported from that record.
+    let records = h.stream_records().await;
+    h.sim.set_faults(Faults {
+        status: Some(503),
+        path_prefix: Some(format!("/v2/account/connections/{conn}/invalidate")),
+        ..Faults::default()
+    });
+    let failed = h.publish_batch(&records).await;
+    assert_eq!(failed.len(), 1, "retried from the record that asked");
+    assert_eq!(h.sim.connection(&conn).unwrap().status, "active");
+    h.sim.set_faults(Faults::default());
+    // Lambda's retries, and redeliveries after it was done: once.
+    for _ in 0..3 {
+        assert!(h.publish_batch(&records).await.is_empty());
+    }
+    h.publish_stream(25, 0).await;
+    assert_eq!(h.sim.connection(&conn).unwrap().status, "expired");
+    let fault_tries = 1;
+    assert_eq!(
+        invalidations(),
+        fault_tries + 1,
+        "invalidated once (after the failed try)"
+    );
+    let rec = h.record(&conn).await;
+    assert!(!rec.contains_key("invalidateRequested"), "{rec:?}");
+    assert!(!s(&rec, "invalidatedAt").is_empty());
 }

@@ -122,6 +122,9 @@ enum Task {
         /// The app's origin, one of AllowedOrigins (checked when given).
         #[arg(long)]
         origin: Option<String>,
+        /// The webhook's URL with its secret segment (checked when given).
+        #[arg(long)]
+        webhook_url: Option<reqwest::Url>,
     },
     /// Prints what DynamoDB holds for a connection, as JSON (for the browser test).
     ShowConnection {
@@ -222,8 +225,13 @@ async fn main() -> Result<(), Error> {
             })
             .await?
         }
-        Task::Smoke { url, origin } => {
-            let results = link_dev::smoke::run(&url, origin.as_deref()).await?;
+        Task::Smoke {
+            url,
+            origin,
+            webhook_url,
+        } => {
+            let results =
+                link_dev::smoke::run(&url, origin.as_deref(), webhook_url.as_ref()).await?;
             let failed = results.iter().filter(|(_, e)| e.is_some()).count();
             for (name, problem) in &results {
                 match problem {

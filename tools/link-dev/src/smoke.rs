@@ -8,7 +8,10 @@
 //! - `POST /link/session` and `GET /link/connections` without a JWT are 401;
 //! - a forged callback (an attempt that does not exist) redirects to the app's
 //!   error page with `invalid_state`, uncached;
-//! - a webhook with a bad signature is 401;
+//! - a webhook with a bad signature is 401 (at `WEBHOOK_URL`, the webhook's
+//!   own API and secret path, when given); on the frontend's API, `POST
+//!   /link/webhook` reaches no webhook deployed (404: OFAuth's deliveries have
+//!   their own API), or, locally, is 401 too;
 //! - the platform's read API (`/platform/…`, AWS IAM) refuses an unsigned
 //!   request and a bearer token with 403.
 
@@ -25,7 +28,11 @@ pub type Outcome = (&'static str, Option<String>);
 const FOREIGN_ORIGIN: &str = "https://smoke-test.invalid";
 
 /// Runs every check against the API at `base`; `origin` is the app's, when known.
-pub async fn run(base: &Url, origin: Option<&str>) -> Result<Vec<Outcome>, Error> {
+pub async fn run(
+    base: &Url,
+    origin: Option<&str>,
+    webhook: Option<&Url>,
+) -> Result<Vec<Outcome>, Error> {
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(15))
@@ -111,18 +118,31 @@ pub async fn run(base: &Url, origin: Option<&str>) -> Result<Vec<Outcome>, Error
     let t = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)?
         .as_secs();
-    let r = http
-        .post(url("/link/webhook")?)
-        .header("content-type", "application/json")
-        .header("ofauth-signature", format!("t={t},v1={}", "0".repeat(64)))
-        .body(r#"{"id":"evt_smoke","type":"connection.created","data":{}}"#)
-        .send()
-        .await?;
+    let bad_webhook = |to: Url| {
+        http.post(to)
+            .header("content-type", "application/json")
+            .header("ofauth-signature", format!("t={t},v1={}", "0".repeat(64)))
+            .body(r#"{"id":"evt_smoke","type":"connection.created","data":{}}"#)
+            .send()
+    };
+    let refused = |status: StatusCode, body: &serde_json::Value| {
+        status == StatusCode::UNAUTHORIZED && body["error"] == "invalid_signature"
+    };
+    if let Some(hook) = webhook {
+        let r = bad_webhook(hook.clone()).await?;
+        let status = r.status();
+        let body: serde_json::Value = r.json().await.unwrap_or_default();
+        out.push((
+            "a webhook with a bad signature is 401 (WEBHOOK_URL)",
+            (!refused(status, &body)).then(|| format!("{status} {body}")),
+        ));
+    }
+    let r = bad_webhook(url("/link/webhook")?).await?;
     let status = r.status();
     let body: serde_json::Value = r.json().await.unwrap_or_default();
     out.push((
-        "a webhook with a bad signature is 401",
-        (!(status == StatusCode::UNAUTHORIZED && body["error"] == "invalid_signature"))
+        "POST /link/webhook on this API reaches no webhook (404), or one that refuses a bad signature (401)",
+        (!(status == StatusCode::NOT_FOUND || refused(status, &body)))
             .then(|| format!("{status} {body}")),
     ));
 

@@ -7,7 +7,6 @@ use std::collections::HashMap;
 
 use crate::root;
 use link_dev::LocalTable;
-use link_shared::bootstrap::OfAuthOnDemand;
 use link_shared::config::{Config, SecretSource};
 use link_shared::connections_api::{self, ConnectionsService};
 use link_shared::lambda_http::{Body, Response};
@@ -67,11 +66,7 @@ async fn every_event_gives_its_expected_answer() {
     let Some(SecretSource::Env(webhook_secret)) = config.webhook.secret.clone() else {
         panic!(".env.example must set OFAUTH_WEBHOOK_SECRET")
     };
-    let webhook_svc = WebhookService::new(
-        store.clone(),
-        webhook_secret.clone(),
-        OfAuthOnDemand::ready(ofauth.clone()),
-    );
+    let webhook_svc = WebhookService::new(store.clone(), webhook_secret.clone());
     let return_leg = ReturnLeg::new(&config, store.clone(), ofauth.clone());
     let reconcile = ReconcileService::new(
         store.clone(),

@@ -27,16 +27,23 @@ async fn every_check_fails_against_an_open_door() {
     });
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
 
-    let results = link_dev::smoke::run(&base.parse().unwrap(), Some("https://app.example.com"))
-        .await
+    let hook: reqwest::Url = format!("{base}/link/webhook/some-secret-segment")
+        .parse()
         .unwrap();
+    let results = link_dev::smoke::run(
+        &base.parse().unwrap(),
+        Some("https://app.example.com"),
+        Some(&hook),
+    )
+    .await
+    .unwrap();
     let failed: Vec<&str> = results
         .iter()
         .filter(|(_, e)| e.is_some())
         .map(|(n, _)| *n)
         .collect();
     // All but the app origin's preflight, which an open door also passes.
-    assert_eq!(results.len(), 8);
-    assert_eq!(failed.len(), 7, "{results:?}");
+    assert_eq!(results.len(), 9);
+    assert_eq!(failed.len(), 8, "{results:?}");
     assert!(!failed.contains(&"preflight allows the app's origin"));
 }

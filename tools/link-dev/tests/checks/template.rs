@@ -227,22 +227,23 @@ fn environment_variables_are_the_ones_the_code_reads() {
                 "{name} sets {n}, which the code does not read"
             );
         }
-        // Each function is given only the secrets it reads: the API key (the
-        // webhook reads it on first use, to invalidate a connection that came
-        // back with another account) and the webhook's signing secret; the
-        // publisher reads none (it never calls OFAuth).
+        // Each function is given only the secrets it reads: the webhook its
+        // signing secret and never the API key (it is internet-facing; an
+        // account swap's invalidation is the publisher's, from the stream);
+        // every other the API key (the publisher reads it on first need).
         let secrets: &[&str] = match binary(&f).as_str() {
-            "webhook" => &[
-                vars::OFAUTH_WEBHOOK_SECRET_ID,
+            "webhook" => &[vars::OFAUTH_WEBHOOK_SECRET_ID],
+            "publisher" => &[
+                vars::EVENT_BUS_NAME,
+                vars::EVENT_SOURCE,
                 vars::OFAUTH_API_KEY_SECRET_ID,
             ],
-            "publisher" => &[vars::EVENT_BUS_NAME, vars::EVENT_SOURCE],
             _ => &[vars::OFAUTH_API_KEY_SECRET_ID],
         };
-        if binary(&f) == "publisher" {
+        if binary(&f) == "webhook" {
             assert!(
                 !names.contains(vars::OFAUTH_API_KEY_SECRET_ID),
-                "the publisher is given the API key"
+                "the webhook is given the API key"
             );
         }
         for required in [vars::TABLE_NAME, vars::APP_URL].iter().chain(secrets) {
@@ -280,7 +281,10 @@ fn environment_variables_are_the_ones_the_code_reads() {
 fn template_routes(t: &Value) -> BTreeSet<(String, String, String, String)> {
     let mut out = BTreeSet::new();
     for f in functions(t).values() {
-        for ev in f["Properties"]["Events"].as_mapping().unwrap().values() {
+        let Some(events) = f["Properties"]["Events"].as_mapping() else {
+            continue;
+        };
+        for ev in events.values() {
             if ev["Type"] != "HttpApi" {
                 continue;
             }
@@ -303,7 +307,6 @@ fn routes_match_the_code_and_the_local_router() {
         ("init-session", routes::SESSION, "JwtAuthorizer"),
         ("callback", routes::CALLBACK, "NONE"),
         ("complete", routes::COMPLETE, "JwtAuthorizer"),
-        ("webhook", routes::WEBHOOK, "NONE"),
         ("connections", routes::CONNECTIONS, "JwtAuthorizer"),
         ("connections", routes::DISCONNECT, "JwtAuthorizer"),
         ("connections", routes::ERASE, "JwtAuthorizer"),
@@ -334,8 +337,15 @@ fn routes_match_the_code_and_the_local_router() {
             }
         }
     }
-    let from_template: BTreeSet<(String, String, String)> =
+    let mut from_template: BTreeSet<(String, String, String)> =
         expected.into_iter().map(|(b, m, p, _)| (b, m, p)).collect();
+    // The webhook: on its own API deployed (webhook_has_an_api_of_its_own);
+    // locally, at its path without the secret segment.
+    from_template.insert((
+        "webhook".into(),
+        routes::WEBHOOK.0.into(),
+        routes::WEBHOOK.1.into(),
+    ));
     assert_eq!(local, from_template);
 }
 
@@ -505,6 +515,8 @@ fn roles_are_least_privilege() {
                 "dynamodb:ListStreams",
                 "dynamodb:BatchGetItem",
                 "dynamodb:Scan",
+                "dynamodb:GetItem",
+                "dynamodb:UpdateItem",
             ]),
         ),
         (
@@ -519,19 +531,17 @@ fn roles_are_least_privilege() {
             ]),
         ),
     ]);
-    // The secrets each role reads, exactly (the webhook reads the API key only
-    // to invalidate a connection that came back with another account).
+    // The secrets each role reads, exactly.
     let secret_params: BTreeMap<&str, &[&str]> = BTreeMap::from([
         ("InitSessionRole", &["OFAuthApiKeySecretName"][..]),
         ("CallbackRole", &["OFAuthApiKeySecretName"][..]),
         ("CompleteRole", &["OFAuthApiKeySecretName"][..]),
-        (
-            "WebhookRole",
-            &["OFAuthWebhookSecretName", "OFAuthApiKeySecretName"][..],
-        ),
+        // The internet-facing webhook: its signing secret only, never the
+        // API key (the stream's remedy, in the publisher, invalidates).
+        ("WebhookRole", &["OFAuthWebhookSecretName"][..]),
         ("ConnectionsRole", &["OFAuthApiKeySecretName"][..]),
         ("ReconcileRole", &["OFAuthApiKeySecretName"][..]),
-        ("PublisherRole", &[][..]),
+        ("PublisherRole", &["OFAuthApiKeySecretName"][..]),
     ]);
     for (role, st) in &sts {
         assert_eq!(st["Effect"], "Allow");
@@ -652,6 +662,69 @@ fn production_settings_follow_aws_security_guidance() {
     }
 }
 
+/// OFAuth's deliveries have capacity no one else can spend: the webhook has an
+/// HTTP API of its own whose only route is `POST /link/webhook/<secret
+/// segment>` (a required, NoEcho parameter of 32+ characters; another while
+/// rotating); nothing on the frontend's API reaches the webhook function; the
+/// function may be invoked through that API's webhook path only; access logs
+/// leave the segment out.
+#[test]
+fn webhook_has_an_api_of_its_own() {
+    let t = template();
+    let params = &t["Parameters"];
+    let res = resources(&t);
+    let seg = &params["WebhookPathSegment"];
+    assert_eq!(seg["NoEcho"], true);
+    assert!(seg.get("Default").is_none(), "required");
+    assert!(s(&seg["AllowedPattern"]).contains("{32,128}"));
+    assert_eq!(res["WebhookApi"]["Type"], "AWS::ApiGatewayV2::Api");
+    let routes: Vec<(&String, &Value)> = res
+        .iter()
+        .filter(|(_, r)| r["Type"] == "AWS::ApiGatewayV2::Route")
+        .collect();
+    assert_eq!(
+        routes.len(),
+        2,
+        "the segment, and the previous one while rotating"
+    );
+    for (name, r) in &routes {
+        let p = &r["Properties"];
+        assert_eq!(s(&p["ApiId"]), "WebhookApi", "{name}");
+        let key = s(&p["RouteKey"]);
+        assert!(
+            key.starts_with("POST /link/webhook/${WebhookPathSegment"),
+            "{key}"
+        );
+        assert_eq!(p["AuthorizationType"], "NONE");
+    }
+    assert_eq!(
+        res["WebhookRoutePrevious"]["Condition"],
+        "HasPreviousWebhookPath"
+    );
+    let integration = &res["WebhookIntegration"]["Properties"];
+    assert!(format!("{:?}", integration["IntegrationUri"]).contains("WebhookFunction.Arn"));
+    let permission = format!(
+        "{:?}",
+        res["WebhookInvokePermission"]["Properties"]["SourceArn"]
+    );
+    assert!(
+        permission.contains("${WebhookApi}/*/POST/link/webhook/*"),
+        "{permission}"
+    );
+    let log = s(&res["WebhookApiStage"]["Properties"]["AccessLogSettings"]["Format"]);
+    assert!(!log.contains("routeKey") && !log.contains("path"), "{log}");
+    // Nothing on the frontend's API reaches it.
+    let fns = functions(&t);
+    let (_, webhook) = fns.iter().find(|(_, f)| binary(f) == "webhook").unwrap();
+    assert!(webhook["Properties"]["Events"].is_null());
+    let api = res
+        .values()
+        .find(|r| r["Type"] == "AWS::Serverless::HttpApi")
+        .unwrap();
+    let settings = format!("{:?}", api["Properties"]["RouteSettings"]);
+    assert!(!settings.contains("webhook"), "{settings}");
+}
+
 /// The webhook route has throttle limits of its own, and the reconciler runs on a
 /// schedule (a parameter, every 15 minutes by default), once at a time, with no
 /// retries that would overlap the next tick.
@@ -664,13 +737,16 @@ fn webhook_throttle_and_reconciler_schedule() {
         .values()
         .find(|r| r["Type"] == "AWS::Serverless::HttpApi")
         .unwrap();
-    let route = format!("{} {}", routes::WEBHOOK.0, routes::WEBHOOK.1);
-    let own = &api["Properties"]["RouteSettings"][route.as_str()];
+    // OFAuth's deliveries: their own API, its stage's limits theirs alone.
+    let stage = &res["WebhookApiStage"]["Properties"];
     assert_eq!(
-        s(&own["ThrottlingBurstLimit"]),
+        s(&stage["DefaultRouteSettings"]["ThrottlingBurstLimit"]),
         "WebhookThrottlingBurstLimit"
     );
-    assert_eq!(s(&own["ThrottlingRateLimit"]), "WebhookThrottlingRateLimit");
+    assert_eq!(
+        s(&stage["DefaultRouteSettings"]["ThrottlingRateLimit"]),
+        "WebhookThrottlingRateLimit"
+    );
     assert!(
         params["WebhookThrottlingRateLimit"]["Default"]
             .as_u64()
