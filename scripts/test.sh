@@ -16,7 +16,7 @@ step "free disk here: ${free_mb} MB (a fresh clone's run needs about 4,400 MB)"
 # The installs (Python tools, DynamoDB Local, Chromium, the browser test's and
 # the client's npm packages) wait on the network, not the CPU: they run while the compiler does.
 installs=()
-for task in ensure-python-tools ensure-dynamodb-local ensure-chromium ensure-browser-test ensure-client; do
+for task in ensure-python-tools ensure-checkov ensure-dynamodb-local ensure-chromium ensure-browser-test ensure-client; do
   bash "scripts/$task.sh" >".local/install-$task.log" 2>&1 &
   installs+=("$!:$task")
 done

@@ -156,15 +156,80 @@ where
     F: Fn(Request<Body>) -> Fut,
     Fut: Future<Output = Response<Body>>,
 {
+    serve(&OriginGuard::default(), handler).await
+}
+
+/// [`run`], with the Link routes reachable only through the edge when it is on
+/// ([`OriginGuard`]).
+pub async fn serve<F, Fut>(guard: &OriginGuard, handler: F) -> Result<(), Error>
+where
+    F: Fn(Request<Body>) -> Fut,
+    Fut: Future<Output = Response<Body>>,
+{
     let handler = &handler;
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<ApiGatewayV2httpRequest>| async move {
-            let resp = counted(request(event.payload, event.context), handler).await;
+            let req = request(event.payload, event.context);
+            let resp = match guard.refuse(&req) {
+                Some(refused) => counted(req, |_| async { refused }).await,
+                None => counted(req, handler).await,
+            };
             crate::telemetry::flush();
             Ok::<_, Error>(response(resp))
         },
     ))
     .await
+}
+
+/// The header CloudFront adds to every request it sends the API (the edge,
+/// `EnableEdge`), with the stack's generated secret.
+pub const ORIGIN_VERIFY_HEADER: &str = "x-link-origin-verify";
+
+/// With the edge on, the Link routes answer only requests that came through it:
+/// one without [`ORIGIN_VERIFY_HEADER`]'s secret (sent to the API's
+/// `execute-api` domain directly, around the web ACL's limits) is refused with
+/// a 403 before any work (no DynamoDB, no OFAuth). The platform's read API
+/// (`/platform/...`, AWS IAM, called on the `execute-api` domain by the
+/// platform's own services) is not concerned. Off (the default): no check.
+#[derive(Debug, Clone, Default)]
+pub struct OriginGuard {
+    secret: Option<crate::config::Secret>,
+}
+
+impl OriginGuard {
+    /// The guard the configuration asks for (`EDGE_ORIGIN_SECRET`).
+    pub fn from_config(config: &crate::config::Config) -> Self {
+        Self {
+            secret: config.runtime.edge_origin_secret.clone(),
+        }
+    }
+
+    /// The answer for a request that did not come through the edge, if it did not.
+    pub fn refuse(&self, req: &Request<Body>) -> Option<Response<Body>> {
+        let secret = self.secret.as_ref()?;
+        if req.uri().path().starts_with("/platform/") {
+            return None;
+        }
+        let sent = req
+            .headers()
+            .get(ORIGIN_VERIFY_HEADER)
+            .map(HeaderValue::as_bytes)
+            .unwrap_or_default();
+        if aws_lc_rs::constant_time::verify_slices_are_equal(sent, secret.expose().as_bytes())
+            .is_ok()
+        {
+            return None;
+        }
+        crate::telemetry::origin_refused();
+        let err = crate::error::ApiError::new(
+            lambda_http::http::StatusCode::FORBIDDEN,
+            "forbidden",
+            "this API is served through its edge; call it on its domain",
+        );
+        // No log line: a flood of these would cost more in logs than it is
+        // worth; the metric counts them.
+        Some(crate::http::error_response(&err))
+    }
 }
 
 #[cfg(test)]
@@ -229,5 +294,74 @@ mod tests {
         assert_eq!(out.headers["location"], "https://app.example.com/x");
         assert!(matches!(out.body, Some(Body::Text(ref t)) if t == "{}"));
         assert!(!out.is_base64_encoded);
+    }
+
+    fn with_header(path: &str, value: Option<&str>) -> Request<Body> {
+        let mut ev = event(path, "");
+        if let Some(v) = value {
+            ev.headers
+                .insert(ORIGIN_VERIFY_HEADER, HeaderValue::from_str(v).unwrap());
+        }
+        request(ev, Context::default())
+    }
+
+    #[test]
+    fn behind_the_edge_only_its_secret_reaches_the_link_routes() {
+        let secret = "s".repeat(40);
+        let guard = OriginGuard {
+            secret: Some(crate::config::Secret::new(secret.clone())),
+        };
+        for path in [
+            "/link/session",
+            "/link/callback",
+            "/link/complete",
+            "/link/connections",
+            "/link/me",
+            "/anything",
+        ] {
+            for sent in [None, Some(""), Some("wrong"), Some(&secret[1..])] {
+                let refused = guard
+                    .refuse(&with_header(path, sent))
+                    .unwrap_or_else(|| panic!("{path} {sent:?} went through"));
+                assert_eq!(refused.status(), 403, "{path}");
+                let body: serde_json::Value = match refused.body() {
+                    Body::Text(t) => serde_json::from_str(t).unwrap(),
+                    other => panic!("{other:?}"),
+                };
+                assert_eq!(body["error"], "forbidden");
+                assert!(!body.to_string().contains(&secret));
+            }
+            assert!(guard.refuse(&with_header(path, Some(&secret))).is_none());
+        }
+        // The platform's read API (AWS IAM, on execute-api) is not the edge's.
+        assert!(guard
+            .refuse(&with_header("/platform/connections/conn_1", None))
+            .is_none());
+        // Off: no check at all.
+        assert!(OriginGuard::default()
+            .refuse(&with_header("/link/session", None))
+            .is_none());
+    }
+
+    #[test]
+    fn the_secret_is_read_from_the_environment_and_checked() {
+        let base = |extra: Option<&'static str>| {
+            move |k: &str| match k {
+                "TABLE_NAME" => Some("t".to_string()),
+                "APP_URL" => Some("https://app.example.com".to_string()),
+                "EDGE_ORIGIN_SECRET" => extra.map(str::to_string),
+                _ => None,
+            }
+        };
+        let off = crate::config::Config::from_lookup(base(Some(""))).unwrap();
+        assert!(OriginGuard::from_config(&off).secret.is_none());
+        let on = crate::config::Config::from_lookup(base(Some(
+            "0123456789abcdefghij0123456789abcdefghij",
+        )))
+        .unwrap();
+        assert!(OriginGuard::from_config(&on).secret.is_some());
+        let err = crate::config::Config::from_lookup(base(Some("short"))).unwrap_err();
+        assert!(err.to_string().contains("EDGE_ORIGIN_SECRET"), "{err}");
+        assert!(!err.to_string().contains("short"), "{err}");
     }
 }

@@ -22,6 +22,13 @@ use std::cell::Cell;
 /// Largest clock difference accepted, either way.
 pub(crate) const TOLERANCE_SECS: i64 = 300;
 
+/// The headers a delivery's signature may come in (the SDKs' Svix form,
+/// OFAuth's own): a request with neither is refused unread, and the edge's web
+/// ACL drops it before the API (edge/web-acl.yaml).
+pub const SIGNATURE_HEADERS: [&str; 2] = [SVIX_SIGNATURE, OFAUTH_SIGNATURE];
+const SVIX_SIGNATURE: &str = "svix-signature";
+const OFAUTH_SIGNATURE: &str = "ofauth-signature";
+
 /// Most signatures one delivery may carry (a rotation needs two).
 pub(crate) const MAX_CANDIDATES: usize = 5;
 
@@ -95,7 +102,7 @@ pub fn verify(
     secret: &str,
     now: i64,
 ) -> Result<Verified, SignatureError> {
-    if let Some(sig) = header(headers, "svix-signature") {
+    if let Some(sig) = header(headers, SVIX_SIGNATURE) {
         let id = header(headers, "svix-id").ok_or(SignatureError::Malformed("svix-id missing"))?;
         let ts = header(headers, "svix-timestamp")
             .ok_or(SignatureError::Malformed("svix-timestamp missing"))?;
@@ -138,7 +145,7 @@ pub fn verify(
         }
         return Err(SignatureError::Mismatch);
     }
-    if let Some(sig) = header(headers, "ofauth-signature") {
+    if let Some(sig) = header(headers, OFAUTH_SIGNATURE) {
         let mut t = None;
         let mut v1 = Vec::new();
         if sig.split(',').count() > MAX_CANDIDATES + 1 {

@@ -251,6 +251,12 @@ pub(crate) fn account_swap(
 
 /// A completion code handed to a browser without the attempt's start cookie,
 /// on a deployment where browsers may not keep it (`START_COOKIE=logged`).
+/// A request to the Link routes that did not come through the edge
+/// ([`crate::apigw::OriginGuard`]).
+pub(crate) fn origin_refused() {
+    counter!("OriginRefused").increment(1);
+}
+
 pub fn start_cookie_missing() {
     counter!("StartCookieMissing").increment(1);
 }

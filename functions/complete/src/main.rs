@@ -18,5 +18,9 @@ async fn main() -> Result<(), Error> {
     let ofauth = shared.ofauth_warmed().await?;
     let svc = ReturnLeg::new(&shared.config, shared.store.clone(), ofauth);
     let svc = &svc;
-    apigw::run(move |req| return_leg::complete(req, svc)).await
+    apigw::serve(
+        &apigw::OriginGuard::from_config(&shared.config),
+        move |req| return_leg::complete(req, svc),
+    )
+    .await
 }

@@ -13,5 +13,9 @@ async fn main() -> Result<(), Error> {
     let svc =
         connections_api::ConnectionsService::new(&shared.config, shared.store.clone(), ofauth);
     let svc = &svc;
-    apigw::run(move |req| connections_api::handle(req, svc)).await
+    apigw::serve(
+        &apigw::OriginGuard::from_config(&shared.config),
+        move |req| connections_api::handle(req, svc),
+    )
+    .await
 }

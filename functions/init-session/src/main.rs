@@ -12,5 +12,9 @@ async fn main() -> Result<(), Error> {
     let ofauth = shared.ofauth_warmed().await?;
     let svc = session::SessionService::new(&shared.config, shared.store.clone(), ofauth);
     let svc = &svc;
-    apigw::run(move |req| session::handle(req, svc)).await
+    apigw::serve(
+        &apigw::OriginGuard::from_config(&shared.config),
+        move |req| session::handle(req, svc),
+    )
+    .await
 }

@@ -63,6 +63,9 @@ pub struct RuntimeSettings {
     pub extra_ca_certs: Option<std::path::PathBuf>,
     /// Where the metrics go (`None`: not recorded).
     pub(crate) metrics_namespace: Option<String>,
+    /// With the edge on: what `x-link-origin-verify` must hold
+    /// ([`crate::apigw::OriginGuard`]).
+    pub(crate) edge_origin_secret: Option<Secret>,
 }
 
 impl RuntimeSettings {
@@ -75,6 +78,13 @@ impl RuntimeSettings {
                 is_metrics_namespace,
                 "must be 1-255 letters, digits or . - _ / # : (space), not starting with AWS/",
             )?,
+            edge_origin_secret: env
+                .checked(
+                    vars::EDGE_ORIGIN_SECRET,
+                    |v| (32..=256).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_graphic()),
+                    "must be 32-256 printable characters (the stack generates it)",
+                )?
+                .map(Secret::new),
         })
     }
 }

@@ -95,4 +95,8 @@ settings! {
     /// How long after an erasure completed its `User Data Erased` goes out
     /// (milliseconds); a `PutEvents` call times out in a quarter of it.
     EVENT_ERASURE_GRACE_MS,
+    /// With the edge on (`EnableEdge`): the value CloudFront sends in
+    /// `x-link-origin-verify`; a request to the Link routes without it is
+    /// refused (403) before any work. Unset: no check.
+    EDGE_ORIGIN_SECRET,
 }

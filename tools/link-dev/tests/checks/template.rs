@@ -1284,3 +1284,302 @@ fn the_scale_defaults_are_the_models() {
         );
     }
 }
+
+/// The condition's `dynamodb:LeadingKeys` of a statement, if it has one.
+fn leading_keys(st: &Value) -> Option<BTreeSet<String>> {
+    let keys = &st["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"];
+    keys.as_sequence()
+        .map(|ks| ks.iter().map(s).collect::<BTreeSet<String>>())
+}
+
+/// Each role's DynamoDB item actions name only the key prefixes its function
+/// touches (`dynamodb:LeadingKeys`); a Scan (which names no key) is a statement
+/// of its own, and only the roles whose code scans have one; the user index is
+/// queried only under `USER#`.
+#[test]
+fn table_permissions_are_narrowed_to_key_prefixes() {
+    let t = template();
+    let sts = statements(&t);
+    let want: BTreeMap<&str, &[&str]> = BTreeMap::from([
+        (
+            "InitSessionRole",
+            &["ATTEMPT#*", "CONNECTION#*", "RATE#*", "RECONNECTS#*"][..],
+        ),
+        (
+            "CallbackRole",
+            &["ATTEMPT#*", "CONNECTION#*", "RECONNECTS#*", "ERASED#*"][..],
+        ),
+        (
+            "CompleteRole",
+            &[
+                "ATTEMPT#*",
+                "CONNECTION#*",
+                "RECONNECTS#*",
+                "ERASED#*",
+                "RATE#*",
+            ][..],
+        ),
+        (
+            "WebhookRole",
+            &["EVENT#*", "CONNECTION#*", "ATTEMPT#*", "ERASED#*"][..],
+        ),
+        (
+            "ConnectionsRole",
+            &[
+                "CONNECTION#*",
+                "ATTEMPT#*",
+                "ERASED#*",
+                "ERASURE#*",
+                "RECONCILE#*",
+            ][..],
+        ),
+        (
+            "ReconcileRole",
+            &[
+                "CONNECTION#*",
+                "ATTEMPT#*",
+                "EVENT#*",
+                "RECONNECTS#*",
+                "ERASED#*",
+                "RECONCILE#*",
+            ][..],
+        ),
+        ("PublisherRole", &["ERASED#*", "CONNECTION#*"][..]),
+    ]);
+    // Every prefix named is one the store writes (keys.rs, the cursor's).
+    let made = [
+        link_shared::store::keys::attempt(&link_shared::ids::AttemptId::generate().unwrap()),
+        link_shared::store::keys::connection(
+            &link_shared::ids::ConnectionId::parse("conn_x").unwrap(),
+        ),
+        link_shared::store::keys::event("x"),
+        link_shared::store::keys::erasure("x"),
+        link_shared::store::keys::erasure_barrier("x"),
+        link_shared::store::keys::reconnects(0),
+        link_shared::store::keys::user("x"),
+        "RATE#session#x#0".to_string(),
+        "RECONCILE#cursor".to_string(),
+    ];
+    let scanners = BTreeSet::from(["ReconcileRole", "PublisherRole"]);
+    for (role, prefixes) in &want {
+        let mine: Vec<&Value> = sts
+            .iter()
+            .filter(|(r, _)| r == role)
+            .map(|(_, st)| st)
+            .collect();
+        let mut narrowed = 0;
+        for st in &mine {
+            let acts = actions(st);
+            let items: Vec<&String> = acts
+                .iter()
+                .filter(|a| {
+                    a.starts_with("dynamodb:")
+                        && ![
+                            "dynamodb:Scan",
+                            "dynamodb:Query",
+                            "dynamodb:DescribeStream",
+                            "dynamodb:GetRecords",
+                            "dynamodb:GetShardIterator",
+                            "dynamodb:ListStreams",
+                        ]
+                        .contains(&a.as_str())
+                })
+                .collect();
+            if acts.iter().any(|a| a == "dynamodb:Scan") {
+                assert!(scanners.contains(role), "{role} may Scan");
+                assert_eq!(
+                    acts,
+                    ["dynamodb:Scan"],
+                    "{role}: a Scan has a statement of its own"
+                );
+            }
+            if acts.iter().any(|a| a == "dynamodb:Query") {
+                assert_eq!(acts, ["dynamodb:Query"], "{role}");
+                assert!(format!("{:?}", st["Resource"]).contains("/index/byUser"));
+                assert_eq!(
+                    leading_keys(st),
+                    Some(BTreeSet::from(["USER#*".to_string()])),
+                    "{role}: the index only under USER#"
+                );
+            }
+            if items.is_empty() {
+                continue;
+            }
+            narrowed += 1;
+            let got = leading_keys(st).unwrap_or_else(|| panic!("{role}: {items:?} on every key"));
+            let expected: BTreeSet<String> = prefixes.iter().map(|p| p.to_string()).collect();
+            assert_eq!(got, expected, "{role}");
+            for p in &got {
+                let stem = p.trim_end_matches('*');
+                assert!(
+                    made.iter().any(|k| k.starts_with(stem)),
+                    "{role}: {p} is no key the store makes"
+                );
+            }
+        }
+        assert_eq!(narrowed, 1, "{role}: one narrowed statement for its items");
+    }
+}
+
+/// The API's own domain and the optional edge: each part exists only under its
+/// parameters, the edge guards the Link routes with a secret only CloudFront and
+/// the functions that serve those routes share, and the web ACL holds the
+/// per-client limits and the webhook's signature rule.
+#[test]
+fn the_custom_domain_and_the_edge() {
+    let t = template();
+    let params = &t["Parameters"];
+    let res = resources(&t);
+    for p in [
+        "DomainName",
+        "DomainCertificateArn",
+        "HostedZoneId",
+        "EdgeWebAclArn",
+        "EdgeCertificateArn",
+    ] {
+        assert_eq!(params[p]["Default"], "", "{p} is optional");
+    }
+    assert_eq!(
+        params["EnableEdge"]["Default"], "false",
+        "the edge is opt-in"
+    );
+    // Without the edge: API Gateway's regional custom domain on the HTTP API.
+    assert_eq!(res["ApiDomain"]["Condition"], "RegionalDomain");
+    let cfg = &res["ApiDomain"]["Properties"]["DomainNameConfigurations"][0];
+    assert_eq!(cfg["EndpointType"], "REGIONAL");
+    assert_eq!(cfg["SecurityPolicy"], "TLS_1_2");
+    assert_eq!(
+        s(&res["ApiDomainMapping"]["Properties"]["ApiId"]),
+        "HttpApi"
+    );
+    assert_eq!(res["ApiDomainRecords"]["Condition"], "RegionalRecord");
+    // With it: CloudFront, and its web ACL.
+    let edge = &res["EdgeDistribution"];
+    assert_eq!(edge["Condition"], "EdgeOn");
+    let d = &edge["Properties"]["DistributionConfig"];
+    assert_eq!(s(&d["WebACLId"]), "EdgeWebAclArn");
+    assert_eq!(
+        s(&d["ViewerCertificate"]["AcmCertificateArn"]),
+        "EdgeCertificateArn"
+    );
+    assert_eq!(
+        d["ViewerCertificate"]["MinimumProtocolVersion"],
+        "TLSv1.2_2021"
+    );
+    let origins = d["Origins"].as_sequence().unwrap();
+    assert_eq!(origins.len(), 2);
+    for o in origins {
+        let header = &o["OriginCustomHeaders"][0];
+        assert_eq!(
+            header["HeaderName"],
+            link_shared::apigw::ORIGIN_VERIFY_HEADER
+        );
+        assert!(s(&header["HeaderValue"]).contains("${EdgeOriginSecret}"));
+        assert_eq!(
+            o["CustomOriginConfig"]["OriginProtocolPolicy"],
+            "https-only"
+        );
+    }
+    assert!(s(&origins[0]["DomainName"]).starts_with("${HttpApi}.execute-api"));
+    assert!(s(&origins[1]["DomainName"]).starts_with("${WebhookApi}.execute-api"));
+    assert_eq!(d["DefaultCacheBehavior"]["TargetOriginId"], "api");
+    assert_eq!(
+        d["DefaultCacheBehavior"]["ViewerProtocolPolicy"],
+        "https-only"
+    );
+    let webhook = &d["CacheBehaviors"][0];
+    assert_eq!(webhook["PathPattern"], "/link/webhook/*");
+    assert_eq!(webhook["TargetOriginId"], "webhooks");
+    let cache = &res["EdgeCachePolicy"]["Properties"]["CachePolicyConfig"];
+    assert_eq!(cache["DefaultTTL"], 0, "nothing is cached");
+    assert_eq!(cache["MinTTL"], 0);
+    assert_eq!(res["EdgeRecords"]["Condition"], "EdgeRecord");
+    // The functions behind the Link routes check the secret CloudFront sends;
+    // the others neither hold nor need it.
+    let guarded = BTreeSet::from(["init-session", "callback", "complete", "connections"]);
+    for f in functions(&t).values() {
+        let env = &f["Properties"]["Environment"]["Variables"];
+        let has = !env[vars::EDGE_ORIGIN_SECRET].is_null();
+        assert_eq!(has, guarded.contains(binary(f).as_str()), "{}", binary(f));
+        if has {
+            let v = format!("{:?}", env[vars::EDGE_ORIGIN_SECRET]);
+            assert!(
+                v.contains("EdgeOn") && v.contains("${EdgeOriginSecret}"),
+                "{v}"
+            );
+        }
+    }
+    // The edge cannot be deployed half: the rules ask for the domain, its
+    // certificate and the web ACL.
+    let rule = format!("{:?}", t["Rules"]["EdgeNeedsDomainCertificateAndWebAcl"]);
+    for p in ["DomainName", "EdgeCertificateArn", "EdgeWebAclArn"] {
+        assert!(rule.contains(p), "{p}");
+    }
+    let rule = format!("{:?}", t["Rules"]["RegionalDomainNeedsCertificate"]);
+    assert!(rule.contains("DomainCertificateArn"));
+    // The outputs name the domain when there is one.
+    assert!(format!("{:?}", t["Outputs"]["ApiUrl"]).contains("${DomainName}"));
+    assert!(format!("{:?}", t["Outputs"]["CallbackUrl"]).contains("${DomainName}/link/callback"));
+
+    // The web ACL (edge/web-acl.yaml).
+    let text = std::fs::read_to_string(root().join("edge/web-acl.yaml")).unwrap();
+    let acl: Value = serde_norway::from_str(&text).unwrap();
+    let acl = &acl["Resources"]["WebAcl"]["Properties"];
+    assert_eq!(acl["Scope"], "CLOUDFRONT");
+    let rules = acl["Rules"].as_sequence().unwrap();
+    let rule = |name: &str| {
+        rules
+            .iter()
+            .find(|r| r["Name"] == name)
+            .unwrap_or_else(|| panic!("no rule {name}"))
+    };
+    for (name, path) in [
+        ("callback-per-ip", routes::CALLBACK.1),
+        ("complete-per-ip", routes::COMPLETE.1),
+        ("session-per-ip", routes::SESSION.1),
+    ] {
+        let r = rule(name);
+        assert!(!r["Action"]["Block"].is_null(), "{name} blocks");
+        let st = &r["Statement"]["RateBasedStatement"];
+        assert_eq!(st["AggregateKeyType"], "IP", "{name} is per client");
+        assert_eq!(
+            st["ScopeDownStatement"]["ByteMatchStatement"]["SearchString"],
+            path
+        );
+    }
+    let unsigned = rule("webhook-without-signature");
+    assert_eq!(unsigned["Priority"], 0, "before anything else");
+    assert!(!unsigned["Action"]["Block"].is_null());
+    let both = &unsigned["Statement"]["AndStatement"]["Statements"];
+    assert_eq!(
+        both[0]["ByteMatchStatement"]["SearchString"],
+        format!("{}/", routes::WEBHOOK.1)
+    );
+    let headers: BTreeSet<String> = both[1]["NotStatement"]["Statement"]["OrStatement"]
+        ["Statements"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|st| s(&st["SizeConstraintStatement"]["FieldToMatch"]["SingleHeader"]["Name"]))
+        .collect();
+    let accepted: BTreeSet<String> = link_shared::signature::SIGNATURE_HEADERS
+        .iter()
+        .map(|h| h.to_string())
+        .collect();
+    assert_eq!(
+        headers, accepted,
+        "the headers the webhook reads a signature from"
+    );
+    for managed in [
+        "AWSManagedRulesAmazonIpReputationList",
+        "AWSManagedRulesKnownBadInputsRuleSet",
+        "AWSManagedRulesCommonRuleSet",
+    ] {
+        assert!(
+            rules
+                .iter()
+                .any(|r| r["Statement"]["ManagedRuleGroupStatement"]["Name"] == managed),
+            "{managed}"
+        );
+    }
+}
