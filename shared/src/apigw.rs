@@ -221,14 +221,19 @@ impl OriginGuard {
             return None;
         }
         crate::telemetry::origin_refused();
-        let err = crate::error::ApiError::new(
-            lambda_http::http::StatusCode::FORBIDDEN,
-            "forbidden",
-            "this API is served through its edge; call it on its domain",
+        // The error body every route answers (`http::error_response`'s shape,
+        // written here: http.rs reads this module).
+        let mut resp = Response::new(Body::from(
+            r#"{"error":"forbidden","message":"this API is served through its edge; call it on its domain"}"#,
+        ));
+        *resp.status_mut() = lambda_http::http::StatusCode::FORBIDDEN;
+        resp.headers_mut().insert(
+            lambda_http::http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
         );
         // No log line: a flood of these would cost more in logs than it is
         // worth; the metric counts them.
-        Some(crate::http::error_response(&err))
+        Some(resp)
     }
 }
 
