@@ -94,6 +94,7 @@ impl Store {
                 s(keys::attempt(&attempt.id)),
             ),
             ("entity".into(), s("attempt")),
+            (schema::ITEM_FORMAT_ATTRIBUTE.into(), n(schema::ITEM_FORMAT)),
             ("attemptId".into(), s(attempt.id.as_str())),
             ("userId".into(), s(&attempt.user_id)),
             ("createdAt".into(), s(&attempt.created_at)),

@@ -311,6 +311,7 @@ pub(crate) fn connection_update(
 ) -> Update {
     let mut u = Update::default();
     u.set("entity", s("connection"))
+        .set(schema::ITEM_FORMAT_ATTRIBUTE, n(schema::ITEM_FORMAT))
         .set("connectionId", s(connection.as_str()))
         .set("updatedAt", s(now))
         .increment("version");

@@ -19,6 +19,11 @@
 //! - `RECONCILE#cursor` and `RECONCILE#seen#<sweep>#<chunk>` ([`cursor`]): the
 //!   reconciler's place in its sweep, its lease, and what the sweep saw (TTL).
 //!
+//! Attempt and connection items carry their format (`fmt`,
+//! [`schema::ITEM_FORMAT`]; absent on items written before it, which read as
+//! format 1); `shared/tests/api/upgrade.rs` runs the current code on the items
+//! an earlier release wrote (`shared/tests/fixtures/items-*.json`).
+//!
 //! The conditional expressions here are the security boundary (an attempt is used
 //! once, a connection never changes owner), so they are tested against DynamoDB
 //! Local. [`table`] holds the client and the calls every module builds on;

@@ -28,4 +28,5 @@ mod replay_events;
 mod rotation;
 mod safety_net;
 mod trust;
+mod upgrade;
 mod webhooks;

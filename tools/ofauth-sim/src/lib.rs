@@ -229,7 +229,7 @@ pub struct HostedMode {
 }
 
 /// A connection as the simulator keeps it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SimConnection {
     pub id: String,
@@ -380,6 +380,23 @@ impl Simulator {
         conn.imported = client_reference_id.is_none();
         inner.put_connection(conn.clone());
         conn
+    }
+
+    /// Puts connections back as another simulator held them (a saved state:
+    /// the same ids, accounts, times and order), without webhooks; accounts
+    /// made after are new ones.
+    pub fn restore_connections(&self, connections: Vec<SimConnection>) {
+        let mut inner = self.sim.lock();
+        for conn in connections {
+            let account = conn
+                .user_id
+                .parse::<u64>()
+                .ok()
+                .and_then(|n| n.checked_sub(100_000))
+                .unwrap_or(0);
+            inner.next_account = inner.next_account.max(conn.seq).max(account);
+            inner.put_connection(conn);
+        }
     }
 
     /// The API keys OFAuth accepts from now on (a rotation: both for a while,
