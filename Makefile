@@ -1,5 +1,5 @@
 # The README's commands.
-.PHONY: dev test bench bench-curve bench-scale reconcile replay-events smoke
+.PHONY: dev test bench bench-curve bench-scale flood-model reconcile replay-events smoke
 dev:  ## run the whole stack locally
 	@bash scripts/dev.sh
 test: ## install what is needed and run every check and test
@@ -15,6 +15,8 @@ bench-scale: ## at scale (docs/scale.md): the list search, and the load driver's
 	  target/release/bench-scale --load 600 --envs 6 --concurrency 48 --traffic 100 --webhook-delay-ms 2000 && \
 	  target/release/bench-scale --load 600 --envs 6 --concurrency 48 --traffic 100 --webhook-delay-ms 1000 \
 	    --webhook-jitter-ms 3000 --webhook-loss-percent 20; fi
+flood-model: ## what a flood of junk on each public route takes from legitimate traffic, with and without the edge (a model: docs/scale.md, "Floods"); ARGS="--seconds 600 --shared-default ..."
+	@cargo run --quiet -p lambda-bench --bin flood-model -- $(ARGS)
 reconcile: ## run the reconciler once against a running `make dev` (from another terminal)
 	@PATH="$(CURDIR)/.tools/venv/bin:$$PATH" cargo lambda invoke reconcile --invoke-port $${WATCH_PORT:-9000} \
 	  --data-file invoke/reconcile-scheduled.json
