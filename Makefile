@@ -1,5 +1,5 @@
 # The README's commands.
-.PHONY: dev test bench bench-curve bench-scale flood-model reconcile replay-events smoke
+.PHONY: dev test bench bench-curve bench-scale flood-model reconcile replay-events smoke release
 dev:  ## run the whole stack locally
 	@bash scripts/dev.sh
 test: ## install what is needed and run every check and test
@@ -25,3 +25,5 @@ replay-events: ## re-announce what a dead letter (or a window) covers: MESSAGE=<
 smoke: ## read-only checks of a deployed stack: make smoke URL=https://<api> [ORIGIN=https://<app>] [WEBHOOK_URL=<the webhook's URL, segment included>]
 	@test -n "$(URL)" || { echo "usage: make smoke URL=<the stack's ApiUrl> [ORIGIN=<your app's origin>] [WEBHOOK_URL=<the webhook's URL>]"; exit 2; }
 	@cargo run --quiet -p link-dev --features link-shared/dev-identity -- smoke --url "$(URL)" $(if $(ORIGIN),--origin "$(ORIGIN)") $(if $(WEBHOOK_URL),--webhook-url "$(WEBHOOK_URL)")
+release: ## the release bundle in dist/: arm64 bootstraps (reproducible), template, contract, client package, SHA256SUMS
+	@bash scripts/release.sh

@@ -321,6 +321,8 @@ export interface components {
                 connectionId: components["schemas"]["ConnectionId"];
                 version: number;
             }[];
+            /** @description The version of the publisher that sent the event (CHANGELOG.md; a replayed event's: the version that replayed it). Not part of its identity: a batch retried after an upgrade carries the same `eventId` with the newer version. */
+            serviceVersion: string;
             /**
              * @description Re-announced from the table's current state (the publisher's replay, docs/operations.md): the same identity its own change had; `Connection Bound` stands for an active connection, whatever made it active.
              * @constant
@@ -396,6 +398,16 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
+        /** @description Refused or failed (the platform's read API); `error` is a stable code. */
+        PlatformError: {
+            headers: {
+                "x-ofauth-link-version": components["headers"]["ServiceVersion"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
         /** @description Too many sessions for this user in the window. */
         RateLimited: {
             headers: {
@@ -421,7 +433,10 @@ export interface components {
         Origin: string;
     };
     requestBodies: never;
-    headers: never;
+    headers: {
+        /** @description The version of the service that answered (the release's, CHANGELOG.md), on every answer of the platform's read API. */
+        ServiceVersion: string;
+    };
     pathItems: never;
 }
 export type $defs = Record<string, never>;
@@ -771,16 +786,17 @@ export interface operations {
             /** @description The user's active and expired connections, newest first. */
             200: {
                 headers: {
+                    "x-ofauth-link-version": components["headers"]["ServiceVersion"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["PlatformUserConnections"];
                 };
             };
-            400: components["responses"]["Error"];
-            403: components["responses"]["Error"];
-            503: components["responses"]["Error"];
-            504: components["responses"]["Error"];
+            400: components["responses"]["PlatformError"];
+            403: components["responses"]["PlatformError"];
+            503: components["responses"]["PlatformError"];
+            504: components["responses"]["PlatformError"];
         };
     };
     platformConnection: {
@@ -797,16 +813,17 @@ export interface operations {
             /** @description The connection, bound to a user (also when it was since disconnected). */
             200: {
                 headers: {
+                    "x-ofauth-link-version": components["headers"]["ServiceVersion"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["PlatformConnection"];
                 };
             };
-            403: components["responses"]["Error"];
-            404: components["responses"]["Error"];
-            503: components["responses"]["Error"];
-            504: components["responses"]["Error"];
+            403: components["responses"]["PlatformError"];
+            404: components["responses"]["PlatformError"];
+            503: components["responses"]["PlatformError"];
+            504: components["responses"]["PlatformError"];
         };
     };
 }

@@ -48,6 +48,7 @@ impl Shared {
 
 /// Reads configuration and builds the DynamoDB client, once.
 pub async fn init() -> Result<Shared, InitError> {
+    tracing::info!(version = crate::VERSION, "ofauth-link init");
     let config = Config::from_env()?;
     #[cfg(feature = "dev-identity")]
     if config.identity.dev_trust_user_header {

@@ -28,3 +28,8 @@ pub mod tls;
 pub mod webhook;
 
 pub use lambda_http;
+
+/// The service's version (the workspace's, `Cargo.toml`): each function logs it
+/// at Init, the platform's read API answers it in `x-ofauth-link-version`, and
+/// every platform event carries it as `serviceVersion`.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

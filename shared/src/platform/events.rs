@@ -174,6 +174,9 @@ pub struct Detail {
     /// not from the change itself.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub replayed: Option<bool>,
+    /// The version of the publisher that sent it (`crate::VERSION`; a replay's:
+    /// the version that replayed it). Not part of the event's identity.
+    pub service_version: &'static str,
 }
 
 /// A connection an erasure erased, and its version then.
@@ -211,6 +214,7 @@ pub(crate) fn from_change<I: Image>(old: Option<&I>, new: Option<&I>) -> Option<
                         .collect(),
                 ),
                 replayed: None,
+                service_version: crate::VERSION,
             },
         }),
         _ => None,
@@ -256,6 +260,7 @@ pub(crate) fn snapshot<I: Image>(item: &I) -> Option<PlatformEvent> {
                     version,
                     connections: None,
                     replayed: None,
+                    service_version: crate::VERSION,
                 },
             }
         }
@@ -325,6 +330,7 @@ fn connection_change<I: Image>(old: Option<&I>, new: &I) -> Option<PlatformEvent
             version,
             connections: None,
             replayed: None,
+            service_version: crate::VERSION,
         },
     })
 }

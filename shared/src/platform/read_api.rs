@@ -18,6 +18,7 @@
 //! accepted when its signature is right and its time within 5 minutes, as the
 //! deployed authorizer would; IAM policies are not evaluated locally.
 
+use lambda_http::http::header::{HeaderName, HeaderValue};
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -31,6 +32,10 @@ use crate::store::{Store, UserItem};
 
 /// The routes' prefix.
 pub const PREFIX: &str = "/platform/";
+
+/// The header every answer of the read API carries: the service's version
+/// ([`crate::VERSION`]), so a calling service sees which release answered.
+pub const VERSION_HEADER: &str = "x-ofauth-link-version";
 
 /// One connection as the platform's services see it (the events' fields).
 #[derive(Debug, Serialize)]
@@ -158,7 +163,12 @@ pub async fn handle(req: &Request, store: &Store, callers: &Callers) -> Response
     let result = tokio::time::timeout(http::time_budget(req), result)
         .await
         .unwrap_or_else(|_| Err(ApiError::timeout()));
-    http::respond(result)
+    let mut resp = http::respond(result);
+    resp.headers_mut().insert(
+        HeaderName::from_static(VERSION_HEADER),
+        HeaderValue::from_static(crate::VERSION),
+    );
+    resp
 }
 
 async fn user_connections(

@@ -354,11 +354,13 @@ pub(crate) fn connection_update(
     }
     if let Some(cause) = w.cause {
         u.set("changeCause", s(cause.as_str()));
-        if cause == ChangeCause::AccountMismatch {
-            match w.swap_attempt {
-                Some(a) => u.set("swapAttemptId", s(a)),
-                None => u.remove("swapAttemptId"),
-            };
+        // The attempt that showed a swap stays on the record through every
+        // later write (a leg that names no attempt, the reconciler's look,
+        // OFAuth's report of the invalidation): only a swap shown by another
+        // attempt replaces it, so that swap is counted as new and a repeat
+        // as a repeat (`ConnectionRecord::holds_swap`).
+        if let (ChangeCause::AccountMismatch, Some(a)) = (cause, w.swap_attempt) {
+            u.set("swapAttemptId", s(a));
         }
     }
     u
@@ -396,6 +398,37 @@ mod tests {
         );
         assert_eq!(u.names.len(), 3);
         assert_eq!(u.values.len(), 2);
+    }
+
+    /// Issue 33: a later swap sighting that names no attempt (the reconciler's,
+    /// OFAuth's report of the invalidation) keeps the attempt that showed the
+    /// swap; one naming another attempt replaces it.
+    #[test]
+    fn a_swap_mark_is_kept_by_every_later_write() {
+        let conn = ConnectionId::parse("conn_1").unwrap();
+        for w in [
+            ConnectionWrite {
+                cause: Some(ChangeCause::AccountMismatch),
+                state: Some(StateWrite::confirmed(ConnectionStatus::Expired)),
+                ..ConnectionWrite::default()
+            },
+            ConnectionWrite {
+                cause: Some(ChangeCause::Reconciler),
+                ..ConnectionWrite::default()
+            },
+            ConnectionWrite::default(),
+        ] {
+            let expr = connection_update(&conn, &w, "t").expression();
+            assert!(!expr.contains("swapAttemptId"), "{expr}");
+        }
+        let w = ConnectionWrite {
+            cause: Some(ChangeCause::AccountMismatch),
+            swap_attempt: Some("la_2"),
+            ..ConnectionWrite::default()
+        };
+        let u = connection_update(&conn, &w, "t");
+        assert!(u.expression().contains("#swapAttemptId = :swapAttemptId"));
+        assert!(!u.expression().contains("REMOVE"));
     }
 
     #[test]

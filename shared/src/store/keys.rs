@@ -24,16 +24,25 @@ pub fn reconnects(bucket_start: i64) -> String {
     format!("RECONNECTS#{bucket_start}")
 }
 
+/// The SHA-256 of a user id, in hex: what a key that outlives the user's
+/// erasure holds instead of the id itself.
+fn user_digest(user_id: &str) -> String {
+    hex::encode(aws_lc_rs::digest::digest(
+        &aws_lc_rs::digest::SHA256,
+        user_id.as_bytes(),
+    ))
+}
+
 /// A user's erasure barrier (see `barrier`), under a digest of the user id.
 pub fn erasure_barrier(user_id: &str) -> String {
-    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, user_id.as_bytes());
-    format!("ERASED#{}", hex::encode(digest))
+    format!("ERASED#{}", user_digest(user_id))
 }
 
 /// A user's requests of `kind` (`session`, `complete`) in the window starting
-/// at `window_start`.
+/// at `window_start`, under a digest of the user id: the window is left to its
+/// TTL after an erasure, and names nobody meanwhile.
 pub(crate) fn rate(kind: &str, user_id: &str, window_start: i64) -> String {
-    format!("RATE#{kind}#{user_id}#{window_start}")
+    format!("RATE#{kind}#{}#{window_start}", user_digest(user_id))
 }
 
 /// The `byUser` index's partition key.

@@ -13,6 +13,83 @@ use ofauth_sim::{Faults, SignatureScheme, WebhookMode};
 const PERSONAL: [&str; 4] = ["accountId", "username", "name", "avatar"];
 const WAIT: Duration = Duration::from_secs(10);
 
+/// Every attribute of `item`, keys included, as text (nested values too).
+fn texts(v: &AttributeValue, out: &mut Vec<String>) {
+    match v {
+        AttributeValue::S(s) | AttributeValue::N(s) => out.push(s.clone()),
+        AttributeValue::Ss(l) | AttributeValue::Ns(l) => out.extend(l.iter().cloned()),
+        AttributeValue::L(l) => l.iter().for_each(|v| texts(v, out)),
+        AttributeValue::M(m) => m.iter().for_each(|(k, v)| {
+            out.push(k.clone());
+            texts(v, out)
+        }),
+        _ => {}
+    }
+}
+
+/// Issue 33: after an erasure, the user id is nowhere in the table: not in a
+/// key (the rate-limit windows, the erasure barrier, the index's keys), not in
+/// an attribute of a record, attempt, marker or event.
+#[tokio::test]
+async fn after_an_erasure_the_user_id_is_nowhere_in_the_table() {
+    let h = Harness::with(Options {
+        env: vec![
+            ("SESSION_RATE_LIMIT", "100".into()),
+            ("COMPLETE_RATE_LIMIT", "100".into()),
+        ],
+        ..Options::default()
+    })
+    .await;
+    let user = unique("erin");
+    let kept = h.connect(&user, "{}").await;
+    let gone = h.connect(&user, "{}").await;
+    assert_eq!(h.disconnect(&user, &gone).await.status(), 204);
+    h.start_attempt(&user, "{}").await; // in flight when the erasure comes
+    h.start_attempt(&user, &format!(r#"{{"connectionId":"{kept}"}}"#))
+        .await;
+    let before: Vec<String> = h
+        .items()
+        .await
+        .iter()
+        .flat_map(|item| {
+            let mut out = Vec::new();
+            item.iter().for_each(|(k, v)| {
+                out.push(k.clone());
+                texts(v, &mut out)
+            });
+            out
+        })
+        .collect();
+    assert!(
+        before.iter().any(|t| t.contains(&user)),
+        "the test's user left no trace to erase"
+    );
+    let (status, body) = h.erase(&user).await;
+    assert_eq!(status, 200, "{body}");
+    let mut markers = 0;
+    for item in h.items().await {
+        // The erasure's own marker names the user until its TTL (a day): its
+        // stream record is the platform's `User Data Erased`, which a replay
+        // re-announces from it. Its key does not name the user.
+        if item["entity"].as_s().unwrap() == "erasure" {
+            markers += 1;
+            assert!(!item["pk"].as_s().unwrap().contains(&user));
+            assert!(item.contains_key("ttl"));
+            continue;
+        }
+        let mut all = Vec::new();
+        for (k, v) in &item {
+            all.push(k.clone());
+            texts(v, &mut all);
+        }
+        assert!(
+            !all.iter().any(|t| t.contains(&user)),
+            "the erased user's id is still in {item:?}"
+        );
+    }
+    assert_eq!(markers, 1);
+}
+
 #[tokio::test]
 async fn an_erasure_disconnects_at_ofauth_first_and_keeps_only_an_audit_trail() {
     let h = Harness::new().await;

@@ -500,6 +500,84 @@ async fn security_events() {
     assert_eq!(security_event_counts(), (1.0, 1.0));
 }
 
+/// In a process of its own: the metrics recorder is global to the process.
+#[test]
+fn a_swap_mark_outlasts_the_reconciler_and_a_new_swap_counts_as_new() {
+    in_own_process(
+        rusty_fork::rusty_fork_test_name!(
+            a_swap_mark_outlasts_the_reconciler_and_a_new_swap_counts_as_new
+        ),
+        rusty_fork::rusty_fork_id!(),
+        || block_on(swap_mark_outlasts_the_reconciler()),
+    );
+}
+
+async fn swap_mark_outlasts_the_reconciler() {
+    link_shared::telemetry::install("OFAuthLink/test", "test");
+    let h = with_webhooks().await;
+    // A reconnect signed in to another account: refused, one security event,
+    // the record marked with the attempt that showed it.
+    let (conn, url, first) = mallory_reconnects(&h).await;
+    h.sim.wait_for_deliveries(1, WAIT).await;
+    let query = h.hosted(&url, "approve?other_account=true").await;
+    assert_error_redirect(&h.callback(&query).await, "account_mismatch");
+    h.publish_stream(25, 0).await;
+    assert_eq!(security_event_counts(), (1.0, 1.0));
+    let mark = |r: &std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>| {
+        r.get("swapAttemptId").and_then(|v| v.as_s().ok()).cloned()
+    };
+    assert_eq!(
+        mark(&h.record(&conn).await).as_deref(),
+        Some(first.as_str())
+    );
+    // The reconciler looks at it (OFAuth lists it under the other account),
+    // OFAuth's reports arrive: repeats, no event, and the mark stays.
+    h.reconcile().await;
+    // OFAuth's reports: the swap's, and the invalidation's (expired, with the
+    // other account, naming no attempt), then the reconciler again.
+    h.sim.wait_for_deliveries(3, WAIT).await;
+    h.publish_stream(25, 0).await;
+    h.reconcile().await;
+    // A later expiry at OFAuth whose webhook is lost: the reconciler applies
+    // it (a newer state, still the other account).
+    h.sim.set_webhook_mode(WebhookMode {
+        drop: true,
+        ..WebhookMode::default()
+    });
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    assert!(h.sim.expire_connection(&conn));
+    h.reconcile().await;
+    h.sim.set_webhook_mode(WebhookMode::default());
+    let record = h.record(&conn).await;
+    assert_eq!(record["changeCause"].as_s().unwrap(), "account_mismatch");
+    assert_eq!(
+        mark(&record).as_deref(),
+        Some(first.as_str()),
+        "the reconciler kept the attempt that showed the swap"
+    );
+    assert_eq!(
+        security_event_counts(),
+        (0.0, 0.0),
+        "a repeat is no new event"
+    );
+    // A new reconnect attempt showing another account again: a new swap,
+    // counted as one, and now the mark is that attempt's.
+    let (url, second) = h
+        .start_attempt("mallory", &format!(r#"{{"connectionId":"{conn}"}}"#))
+        .await;
+    let query = h.hosted(&url, "approve?other_account=true").await;
+    assert_error_redirect(&h.callback(&query).await, "account_mismatch");
+    assert_eq!(
+        security_event_counts(),
+        (1.0, 1.0),
+        "a new swap is a new event"
+    );
+    assert_eq!(
+        mark(&h.record(&conn).await).as_deref(),
+        Some(second.as_str())
+    );
+}
+
 /// The `SecurityEvents` flushed since the last call: `account_mismatch` ones,
 /// and the total (no other kind may appear).
 fn security_event_counts() -> (f64, f64) {

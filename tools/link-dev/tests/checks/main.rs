@@ -1,11 +1,13 @@
 //! The project's consistency checks, one test binary: every `invoke/` payload
 //! against its handler and `openapi.yaml` (`events`), `template.yaml` against the
-//! code (`template`), the smoke checks against an open door (`smoke`), and the
-//! documents against the code and the template (`docs`).
+//! code (`template`), the smoke checks against an open door (`smoke`), the
+//! documents against the code and the template (`docs`), and one version and
+//! what a release publishes (`release`).
 
 mod docs;
 mod invoke;
 mod openapi;
+mod release;
 mod smoke;
 mod structure;
 mod template;

@@ -1583,3 +1583,52 @@ fn the_custom_domain_and_the_edge() {
         );
     }
 }
+
+/// An upgrade never replaces or drops the table: CloudFormation replaces a
+/// DynamoDB table when its logical id, name or key schema changes, and a stack
+/// update or deletion must keep it whatever happens. What would replace it, or
+/// lose the stream the publisher reads, is held here; changing any of it needs a
+/// migration (docs/operations.md, "Upgrading"), not an edit of this test.
+#[test]
+fn an_upgrade_never_replaces_or_loses_the_table() {
+    let t = template();
+    let res = resources(&t);
+    let tables: Vec<&String> = res
+        .iter()
+        .filter(|(_, r)| r["Type"] == "AWS::DynamoDB::Table")
+        .map(|(name, _)| name)
+        .collect();
+    assert_eq!(tables, ["LinksTable"], "the table's logical id is LinksTable, always");
+    let table = &res["LinksTable"];
+    assert_eq!(table["DeletionPolicy"], "Retain", "sam delete keeps the data");
+    assert_eq!(table["UpdateReplacePolicy"], "Retain", "a replacement keeps the old table");
+    let p = &table["Properties"];
+    assert!(
+        p["TableName"].is_null(),
+        "a TableName makes a replacement fail and a rename replace the table"
+    );
+    let keys: Vec<(String, String)> = p["KeySchema"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|k| (s(&k["AttributeName"]), s(&k["KeyType"])))
+        .collect();
+    assert_eq!(
+        keys,
+        [("pk".to_string(), "HASH".to_string())],
+        "the key schema (a change replaces the table)"
+    );
+    assert_eq!(schema::PARTITION_KEY, "pk");
+    // The stream's view type: changing it would give the stream a new ARN and
+    // leave the publisher's unread records behind.
+    assert_eq!(p["StreamSpecification"]["StreamViewType"], "NEW_AND_OLD_IMAGES");
+    assert_eq!(
+        p["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"],
+        true
+    );
+    assert_eq!(p["TimeToLiveSpecification"]["AttributeName"], "ttl");
+    // The index the lists read: its name and keys (a rename is a new index,
+    // built online, the list empty meanwhile).
+    let gsi = &p["GlobalSecondaryIndexes"][0];
+    assert_eq!(gsi["IndexName"], schema::USER_INDEX);
+}

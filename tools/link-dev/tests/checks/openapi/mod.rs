@@ -101,6 +101,7 @@ impl OpenApi {
             .ok_or_else(|| format!("{method} {t} does not document {status}"))?;
         if let Some(hs) = resp["headers"].as_object() {
             for (name, h) in hs {
+                let h = self.resolve(h);
                 let value = headers.get(name.as_str()).and_then(|v| v.to_str().ok());
                 match value {
                     None if h["required"] == true => {
