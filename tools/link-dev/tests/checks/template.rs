@@ -1598,10 +1598,20 @@ fn an_upgrade_never_replaces_or_loses_the_table() {
         .filter(|(_, r)| r["Type"] == "AWS::DynamoDB::Table")
         .map(|(name, _)| name)
         .collect();
-    assert_eq!(tables, ["LinksTable"], "the table's logical id is LinksTable, always");
+    assert_eq!(
+        tables,
+        ["LinksTable"],
+        "the table's logical id is LinksTable, always"
+    );
     let table = &res["LinksTable"];
-    assert_eq!(table["DeletionPolicy"], "Retain", "sam delete keeps the data");
-    assert_eq!(table["UpdateReplacePolicy"], "Retain", "a replacement keeps the old table");
+    assert_eq!(
+        table["DeletionPolicy"], "Retain",
+        "sam delete keeps the data"
+    );
+    assert_eq!(
+        table["UpdateReplacePolicy"], "Retain",
+        "a replacement keeps the old table"
+    );
     let p = &table["Properties"];
     assert!(
         p["TableName"].is_null(),
@@ -1621,7 +1631,10 @@ fn an_upgrade_never_replaces_or_loses_the_table() {
     assert_eq!(schema::PARTITION_KEY, "pk");
     // The stream's view type: changing it would give the stream a new ARN and
     // leave the publisher's unread records behind.
-    assert_eq!(p["StreamSpecification"]["StreamViewType"], "NEW_AND_OLD_IMAGES");
+    assert_eq!(
+        p["StreamSpecification"]["StreamViewType"],
+        "NEW_AND_OLD_IMAGES"
+    );
     assert_eq!(
         p["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"],
         true
