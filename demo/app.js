@@ -22,12 +22,47 @@ function say(text) {
   $("message").textContent = text;
 }
 
-function show(kind, text) {
+// The banner. `connectionId` names the connection a "Connected" banner is
+// about: it stays only while the list says that connection is active.
+let bannerSeq = 0;
+function show(kind, text, connectionId) {
   const box = $("result");
+  bannerSeq += 1;
   box.className = kind;
   box.textContent = text;
   box.dataset.kind = kind;
+  if (connectionId) box.dataset.connection = connectionId;
+  else delete box.dataset.connection;
+  delete box.dataset.listed;
   box.hidden = false;
+}
+
+// What the list says now wins over a banner shown earlier: a "Connected"
+// banner goes once its connection is no longer active: listed as expired (or
+// anything but active), or no longer listed after it was (a disconnected
+// connection is not listed). Not listed yet is not gone: the list is read from
+// an index that can lag a completion by a moment.
+function dropStaleBanner(list) {
+  const box = $("result");
+  const id = box.dataset.connection;
+  if (box.hidden || box.dataset.kind !== "success" || !id) return;
+  const now = list.find((c) => c.id === id);
+  if (now && now.status === "active") {
+    box.dataset.listed = "true";
+    return;
+  }
+  if (now || box.dataset.listed === "true") hideBanner();
+}
+
+function hideBanner() {
+  const box = $("result");
+  bannerSeq += 1;
+  box.hidden = true;
+  box.textContent = "";
+  box.className = "";
+  box.dataset.kind = "";
+  delete box.dataset.connection;
+  delete box.dataset.listed;
 }
 
 // OFAuth's embed library: the stand-in's global (window.OFAuth.LinkEmbed) by
@@ -49,12 +84,12 @@ async function showCompletion(done) {
     await loadConnections();
     try {
       await link.waitUntilVerified(done.connectionId, { verifyBy: done.verifyBy });
-      show("success", `Connected: ${done.connectionId}`);
+      show("success", `Connected: ${done.connectionId}`, done.connectionId);
     } catch (e) {
       show("error", `Could not verify ${done.connectionId} with OFAuth (${e.code}); it was not added.`);
     }
   } else if (done.status === "active") {
-    show("success", `Connected: ${done.connectionId}`);
+    show("success", `Connected: ${done.connectionId}`, done.connectionId);
   } else {
     show("error", `This connection is ${done.status}.`);
   }
@@ -92,6 +127,7 @@ async function disconnect(id) {
   try {
     await link.disconnect(id);
     say(`Disconnected ${id}.`);
+    if ($("result").dataset.connection === id) hideBanner();
   } catch (e) {
     say(`Could not disconnect (${e.code}).`);
   }
@@ -131,13 +167,25 @@ function connectionRow(c) {
   return tr;
 }
 
+// Each load renders only if no later one has rendered already, and checks the
+// banner only if the banner has not changed since the load started (a list
+// read before a connect finished says nothing about it).
+let listSeq = 0;
+let listShown = 0;
 async function loadConnections() {
+  const seq = ++listSeq;
+  const banner = bannerSeq;
   let list = [];
+  let ok = true;
   try {
     list = (await link.list({ limit: 100 })).connections;
   } catch (e) {
+    ok = false;
     say(`Could not load connections: ${e.code}`);
   }
+  if (seq < listShown) return list;
+  listShown = seq;
+  if (ok && banner === bannerSeq) dropStaleBanner(list);
   $("connections").querySelector("tbody").replaceChildren(...list.map(connectionRow));
   $("connections").hidden = list.length === 0;
   $("no-connections").hidden = list.length !== 0;
@@ -176,6 +224,9 @@ async function loadPlatformEvents() {
   $("no-events").hidden = mine.length !== 0;
   const list = $("events");
   if (Number(list.dataset.count || 0) === mine.length) return;
+  // New events after the first load: a connection changed (a webhook, the
+  // reconciler, another tab), so the list, and the banner with it, is reread.
+  const seen = list.dataset.count !== "";
   list.dataset.count = String(mine.length);
   list.replaceChildren(
     ...mine.reverse().map((e) => {
@@ -183,16 +234,41 @@ async function loadPlatformEvents() {
       const li = document.createElement("li");
       li.dataset.type = e.detailType;
       li.dataset.connection = d.connectionId || "";
-      const change = d.newStatus ? ` ${d.oldStatus || "(new)"} → ${d.newStatus}` : "";
       const what = document.createElement("strong");
-      what.textContent = e.detailType;
-      li.append(what, ` ${d.connectionId || ""}${change}, cause ${d.cause} `);
+      what.className = "label";
+      what.textContent = eventLabel(e);
+      li.append(what);
+      if (d.connectionId) li.append(` ${d.connectionId}`);
+      if (Array.isArray(d.connections)) li.append(` (${d.connections.length} connection${d.connections.length === 1 ? "" : "s"})`);
+      li.append(" ");
       const id = document.createElement("code");
       id.textContent = d.eventId;
       li.append(id);
       return li;
     }),
   );
+  if (seen) await loadConnections();
+}
+
+// What an event means (docs/platform.md's table), not the statuses it moved
+// between: a bind or a reconnect can go from active to active.
+function eventLabel(e) {
+  switch (e.detailType) {
+    case "Connection Bound":
+      return "bound";
+    case "Connection Reconnected":
+      return "reconnected";
+    case "Connection Expired":
+      return "expired";
+    case "Connection Disconnected":
+      return `disconnected (${e.detail.cause})`;
+    case "Connection Profile Changed":
+      return "profile changed";
+    case "User Data Erased":
+      return "user data erased";
+    default:
+      return String(e.detailType).toLowerCase();
+  }
 }
 
 function render() {
@@ -224,3 +300,8 @@ $("connect-popup").addEventListener("click", () => connect("popup"));
 render();
 showResult();
 setInterval(() => loadPlatformEvents().catch(() => {}), 1500);
+// The list is reread now and then too (OFAuth may expire a connection; without
+// the platform's events nothing else would tell this page).
+setInterval(() => {
+  if (currentUser()) loadConnections();
+}, 5000);

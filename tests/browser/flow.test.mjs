@@ -2,12 +2,14 @@
 // (make dev), in both of OFAuth's integrations.
 // Redirect flow: sign in, connect, approve on the simulator's hosted page, land
 // on the success page, which completes the flow with its one-time code; cancel;
-// reconnect (same id, no duplicate); disconnect; the platform's events about it
-// (the publisher on the stream); a visitor who is not signed in is told nothing
+// reconnect (same id, no duplicate); disconnect (the "Connected" banner goes with
+// it); the platform's events about it (the publisher on the stream), labelled by
+// what they mean (bound, disconnected (user)), never "active → active"; a visitor who is not signed in is told nothing
 // about a connection.
 // Popup flow (OFAuth's embed library; its stand-in, and OFAuth's own build when
 // OFAUTH_LINK_EMBED_JS names one): connect in the iframe; close it at a step;
-// close it with a click outside it; an expired session replaced by a new one.
+// close it with a click outside it; an expired session replaced by a new one;
+// OFAuth expiring the connection (the demo's banner about it goes).
 // The demo does all of it through the browser client (client/).
 // Checks DynamoDB through link-dev, and fails on any console error on the demo.
 import { test } from "node:test";
@@ -113,20 +115,35 @@ test("demo flows in Chromium", async (t) => {
       assert.equal(rec.connectionRecords, 1);
     });
 
-    await t.test("redirect: disconnect removes it", async () => {
+    await t.test("redirect: disconnect removes it, and the banner about it goes", async () => {
+      // The reconnect's success page still says the connection is connected: true until now.
+      assert.equal(await page.locator("#result").isVisible(), true);
+      assert.equal(await page.textContent("#result"), `Connected: ${connectionId}`);
       await page.locator(`tr[data-id='${connectionId}'] button.disconnect`).click();
       await page.waitForSelector("#no-connections:visible");
+      // The list no longer shows it active (a disconnected connection is not listed) ...
+      assert.equal(await page.locator(`tr[data-id='${connectionId}'][data-status='active']`).count(), 0);
+      // ... and nothing on the page still says it is connected.
+      await page.waitForSelector("#result", { state: "hidden", timeout: 5000 });
+      assert.doesNotMatch(await page.innerText("body"), new RegExp(`Connected: ${connectionId}`));
       await page.screenshot({ path: `${shots}/4-disconnected.png`, fullPage: true });
       assert.equal(stored(connectionId).status, "disconnected");
     });
 
-    await t.test("the platform heard of the connection and its disconnect, once each", async () => {
+    await t.test("the platform heard of the connection and its disconnect, once each, labelled by meaning", async () => {
       // The publisher on DynamoDB Local's stream, through the EventBridge stand-in.
       const item = (type) => page.locator(`#events li[data-type='${type}'][data-connection='${connectionId}']`);
       await item("Connection Disconnected").waitFor();
       assert.equal(await item("Connection Bound").count(), 1);
       assert.equal(await item("Connection Disconnected").count(), 1);
-      assert.match(await item("Connection Disconnected").textContent(), /cause user/);
+      assert.equal(await item("Connection Bound").locator("strong").textContent(), "bound");
+      assert.equal(await item("Connection Disconnected").locator("strong").textContent(), "disconnected (user)");
+      // Every event reads as what it means, never as the statuses it moved between.
+      const labels = await page.locator("#events li strong").allTextContents();
+      for (const label of labels) {
+        assert.match(label, /^(bound|reconnected|expired|disconnected \([a-z_]+\)|profile changed|user data erased)$/);
+      }
+      assert.doesNotMatch(await page.textContent("#events"), /active → active|→/);
       await page.screenshot({ path: `${shots}/4b-platform-events.png`, fullPage: true });
     });
 
@@ -145,6 +162,23 @@ test("demo flows in Chromium", async (t) => {
 
     const ctx = { page, result, loaded, frame, connectionId, user: "alice" };
     await popupCases(t, "stand-in", demo, ctx);
+
+    await t.test("a banner about a connection goes when OFAuth expires it (the list the demo rereads)", async () => {
+      // The last popup case's banner; OFAuth (the simulator) expires that
+      // connection and tells the webhook: the demo hears the event and rereads the list.
+      const text = await page.textContent("#result");
+      const id = text.replace("Connected: ", "");
+      assert.match(id, /^conn_/);
+      const r = await fetch(`${sim}/__sim/connections/${id}/expire`, { method: "POST" });
+      assert.equal(r.status, 204);
+      await page.locator(`tr[data-id='${id}'][data-status='expired']`).waitFor({ timeout: 20000 });
+      await page.waitForSelector("#result", { state: "hidden", timeout: 5000 });
+      assert.doesNotMatch(await page.innerText("body"), new RegExp(`Connected: ${id}`));
+      const expired = page.locator(`#events li[data-type='Connection Expired'][data-connection='${id}']`);
+      await expired.waitFor();
+      assert.equal(await expired.locator("strong").textContent(), "expired");
+      await page.screenshot({ path: `${shots}/7b-expired.png`, fullPage: true });
+    });
 
     if (realEmbed) {
       // OFAuth's own build in place of the stand-in: the global script under the
