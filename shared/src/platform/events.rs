@@ -431,6 +431,7 @@ mod tests {
                 "eventId",
                 "newStatus",
                 "oldStatus",
+                "serviceVersion",
                 "time",
                 "userId",
                 "version"
