@@ -86,6 +86,10 @@ export interface paths {
          * @description Signed either way OFAuth's sources describe: `OFAuth-Signature` (documented)
          *     or the `svix-*` headers (the SDKs). A delivery is verified before anything
          *     is read; a 5xx asks OFAuth to retry.
+         *     Deployed, this is served on an API of its own (the `WebhookUrl` output),
+         *     at `/link/webhook/<WebhookPathSegment>`, an unguessable segment only
+         *     OFAuth's dashboard holds: any other path there is API Gateway's 404 and
+         *     reaches no function. `make dev` serves it at `/link/webhook`.
          */
         post: operations["webhook"];
         delete?: never;
@@ -526,6 +530,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Only with the edge on (`EnableEdge`), to a request that did not come through it (sent to the `execute-api` domain directly, without the edge's origin header): `forbidden`, before any work. A browser that OFAuth sent back to the callback URL never gets it. The same answer on every `/link/...` route. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
             };
         };
     };
