@@ -66,8 +66,12 @@ pub struct Harness {
     pub table: String,
     pub config: Config,
     pub session: SessionService,
-    /// The callback function's two routes.
+    /// The callback function's route (`GET /link/callback`).
     pub return_leg: ReturnLeg,
+    /// The complete function's (`POST /link/complete`).
+    pub complete_leg: ReturnLeg,
+    /// The reconciler's store (its role's client: see `iam`).
+    reconcile_store: Store,
     pub connections: ConnectionsService,
     pub webhook: WebhookService,
     /// The reconciler as configured (tests with other settings build their own
@@ -207,13 +211,23 @@ impl Harness {
             _ => API_KEY.to_string(),
         };
         let ofauth = ofauth_client(&config, &key);
-        let session = SessionService::new(&config, store.clone(), ofauth.clone());
-        let connections = ConnectionsService::new(&config, store.clone(), ofauth.clone());
-        let return_leg = ReturnLeg::new(&config, store.clone(), ofauth.clone());
-        let webhook = WebhookService::new(store.clone(), Secret::new(WEBHOOK_SECRET))
+        // Each function's service on a client of its own, whose requests are
+        // recorded for its role (iam.rs checks them against template.yaml).
+        let role = |name| {
+            Store::new(
+                crate::iam::client_for(&endpoint, config.store.timeout, name),
+                &table,
+            )
+        };
+        let session = SessionService::new(&config, role("InitSessionRole"), ofauth.clone());
+        let connections = ConnectionsService::new(&config, role("ConnectionsRole"), ofauth.clone());
+        let return_leg = ReturnLeg::new(&config, role("CallbackRole"), ofauth.clone());
+        let complete_leg = ReturnLeg::new(&config, role("CompleteRole"), ofauth.clone());
+        let webhook = WebhookService::new(role("WebhookRole"), Secret::new(WEBHOOK_SECRET))
             .accept_sandbox(config.webhook.accept_sandbox);
+        let reconcile_store = role("ReconcileRole");
         let reconcile = ReconcileService::new(
-            store.clone(),
+            reconcile_store.clone(),
             ofauth.clone(),
             config.reconcile.clone(),
             config.list_search.page_size,
@@ -228,7 +242,7 @@ impl Harness {
             eventbridge_client(&eventbridge.url(), config.publisher.erasure_grace),
             config.publisher.event_bus.clone(),
             config.publisher.event_source.clone(),
-            store.clone(),
+            role("PublisherRole"),
             config.publisher.erasure_grace,
             std::sync::Arc::new(ofauth.clone()),
         );
@@ -240,6 +254,8 @@ impl Harness {
             config,
             session,
             return_leg,
+            complete_leg,
+            reconcile_store,
             connections,
             webhook,
             reconcile,
@@ -317,7 +333,12 @@ impl Harness {
 
     /// A reconciler with these settings and list page size.
     pub fn reconciler(&self, settings: ReconcileSettings, page_size: u32) -> ReconcileService {
-        ReconcileService::new(self.store.clone(), self.ofauth.clone(), settings, page_size)
+        ReconcileService::new(
+            self.reconcile_store.clone(),
+            self.ofauth.clone(),
+            settings,
+            page_size,
+        )
     }
 
     /// One run of `svc`, with a minute before its deadline.
@@ -442,7 +463,7 @@ impl Harness {
             &[],
             None,
         );
-        let resp = counted(req, |r| return_leg::handle(r, &self.return_leg)).await;
+        let resp = counted(req, |r| return_leg::handle(r, &self.complete_leg)).await;
         (resp.status().as_u16(), json_body(&resp))
     }
 

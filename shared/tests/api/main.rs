@@ -12,6 +12,7 @@ mod erasure_events;
 mod failures;
 mod flow_logs;
 mod fuzz;
+mod iam;
 mod init;
 mod leaked_url;
 mod link_flow;
