@@ -193,21 +193,22 @@ pub const ORIGIN_VERIFY_HEADER: &str = "x-link-origin-verify";
 /// platform's own services) is not concerned. Off (the default): no check.
 #[derive(Debug, Clone, Default)]
 pub struct OriginGuard {
-    secret: Option<crate::config::Secret>,
+    /// The accepted values: the current one, and while rotating the previous
+    /// (empty: no check).
+    secrets: Vec<crate::config::Secret>,
 }
 
 impl OriginGuard {
     /// The guard the configuration asks for (`EDGE_ORIGIN_SECRET`).
     pub fn from_config(config: &crate::config::Config) -> Self {
         Self {
-            secret: config.runtime.edge_origin_secret.clone(),
+            secrets: config.runtime.edge_origin_secrets.clone(),
         }
     }
 
     /// The answer for a request that did not come through the edge, if it did not.
     pub fn refuse(&self, req: &Request<Body>) -> Option<Response<Body>> {
-        let secret = self.secret.as_ref()?;
-        if req.uri().path().starts_with("/platform/") {
+        if self.secrets.is_empty() || req.uri().path().starts_with("/platform/") {
             return None;
         }
         let sent = req
@@ -215,9 +216,16 @@ impl OriginGuard {
             .get(ORIGIN_VERIFY_HEADER)
             .map(HeaderValue::as_bytes)
             .unwrap_or_default();
-        if aws_lc_rs::constant_time::verify_slices_are_equal(sent, secret.expose().as_bytes())
-            .is_ok()
-        {
+        // Each value compared in constant time, all of them whatever matched.
+        let matched = self.secrets.iter().fold(false, |found, secret| {
+            found
+                | aws_lc_rs::constant_time::verify_slices_are_equal(
+                    sent,
+                    secret.expose().as_bytes(),
+                )
+                .is_ok()
+        });
+        if matched {
             return None;
         }
         crate::telemetry::origin_refused();
@@ -314,7 +322,7 @@ mod tests {
     fn behind_the_edge_only_its_secret_reaches_the_link_routes() {
         let secret = "s".repeat(40);
         let guard = OriginGuard {
-            secret: Some(crate::config::Secret::new(secret.clone())),
+            secrets: vec![crate::config::Secret::new(secret.clone())],
         };
         for path in [
             "/link/session",
@@ -359,14 +367,50 @@ mod tests {
             }
         };
         let off = crate::config::Config::from_lookup(base(Some(""))).unwrap();
-        assert!(OriginGuard::from_config(&off).secret.is_none());
-        let on = crate::config::Config::from_lookup(base(Some(
+        assert!(OriginGuard::from_config(&off).secrets.is_empty());
+        let (new, old) = (
             "0123456789abcdefghij0123456789abcdefghij",
-        )))
-        .unwrap();
-        assert!(OriginGuard::from_config(&on).secret.is_some());
-        let err = crate::config::Config::from_lookup(base(Some("short"))).unwrap_err();
-        assert!(err.to_string().contains("EDGE_ORIGIN_SECRET"), "{err}");
-        assert!(!err.to_string().contains("short"), "{err}");
+            "ZYXWVUTSRQPONMLKJIHGZYXWVUTSRQPONMLKJIHG",
+        );
+        let on = crate::config::Config::from_lookup(base(Some(new))).unwrap();
+        let guard = OriginGuard::from_config(&on);
+        assert!(guard
+            .refuse(&with_header("/link/session", Some(new)))
+            .is_none());
+        assert!(guard
+            .refuse(&with_header("/link/session", Some(old)))
+            .is_some());
+        // While rotating: the current value and the previous one, nothing else.
+        let both: &'static str =
+            "0123456789abcdefghij0123456789abcdefghij,ZYXWVUTSRQPONMLKJIHGZYXWVUTSRQPONMLKJIHG";
+        let rotating = crate::config::Config::from_lookup(base(Some(both))).unwrap();
+        let guard = OriginGuard::from_config(&rotating);
+        for ok in [new, old] {
+            assert!(guard
+                .refuse(&with_header("/link/session", Some(ok)))
+                .is_none());
+        }
+        for bad in [
+            both,
+            "",
+            &new[1..],
+            "0123456789abcdefghij0123456789abcdefghiX",
+        ] {
+            assert!(
+                guard
+                    .refuse(&with_header("/link/session", Some(bad)))
+                    .is_some(),
+                "{bad}"
+            );
+        }
+        for invalid in [
+            "short",
+            "0123456789abcdefghij0123456789abcdefghij,",
+            "a,b,c",
+        ] {
+            let err = crate::config::Config::from_lookup(base(Some(invalid))).unwrap_err();
+            assert!(err.to_string().contains("EDGE_ORIGIN_SECRET"), "{err}");
+            assert!(!err.to_string().contains(invalid), "{err}");
+        }
     }
 }

@@ -63,9 +63,10 @@ pub struct RuntimeSettings {
     pub extra_ca_certs: Option<std::path::PathBuf>,
     /// Where the metrics go (`None`: not recorded).
     pub(crate) metrics_namespace: Option<String>,
-    /// With the edge on: what `x-link-origin-verify` must hold
+    /// With the edge on: what `x-link-origin-verify` may hold, the current
+    /// value and, while rotating, the previous one
     /// ([`crate::apigw::OriginGuard`]).
-    pub(crate) edge_origin_secret: Option<Secret>,
+    pub(crate) edge_origin_secrets: Vec<Secret>,
 }
 
 impl RuntimeSettings {
@@ -78,13 +79,21 @@ impl RuntimeSettings {
                 is_metrics_namespace,
                 "must be 1-255 letters, digits or . - _ / # : (space), not starting with AWS/",
             )?,
-            edge_origin_secret: env
+            edge_origin_secrets: env
                 .checked(
                     vars::EDGE_ORIGIN_SECRET,
-                    |v| (32..=256).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_graphic()),
-                    "must be 32-256 printable characters (the stack generates it)",
+                    |v| {
+                        let values: Vec<&str> = v.split(',').collect();
+                        values.len() <= 2
+                            && values.iter().all(|v| {
+                                (32..=256).contains(&v.len())
+                                    && v.bytes().all(|b| b.is_ascii_graphic())
+                            })
+                    },
+                    "must be one or two values (current,previous) of 32-256 printable characters, no comma (the stack generates them)",
                 )?
-                .map(Secret::new),
+                .map(|v| v.split(',').map(Secret::new).collect())
+                .unwrap_or_default(),
         })
     }
 }

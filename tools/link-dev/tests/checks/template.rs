@@ -1507,8 +1507,26 @@ fn the_custom_domain_and_the_edge() {
                 v.contains("EdgeOn") && v.contains("${EdgeOriginSecret}"),
                 "{v}"
             );
+            // While rotating, the previous value too.
+            assert!(
+                v.contains("EdgeRotating") && v.contains("::AWSPREVIOUS"),
+                "{v}"
+            );
         }
     }
+    // The functions take a new secret before CloudFront sends it.
+    let depends: BTreeSet<String> = edge["DependsOn"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(s)
+        .collect();
+    let guarded_fns: BTreeSet<String> = functions(&t)
+        .into_iter()
+        .filter(|(_, f)| guarded.contains(binary(f).as_str()))
+        .map(|(name, _)| name)
+        .collect();
+    assert_eq!(depends, guarded_fns);
     // The edge cannot be deployed half: the rules ask for the domain, its
     // certificate and the web ACL.
     let rule = format!("{:?}", t["Rules"]["EdgeNeedsDomainCertificateAndWebAcl"]);
