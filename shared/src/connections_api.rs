@@ -432,6 +432,26 @@ async fn erase(user_id: &str, svc: &ConnectionsService) -> Result<Response<Body>
         svc.store.strip_attempt(&a.id, now).await?;
         erased += 1;
     }
+    // 4b. The index once more, now that the work above gave it time: an
+    // attempt stored just before the barrier that the first read did not show
+    // yet (it can never bind, nor take the account's profile: the barrier) is
+    // ended and stripped as well.
+    for item in svc.store.user_items(user_id).await? {
+        let UserItem::Attempt(a) = item else {
+            continue;
+        };
+        if attempts
+            .iter()
+            .any(|seen| seen.id.as_str() == a.id.as_str())
+        {
+            continue;
+        }
+        if a.status.in_flight() {
+            svc.store.end_for_erasure(&a).await?;
+        }
+        svc.store.strip_attempt(&a.id, now).await?;
+        erased += 1;
+    }
     // 5. Done: the barrier says which connections the erasure covers (the
     // publisher sends none of their older events once `User Data Erased` may
     // have gone), then the platform hears of it (its `User Data Erased`

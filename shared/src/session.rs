@@ -306,6 +306,15 @@ async fn create_session(req: &Request, svc: &SessionService) -> Result<Response<
         // The id is 160 fresh random bits: an item already under it can only be
         // this very write, retried by the SDK after an answer that came too late.
         Ok(()) | Err(StoreError::AlreadyExists) => {}
+        // The user's data was erased while this session started: nothing of
+        // it is kept, and the user starts again.
+        Err(StoreError::Erased) => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "invalid_state",
+                "Your data was erased while this session started; start again.",
+            ))
+        }
         // Without the record the callback could not be trusted; the unused
         // OFAuth session simply expires.
         Err(e) => return Err(e.into()),

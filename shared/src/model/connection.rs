@@ -149,24 +149,41 @@ pub struct ConnectionRecord {
     /// showed the other account, when the leg that saw it named one
     /// (`swapAttemptId`).
     pub(crate) swap_attempt: Option<String>,
+    /// The other OnlyFans account a swap showed, as [`account_digest`]
+    /// (`swapAccountHash`): kept by every later write until the owner binds
+    /// the connection again.
+    pub(crate) swap_account: Option<String>,
     /// An invalidation at OFAuth the stream's remedy still owes (its request's
     /// id), asked for by a leg that holds no API key (the webhook).
     pub(crate) invalidate_requested: Option<String>,
 }
 
 impl ConnectionRecord {
-    /// Whether an account swap seen now (by a leg naming `attempt`, if any) is
-    /// one this record already holds: it is marked `account_mismatch`, and the
-    /// leg names no attempt, or the one that marked it, or the mark names none.
-    /// Such a sighting (OFAuth's report of the invalidation, the reconciler's
-    /// look, the other leg of the same reconnect) repeats the swap: it is not a
-    /// new security event. A new attempt showing another account is one.
-    pub(crate) fn holds_swap(&self, attempt: Option<&str>) -> bool {
-        self.change_cause == Some(ChangeCause::AccountMismatch)
+    /// Whether an account swap seen now (by a leg naming `attempt`, if any,
+    /// showing `account`, if known) is one this record already holds: a swap
+    /// is marked and not undone since, the leg names no attempt, or the one
+    /// that marked it, or the mark names none, and it shows the same other
+    /// account (or one side does not say). Such a sighting (OFAuth's report of
+    /// the invalidation, the reconciler's look, the other leg of the same
+    /// reconnect, whatever other writes came between) repeats the swap: it is
+    /// not a new security event. A new attempt, or another account, is one.
+    pub(crate) fn holds_swap(&self, attempt: Option<&str>, account: Option<&str>) -> bool {
+        self.has_swap_mark()
             && match (attempt, self.swap_attempt.as_deref()) {
                 (Some(seen), Some(marked)) => seen == marked,
                 _ => true,
             }
+            && match (account.map(account_digest), self.swap_account.as_deref()) {
+                (Some(seen), Some(marked)) => seen == marked,
+                _ => true,
+            }
+    }
+
+    /// Whether a swap is recorded on the record and not undone since (the
+    /// owner's binding takes the mark off). A record an earlier release marked
+    /// has only its cause.
+    pub(crate) fn has_swap_mark(&self) -> bool {
+        self.swap_account.is_some() || self.change_cause == Some(ChangeCause::AccountMismatch)
     }
 
     /// The cause of a disconnect this service asked OFAuth for in the last
@@ -198,6 +215,15 @@ impl ConnectionRecord {
         self.user_id.is_some()
             && matches!((self.account.id.as_deref(), seen.id.as_deref()), (Some(a), Some(b)) if a != b)
     }
+}
+
+/// How a swap's other account is kept on the owner's record: its SHA-256, in
+/// hex (an id of someone else's account, not needed in clear to tell a repeat).
+pub(crate) fn account_digest(account: &str) -> String {
+    hex::encode(aws_lc_rs::digest::digest(
+        &aws_lc_rs::digest::SHA256,
+        account.as_bytes(),
+    ))
 }
 
 /// Another OnlyFans account on a bound connection, as one sighting shows it.

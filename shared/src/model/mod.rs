@@ -24,4 +24,4 @@ pub use connection::ConnectionRecord;
 pub use connection::ConnectionStatus;
 pub use connection::ListedStatus;
 pub use connection::UserConnection;
-pub(crate) use connection::{ChangeCause, Swap};
+pub(crate) use connection::{account_digest, ChangeCause, Swap};

@@ -38,7 +38,7 @@ impl Run<'_> {
         let bound: Vec<(&ConnectionRecord, &ListedConnection)> = list
             .iter()
             .filter_map(|c| Some((known.records.get(c.id.as_str())?, c)))
-            .filter(|(r, _)| r.is_bound_and_live() && !r.holds_swap(None))
+            .filter(|(r, _)| r.is_bound_and_live() && !r.has_swap_mark())
             .collect();
         let swapped: Vec<&ConnectionId> = bound
             .iter()

@@ -65,7 +65,8 @@ impl Run<'_> {
             let changed = status.as_ref().is_some_and(|s| *s != r.status);
             // A swap already recorded and refused, listed as it was left, is
             // decided: it is not sighted again every run.
-            let new_swap = r.shows_other_account(&account) && !r.holds_swap(None);
+            let new_swap =
+                r.shows_other_account(&account) && !r.holds_swap(None, account.id.as_deref());
             if changed || new_swap {
                 let status = status.unwrap_or_else(|| r.status.clone());
                 self.observe(r, &status, listed.updated_at_ms(), &account)

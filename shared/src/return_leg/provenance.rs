@@ -289,7 +289,9 @@ impl Provenance {
         match account_verdict(attempt, owned, bound, &account) {
             AccountVerdict::Same => {}
             AccountVerdict::Other => {
-                return Err(self.account_mismatch(attempt, connection, now).await)
+                return Err(self
+                    .account_mismatch(attempt, connection, account.id.as_deref(), now)
+                    .await)
             }
             AccountVerdict::Unknown => {
                 return Err(self.unknown_account(attempt, connection, now).await)
@@ -362,6 +364,7 @@ impl Provenance {
         &self,
         attempt: &LinkAttempt,
         connection: &ConnectionId,
+        seen: Option<&str>,
         now: SystemTime,
     ) -> Refusal {
         let invalidated = self.ofauth.invalidate_connection(connection).await;
@@ -372,7 +375,7 @@ impl Provenance {
         // this attempt's webhook already recorded it, this refusal repeats it.
         let first = match self
             .store
-            .expire_swapped(connection, &attempt.user_id, &attempt.id, now)
+            .expire_swapped(connection, &attempt.user_id, &attempt.id, seen, now)
             .await
         {
             Ok(first) => first,
@@ -442,7 +445,9 @@ impl Provenance {
         };
         let bound = record.account.id.as_deref();
         match account_verdict(attempt, true, bound, &account) {
-            AccountVerdict::Other => Err(self.account_mismatch(attempt, target, now).await),
+            AccountVerdict::Other => Err(self
+                .account_mismatch(attempt, target, account.id.as_deref(), now)
+                .await),
             AccountVerdict::Same | AccountVerdict::Unknown => Ok(()),
         }
     }
@@ -589,7 +594,9 @@ impl Provenance {
             match account_verdict(attempt, owned, bound, vouched) {
                 AccountVerdict::Same => {}
                 AccountVerdict::Other => {
-                    return Err(self.account_mismatch(attempt, connection, now).await)
+                    return Err(self
+                        .account_mismatch(attempt, connection, vouched.id.as_deref(), now)
+                        .await)
                 }
                 AccountVerdict::Unknown => {
                     return Err(self.unknown_account(attempt, connection, now).await)

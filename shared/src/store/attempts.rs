@@ -121,21 +121,27 @@ impl Store {
         if let Some(h) = &attempt.start_hash {
             item.insert("startHash".into(), s(h));
         }
-        self.client
-            .put_item()
+        // Only if no erasure of the user came since the attempt started: a
+        // session racing `DELETE /link/me` leaves nothing that names the user
+        // behind it (its OFAuth session simply expires).
+        let put = aws_sdk_dynamodb::types::Put::builder()
             .table_name(&self.table)
             .set_item(Some(item))
             .condition_expression("attribute_not_exists(pk)")
-            .send()
+            .build()
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        match self
+            .transact(vec![
+                TransactWriteItem::builder().put(put).build(),
+                started_after_erasure(&self.table, attempt)?,
+            ])
             .await
-            .map_err(|e| {
-                if is_condition_failure(&e) {
-                    StoreError::AlreadyExists
-                } else {
-                    unavailable(e)
-                }
-            })?;
-        Ok(())
+        {
+            Ok(()) => Ok(()),
+            Err(TransactFailure::Condition(0)) => Err(StoreError::AlreadyExists),
+            Err(TransactFailure::Condition(_)) => Err(StoreError::Erased),
+            Err(TransactFailure::Other(e)) => Err(e),
+        }
     }
 
     /// Reads an attempt (strongly consistent, so a just-consumed attempt reads as such).
@@ -258,11 +264,31 @@ impl Store {
             },
             true,
         );
-        let hash = ret.code_hash.to_string();
-        self.update_attempt(attempt, update, condition, |a| {
-            a.status == AttemptStatus::Returned && a.code_hash.as_deref() == Some(hash.as_str())
-        })
-        .await
+        // Only if no erasure of the user came since the attempt started: the
+        // account's profile and the browser's binding are never written onto
+        // an attempt the erasure's index query did not see yet.
+        let transition = update.transact(&self.table, keys::attempt(&attempt.id), &condition)?;
+        match self
+            .transact(vec![
+                TransactWriteItem::builder().update(transition).build(),
+                started_after_erasure(&self.table, attempt)?,
+            ])
+            .await
+        {
+            Ok(()) => Ok(()),
+            Err(TransactFailure::Condition(1)) => Err(StoreError::Erased),
+            Err(TransactFailure::Condition(_)) => match self.get_attempt(&attempt.id).await {
+                // The same return, written by a retry whose answer came late.
+                Ok(Some(stored))
+                    if stored.status == AttemptStatus::Returned
+                        && stored.code_hash.as_deref() == Some(ret.code_hash) =>
+                {
+                    Ok(())
+                }
+                _ => Err(StoreError::AttemptNotUsable),
+            },
+            Err(TransactFailure::Other(e)) => Err(e),
+        }
     }
 
     /// Counts a verification OFAuth could not answer, while the attempt is still

@@ -106,6 +106,7 @@ impl Store {
                 last_attempt: Some(&attempt.id),
                 cause: Some(ChangeCause::Completion),
                 swap_attempt: None,
+                swap_account: None,
                 invalidate: None,
             },
             &rfc3339(now),
@@ -254,12 +255,14 @@ impl Store {
         id: &ConnectionId,
         owner: &str,
         attempt: &AttemptId,
+        account: Option<&str>,
         now: SystemTime,
     ) -> Result<bool, StoreError> {
         let write = ConnectionWrite {
             state: Some(StateWrite::confirmed(ConnectionStatus::Expired)),
             cause: Some(ChangeCause::AccountMismatch),
             swap_attempt: Some(attempt.as_str()),
+            swap_account: account,
             ..ConnectionWrite::default()
         };
         let mut update = connection_update(id, &write, &rfc3339(now));
@@ -283,7 +286,7 @@ impl Store {
         Ok(self.get_connection(id).await?.is_some_and(|r| {
             r.is_owned_by(owner)
                 && r.status != ConnectionStatus::Disconnected
-                && !r.holds_swap(Some(attempt.as_str()))
+                && !r.holds_swap(Some(attempt.as_str()), account)
         }))
     }
 

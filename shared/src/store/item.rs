@@ -218,6 +218,7 @@ pub(crate) fn read_record(item: &Item) -> Result<ConnectionRecord, StoreError> {
             .zip(get_n(item, "disconnectRequestedAt")),
         change_cause: get_s(item, "changeCause").and_then(ChangeCause::parse),
         swap_attempt: get_s(item, "swapAttemptId").map(str::to_string),
+        swap_account: get_s(item, "swapAccountHash").map(str::to_string),
         invalidate_requested: get_s(item, "invalidateRequested").map(str::to_string),
     })
 }
@@ -276,6 +277,9 @@ pub(crate) struct ConnectionWrite<'a> {
     /// With [`ChangeCause::AccountMismatch`]: the attempt that showed the
     /// other account (`swapAttemptId`; removed when the leg named none).
     pub(crate) swap_attempt: Option<&'a str>,
+    /// With [`ChangeCause::AccountMismatch`]: the other account the swap
+    /// showed (kept as its digest).
+    pub(crate) swap_account: Option<&'a str>,
     /// Asks the stream's remedy (the publisher) to invalidate the connection
     /// at OFAuth, once (`invalidateRequested`: this id), for a leg that does not
     /// hold the API key (the webhook).
@@ -362,6 +366,14 @@ pub(crate) fn connection_update(
         if let (ChangeCause::AccountMismatch, Some(a)) = (cause, w.swap_attempt) {
             u.set("swapAttemptId", s(a));
         }
+        if let (ChangeCause::AccountMismatch, Some(a)) = (cause, w.swap_account) {
+            u.set("swapAccountHash", s(crate::model::account_digest(a)));
+        }
+    }
+    // The owner's binding (a completion, or a reconnect OFAuth attests, with
+    // the account bound to it) undoes a swap: a later one is a new one.
+    if w.owner.is_some() && w.state.as_ref().is_some_and(|st| st.status.is_live()) {
+        u.remove("swapAttemptId").remove("swapAccountHash");
     }
     u
 }

@@ -173,11 +173,19 @@ pub(crate) fn plan<'a>(
                     newer.then_some(StateWrite { status, order })
                 };
                 let named = ev.attempt.map(AttemptId::as_str);
+                // A report older than what the record holds, of a swap it has
+                // recorded since (another attempt's, or this one's): OFAuth's
+                // late or retried delivery of what is decided. Nothing to write,
+                // and no new event, whichever swap it names.
+                if !newer && r.has_swap_mark() {
+                    return None;
+                }
                 return Some(Plan {
                     write: ConnectionWrite {
                         state,
                         cause: Some(ChangeCause::AccountMismatch),
                         swap_attempt: named,
+                        swap_account: Some(seen),
                         // The webhook holds no API key: the stream's remedy
                         // invalidates it, once (platform/remedy.rs).
                         invalidate: (live && ev.cause == ChangeCause::Webhook)
@@ -188,7 +196,7 @@ pub(crate) fn plan<'a>(
                     foreign: false,
                     swapped: Some(Swap {
                         live,
-                        first: !r.holds_swap(named),
+                        first: !r.holds_swap(named, Some(seen)),
                     }),
                 });
             }
@@ -255,6 +263,7 @@ pub(crate) fn plan<'a>(
                 None
             },
             swap_attempt: None,
+            swap_account: None,
             invalidate: None,
         },
         bind,
@@ -436,6 +445,7 @@ mod tests {
             disconnect_requested: None,
             change_cause: None,
             swap_attempt: None,
+            swap_account: None,
             invalidate_requested: None,
         }
     }
@@ -608,10 +618,50 @@ mod tests {
         // ... a new reconnect attempt showing another account is a new one ...
         let p = plan(&ev("active", Some(&b)), Some(&marked), None, 0, true).unwrap();
         assert!(p.swapped.unwrap().first);
-        // ... and so is one on a record that changed for another cause since.
-        marked.change_cause = Some(ChangeCause::Completion);
-        let p = plan(&ev("expired", None), Some(&marked), None, 0, true).unwrap();
+        // ... and so is another account on the same attempt's mark ...
+        let stranger = AccountProfile {
+            id: Some("acct_stranger".into()),
+            ..AccountProfile::default()
+        };
+        let marked_with = |account: &str| {
+            let mut m = marked.clone();
+            m.swap_account = Some(crate::model::account_digest(account));
+            m
+        };
+        let theirs_marked = marked_with(theirs.id.as_deref().unwrap());
+        let p = plan(
+            &Sighting {
+                account: &stranger,
+                ..ev("active", None)
+            },
+            Some(&theirs_marked),
+            None,
+            0,
+            true,
+        )
+        .unwrap();
         assert!(p.swapped.unwrap().first);
+        // ... while writes of other causes since do not make a repeat new (the
+        // mark outlives them) ...
+        let mut other_cause = theirs_marked.clone();
+        other_cause.change_cause = Some(ChangeCause::Webhook);
+        let p = plan(&ev("expired", None), Some(&other_cause), None, 0, true).unwrap();
+        assert!(!p.swapped.unwrap().first);
+        // ... but the owner's binding since (the mark taken off) does.
+        let mut restored = owned.clone();
+        restored.change_cause = Some(ChangeCause::Completion);
+        let p = plan(&ev("expired", None), Some(&restored), None, 0, true).unwrap();
+        assert!(p.swapped.unwrap().first);
+        // A late report of a swap, older than the record's state, on a record
+        // that holds a swap: nothing to write and no event, whichever attempt
+        // it names.
+        let mut later = theirs_marked.clone();
+        later.last_event_at = Some(10_000);
+        let stale = Sighting {
+            event_at_ms: Some(5_000),
+            ..ev("active", Some(&b))
+        };
+        assert!(plan(&stale, Some(&later), None, 20, true).is_none());
         // The owner's own account: no swap.
         let same = Sighting {
             account: &mine,

@@ -20,52 +20,105 @@ async fn nothing_bound(h: &Harness, user: &str) {
     );
 }
 
+/// Every text in the table that names `user`, but the erasure's own marker
+/// (which names them until its TTL: it is the `User Data Erased` event).
+async fn traces_of(h: &Harness, user: &str) -> Vec<String> {
+    h.items()
+        .await
+        .into_iter()
+        .filter(|item| {
+            item.get("entity")
+                .and_then(|v| v.as_s().ok())
+                .map(String::as_str)
+                != Some("erasure")
+        })
+        .map(|item| format!("{item:?}"))
+        .filter(|text| text.contains(user))
+        .collect()
+}
+
 #[tokio::test]
-async fn a_session_in_flight_during_an_erasure_never_binds() {
+async fn a_session_in_flight_during_an_erasure_leaves_nothing_of_the_user() {
     // OFAuth takes its time with `link/init`; the erasure runs meanwhile, so
-    // the attempt is stored after the erasure read the index. Both completions:
-    // attested (a bind) and not yet (a wait for attestation).
+    // the session's attempt would be stored after the erasure read the index.
+    let h = Arc::new(
+        Harness::with(Options {
+            env: vec![("OFAUTH_TIMEOUT_MS", "8000".into())],
+            ..Options::default()
+        })
+        .await,
+    );
+    let user = unique("leaver");
+    h.connect(&user, "").await;
+    h.sim.set_faults(Faults {
+        latency_ms: 2_000,
+        path_prefix: Some("/v2/link/init".into()),
+        ..Faults::default()
+    });
+    let before = h.init_requests().len();
+    let session = {
+        let (h, user) = (h.clone(), user.clone());
+        tokio::spawn(async move { h.create_session(&user, "").await })
+    };
+    // OFAuth has the request (and sits on it): erase now.
+    while h.init_requests().len() == before {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let (status, body) = h.erase(&user).await;
+    assert_eq!(status, 200, "{body}");
+    // The session is refused (start again), and stores nothing.
+    let resp = session.await.unwrap();
+    let body = json_body(&resp);
+    assert_eq!(
+        (resp.status().as_u16(), body["error"].as_str()),
+        (409, Some("invalid_state")),
+        "{body}"
+    );
+    assert!(
+        traces_of(&h, &user).await.is_empty(),
+        "{:#?}",
+        traces_of(&h, &user).await
+    );
+    nothing_bound(&h, &user).await;
+    let (_, list) = h.list_connections(&user).await;
+    assert!(listed(&list).is_empty(), "listed after the erasure: {list}");
+    // After the erasure, the same user starts again: an attempt of its own.
+    h.sim.set_faults(Faults::default());
+    h.connect(&user, "").await;
+}
+
+/// An attempt stored just before the erasure, which its read of the index did
+/// not show yet (raised here as such an erasure would): its return writes
+/// nothing onto it (no profile, no code), and it never binds.
+#[tokio::test]
+async fn a_return_past_the_barrier_writes_nothing_of_the_account() {
     for attested in [true, false] {
-        let h = Arc::new(
-            Harness::with(Options {
-                env: vec![("OFAUTH_TIMEOUT_MS", "8000".into())],
-                ..Options::default()
-            })
-            .await,
-        );
-        h.sim.set_faults(Faults {
-            latency_ms: 2_000,
-            path_prefix: Some("/v2/link/init".into()),
-            ..Faults::default()
-        });
-        let session = {
-            let h = h.clone();
-            tokio::spawn(async move { h.start_attempt("leaver", "").await })
-        };
-        // OFAuth has the request (and sits on it): erase now.
-        while h.init_requests().is_empty() {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        let (status, body) = h.erase("leaver").await;
-        assert_eq!(status, 200, "{body}");
-        let (url, attempt) = session.await.unwrap();
+        let h = Harness::new().await;
+        let user = unique("leaver");
+        let (url, attempt) = h.start_attempt(&user, "").await;
+        h.store
+            .raise_erasure_barrier(&user, SystemTime::now())
+            .await
+            .unwrap();
         h.sim.set_faults(Faults {
             list_hidden: !attested,
             ..Faults::default()
         });
         let query = h.hosted(&url, "approve").await;
-        let (status, body) = h.return_and_complete("leaver", &query).await;
-        assert_eq!(
-            (status, body["error"].as_str()),
-            (409, Some("invalid_state")),
-            "attested {attested}: {body}"
+        let loc = h.return_to_app(&query).await;
+        assert!(
+            query_param(&loc, "code").is_none(),
+            "a code past the erasure: {loc}"
         );
         let a = h.item(&format!("ATTEMPT#{attempt}")).await.unwrap();
-        assert_ne!(s(&a, "status"), "completed");
-        assert_ne!(s(&a, "status"), "verifying");
-        nothing_bound(&h, "leaver").await;
-        let (_, list) = h.list_connections("leaver").await;
-        assert!(listed(&list).is_empty(), "listed after the erasure: {list}");
+        for attr in ["username", "accountId", "name", "codeHash", "browserHash"] {
+            assert!(
+                !a.contains_key(attr),
+                "attested {attested}: {attr} on {a:?}"
+            );
+        }
+        assert_eq!(s(&a, "status"), "pending");
+        nothing_bound(&h, &user).await;
     }
 }
 

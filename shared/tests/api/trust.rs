@@ -578,6 +578,106 @@ async fn swap_mark_outlasts_the_reconciler() {
     );
 }
 
+/// In a process of its own: the metrics recorder is global to the process.
+#[test]
+fn one_swap_the_webhook_sees_is_one_security_event_whatever_follows() {
+    in_own_process(
+        rusty_fork::rusty_fork_test_name!(
+            one_swap_the_webhook_sees_is_one_security_event_whatever_follows
+        ),
+        rusty_fork::rusty_fork_id!(),
+        || block_on(one_swap_one_event()),
+    );
+}
+
+/// A swap first seen by OFAuth's webhook on a live connection (no reconnect),
+/// then OFAuth's report of the invalidation, the same change delivered again
+/// under new ids (late, older than the record), a report that names no
+/// account (a write of another cause), and a later report with the other
+/// account: one security event, and the record keeps its swap mark.
+async fn one_swap_one_event() {
+    link_shared::telemetry::install("OFAuthLink/test", "test");
+    let h = Harness::new().await;
+    let conn = h.connect("owner", "").await;
+    assert_eq!(security_event_counts(), (0.0, 0.0));
+    let event = |id: &str, kind: &str, at: &str, status: &str, account: Option<&str>| {
+        let mut connection = serde_json::json!({ "id": conn, "status": status });
+        if let Some(a) = account {
+            connection["userData"] = serde_json::json!({ "id": a });
+        }
+        serde_json::json!({
+            "id": id, "type": kind, "timestamp": at,
+            "data": { "connection": connection }
+        })
+        .to_string()
+    };
+    let at = |ms: u64| {
+        link_shared::time::rfc3339_millis(std::time::SystemTime::now() + Duration::from_millis(ms))
+    };
+    let send = |body: String, id: &'static str| {
+        let h = &h;
+        async move {
+            let resp = h
+                .deliver(&signed_now(SignatureScheme::Svix, id, &body), &body)
+                .await;
+            json_body(&resp)["outcome"]
+                .as_str()
+                .unwrap_or("")
+                .to_string()
+        }
+    };
+    let (t1, t2, t3, t4) = (at(1_000), at(2_000), at(3_000), at(4_000));
+    let swap = event(
+        "evt_swap",
+        "connection.updated",
+        &t1,
+        "active",
+        Some("acct_other"),
+    );
+    assert_eq!(send(swap, "m1").await, "account_mismatch");
+    assert_eq!(security_event_counts(), (1.0, 1.0), "the swap");
+    let record = h.record(&conn).await;
+    assert_eq!(s(&record, "changeCause"), "account_mismatch");
+    assert!(!s(&record, "swapAccountHash").is_empty(), "{record:?}");
+    assert!(!record.contains_key("accountId") || s(&record, "accountId") != "acct_other");
+    // OFAuth's report of the invalidation, with the other account: a repeat.
+    let invalidated = event(
+        "evt_inv",
+        "connection.expired",
+        &t2,
+        "expired",
+        Some("acct_other"),
+    );
+    send(invalidated, "m2").await;
+    // The same change again under a new id (older than the record now).
+    let again = event(
+        "evt_swap_again",
+        "connection.updated",
+        &t1,
+        "active",
+        Some("acct_other"),
+    );
+    assert_eq!(send(again, "m3").await, "superseded");
+    // A report naming no account (written with the webhook's cause) ...
+    let bare = event("evt_bare", "connection.updated", &t3, "expired", None);
+    send(bare, "m4").await;
+    // ... does not make the next report of the same swap a new one.
+    let later = event(
+        "evt_later",
+        "connection.expired",
+        &t4,
+        "expired",
+        Some("acct_other"),
+    );
+    send(later, "m5").await;
+    assert_eq!(
+        security_event_counts(),
+        (0.0, 0.0),
+        "repeats, not new swaps"
+    );
+    assert!(!s(&h.record(&conn).await, "swapAccountHash").is_empty());
+}
+
 /// The `SecurityEvents` flushed since the last call: `account_mismatch` ones,
 /// and the total (no other kind may appear).
 fn security_event_counts() -> (f64, f64) {

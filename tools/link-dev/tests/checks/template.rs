@@ -455,10 +455,13 @@ fn roles_are_least_privilege() {
     let allowed: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::from([
         (
             "InitSessionRole",
+            // ConditionCheckItem: the attempt is stored only if no erasure of
+            // the user came since it started.
             BTreeSet::from([
                 "dynamodb:GetItem",
                 "dynamodb:PutItem",
                 "dynamodb:UpdateItem",
+                "dynamodb:ConditionCheckItem",
             ]),
         ),
         (
@@ -1303,7 +1306,13 @@ fn table_permissions_are_narrowed_to_key_prefixes() {
     let want: BTreeMap<&str, &[&str]> = BTreeMap::from([
         (
             "InitSessionRole",
-            &["ATTEMPT#*", "CONNECTION#*", "RATE#*", "RECONNECTS#*"][..],
+            &[
+                "ATTEMPT#*",
+                "CONNECTION#*",
+                "RATE#*",
+                "RECONNECTS#*",
+                "ERASED#*",
+            ][..],
         ),
         (
             "CallbackRole",
