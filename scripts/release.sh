@@ -24,6 +24,7 @@
 #
 #   scripts/release.sh --compare DIR_A DIR_B   two bundles: what differs, and why
 set -euo pipefail
+caller=$PWD
 source "$(dirname "$0")/lib.sh"
 cd "$root"
 
@@ -34,7 +35,10 @@ helper="$root/scripts/release_bundle.py"
 
 if [ "${1:-}" = "--compare" ]; then
   [ $# -eq 3 ] || die "usage: scripts/release.sh --compare <bundle A> <bundle B>"
-  exec "$py" "$helper" compare "$2" "$3"
+  # (The folders as given, from where the command was run.)
+  a=$(cd "$caller" && realpath -e "$2") || die "no bundle at $2"
+  b=$(cd "$caller" && realpath -e "$3") || die "no bundle at $3"
+  exec "$py" "$helper" compare "$a" "$b"
 fi
 
 version=$(sed -n '/^\[workspace.package\]/,/^\[/ s/^version = "\(.*\)"/\1/p' Cargo.toml)
