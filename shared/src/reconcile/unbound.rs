@@ -10,7 +10,7 @@ use std::time::SystemTime;
 use super::run::Run;
 use crate::config::UnboundAction;
 use crate::ids::ConnectionId;
-use crate::model::{ChangeCause, ConnectionRecord, ConnectionStatus, LinkAttempt};
+use crate::model::{AttemptStatus, ChangeCause, ConnectionRecord, ConnectionStatus, LinkAttempt};
 use crate::ofauth::ListedConnection;
 use crate::time::{epoch, parse_rfc3339_ms};
 
@@ -29,8 +29,11 @@ impl Run<'_> {
         }
         let age = now_epoch.saturating_sub(unbindable_since(listed, record, attempt, now_epoch));
         self.counts.reported += 1;
-        let due =
-            i64::try_from(self.svc.settings.unbound_grace.as_secs()).unwrap_or(i64::MAX) <= age;
+        // An erased user's attempt (its sign-in finished after the erasure):
+        // nobody will ever bind it, and nobody is owed the grace.
+        let erased = attempt.is_some_and(|a| a.status == AttemptStatus::Erased);
+        let due = erased
+            || i64::try_from(self.svc.settings.unbound_grace.as_secs()).unwrap_or(i64::MAX) <= age;
         let disconnect = due && self.svc.settings.unbound == UnboundAction::Disconnect;
         tracing::warn!(
             outcome = "unbound",

@@ -173,11 +173,11 @@ pub(crate) fn plan<'a>(
                     newer.then_some(StateWrite { status, order })
                 };
                 let named = ev.attempt.map(AttemptId::as_str);
-                // A report older than what the record holds, of a swap it has
-                // recorded since (another attempt's, or this one's): OFAuth's
+                // A report older than what the record holds (a swap recorded
+                // since, or the owner's binding since, which undid it): OFAuth's
                 // late or retried delivery of what is decided. Nothing to write,
                 // and no new event, whichever swap it names.
-                if !newer && r.has_swap_mark() {
+                if !newer {
                     return None;
                 }
                 return Some(Plan {
@@ -240,7 +240,13 @@ pub(crate) fn plan<'a>(
     Some(Plan {
         write: ConnectionWrite {
             owner: bind.map(|a| a.user_id.as_str()),
-            account: (newer && (bound.is_none() || vouched)).then_some((ev.account, false)),
+            // Nothing of the account for an attempt whose user was erased (its
+            // sign-in finished after the erasure): the connection is nobody's,
+            // and the reconciler disconnects it without the grace.
+            account: (newer
+                && (bound.is_none() || vouched)
+                && !attest.is_some_and(|a| a.status == AttemptStatus::Erased))
+            .then_some((ev.account, false)),
             attested_by: attest.map(|a| &a.id),
             last_attempt: bind.map(|a| &a.id),
             // A disconnect this service asked for keeps its own cause when

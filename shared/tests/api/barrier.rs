@@ -87,6 +87,42 @@ async fn a_session_in_flight_during_an_erasure_leaves_nothing_of_the_user() {
     h.connect(&user, "").await;
 }
 
+/// A sign-in finished at OFAuth after the user's erasure (the session was
+/// open): OFAuth's attestation stores nothing of the account on the
+/// connection (nobody's), and the reconciler's next run disconnects it at
+/// OFAuth without waiting for the grace.
+#[tokio::test]
+async fn a_sign_in_finished_after_the_erasure_keeps_nothing_and_is_disconnected() {
+    let h = Harness::with(Options {
+        webhooks: Some(SignatureScheme::Svix),
+        ..Options::default()
+    })
+    .await;
+    let user = unique("leaver");
+    let (url, _) = h.start_attempt(&user, "").await;
+    let (status, body) = h.erase(&user).await;
+    assert_eq!(status, 200, "{body}");
+    let query = h.hosted(&url, "approve").await;
+    let conn = param(&query, "connection_id");
+    h.sim.wait_for_deliveries(1, WAIT).await;
+    let loc = h.return_to_app(&query).await;
+    assert!(query_param(&loc, "code").is_none(), "{loc}");
+    if let Some(rec) = h.item(&format!("CONNECTION#{conn}")).await {
+        for attr in ["accountId", "username", "name", "avatar", "userId"] {
+            assert!(!rec.contains_key(attr), "{attr} on {rec:?}");
+        }
+    }
+    let run = h.reconcile().await;
+    assert_eq!(run.counts.disconnected, 1, "{run:?}");
+    assert!(
+        h.sim
+            .connection(&conn)
+            .is_none_or(|c| c.status == "disconnected"),
+        "still live at OFAuth"
+    );
+    nothing_bound(&h, &user).await;
+}
+
 /// An attempt stored just before the erasure, which its read of the index did
 /// not show yet (raised here as such an erasure would): its return writes
 /// nothing onto it (no profile, no code), and it never binds.

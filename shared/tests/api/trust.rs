@@ -678,6 +678,102 @@ async fn one_swap_one_event() {
     assert!(!s(&h.record(&conn).await, "swapAccountHash").is_empty());
 }
 
+/// In a process of its own: the metrics recorder is global to the process.
+#[test]
+fn a_late_report_of_a_swap_the_owner_undid_is_no_event_and_the_next_swap_is() {
+    in_own_process(
+        rusty_fork::rusty_fork_test_name!(
+            a_late_report_of_a_swap_the_owner_undid_is_no_event_and_the_next_swap_is
+        ),
+        rusty_fork::rusty_fork_id!(),
+        || block_on(late_report_after_restore()),
+    );
+}
+
+/// A refused swap, the owner's own reconnect (which undoes it), then OFAuth's
+/// late report of the old swap (its own, older time): nothing written, no
+/// event; then a real new swap: one event.
+async fn late_report_after_restore() {
+    link_shared::telemetry::install("OFAuthLink/test", "test");
+    // OFAuth's webhooks on, as deployed: its own report of the owner's
+    // reconnect is what dates the record past the old swap.
+    let h = with_webhooks().await;
+    let (conn, url, _) = mallory_reconnects(&h).await;
+    let own = s(&h.record(&conn).await, "accountId");
+    let query = h.hosted(&url, "approve?other_account=true").await;
+    assert_error_redirect(&h.callback(&query).await, "account_mismatch");
+    assert_eq!(security_event_counts(), (1.0, 1.0), "the swap");
+    let swapped_at = link_shared::time::rfc3339_millis(std::time::SystemTime::now());
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    // The owner reconnects with her own account: usable again, the mark off.
+    let (url, _) = h
+        .start_attempt("mallory", &format!(r#"{{"connectionId":"{conn}"}}"#))
+        .await;
+    let query = h.hosted(&url, &format!("approve?account={own}")).await;
+    let (status, body) = h.return_and_complete("mallory", &query).await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (200, Some("active")),
+        "{body}"
+    );
+    // OFAuth's reports of all that, delivered.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    h.sim
+        .wait_for_deliveries(h.sim.deliveries().len(), WAIT)
+        .await;
+    assert_eq!(
+        security_event_counts().0,
+        0.0,
+        "the reports repeat the one swap"
+    );
+    let restored = h.record(&conn).await;
+    assert_eq!(s(&restored, "status"), "active");
+    assert!(!restored.contains_key("swapAccountHash"), "{restored:?}");
+    let event = |id: &str, kind: &str, at: &str, status: &str| {
+        serde_json::json!({
+            "id": id, "type": kind, "timestamp": at,
+            "data": { "connection": { "id": conn, "status": status,
+                "userData": { "id": "acct_other_late" } } }
+        })
+        .to_string()
+    };
+    // OFAuth's late report of the old swap: older than the record.
+    let late = event("evt_late", "connection.expired", &swapped_at, "expired");
+    let resp = h
+        .deliver(&signed_now(SignatureScheme::Svix, "m_late", &late), &late)
+        .await;
+    assert_eq!(
+        json_body(&resp)["outcome"],
+        "superseded",
+        "{}",
+        body_text(&resp)
+    );
+    assert_eq!(
+        security_event_counts(),
+        (0.0, 0.0),
+        "a late report is no event"
+    );
+    let after = h.record(&conn).await;
+    assert_eq!(s(&after, "status"), "active");
+    assert_eq!(
+        s(&after, "version"),
+        s(&restored, "version"),
+        "nothing written"
+    );
+    // A new swap now: one event.
+    let now = link_shared::time::rfc3339_millis(std::time::SystemTime::now());
+    let swap = event("evt_new", "connection.updated", &now, "active");
+    let resp = h
+        .deliver(&signed_now(SignatureScheme::Svix, "m_new", &swap), &swap)
+        .await;
+    assert_eq!(json_body(&resp)["outcome"], "account_mismatch");
+    assert_eq!(
+        security_event_counts(),
+        (1.0, 1.0),
+        "a new swap is an event"
+    );
+}
+
 /// The `SecurityEvents` flushed since the last call: `account_mismatch` ones,
 /// and the total (no other kind may appear).
 fn security_event_counts() -> (f64, f64) {
