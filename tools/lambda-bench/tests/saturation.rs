@@ -22,15 +22,7 @@ use serde_json::Value;
 const APP: &str = "https://app.example.com";
 
 fn binary(name: &str) -> PathBuf {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../target/debug")
-        .join(name);
-    assert!(
-        path.exists(),
-        "{} is missing: run `cargo build --workspace --bins` first",
-        path.display()
-    );
-    path
+    lambda_bench::debug_binary(name)
 }
 
 async fn start(name: &str, dynamodb: &str, table: &str) -> (RuntimeApi, std::process::Child) {

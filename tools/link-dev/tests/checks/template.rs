@@ -52,6 +52,15 @@ fn binary(f: &Value) -> String {
     s(&f["Metadata"]["BuildProperties"]["Binary"])
 }
 
+/// A `KeySchema`'s (attribute, key type) pairs, in order.
+fn key_schema(v: &Value) -> Vec<(String, String)> {
+    v.as_sequence()
+        .unwrap()
+        .iter()
+        .map(|k| (s(&k["AttributeName"]), s(&k["KeyType"])))
+        .collect()
+}
+
 fn env_names(v: &Value) -> BTreeSet<String> {
     v["Environment"]["Variables"]
         .as_mapping()
@@ -79,12 +88,7 @@ fn table_matches_the_store() {
         schema::TTL_ATTRIBUTE
     );
     assert_eq!(p["TimeToLiveSpecification"]["Enabled"], true);
-    let keys: Vec<(String, String)> = p["KeySchema"]
-        .as_sequence()
-        .unwrap()
-        .iter()
-        .map(|k| (s(&k["AttributeName"]), s(&k["KeyType"])))
-        .collect();
+    let keys = key_schema(&p["KeySchema"]);
     assert_eq!(
         keys,
         vec![(schema::PARTITION_KEY.to_string(), "HASH".to_string())]
@@ -92,12 +96,7 @@ fn table_matches_the_store() {
     let gsis = p["GlobalSecondaryIndexes"].as_sequence().unwrap();
     assert_eq!(gsis.len(), 1);
     assert_eq!(s(&gsis[0]["IndexName"]), schema::USER_INDEX);
-    let gsi_keys: Vec<(String, String)> = gsis[0]["KeySchema"]
-        .as_sequence()
-        .unwrap()
-        .iter()
-        .map(|k| (s(&k["AttributeName"]), s(&k["KeyType"])))
-        .collect();
+    let gsi_keys = key_schema(&gsis[0]["KeySchema"]);
     assert_eq!(
         gsi_keys,
         vec![
@@ -157,13 +156,6 @@ async fn local_table_is_created_as_the_template_defines_it() {
         .find(|r| r["Type"] == "AWS::DynamoDB::Table")
         .unwrap();
     let p = &table["Properties"];
-    let key_list = |v: &Value| -> Vec<(String, String)> {
-        v.as_sequence()
-            .unwrap()
-            .iter()
-            .map(|k| (s(&k["AttributeName"]), s(&k["KeyType"])))
-            .collect()
-    };
     let described = |ks: &[aws_sdk_dynamodb::types::KeySchemaElement]| -> Vec<(String, String)> {
         ks.iter()
             .map(|k| {
@@ -174,7 +166,7 @@ async fn local_table_is_created_as_the_template_defines_it() {
             })
             .collect()
     };
-    assert_eq!(described(desc.key_schema()), key_list(&p["KeySchema"]));
+    assert_eq!(described(desc.key_schema()), key_schema(&p["KeySchema"]));
     let gsi = &desc.global_secondary_indexes()[0];
     assert_eq!(
         gsi.index_name(),
@@ -182,7 +174,7 @@ async fn local_table_is_created_as_the_template_defines_it() {
     );
     assert_eq!(
         described(gsi.key_schema()),
-        key_list(&p["GlobalSecondaryIndexes"][0]["KeySchema"])
+        key_schema(&p["GlobalSecondaryIndexes"][0]["KeySchema"])
     );
     let local: BTreeSet<String> = gsi
         .projection()
@@ -1644,12 +1636,7 @@ fn an_upgrade_never_replaces_or_loses_the_table() {
         p["TableName"].is_null(),
         "a TableName makes a replacement fail and a rename replace the table"
     );
-    let keys: Vec<(String, String)> = p["KeySchema"]
-        .as_sequence()
-        .unwrap()
-        .iter()
-        .map(|k| (s(&k["AttributeName"]), s(&k["KeyType"])))
-        .collect();
+    let keys = key_schema(&p["KeySchema"]);
     assert_eq!(
         keys,
         [("pk".to_string(), "HASH".to_string())],
