@@ -66,6 +66,11 @@ impl Store {
                 schema::TTL_ATTRIBUTE,
                 n(epoch(now) + BARRIER_RETENTION_SECS),
             );
+        self.update_barrier(user, u).await
+    }
+
+    /// One write of `user`'s barrier item.
+    async fn update_barrier(&self, user: &str, u: Update) -> Result<(), StoreError> {
         let req = self
             .client
             .update_item()
@@ -88,13 +93,7 @@ impl Store {
         for (c, v) in connections {
             u.set(&format!("{VERSION_PREFIX}{}", c.as_str()), n(*v));
         }
-        let req = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(schema::PARTITION_KEY, s(keys::erasure_barrier(user)));
-        u.apply(req).send().await.map_err(unavailable)?;
-        Ok(())
+        self.update_barrier(user, u).await
     }
 
     /// The completed erasures of `users` (strongly consistent): the users
