@@ -906,6 +906,19 @@ fn main() -> Result<(), BoxError> {
 mod tests {
     use super::*;
 
+    /// The default route's and the webhook's limits as the template's
+    /// defaults have them, no per-route limits, no edge.
+    fn template_defaults() -> Limits {
+        Limits {
+            default: (80.0, 40.0),
+            routes: HashMap::new(),
+            webhook: (100.0, 50.0),
+            rules: Vec::new(),
+            signature_prefix: None,
+            params: HashMap::new(),
+        }
+    }
+
     /// Requests of one client at a steady `rate` for `seconds`: how many served.
     fn steady(bucket: &mut TokenBucket, rate: f64, seconds: f64) -> (u64, u64) {
         let (mut sent, mut served) = (0, 0);
@@ -941,14 +954,7 @@ mod tests {
     #[test]
     fn a_flood_at_ten_times_the_rate_leaves_about_a_tenth_to_legitimate_traffic() {
         // Default route limits, 10 legitimate requests/s, junk at 10x the rate.
-        let limits = Limits {
-            default: (80.0, 40.0),
-            routes: HashMap::new(),
-            webhook: (100.0, 50.0),
-            rules: Vec::new(),
-            signature_prefix: None,
-            params: HashMap::new(),
-        };
+        let limits = template_defaults();
         let args = Args::parse_from(["flood-model", "--seconds", "300", "--steady-from", "60"]);
         let s = Scenario {
             flooded: Some(Route::Session),
@@ -971,14 +977,7 @@ mod tests {
 
     #[test]
     fn one_bucket_for_the_default_routes_spreads_the_flood_to_all_of_them() {
-        let limits = Limits {
-            default: (80.0, 40.0),
-            routes: HashMap::new(),
-            webhook: (100.0, 50.0),
-            rules: Vec::new(),
-            signature_prefix: None,
-            params: HashMap::new(),
-        };
+        let limits = template_defaults();
         let args = Args::parse_from(["flood-model"]);
         let s = Scenario {
             flooded: Some(Route::Session),
@@ -1055,9 +1054,6 @@ mod tests {
     #[test]
     fn the_edge_cuts_a_single_ip_flood_but_not_a_distributed_one() {
         let limits = Limits {
-            default: (80.0, 40.0),
-            routes: HashMap::new(),
-            webhook: (100.0, 50.0),
             rules: vec![(
                 "session-per-ip".into(),
                 300,
@@ -1065,7 +1061,7 @@ mod tests {
                 Scope::Prefix("/link/session".into()),
             )],
             signature_prefix: Some("/link/webhook/".into()),
-            params: HashMap::new(),
+            ..template_defaults()
         };
         let args = Args::parse_from(["flood-model"]);
         let mut s = Scenario {
