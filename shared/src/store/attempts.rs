@@ -168,6 +168,17 @@ impl Store {
         {
             return Ok(());
         }
+        self.already(attempt, done).await
+    }
+
+    /// After a write of `attempt` whose condition failed: fine when the
+    /// attempt is already as that write leaves it (`done`: a retry whose first
+    /// answer came too late), else not usable.
+    async fn already(
+        &self,
+        attempt: &LinkAttempt,
+        done: impl Fn(&LinkAttempt) -> bool,
+    ) -> Result<(), StoreError> {
         match self.get_attempt(&attempt.id).await {
             Ok(Some(stored)) if done(&stored) => Ok(()),
             _ => Err(StoreError::AttemptNotUsable),
@@ -277,16 +288,13 @@ impl Store {
         {
             Ok(()) => Ok(()),
             Err(TransactFailure::Condition(1)) => Err(StoreError::Erased),
-            Err(TransactFailure::Condition(_)) => match self.get_attempt(&attempt.id).await {
-                // The same return, written by a retry whose answer came late.
-                Ok(Some(stored))
-                    if stored.status == AttemptStatus::Returned
-                        && stored.code_hash.as_deref() == Some(ret.code_hash) =>
-                {
-                    Ok(())
-                }
-                _ => Err(StoreError::AttemptNotUsable),
-            },
+            Err(TransactFailure::Condition(_)) => {
+                self.already(attempt, |a| {
+                    a.status == AttemptStatus::Returned
+                        && a.code_hash.as_deref() == Some(ret.code_hash)
+                })
+                .await
+            }
             Err(TransactFailure::Other(e)) => Err(e),
         }
     }
