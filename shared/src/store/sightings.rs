@@ -164,15 +164,6 @@ pub(crate) fn plan<'a>(
             .or(attempt.and_then(|a| a.expected_account.as_deref()));
         if let (Some(fixed), Some(seen)) = (fixed, seen) {
             if fixed != seen {
-                let live = status.is_live();
-                // Usable with someone else's account: not usable for its owner.
-                let state = if live {
-                    (r.status != ConnectionStatus::Expired)
-                        .then_some(StateWrite::confirmed(ConnectionStatus::Expired))
-                } else {
-                    newer.then_some(StateWrite { status, order })
-                };
-                let named = ev.attempt.map(AttemptId::as_str);
                 // A report older than what the record holds (a swap recorded
                 // since, or the owner's binding since, which undid it): OFAuth's
                 // late or retried delivery of what is decided. Nothing to write,
@@ -180,6 +171,15 @@ pub(crate) fn plan<'a>(
                 if !newer {
                     return None;
                 }
+                let live = status.is_live();
+                // Usable with someone else's account: not usable for its owner.
+                let state = if live {
+                    (r.status != ConnectionStatus::Expired)
+                        .then_some(StateWrite::confirmed(ConnectionStatus::Expired))
+                } else {
+                    Some(StateWrite { status, order })
+                };
+                let named = ev.attempt.map(AttemptId::as_str);
                 return Some(Plan {
                     write: ConnectionWrite {
                         state,
